@@ -1,0 +1,48 @@
+// AdamW (decoupled weight decay, bias-corrected), as torch.optim.AdamW, with the global-norm
+// gradient clip of clip_grad_norm_ folded in:
+//
+//   g     = grad · min(1, max_norm / (‖all grads‖ + 1e-6))   (no clip when max_norm = 0)
+//   p    -= lr · wd · p
+//   m     = β1 m + (1 - β1) g;   v = β2 v + (1 - β2) g²
+//   p    -= (lr / bc1) · m / (√v / √bc2 + eps)              bc = 1 - βᵗ, computed on the host
+//
+// ‖all grads‖² is read from a one-element GPU buffer filled by reduce.wgsl, so the clip needs
+// no read-back.
+
+struct Params {
+    n: u32,
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    weight_decay: f32,
+    bc1: f32,
+    bc2: f32,
+    max_norm: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> grad: array<f32>;
+@group(0) @binding(2) var<storage, read> norm_sq: array<f32>;    // (1): Σ over all grads of g²
+@group(0) @binding(3) var<storage, read_write> param: array<f32>;
+@group(0) @binding(4) var<storage, read_write> m: array<f32>;
+@group(0) @binding(5) var<storage, read_write> v: array<f32>;
+
+@compute @workgroup_size(256)
+fn adamw_step(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) li: u32) {
+    let i = (wg.y * nwg.x + wg.x) * 256u + li;
+    if i >= p.n { return; }
+    var clip = 1.0;
+    if p.max_norm > 0.0 {
+        clip = min(1.0, p.max_norm / (sqrt(norm_sq[0]) + 1e-6));
+    }
+    let g = grad[i] * clip;
+    var w = param[i];
+    w -= p.lr * p.weight_decay * w;
+    let mi = p.beta1 * m[i] + (1.0 - p.beta1) * g;
+    let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    param[i] = w - (p.lr / p.bc1) * mi / (sqrt(vi) / sqrt(p.bc2) + p.eps);
+}

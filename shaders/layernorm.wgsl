@@ -1,0 +1,132 @@
+// LayerNorm over the last dimension C of x (R, C), R = B·T rows.
+//
+//   forward   y = (x - mean) · rstd · gamma + beta;  saves mean and rstd (R) for the backward
+//   backward  dx = rstd · (g - mean(g) - xhat · mean(g · xhat)),  g = dy · gamma  (assigned)
+//             dgamma = Σ_rows dy · xhat, dbeta = Σ_rows dy                        (accumulated)
+//
+// One workgroup of 64 invocations per row; the row statistics are tree-reduced in workgroup
+// memory. Parameter gradients are reduced in two passes (partial sums per chunk of rows here,
+// then reduce.wgsl's col_sum_final), which keeps them deterministic without f32 atomics.
+
+struct Params {
+    rows: u32,
+    cols: u32,
+    eps: f32,
+    chunk_rows: u32,   // ln_bwd_params_partial: rows per partial sum
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+const WG: u32 = 64u;
+var<workgroup> red_a: array<f32, 64>;
+var<workgroup> red_b: array<f32, 64>;
+
+// Sums red_a and red_b over the workgroup; every invocation gets both totals.
+fn reduce2(li: u32, a: f32, b: f32) -> vec2<f32> {
+    red_a[li] = a;
+    red_b[li] = b;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if li < s {
+            red_a[li] += red_a[li + s];
+            red_b[li] += red_b[li + s];
+        }
+        workgroupBarrier();
+    }
+    let r = vec2<f32>(red_a[0], red_b[0]);
+    workgroupBarrier();
+    return r;
+}
+
+fn row_of(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return wg.y * nwg.x + wg.x;
+}
+
+// ---- forward ----
+@group(0) @binding(1) var<storage, read> x: array<f32>;             // (R, C)
+@group(0) @binding(2) var<storage, read> gamma: array<f32>;         // (C)
+@group(0) @binding(3) var<storage, read> beta: array<f32>;          // (C)
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;       // (R, C)
+@group(0) @binding(5) var<storage, read_write> mean_out: array<f32>;  // (R)
+@group(0) @binding(6) var<storage, read_write> rstd_out: array<f32>;  // (R)
+
+@compute @workgroup_size(64)
+fn ln_fwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) li: u32) {
+    let row = row_of(wg, nwg);
+    if row >= p.rows { return; }   // uniform per workgroup
+    let base = row * p.cols;
+    var s = 0.0;
+    for (var c = li; c < p.cols; c += WG) { s += x[base + c]; }
+    let mean = reduce2(li, s, 0.0).x / f32(p.cols);
+    // Two passes (mean, then squared deviations) rather than E[x²] - mean²: no cancellation.
+    var v = 0.0;
+    for (var c = li; c < p.cols; c += WG) { let d = x[base + c] - mean; v += d * d; }
+    let var_ = reduce2(li, v, 0.0).x / f32(p.cols);
+    let rstd = inverseSqrt(var_ + p.eps);
+    for (var c = li; c < p.cols; c += WG) {
+        y[base + c] = (x[base + c] - mean) * rstd * gamma[c] + beta[c];
+    }
+    if li == 0u {
+        mean_out[row] = mean;
+        rstd_out[row] = rstd;
+    }
+}
+
+// ---- backward: input gradient ----
+@group(0) @binding(1) var<storage, read> bx: array<f32>;          // x (R, C)
+@group(0) @binding(2) var<storage, read> bgamma: array<f32>;      // (C)
+@group(0) @binding(3) var<storage, read> bmean: array<f32>;       // (R)
+@group(0) @binding(4) var<storage, read> brstd: array<f32>;       // (R)
+@group(0) @binding(5) var<storage, read> dy: array<f32>;          // (R, C)
+@group(0) @binding(6) var<storage, read_write> dx: array<f32>;    // (R, C), assigned
+
+@compute @workgroup_size(64)
+fn ln_bwd_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) li: u32) {
+    let row = row_of(wg, nwg);
+    if row >= p.rows { return; }
+    let base = row * p.cols;
+    let mean = bmean[row];
+    let rstd = brstd[row];
+    var sg = 0.0;
+    var sgx = 0.0;
+    for (var c = li; c < p.cols; c += WG) {
+        let g = dy[base + c] * bgamma[c];
+        sg += g;
+        sgx += g * (bx[base + c] - mean) * rstd;
+    }
+    let sums = reduce2(li, sg, sgx) / f32(p.cols);
+    for (var c = li; c < p.cols; c += WG) {
+        let xhat = (bx[base + c] - mean) * rstd;
+        let g = dy[base + c] * bgamma[c];
+        dx[base + c] = rstd * (g - sums.x - xhat * sums.y);
+    }
+}
+
+// ---- backward: parameter gradients, first pass ----
+@group(0) @binding(1) var<storage, read> px: array<f32>;            // x (R, C)
+@group(0) @binding(2) var<storage, read> pmean: array<f32>;         // (R)
+@group(0) @binding(3) var<storage, read> prstd: array<f32>;         // (R)
+@group(0) @binding(4) var<storage, read> pdy: array<f32>;           // (R, C)
+@group(0) @binding(5) var<storage, read_write> part_gamma: array<f32>;  // (chunks, C)
+@group(0) @binding(6) var<storage, read_write> part_beta: array<f32>;   // (chunks, C)
+
+// Grid: (ceil(C / 64), chunks). Each invocation sums one column over one chunk of rows.
+@compute @workgroup_size(64)
+fn ln_bwd_params_partial(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let c = gid.x;
+    let chunk = gid.y;
+    if c >= p.cols { return; }
+    let r0 = chunk * p.chunk_rows;
+    let r1 = min(r0 + p.chunk_rows, p.rows);
+    var sg = 0.0;
+    var sb = 0.0;
+    for (var r = r0; r < r1; r++) {
+        let d = pdy[r * p.cols + c];
+        sg += d * (px[r * p.cols + c] - pmean[r]) * prstd[r];
+        sb += d;
+    }
+    part_gamma[chunk * p.cols + c] = sg;
+    part_beta[chunk * p.cols + c] = sb;
+}

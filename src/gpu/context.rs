@@ -1,0 +1,607 @@
+//! The GPU context: adapter choice, the device, and the recorder that batches kernel launches.
+//!
+//! Launches are recorded into one pending command encoder and submitted together when something
+//! must be read back (or the parameter arena fills up); nothing waits on the GPU except an
+//! explicit read.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use super::kernel::{Arg, Kernel, KernelCache};
+use super::pool::{BufferPool, MemoryStats};
+use super::tensor::{DType, Tensor};
+use super::{GpuError, Result};
+
+/// Each launch's parameters live in one 256-byte slot of a uniform arena (256 is the largest
+/// `min_uniform_buffer_offset_alignment` any adapter asks for).
+const PARAM_SLOT: u64 = 256;
+const PARAM_SLOTS: u64 = 2048;
+/// At most this many storage buffers per kernel: the portable limit per shader stage.
+const MAX_ARGS: usize = 8;
+
+#[derive(Clone, Debug, Default)]
+pub struct GpuOptions {
+    /// vulkan, metal, dx12 or gl; all backends when None.
+    pub backend: Option<String>,
+    /// Index into the adapter list, or a substring of the adapter's name (case-insensitive).
+    pub adapter: Option<String>,
+}
+
+impl GpuOptions {
+    /// Options with `WGBERT_ADAPTER` / `WGBERT_BACKEND` from the environment as defaults.
+    pub fn from_env() -> Self {
+        GpuOptions {
+            backend: std::env::var("WGBERT_BACKEND").ok().filter(|s| !s.is_empty()),
+            adapter: std::env::var("WGBERT_ADAPTER").ok().filter(|s| !s.is_empty()),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct AdapterSummary {
+    pub index: usize,
+    pub name: String,
+    pub backend: String,
+    pub device_type: wgpu::DeviceType,
+    pub driver: String,
+}
+
+pub struct Gpu {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    limits: wgpu::Limits,
+    features: wgpu::Features,
+    pool: BufferPool,
+    kernels: Mutex<KernelCache>,
+    rec: Mutex<Recorder>,
+    lost: Arc<Mutex<Option<String>>>,
+    errors: Arc<Mutex<Vec<String>>>,
+    profiler: Mutex<Option<Profiler>>,
+    /// Kernel variant per op family ("matmul" -> "reg"), filled by tuning or by the user.
+    variants: Mutex<HashMap<String, String>>,
+}
+
+struct Recorder {
+    encoder: Option<wgpu::CommandEncoder>,
+    params: Vec<u8>,
+    slot: u64,
+    arena: wgpu::Buffer,
+    submissions: u64,
+    launches: u64,
+}
+
+/// Per-launch GPU timestamps, for `bench --profile`.
+struct Profiler {
+    queries: wgpu::QuerySet,
+    resolve: wgpu::Buffer,
+    labels: Vec<&'static str>,
+    capacity: u32,
+    results: Vec<(&'static str, f64)>,
+}
+
+fn parse_backends(name: Option<&str>) -> Result<wgpu::Backends> {
+    Ok(match name.map(|s| s.to_ascii_lowercase()) {
+        None => wgpu::Backends::all(),
+        Some(s) => match s.as_str() {
+            "vulkan" | "vk" => wgpu::Backends::VULKAN,
+            "metal" => wgpu::Backends::METAL,
+            "dx12" | "d3d12" => wgpu::Backends::DX12,
+            "gl" | "gles" | "opengl" => wgpu::Backends::GL,
+            _ => return Err(GpuError::UnknownBackend(s)),
+        },
+    })
+}
+
+fn device_rank(t: wgpu::DeviceType) -> u32 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 3,
+        wgpu::DeviceType::Other => 4,
+    }
+}
+
+fn summarize(index: usize, info: &wgpu::AdapterInfo) -> AdapterSummary {
+    let driver = format!("{} {}", info.driver, info.driver_info).trim().to_string();
+    AdapterSummary {
+        index,
+        name: info.name.clone(),
+        backend: format!("{:?}", info.backend).to_lowercase(),
+        device_type: info.device_type,
+        driver,
+    }
+}
+
+/// All adapters the chosen backends offer, in the order `--adapter N` indexes them.
+pub fn enumerate(opts: &GpuOptions) -> Result<Vec<(wgpu::Adapter, AdapterSummary)>> {
+    let backends = parse_backends(opts.backend.as_deref())?;
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    desc.backends = backends;
+    let instance = wgpu::Instance::new(desc);
+    let adapters = pollster::block_on(instance.enumerate_adapters(backends));
+    Ok(adapters
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let s = summarize(i, &a.get_info());
+            (a, s)
+        })
+        .collect())
+}
+
+impl Gpu {
+    /// Opens the best adapter (discrete, then integrated, then CPU), or the one `opts` names.
+    pub fn new(opts: &GpuOptions) -> Result<Arc<Gpu>> {
+        let mut adapters = enumerate(opts)?;
+        if adapters.is_empty() {
+            let which = opts.backend.as_ref().map(|b| format!(" for backend {b}")).unwrap_or_default();
+            return Err(GpuError::NoAdapter(which));
+        }
+        let chosen = match &opts.adapter {
+            Some(want) => {
+                let list = adapters.iter().map(|(_, s)| format!("  {}: {} ({})", s.index, s.name, s.backend)).collect::<Vec<_>>().join("\n");
+                let pos = match want.parse::<usize>() {
+                    Ok(i) if i < adapters.len() => Some(i),
+                    _ => adapters.iter().position(|(_, s)| s.name.to_lowercase().contains(&want.to_lowercase())),
+                };
+                pos.ok_or_else(|| GpuError::AdapterNotFound(want.clone(), list))?
+            }
+            None => (0..adapters.len()).min_by_key(|&i| (device_rank(adapters[i].1.device_type), i)).unwrap_or(0),
+        };
+        let (adapter, _) = adapters.swap_remove(chosen);
+        Self::open(adapter)
+    }
+
+    fn open(adapter: wgpu::Adapter) -> Result<Arc<Gpu>> {
+        let info = adapter.get_info();
+        // The adapter's real limits, not WebGPU's small defaults: a 30522 x 768 embedding
+        // is 94 MB and a training step's activations are larger still.
+        let limits = adapter.limits();
+        let wanted = wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
+        let features = adapter.features() & wanted;
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("wgbert"),
+            required_features: features,
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|e| GpuError::RequestDevice { adapter: info.name.clone(), message: e.to_string() })?;
+
+        let lost = Arc::new(Mutex::new(None));
+        let lost_cb = lost.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            *lock(&lost_cb) = Some(format!("{reason:?}: {msg}"));
+        });
+        // Validation errors become `GpuError`s at the next check instead of wgpu's default panic.
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let errors_cb = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| lock(&errors_cb).push(e.to_string())));
+
+        let arena = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("wgbert kernel parameters"),
+            size: PARAM_SLOT * PARAM_SLOTS,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Ok(Arc::new(Gpu {
+            device,
+            queue,
+            info,
+            limits,
+            features,
+            pool: BufferPool::new(),
+            kernels: Mutex::new(KernelCache::default()),
+            rec: Mutex::new(Recorder {
+                encoder: None,
+                params: vec![0; (PARAM_SLOT * PARAM_SLOTS) as usize],
+                slot: 0,
+                arena,
+                submissions: 0,
+                launches: 0,
+            }),
+            lost,
+            errors,
+            profiler: Mutex::new(None),
+            variants: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    pub fn info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+    pub fn features(&self) -> wgpu::Features {
+        self.features
+    }
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+    pub fn is_cpu(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+    pub fn summary(&self) -> AdapterSummary {
+        summarize(0, &self.info)
+    }
+    pub(crate) fn pool(&self) -> &BufferPool {
+        &self.pool
+    }
+    pub fn memory(&self) -> MemoryStats {
+        self.pool.stats()
+    }
+    pub fn reset_memory_peaks(&self) {
+        self.pool.reset_peaks()
+    }
+    /// Frees the pool's cached buffers.
+    pub fn trim_memory(&self) {
+        self.pool.trim()
+    }
+    /// (submissions, kernel launches) since the device was opened.
+    pub fn counters(&self) -> (u64, u64) {
+        let r = lock(&self.rec);
+        (r.submissions, r.launches)
+    }
+    pub fn pipeline_count(&self) -> usize {
+        lock(&self.kernels).pipeline_count()
+    }
+
+    /// The kernel variant chosen for an op family: the tuning table's entry, else the
+    /// `WGBERT_<FAMILY>` environment variable (e.g. `WGBERT_MATMUL=tiled`).
+    pub fn variant(&self, family: &str) -> Option<String> {
+        if let Some(v) = lock(&self.variants).get(family) {
+            return Some(v.clone());
+        }
+        std::env::var(format!("WGBERT_{}", family.to_ascii_uppercase())).ok().filter(|s| !s.is_empty())
+    }
+
+    pub fn set_variant(&self, family: &str, name: &str) {
+        lock(&self.variants).insert(family.to_string(), name.to_string());
+    }
+
+    /// Errors if a tensor of `bytes` cannot exist on this adapter, naming it and the limit.
+    pub fn check_fits(&self, name: &str, bytes: u64) -> Result<()> {
+        let checks = [
+            ("max_buffer_size", self.limits.max_buffer_size),
+            ("max_storage_buffer_binding_size", self.limits.max_storage_buffer_binding_size),
+        ];
+        for (limit_name, limit) in checks {
+            if super::pool::size_class(bytes) > limit {
+                return Err(GpuError::OverLimit { name: name.to_string(), bytes, limit_name, limit });
+            }
+        }
+        Ok(())
+    }
+
+    fn alloc(self: &Arc<Self>, name: &str, shape: &[usize], dtype: DType) -> Result<Tensor> {
+        let n: usize = shape.iter().product();
+        let bytes = (n.max(1) * 4) as u64;
+        self.check_fits(name, bytes)?;
+        let buffer = self.pool.take(&self.device, bytes);
+        Ok(Tensor::from_buffer(self.clone(), buffer, name, shape, dtype))
+    }
+
+    /// A tensor whose contents a kernel will assign (not initialised).
+    pub fn empty(self: &Arc<Self>, name: &str, shape: &[usize]) -> Result<Tensor> {
+        self.alloc(name, shape, DType::F32)
+    }
+
+    pub fn zeros(self: &Arc<Self>, name: &str, shape: &[usize]) -> Result<Tensor> {
+        let t = self.alloc(name, shape, DType::F32)?;
+        let mut rec = lock(&self.rec);
+        let enc = rec.encoder(&self.device);
+        enc.clear_buffer(t.buffer(), 0, Some(t.bytes().max(4)));
+        Ok(t)
+    }
+
+    pub fn upload(self: &Arc<Self>, name: &str, shape: &[usize], data: &[f32]) -> Result<Tensor> {
+        self.upload_words(name, shape, DType::F32, bytemuck::cast_slice(data), data.len())
+    }
+
+    pub fn upload_u32(self: &Arc<Self>, name: &str, shape: &[usize], data: &[u32]) -> Result<Tensor> {
+        self.upload_words(name, shape, DType::U32, bytemuck::cast_slice(data), data.len())
+    }
+
+    fn upload_words(self: &Arc<Self>, name: &str, shape: &[usize], dtype: DType, bytes: &[u8], len: usize) -> Result<Tensor> {
+        let n: usize = shape.iter().product();
+        if n != len {
+            return Err(GpuError::Shape(format!("upload of {name}: shape {shape:?} holds {n} values, {len} given")));
+        }
+        let t = self.alloc(name, shape, dtype)?;
+        self.write(&t, bytes)?;
+        Ok(t)
+    }
+
+    /// Overwrites a tensor's contents from the host, in order with recorded launches.
+    pub fn write(&self, t: &Tensor, bytes: &[u8]) -> Result<()> {
+        if bytes.len() as u64 != t.bytes() {
+            return Err(GpuError::Shape(format!("write to {}: {} bytes given, tensor holds {}", t.name(), bytes.len(), t.bytes())));
+        }
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let mut rec = lock(&self.rec);
+        match rec.encoder.as_mut() {
+            // Pending launches may still read this buffer's old contents (a pooled buffer of a
+            // dropped tensor): copy through the encoder so the write lands after them.
+            Some(enc) => {
+                let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("wgbert upload"),
+                    size: bytes.len() as u64,
+                    usage: wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: true,
+                });
+                staging
+                    .slice(..)
+                    .get_mapped_range_mut()
+                    .map_err(|e| GpuError::Validation(format!("mapping upload buffer for {}: {e}", t.name())))?
+                    .copy_from_slice(bytes);
+                staging.unmap();
+                enc.copy_buffer_to_buffer(&staging, 0, t.buffer(), 0, bytes.len() as u64);
+            }
+            None => self.queue.write_buffer(t.buffer(), 0, bytes),
+        }
+        Ok(())
+    }
+
+    /// Copies `src` into `dst` (same element count), recorded in order.
+    pub fn copy(&self, src: &Tensor, dst: &Tensor) -> Result<()> {
+        if src.numel() != dst.numel() {
+            return Err(GpuError::Shape(format!("copy {} {:?} -> {} {:?}", src.name(), src.shape(), dst.name(), dst.shape())));
+        }
+        let mut rec = lock(&self.rec);
+        let enc = rec.encoder(&self.device);
+        enc.copy_buffer_to_buffer(src.buffer(), 0, dst.buffer(), 0, src.bytes());
+        Ok(())
+    }
+
+    /// Records one kernel launch. `groups` is the workgroup grid.
+    pub fn launch(&self, kernel: &Kernel, params: &[u32], args: &[Arg], groups: [u32; 3]) -> Result<()> {
+        if params.len() * 4 > PARAM_SLOT as usize || args.len() > MAX_ARGS {
+            return Err(GpuError::Validation(format!("{}: too many parameters or arguments", kernel.entry)));
+        }
+        let max = self.limits.max_compute_workgroups_per_dimension;
+        if groups.iter().any(|&g| g > max) {
+            return Err(GpuError::OverLimit {
+                name: format!("{} grid {:?}", kernel.entry, groups),
+                bytes: groups.iter().map(|&g| g as u64).max().unwrap_or(0),
+                limit_name: "max_compute_workgroups_per_dimension",
+                limit: max as u64,
+            });
+        }
+        if groups.contains(&0) {
+            return Ok(());
+        }
+        self.check_lost()?;
+        let (pipeline, layout) = lock(&self.kernels).get(&self.device, kernel, args)?;
+
+        let mut rec = lock(&self.rec);
+        if rec.slot == PARAM_SLOTS {
+            self.submit(&mut rec);
+        }
+        let offset = rec.slot * PARAM_SLOT;
+        let dst = &mut rec.params[offset as usize..offset as usize + params.len() * 4];
+        dst.copy_from_slice(bytemuck::cast_slice(params));
+        rec.slot += 1;
+        rec.launches += 1;
+
+        let mut entries = Vec::with_capacity(args.len() + 1);
+        entries.push(wgpu::BindGroupEntry {
+            binding: 0,
+            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: &rec.arena,
+                offset,
+                size: wgpu::BufferSize::new(PARAM_SLOT),
+            }),
+        });
+        for (i, a) in args.iter().enumerate() {
+            let t = a.tensor();
+            entries.push(wgpu::BindGroupEntry {
+                binding: i as u32 + 1,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: t.buffer(),
+                    offset: 0,
+                    size: wgpu::BufferSize::new(t.bytes().max(4)),
+                }),
+            });
+        }
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &layout, entries: &entries });
+
+        let mut prof = lock(&self.profiler);
+        let timestamp_writes = match prof.as_mut() {
+            Some(p) if (p.labels.len() as u32) < p.capacity => {
+                let i = p.labels.len() as u32;
+                p.labels.push(kernel.entry);
+                Some(wgpu::ComputePassTimestampWrites {
+                    query_set: &p.queries,
+                    beginning_of_pass_write_index: Some(2 * i),
+                    end_of_pass_write_index: Some(2 * i + 1),
+                })
+            }
+            _ => None,
+        };
+        let enc = rec.encoder(&self.device);
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(kernel.entry), timestamp_writes });
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        Ok(())
+    }
+
+    fn submit(&self, rec: &mut Recorder) -> Option<wgpu::SubmissionIndex> {
+        let enc = rec.encoder.take()?;
+        if rec.slot > 0 {
+            self.queue.write_buffer(&rec.arena, 0, &rec.params[..(rec.slot * PARAM_SLOT) as usize]);
+        }
+        rec.slot = 0;
+        rec.submissions += 1;
+        Some(self.queue.submit([enc.finish()]))
+    }
+
+    /// Submits everything recorded so far without waiting.
+    pub fn flush(&self) -> Result<()> {
+        let mut rec = lock(&self.rec);
+        self.submit(&mut rec);
+        drop(rec);
+        self.check_errors()
+    }
+
+    /// Submits and waits until the GPU has finished everything recorded so far.
+    pub fn sync(&self) -> Result<()> {
+        let idx = {
+            let mut rec = lock(&self.rec);
+            self.submit(&mut rec)
+        };
+        if let Some(idx) = idx {
+            self.wait(idx)?;
+        }
+        self.check_errors()
+    }
+
+    fn wait(&self, idx: wgpu::SubmissionIndex) -> Result<()> {
+        // Wait in slices so that a lost device becomes an error instead of a hang.
+        loop {
+            let r = self.device.poll(wgpu::PollType::Wait { submission_index: Some(idx.clone()), timeout: Some(Duration::from_secs(2)) });
+            match r {
+                Ok(_) => return Ok(()),
+                Err(wgpu::PollError::Timeout) => self.check_lost()?,
+                Err(e) => {
+                    self.check_lost()?;
+                    return Err(GpuError::DeviceLost(e.to_string()));
+                }
+            }
+        }
+    }
+
+    fn check_lost(&self) -> Result<()> {
+        match lock(&self.lost).clone() {
+            Some(m) => Err(GpuError::DeviceLost(m)),
+            None => Ok(()),
+        }
+    }
+
+    fn check_errors(&self) -> Result<()> {
+        self.check_lost()?;
+        let mut errs = lock(&self.errors);
+        if errs.is_empty() {
+            return Ok(());
+        }
+        let msg = errs.join("\n");
+        errs.clear();
+        Err(GpuError::Validation(msg))
+    }
+
+    /// Reads a tensor's bytes back: submits pending work and waits for it.
+    pub(crate) fn read_bytes(&self, t: &Tensor) -> Result<Vec<u8>> {
+        let size = t.bytes();
+        if size == 0 {
+            return Ok(Vec::new());
+        }
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("wgbert read-back"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let idx = {
+            let mut rec = lock(&self.rec);
+            rec.encoder(&self.device).copy_buffer_to_buffer(t.buffer(), 0, &staging, 0, size);
+            self.submit(&mut rec)
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        if let Some(idx) = idx {
+            self.wait(idx)?;
+        }
+        self.check_errors()?;
+        // The map callback runs during poll; poll once more in case it is still queued.
+        let status = match rx.try_recv() {
+            Ok(s) => s,
+            Err(_) => {
+                self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| GpuError::ReadBack(t.name().into(), e.to_string()))?;
+                rx.recv().map_err(|e| GpuError::ReadBack(t.name().into(), e.to_string()))?
+            }
+        };
+        status.map_err(|e| GpuError::ReadBack(t.name().into(), e.to_string()))?;
+        let view = staging.slice(..).get_mapped_range().map_err(|e| GpuError::ReadBack(t.name().into(), e.to_string()))?;
+        let out = view.to_vec();
+        drop(view);
+        staging.unmap();
+        Ok(out)
+    }
+
+    /// Starts timing every launch with GPU timestamps (when the adapter has them).
+    /// Returns false when timestamps are unavailable.
+    pub fn profile_begin(&self, capacity: u32) -> bool {
+        if !self.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+            return false;
+        }
+        let capacity = capacity.clamp(1, 2048);
+        let queries = self.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("wgbert profile"),
+            ty: wgpu::QueryType::Timestamp,
+            count: 2 * capacity,
+        });
+        let resolve = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("wgbert profile resolve"),
+            size: 16 * capacity as u64,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        *lock(&self.profiler) = Some(Profiler { queries, resolve, labels: Vec::new(), capacity, results: Vec::new() });
+        true
+    }
+
+    /// Collects the timings recorded since the last collection: (kernel entry, milliseconds).
+    pub fn profile_collect(self: &Arc<Self>) -> Result<Vec<(&'static str, f64)>> {
+        let mut guard = lock(&self.profiler);
+        let Some(p) = guard.as_mut() else { return Ok(Vec::new()) };
+        let n = p.labels.len() as u32;
+        if n == 0 {
+            return Ok(std::mem::take(&mut p.results));
+        }
+        let tmp = self.pool.take(&self.device, 16 * n as u64);
+        {
+            let mut rec = lock(&self.rec);
+            let enc = rec.encoder(&self.device);
+            enc.resolve_query_set(&p.queries, 0..2 * n, &p.resolve, 0);
+            enc.copy_buffer_to_buffer(&p.resolve, 0, &tmp, 0, 16 * n as u64);
+        }
+        let labels = std::mem::take(&mut p.labels);
+        let mut results = std::mem::take(&mut p.results);
+        drop(guard);
+        let t = Tensor::from_buffer(self.clone(), tmp, "timestamps", &[4 * n as usize], DType::U32);
+        let words = t.to_vec_u32()?;
+        let period = self.queue.get_timestamp_period() as f64;
+        for (i, label) in labels.into_iter().enumerate() {
+            let ts = |j: usize| words[2 * j] as u64 | (words[2 * j + 1] as u64) << 32;
+            let (a, b) = (ts(2 * i), ts(2 * i + 1));
+            results.push((label, b.saturating_sub(a) as f64 * period / 1e6));
+        }
+        Ok(results)
+    }
+
+    pub fn profile_end(&self) {
+        *lock(&self.profiler) = None;
+    }
+}
+
+impl Recorder {
+    fn encoder(&mut self, device: &wgpu::Device) -> &mut wgpu::CommandEncoder {
+        self.encoder.get_or_insert_with(|| device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgbert") }))
+    }
+}
+
+/// Locks a mutex, carrying on with the data if another thread panicked while holding it.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub use enumerate as enumerate_adapters;

@@ -1,0 +1,190 @@
+//! WGSL sources, the pipeline cache and the description of one kernel launch.
+//!
+//! Every kernel has the same interface: binding 0 is a small uniform block of parameters (u32/f32
+//! words), bindings 1.. are storage buffers in the order the op passes them. The bind group layout
+//! is derived from that argument list (read-only or read-write per binding), so one WGSL file can
+//! hold a forward and a backward entry point with different bindings side by side.
+
+use std::collections::HashMap;
+
+use super::tensor::Tensor;
+use super::GpuError;
+
+/// One WGSL file: an op family, forward and backward side by side.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Shader {
+    Matmul,
+    Layernorm,
+    Gelu,
+    Softmax,
+    Embedding,
+    Elementwise,
+    Reduce,
+    Loss,
+    Adamw,
+}
+
+impl Shader {
+    pub fn name(self) -> &'static str {
+        match self {
+            Shader::Matmul => "matmul.wgsl",
+            Shader::Layernorm => "layernorm.wgsl",
+            Shader::Gelu => "gelu.wgsl",
+            Shader::Softmax => "softmax.wgsl",
+            Shader::Embedding => "embedding.wgsl",
+            Shader::Elementwise => "elementwise.wgsl",
+            Shader::Reduce => "reduce.wgsl",
+            Shader::Loss => "loss.wgsl",
+            Shader::Adamw => "adamw.wgsl",
+        }
+    }
+
+    fn source(self) -> &'static str {
+        match self {
+            Shader::Matmul => include_str!("../../shaders/matmul.wgsl"),
+            Shader::Layernorm => include_str!("../../shaders/layernorm.wgsl"),
+            Shader::Gelu => include_str!("../../shaders/gelu.wgsl"),
+            Shader::Softmax => include_str!("../../shaders/softmax.wgsl"),
+            Shader::Embedding => include_str!("../../shaders/embedding.wgsl"),
+            Shader::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
+            Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
+            Shader::Loss => include_str!("../../shaders/loss.wgsl"),
+            Shader::Adamw => include_str!("../../shaders/adamw.wgsl"),
+        }
+    }
+}
+
+/// Which entry point of which shader, specialised by WGSL `override` constants.
+#[derive(Clone, Copy, Debug)]
+pub struct Kernel<'a> {
+    pub shader: Shader,
+    pub entry: &'static str,
+    pub constants: &'a [(&'static str, f64)],
+}
+
+impl<'a> Kernel<'a> {
+    pub const fn new(shader: Shader, entry: &'static str) -> Kernel<'static> {
+        Kernel { shader, entry, constants: &[] }
+    }
+}
+
+/// A storage-buffer argument: read-only or read-write.
+pub enum Arg<'a> {
+    R(&'a Tensor),
+    W(&'a Tensor),
+}
+
+impl Arg<'_> {
+    pub(crate) fn tensor(&self) -> &Tensor {
+        match self {
+            Arg::R(t) | Arg::W(t) => t,
+        }
+    }
+    fn read_only(&self) -> bool {
+        matches!(self, Arg::R(_))
+    }
+}
+
+#[derive(PartialEq, Eq, Hash)]
+struct PipelineKey {
+    shader: Shader,
+    entry: &'static str,
+    constants: Vec<(&'static str, u64)>,
+    layout: Vec<bool>,
+}
+
+/// Compiled once per process: shader modules, layouts per argument signature, pipelines.
+#[derive(Default)]
+pub(crate) struct KernelCache {
+    modules: HashMap<Shader, wgpu::ShaderModule>,
+    layouts: HashMap<Vec<bool>, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
+    pipelines: HashMap<PipelineKey, wgpu::ComputePipeline>,
+}
+
+impl KernelCache {
+    /// The pipeline and its bind group layout, compiled on first use.
+    pub fn get(
+        &mut self,
+        device: &wgpu::Device,
+        kernel: &Kernel,
+        args: &[Arg],
+    ) -> Result<(wgpu::ComputePipeline, wgpu::BindGroupLayout), GpuError> {
+        let sig: Vec<bool> = args.iter().map(Arg::read_only).collect();
+        let key = PipelineKey {
+            shader: kernel.shader,
+            entry: kernel.entry,
+            constants: kernel.constants.iter().map(|(k, v)| (*k, v.to_bits())).collect(),
+            layout: sig.clone(),
+        };
+        let (bgl, pl) = self.layouts.entry(sig.clone()).or_insert_with(|| make_layout(device, &sig)).clone();
+        if let Some(p) = self.pipelines.get(&key) {
+            return Ok((p.clone(), bgl));
+        }
+        if !self.modules.contains_key(&kernel.shader) {
+            let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(kernel.shader.name()),
+                source: wgpu::ShaderSource::Wgsl(kernel.shader.source().into()),
+            });
+            if let Some(e) = pollster::block_on(scope.pop()) {
+                return Err(GpuError::Compile { shader: kernel.shader.name(), entry: kernel.entry, message: e.to_string() });
+            }
+            self.modules.insert(kernel.shader, module);
+        }
+        let module = &self.modules[&kernel.shader];
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(kernel.entry),
+            layout: Some(&pl),
+            module,
+            entry_point: Some(kernel.entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: kernel.constants,
+                // Our kernels initialise what they read of workgroup memory themselves.
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(GpuError::Compile { shader: kernel.shader.name(), entry: kernel.entry, message: e.to_string() });
+        }
+        self.pipelines.insert(key, pipeline.clone());
+        Ok((pipeline, bgl))
+    }
+
+    pub fn pipeline_count(&self) -> usize {
+        self.pipelines.len()
+    }
+}
+
+fn make_layout(device: &wgpu::Device, read_only: &[bool]) -> (wgpu::BindGroupLayout, wgpu::PipelineLayout) {
+    let mut entries = vec![wgpu::BindGroupLayoutEntry {
+        binding: 0,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }];
+    for (i, &ro) in read_only.iter().enumerate() {
+        entries.push(wgpu::BindGroupLayoutEntry {
+            binding: i as u32 + 1,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only: ro },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        });
+    }
+    let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: None, entries: &entries });
+    let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: None,
+        bind_group_layouts: &[Some(&bgl)],
+        immediate_size: 0,
+    });
+    (bgl, pl)
+}

@@ -1,0 +1,17 @@
+//! The GPU engine core: device selection, buffers, tensors and kernel launches.
+//!
+//! `ops` builds on this; nothing here knows about BERT or the tape.
+
+mod context;
+mod error;
+mod kernel;
+mod pool;
+mod tensor;
+
+pub use context::{enumerate_adapters, AdapterSummary, Gpu, GpuOptions};
+pub use error::{shape_err, GpuError};
+pub use kernel::{Arg, Kernel, Shader};
+pub use pool::MemoryStats;
+pub use tensor::{DType, Tensor};
+
+pub type Result<T, E = GpuError> = std::result::Result<T, E>;

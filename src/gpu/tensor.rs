@@ -1,0 +1,109 @@
+//! A tensor on the GPU: a shape, an element type and a pooled storage buffer.
+//!
+//! Clones share the buffer; the buffer goes back to the pool when the last clone drops.
+
+use std::sync::Arc;
+
+use super::context::Gpu;
+use super::error::shape_err;
+use super::Result;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DType {
+    F32,
+    U32,
+}
+
+pub(crate) struct Storage {
+    buffer: Option<wgpu::Buffer>,
+    gpu: Arc<Gpu>,
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        if let Some(b) = self.buffer.take() {
+            self.gpu.pool().give(b);
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Tensor {
+    storage: Arc<Storage>,
+    shape: Vec<usize>,
+    dtype: DType,
+    name: Arc<str>,
+}
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor({} {:?} {:?})", self.name, self.shape, self.dtype)
+    }
+}
+
+impl Tensor {
+    pub(crate) fn from_buffer(gpu: Arc<Gpu>, buffer: wgpu::Buffer, name: &str, shape: &[usize], dtype: DType) -> Self {
+        Tensor { storage: Arc::new(Storage { buffer: Some(buffer), gpu }), shape: shape.to_vec(), dtype, name: name.into() }
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+    /// Bytes of the logical contents (the buffer may be larger: pool size class).
+    pub fn bytes(&self) -> u64 {
+        (self.numel() * 4) as u64
+    }
+    pub fn gpu(&self) -> &Arc<Gpu> {
+        &self.storage.gpu
+    }
+    pub(crate) fn buffer(&self) -> &wgpu::Buffer {
+        self.storage.buffer.as_ref().expect("tensor buffer is present until drop")
+    }
+    /// True when both tensors share one buffer.
+    pub fn same_storage(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.storage, &other.storage)
+    }
+
+    /// The same buffer seen with another shape of the same element count.
+    pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
+        let n: usize = shape.iter().product();
+        if n != self.numel() {
+            return Err(shape_err(format!("cannot reshape {} {:?} to {:?}", self.name, self.shape, shape)));
+        }
+        Ok(Tensor { storage: self.storage.clone(), shape: shape.to_vec(), dtype: self.dtype, name: self.name.clone() })
+    }
+
+    /// A renamed handle (error messages and profiles use the name).
+    pub fn named(mut self, name: &str) -> Tensor {
+        self.name = name.into();
+        self
+    }
+
+    /// Copies the tensor to the host (waits for the GPU).
+    pub fn to_vec(&self) -> Result<Vec<f32>> {
+        let bytes = self.storage.gpu.read_bytes(self)?;
+        Ok(bytemuck::cast_slice::<u8, f32>(&bytes).to_vec())
+    }
+
+    pub fn to_vec_u32(&self) -> Result<Vec<u32>> {
+        let bytes = self.storage.gpu.read_bytes(self)?;
+        Ok(bytemuck::cast_slice::<u8, u32>(&bytes).to_vec())
+    }
+
+    /// Checks the shape, naming the tensor and the op when it differs.
+    pub fn expect_shape(&self, op: &str, shape: &[usize]) -> Result<()> {
+        if self.shape != shape {
+            return Err(shape_err(format!("{op}: {} has shape {:?}, expected {:?}", self.name, self.shape, shape)));
+        }
+        Ok(())
+    }
+}

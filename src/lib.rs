@@ -1,0 +1,10 @@
+//! wgbert: fine-tune BERT on any GPU wgpu reaches, on hand-written WGSL kernels.
+//!
+//! Layers, bottom up: `gpu` (device, buffers, tensors, launches) → `ops` (one module per
+//! shader: shape checks, launches, backward) with `reference` (the CPU reference of each op)
+//! → `bench` (kernel benchmarks).
+
+pub mod bench;
+pub mod gpu;
+pub mod ops;
+pub mod reference;

@@ -1,0 +1,40 @@
+//! One AdamW step over one parameter (adamw.wgsl), with the global-norm clip folded in.
+
+use super::{expect_numel, f, grid_1d};
+use crate::gpu::{Arg, Gpu, GpuError, Kernel, Shader, Tensor};
+
+/// Hyper-parameters of one step. `bc1`/`bc2` are the bias corrections 1 − βᵗ for step t.
+#[derive(Clone, Copy, Debug)]
+pub struct AdamwStep {
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+    pub step: u32,
+    /// Clip to this global gradient norm; 0 turns clipping off.
+    pub max_norm: f32,
+}
+
+impl AdamwStep {
+    fn corrections(&self) -> (f32, f32) {
+        let t = self.step.max(1) as i32;
+        ((1.0 - (self.beta1 as f64).powi(t)) as f32, (1.0 - (self.beta2 as f64).powi(t)) as f32)
+    }
+}
+
+/// Updates param, m and v in place from grad; `norm_sq` (1) holds Σ g² over all parameters.
+pub fn adamw_update(gpu: &Gpu, h: &AdamwStep, param: &Tensor, grad: &Tensor, m: &Tensor, v: &Tensor, norm_sq: &Tensor) -> Result<(), GpuError> {
+    let n = param.numel();
+    for t in [grad, m, v] {
+        expect_numel(&format!("adamw on {}", param.name()), t, n)?;
+    }
+    let (bc1, bc2) = h.corrections();
+    let params = [n as u32, f(h.lr), f(h.beta1), f(h.beta2), f(h.eps), f(h.weight_decay), f(bc1), f(bc2), f(h.max_norm)];
+    gpu.launch(
+        &Kernel::new(Shader::Adamw, "adamw_step"),
+        &params,
+        &[Arg::R(grad), Arg::R(norm_sq), Arg::W(param), Arg::W(m), Arg::W(v)],
+        grid_1d(n, 256),
+    )
+}

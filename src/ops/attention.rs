@@ -1,0 +1,126 @@
+//! Multi-head self-attention on the fused Q/K/V projection, forward and backward.
+//!
+//! Q, K and V are read in place from qkv (B·T, 3C) — columns [0, C) are Q, [C, 2C) K, [2C, 3C)
+//! V, head h owning columns h·HS..(h+1)·HS of each — by strided batched matmuls, so no permute
+//! kernel runs. The forward saves only the probabilities P (B·NH, T, T); the backward recomputes
+//! nothing else.
+//!
+//!   S = Q·Kᵀ  →  P = softmax(S/√HS + mask)  →  ctx = P·V            ctx: (B·T, C)
+//!   dP = dctx·Vᵀ, dV = Pᵀ·dctx, dS = softmax_bwd(P, dP)/√HS, dQ = dS·K, dK = dSᵀ·Q
+
+use std::sync::Arc;
+
+use super::f;
+use super::matmul::{gemm, Dims, Layout};
+use crate::gpu::{shape_err, Arg, Gpu, GpuError, Kernel, Shader, Tensor};
+
+#[derive(Clone, Copy, Debug)]
+pub struct AttentionShape {
+    pub b: usize,
+    pub t: usize,
+    pub nh: usize,
+    pub hs: usize,
+}
+
+impl AttentionShape {
+    pub fn c(&self) -> usize {
+        self.nh * self.hs
+    }
+
+    fn check(&self, qkv: &Tensor, mask: &Tensor) -> Result<(), GpuError> {
+        let AttentionShape { b, t, .. } = *self;
+        qkv.expect_shape("attention", &[b * t, 3 * self.c()])?;
+        if mask.numel() != b * t {
+            return Err(shape_err(format!("attention: mask {} {:?} should hold B·T = {}", mask.name(), mask.shape(), b * t)));
+        }
+        Ok(())
+    }
+
+    /// Head (b, h) of Q, K or V (`which` = 0, 1, 2) inside qkv: a (T, HS) matrix.
+    fn qkv_layout(&self, which: usize) -> Layout {
+        let c3 = 3 * self.c();
+        Layout { off: which * self.c(), ld: c3, s1: self.t * c3, s2: self.hs, trans: false }
+    }
+
+    /// Head (b, h) of a (B·T, C) tensor: a (T, HS) matrix.
+    fn ctx_layout(&self) -> Layout {
+        Layout { off: 0, ld: self.c(), s1: self.t * self.c(), s2: self.hs, trans: false }
+    }
+
+    /// Head (b, h) of the (B·NH, T, T) scores: a (T, T) matrix.
+    fn scores_layout(&self) -> Layout {
+        Layout { off: 0, ld: self.t, s1: self.nh * self.t * self.t, s2: self.t * self.t, trans: false }
+    }
+
+    fn dims(&self, m: usize, n: usize, k: usize) -> Dims {
+        Dims { m, n, k, nb1: self.b, nb2: self.nh }
+    }
+}
+
+/// Returns ctx (B·T, C) and the saved probabilities P (B·NH, T, T).
+pub fn attention_forward(gpu: &Arc<Gpu>, s: AttentionShape, qkv: &Tensor, mask: &Tensor) -> Result<(Tensor, Tensor), GpuError> {
+    s.check(qkv, mask)?;
+    let AttentionShape { b, t, nh, hs } = s;
+    let probs = gpu.empty("attention probabilities", &[b * nh, t, t])?;
+    gemm(gpu, s.dims(t, t, hs), (qkv, s.qkv_layout(0)), (qkv, s.qkv_layout(1).t()), None, (&probs, s.scores_layout()), 1.0, false)?;
+    softmax_forward(gpu, &probs, mask, nh, 1.0 / (hs as f32).sqrt())?;
+    let ctx = gpu.empty("attention context", &[b * t, s.c()])?;
+    gemm(gpu, s.dims(t, hs, t), (&probs, s.scores_layout()), (qkv, s.qkv_layout(2)), None, (&ctx, s.ctx_layout()), 1.0, false)?;
+    Ok((ctx, probs))
+}
+
+/// Returns dqkv (B·T, 3C), assigned.
+pub fn attention_backward(gpu: &Arc<Gpu>, s: AttentionShape, dctx: &Tensor, qkv: &Tensor, probs: &Tensor) -> Result<Tensor, GpuError> {
+    let AttentionShape { b, t, nh, hs } = s;
+    dctx.expect_shape("attention backward", &[b * t, s.c()])?;
+    qkv.expect_shape("attention backward", &[b * t, 3 * s.c()])?;
+    probs.expect_shape("attention backward", &[b * nh, t, t])?;
+    let dqkv = gpu.empty("attention qkv gradient", &[b * t, 3 * s.c()])?;
+    let dp = gpu.empty("attention score gradient", &[b * nh, t, t])?;
+    // dP = dctx · Vᵀ
+    gemm(gpu, s.dims(t, t, hs), (dctx, s.ctx_layout()), (qkv, s.qkv_layout(2).t()), None, (&dp, s.scores_layout()), 1.0, false)?;
+    // dV = Pᵀ · dctx
+    gemm(gpu, s.dims(t, hs, t), (probs, s.scores_layout().t()), (dctx, s.ctx_layout()), None, (&dqkv, s.qkv_layout(2)), 1.0, false)?;
+    // dS (over dP) = P ⊙ (dP − rowsum(P ⊙ dP)) / √HS
+    softmax_backward(gpu, probs, &dp, nh, 1.0 / (hs as f32).sqrt())?;
+    // dQ = dS · K ; dK = dSᵀ · Q
+    gemm(gpu, s.dims(t, hs, t), (&dp, s.scores_layout()), (qkv, s.qkv_layout(1)), None, (&dqkv, s.qkv_layout(0)), 1.0, false)?;
+    gemm(gpu, s.dims(t, hs, t), (&dp, s.scores_layout().t()), (qkv, s.qkv_layout(0)), None, (&dqkv, s.qkv_layout(1)), 1.0, false)?;
+    Ok(dqkv)
+}
+
+/// In place: scores (B·NH, T, T) become softmax(scores·scale + mask) over the last dimension.
+pub fn softmax_forward(gpu: &Gpu, scores: &Tensor, mask: &Tensor, nh: usize, scale: f32) -> Result<(), GpuError> {
+    let (rows, cols) = score_rows(scores)?;
+    let b = rows / (nh * cols);
+    if b * nh * cols != rows || mask.numel() != b * cols {
+        return Err(shape_err(format!("softmax: scores {:?} and mask {:?} disagree for {nh} heads", scores.shape(), mask.shape())));
+    }
+    gpu.launch(
+        &Kernel::new(Shader::Softmax, "softmax_fwd"),
+        &[rows as u32, cols as u32, (nh * cols) as u32, f(scale)],
+        &[Arg::R(mask), Arg::W(scores)],
+        super::grid_1d(rows, 64),
+    )
+}
+
+/// In place: dprobs becomes the score gradient P ⊙ (dP − Σ P ⊙ dP) · scale.
+pub fn softmax_backward(gpu: &Gpu, probs: &Tensor, dprobs: &Tensor, nh: usize, scale: f32) -> Result<(), GpuError> {
+    let (rows, cols) = score_rows(probs)?;
+    if dprobs.shape() != probs.shape() {
+        return Err(shape_err(format!("softmax backward: {:?} vs {:?}", dprobs.shape(), probs.shape())));
+    }
+    gpu.launch(
+        &Kernel::new(Shader::Softmax, "softmax_bwd"),
+        &[rows as u32, cols as u32, (nh * cols) as u32, f(scale)],
+        &[Arg::R(probs), Arg::W(dprobs)],
+        super::grid_1d(rows, 64),
+    )
+}
+
+fn score_rows(scores: &Tensor) -> Result<(usize, usize), GpuError> {
+    match scores.shape() {
+        [z, t, t2] if t == t2 => Ok((z * t, *t)),
+        s => Err(shape_err(format!("softmax: scores {} must be (B·NH, T, T), has {s:?}", scores.name()))),
+    }
+}

@@ -1,0 +1,44 @@
+//! GELU, exact (erf) or tanh-approximated, forward and backward (gelu.wgsl).
+
+use std::sync::Arc;
+
+use super::grid_1d;
+use crate::gpu::{Arg, Gpu, GpuError, Kernel, Shader, Tensor};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GeluKind {
+    /// ½ x (1 + erf(x/√2)): BERT's and HF's "gelu".
+    Erf,
+    /// The tanh approximation: HF's "gelu_new".
+    Tanh,
+}
+
+fn constants(kind: GeluKind) -> [(&'static str, f64); 1] {
+    [("TANH_APPROX", if kind == GeluKind::Tanh { 1.0 } else { 0.0 })]
+}
+
+pub fn gelu_forward(gpu: &Arc<Gpu>, x: &Tensor, kind: GeluKind) -> Result<Tensor, GpuError> {
+    let y = gpu.empty("gelu output", x.shape())?;
+    let c = constants(kind);
+    gpu.launch(
+        &Kernel { shader: Shader::Gelu, entry: "gelu_fwd", constants: &c },
+        &[x.numel() as u32],
+        &[Arg::R(x), Arg::W(&y)],
+        grid_1d(x.numel(), 256),
+    )?;
+    Ok(y)
+}
+
+/// dx = dy · gelu'(x) (assigned), from the forward's input x.
+pub fn gelu_backward(gpu: &Arc<Gpu>, dy: &Tensor, x: &Tensor, kind: GeluKind) -> Result<Tensor, GpuError> {
+    super::expect_numel("gelu backward", dy, x.numel())?;
+    let dx = gpu.empty("gelu input gradient", x.shape())?;
+    let c = constants(kind);
+    gpu.launch(
+        &Kernel { shader: Shader::Gelu, entry: "gelu_bwd", constants: &c },
+        &[x.numel() as u32],
+        &[Arg::R(x), Arg::R(dy), Arg::W(&dx)],
+        grid_1d(x.numel(), 256),
+    )?;
+    Ok(dx)
+}

@@ -1,0 +1,283 @@
+//! Matrix multiply: the general strided, batched kernel and the layouts BERT uses.
+//!
+//! `gemm` is the one launch; `matmul`, `linear` and `linear_backward` are the shapes a model
+//! needs. Backward of C = op(A)·op(B) is two more gemms with the transposes flipped, plus a
+//! column sum for a bias.
+
+use std::sync::Arc;
+
+use super::{f, reduce};
+use crate::gpu::{shape_err, Arg, Gpu, GpuError, Kernel, Shader, Tensor};
+
+/// How one operand is laid out in its buffer. Element (row, col) of the *stored* matrix of
+/// batch (z1, z2) is at `off + z1·s1 + z2·s2 + row·ld + col`. With `trans`, the stored matrix is
+/// the transpose of the operand the product uses.
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    pub off: usize,
+    pub ld: usize,
+    pub s1: usize,
+    pub s2: usize,
+    pub trans: bool,
+}
+
+impl Layout {
+    /// A plain row-major matrix with `cols` columns, one per buffer (no batch).
+    pub fn rows(cols: usize) -> Layout {
+        Layout { off: 0, ld: cols, s1: 0, s2: 0, trans: false }
+    }
+    pub fn t(self) -> Layout {
+        Layout { trans: !self.trans, ..self }
+    }
+}
+
+/// The problem: (nb1 · nb2) products of (M x K) by (K x N).
+#[derive(Clone, Copy, Debug)]
+pub struct Dims {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub nb1: usize,
+    pub nb2: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// 4x4 register block per invocation, no workgroup memory: CPUs / lavapipe.
+    Register,
+    /// 64x64 workgroup tile through workgroup memory: GPUs.
+    Tiled,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 2] = [Variant::Register, Variant::Tiled];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Register => "reg",
+            Variant::Tiled => "tiled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Variant> {
+        Variant::ALL.into_iter().find(|v| v.name() == s)
+    }
+
+    /// The variant for this adapter: the tuning table's choice, else `WGBERT_MATMUL`, else by
+    /// device type (workgroup memory is slow on CPU devices and fast on GPUs).
+    pub fn for_gpu(gpu: &Gpu) -> Variant {
+        if let Some(v) = gpu.variant("matmul").and_then(|s| Variant::parse(&s)) {
+            return v;
+        }
+        if gpu.is_cpu() {
+            Variant::Register
+        } else {
+            Variant::Tiled
+        }
+    }
+
+    fn entry(self) -> &'static str {
+        match self {
+            Variant::Register => "matmul_reg",
+            Variant::Tiled => "matmul_tiled",
+        }
+    }
+
+    /// Rows and columns of C covered by one workgroup.
+    fn tile(self) -> (usize, usize) {
+        match self {
+            Variant::Register => (32, 32),
+            Variant::Tiled => (64, 64),
+        }
+    }
+}
+
+fn check_operand(what: &str, t: &Tensor, l: &Layout, rows: usize, cols: usize, d: &Dims) -> Result<(), GpuError> {
+    // rows x cols is the operand as used; the stored matrix is transposed when l.trans.
+    let (sr, sc) = if l.trans { (cols, rows) } else { (rows, cols) };
+    if l.ld < sc {
+        return Err(shape_err(format!("matmul: {what} {} has row stride {} < {} columns", t.name(), l.ld, sc)));
+    }
+    let last = l.off + (d.nb1 - 1) * l.s1 + (d.nb2 - 1) * l.s2 + (sr - 1) * l.ld + (sc - 1);
+    if last >= t.numel() {
+        return Err(shape_err(format!(
+            "matmul: {what} {} {:?} is too small for a {}x{} operand (batch {}x{}): needs element {last}",
+            t.name(),
+            t.shape(),
+            rows,
+            cols,
+            d.nb1,
+            d.nb2
+        )));
+    }
+    if last > u32::MAX as usize {
+        return Err(shape_err(format!("matmul: {what} {} is too large to index with 32 bits", t.name())));
+    }
+    Ok(())
+}
+
+/// C = alpha · op(A) · op(B) (+ bias) (+ C if `accumulate`), for every batch, with the
+/// adapter's matmul variant.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(
+    gpu: &Gpu,
+    d: Dims,
+    a: (&Tensor, Layout),
+    b: (&Tensor, Layout),
+    bias: Option<&Tensor>,
+    c: (&Tensor, Layout),
+    alpha: f32,
+    accumulate: bool,
+) -> Result<(), GpuError> {
+    gemm_with(gpu, Variant::for_gpu(gpu), d, a, b, bias, c, alpha, accumulate)
+}
+
+/// `gemm` with an explicit kernel variant (tests and the tuner try each).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_with(
+    gpu: &Gpu,
+    variant: Variant,
+    d: Dims,
+    a: (&Tensor, Layout),
+    b: (&Tensor, Layout),
+    bias: Option<&Tensor>,
+    c: (&Tensor, Layout),
+    alpha: f32,
+    accumulate: bool,
+) -> Result<(), GpuError> {
+    if d.m == 0 || d.n == 0 || d.nb1 == 0 || d.nb2 == 0 {
+        return Ok(());
+    }
+    if d.k == 0 {
+        return Err(shape_err(format!("matmul: inner dimension of {} and {} is 0", a.0.name(), b.0.name())));
+    }
+    check_operand("A", a.0, &a.1, d.m, d.k, &d)?;
+    check_operand("B", b.0, &b.1, d.k, d.n, &d)?;
+    if c.1.trans {
+        return Err(shape_err("matmul: the output cannot be transposed"));
+    }
+    check_operand("C", c.0, &c.1, d.m, d.n, &d)?;
+    if let Some(bias) = bias {
+        super::expect_numel("matmul bias", bias, d.n)?;
+    }
+    let batches = d.nb1 * d.nb2;
+    if batches > 65535 {
+        return Err(shape_err(format!("matmul: {batches} batches exceed the 65535 a dispatch allows")));
+    }
+    let (tm, tn) = variant.tile();
+    let u = |x: usize| x as u32;
+    let params = [
+        u(d.m), u(d.n), u(d.k), u(d.nb2),
+        u(a.1.off), u(a.1.ld), u(a.1.s1), u(a.1.s2),
+        u(b.1.off), u(b.1.ld), u(b.1.s1), u(b.1.s2),
+        u(c.1.off), u(c.1.ld), u(c.1.s1), u(c.1.s2),
+        f(alpha),
+    ];
+    let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    let constants = [
+        ("TRANS_A", flag(a.1.trans)),
+        ("TRANS_B", flag(b.1.trans)),
+        ("HAS_BIAS", flag(bias.is_some())),
+        ("ACCUMULATE", flag(accumulate)),
+    ];
+    let kernel = Kernel { shader: Shader::Matmul, entry: variant.entry(), constants: &constants };
+    let bias_arg = bias.unwrap_or(a.0); // unread when HAS_BIAS is off
+    gpu.launch(
+        &kernel,
+        &params,
+        &[Arg::R(a.0), Arg::R(b.0), Arg::R(bias_arg), Arg::W(c.0)],
+        [d.n.div_ceil(tn) as u32, d.m.div_ceil(tm) as u32, batches as u32],
+    )
+}
+
+fn dims2(op: &str, t: &Tensor) -> Result<(usize, usize), GpuError> {
+    match t.shape() {
+        [r, c] => Ok((*r, *c)),
+        s => Err(shape_err(format!("{op}: {} must be 2-D, has shape {s:?}", t.name()))),
+    }
+}
+
+/// out (M, N) = a (M, K) · b (K, N); with `trans_a` / `trans_b` the stored matrices are (K, M) / (N, K).
+pub fn matmul(gpu: &Arc<Gpu>, a: &Tensor, b: &Tensor, trans_a: bool, trans_b: bool) -> Result<Tensor, GpuError> {
+    let (ar, ac) = dims2("matmul", a)?;
+    let (br, bc) = dims2("matmul", b)?;
+    let (m, k) = if trans_a { (ac, ar) } else { (ar, ac) };
+    let (k2, n) = if trans_b { (bc, br) } else { (br, bc) };
+    if k != k2 {
+        return Err(shape_err(format!("matmul: inner dimensions differ: {} {:?} and {} {:?}", a.name(), a.shape(), b.name(), b.shape())));
+    }
+    let out = gpu.empty("matmul output", &[m, n])?;
+    let la = Layout { trans: trans_a, ..Layout::rows(ac) };
+    let lb = Layout { trans: trans_b, ..Layout::rows(bc) };
+    gemm(gpu, Dims { m, n, k, nb1: 1, nb2: 1 }, (a, la), (b, lb), None, (&out, Layout::rows(n)), 1.0, false)?;
+    Ok(out)
+}
+
+/// y (R, OUT) = x (R, IN) · wᵀ + bias, with w stored (OUT, IN) as in PyTorch's nn.Linear.
+pub fn linear(gpu: &Arc<Gpu>, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor, GpuError> {
+    let (out_f, in_f) = dims2("linear", w)?;
+    let rows = super::rows_of("linear", x, in_f)?;
+    let y = gpu.empty("linear output", &[rows, out_f])?;
+    gemm(
+        gpu,
+        Dims { m: rows, n: out_f, k: in_f, nb1: 1, nb2: 1 },
+        (x, Layout::rows(in_f)),
+        (w, Layout::rows(in_f).t()),
+        bias,
+        (&y, Layout::rows(out_f)),
+        1.0,
+        false,
+    )?;
+    let mut shape = x.shape().to_vec();
+    *shape.last_mut().expect("rows_of checked the rank") = out_f;
+    y.reshape(&shape)
+}
+
+/// Backward of `linear`: returns dx (assigned) and accumulates dw += dyᵀ·x and dbias += Σ_rows dy.
+pub fn linear_backward(
+    gpu: &Arc<Gpu>,
+    dy: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
+    dw: &Tensor,
+    dbias: Option<&Tensor>,
+    need_dx: bool,
+) -> Result<Option<Tensor>, GpuError> {
+    let (out_f, in_f) = dims2("linear backward", w)?;
+    let rows = super::rows_of("linear backward", x, in_f)?;
+    let rows_dy = super::rows_of("linear backward", dy, out_f)?;
+    if rows != rows_dy {
+        return Err(shape_err(format!("linear backward: {} has {rows} rows, {} has {rows_dy}", x.name(), dy.name())));
+    }
+    dw.expect_shape("linear backward", &[out_f, in_f])?;
+    // dw (OUT, IN) += dyᵀ (OUT, R) · x (R, IN)
+    gemm(
+        gpu,
+        Dims { m: out_f, n: in_f, k: rows, nb1: 1, nb2: 1 },
+        (dy, Layout::rows(out_f).t()),
+        (x, Layout::rows(in_f)),
+        None,
+        (dw, Layout::rows(in_f)),
+        1.0,
+        true,
+    )?;
+    if let Some(db) = dbias {
+        reduce::col_sum(gpu, dy, db, true)?;
+    }
+    if !need_dx {
+        return Ok(None);
+    }
+    // dx (R, IN) = dy (R, OUT) · w (OUT, IN)
+    let dx = gpu.empty("linear input gradient", x.shape())?;
+    gemm(
+        gpu,
+        Dims { m: rows, n: in_f, k: out_f, nb1: 1, nb2: 1 },
+        (dy, Layout::rows(out_f)),
+        (w, Layout::rows(in_f)),
+        None,
+        (&dx, Layout::rows(in_f)),
+        1.0,
+        false,
+    )?;
+    Ok(Some(dx))
+}

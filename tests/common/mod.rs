@@ -1,0 +1,80 @@
+//! Shared by the integration tests: one GPU per test binary, seeded random data, comparisons.
+#![allow(dead_code)]
+
+use std::sync::{Arc, OnceLock};
+
+use wgbert::gpu::{Gpu, GpuOptions, Tensor};
+
+/// The adapter the tests run on (lavapipe in CI), opened once per test binary.
+pub fn gpu() -> Arc<Gpu> {
+    static GPU: OnceLock<Arc<Gpu>> = OnceLock::new();
+    GPU.get_or_init(|| {
+        let g = Gpu::new(&GpuOptions::from_env()).unwrap_or_else(|e| panic!("tests need a GPU adapter: {e}"));
+        eprintln!("testing on {} ({:?})", g.info().name, g.info().backend);
+        g
+    })
+    .clone()
+}
+
+/// splitmix64: small, seeded, good enough for test data.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [-1, 1).
+    pub fn uniform(&mut self) -> f32 {
+        ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+    pub fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|_| self.uniform() * scale).collect()
+    }
+    pub fn below(&mut self, n: u32) -> u32 {
+        (self.next_u64() % n as u64) as u32
+    }
+}
+
+pub fn f64s(x: &[f32]) -> Vec<f64> {
+    x.iter().map(|&v| v as f64).collect()
+}
+
+pub fn up(name: &str, shape: &[usize], data: &[f32]) -> Tensor {
+    gpu().upload(name, shape, data).unwrap()
+}
+
+/// Largest |got − want|, and where.
+pub fn max_abs_err(got: &[f32], want: &[f64]) -> (f64, usize) {
+    assert_eq!(got.len(), want.len(), "lengths differ");
+    got.iter().zip(want).enumerate().fold((0.0, 0), |(m, at), (i, (&g, &w))| {
+        let e = (g as f64 - w).abs();
+        if e > m || e.is_nan() { (e, i) } else { (m, at) }
+    })
+}
+
+/// Asserts |got − want| <= atol + rtol·|want| everywhere; reports the worst element.
+pub fn assert_close(what: &str, got: &[f32], want: &[f64], atol: f64, rtol: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths differ");
+    let mut worst = (0.0f64, 0usize);
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let excess = (g as f64 - w).abs() - (atol + rtol * w.abs());
+        if !(excess <= worst.0) || g.is_nan() {
+            worst = (if g.is_nan() { f64::INFINITY } else { excess }, i);
+        }
+    }
+    let (err, at) = max_abs_err(got, want);
+    assert!(
+        worst.0 <= 0.0,
+        "{what}: element {} is {} but the reference says {} (atol {atol}, rtol {rtol}); max abs error {err:.3e} at {at}",
+        worst.1,
+        got[worst.1],
+        want[worst.1]
+    );
+}
