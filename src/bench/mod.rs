@@ -1,1 +1,4 @@
-//! Benchmarks.
+//! Benchmarks behind `wgbert bench`: each prints figures, none asserts a speed.
+
+pub mod kernels;
+pub mod stats;

@@ -1,0 +1,288 @@
+//! `wgbert bench kernels`: GFLOP/s of matmul and attention, GB/s of the memory-bound kernels,
+//! forward and backward, at BERT shapes, plus square matmuls.
+//!
+//! Each case is launched `warmup` times, then timed `reps` times. A timed repetition is one
+//! submission of the case's launches: GPU time from timestamp queries where the adapter has
+//! them, else wall time from submit to completion.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::stats::Spread;
+use crate::gpu::{Gpu, GpuError, Tensor};
+use crate::ops::attention::{attention_backward, attention_forward, AttentionShape};
+use crate::ops::matmul::{linear, linear_backward, matmul, Variant};
+use crate::ops::{adamw, gelu, layernorm, reduce};
+
+/// One row of the table (and one object of `--json`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct KernelResult {
+    pub kernel: String,
+    pub pass: String,
+    pub shape: String,
+    pub variant: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gflops: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gbps: Option<f64>,
+    pub ms_median: f64,
+    pub ms_min: f64,
+    pub ms_max: f64,
+    pub timing: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct KernelBenchOptions {
+    pub reps: usize,
+    pub warmup: usize,
+    /// Only cases whose kernel name contains this.
+    pub filter: Option<String>,
+    /// Small shapes only: a quick check that every case runs.
+    pub quick: bool,
+    /// Add 4096³ (for real GPUs).
+    pub large: bool,
+}
+
+enum Work {
+    Flops(f64),
+    Bytes(f64),
+}
+
+struct Case {
+    kernel: &'static str,
+    pass: &'static str,
+    shape: String,
+    work: Work,
+    run: Box<dyn Fn() -> Result<(), GpuError>>,
+}
+
+fn rand_tensor(gpu: &Arc<Gpu>, name: &str, shape: &[usize], scale: f32) -> Result<Tensor, GpuError> {
+    let n: usize = shape.iter().product();
+    let mut s = 0x2545F4914F6CDD1Du64 ^ n as u64;
+    let data: Vec<f32> = (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
+        })
+        .collect();
+    gpu.upload(name, shape, &data)
+}
+
+fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> {
+    let mut cases = Vec::new();
+    let tokens = if o.quick { 64 } else { 32 * 128 };
+    let hiddens: &[(usize, usize)] = if o.quick { &[(32, 64)] } else { &[(384, 1536), (768, 3072)] };
+
+    // Square matmuls.
+    let squares: Vec<usize> = if o.quick { vec![64] } else if o.large { vec![512, 1024, 2048, 4096] } else { vec![512, 1024, 2048] };
+    for n in squares {
+        let (a, b) = (rand_tensor(gpu, "a", &[n, n], 1.0)?, rand_tensor(gpu, "b", &[n, n], 1.0)?);
+        let g = gpu.clone();
+        cases.push(Case {
+            kernel: "matmul",
+            pass: "fwd",
+            shape: format!("{n}x{n}x{n}"),
+            work: Work::Flops(2.0 * (n * n * n) as f64),
+            run: Box::new(move || matmul(&g, &a, &b, false, false).map(drop)),
+        });
+    }
+    // BERT's linear layers: (tokens, in) · (out, in)ᵀ.
+    for &(c, inter) in hiddens {
+        for (in_f, out_f) in [(c, 3 * c), (c, c), (c, inter), (inter, c)] {
+            let x = rand_tensor(gpu, "x", &[tokens, in_f], 1.0)?;
+            let w = rand_tensor(gpu, "w", &[out_f, in_f], 0.05)?;
+            let bias = rand_tensor(gpu, "bias", &[out_f], 0.05)?;
+            let dy = rand_tensor(gpu, "dy", &[tokens, out_f], 1.0)?;
+            let dw = gpu.zeros("dw", &[out_f, in_f])?;
+            let db = gpu.zeros("db", &[out_f])?;
+            let flops = 2.0 * (tokens * in_f * out_f) as f64;
+            let shape = format!("{tokens}x{out_f}x{in_f}");
+            let (g, x2, w2) = (gpu.clone(), x.clone(), w.clone());
+            cases.push(Case {
+                kernel: "matmul",
+                pass: "fwd",
+                shape: shape.clone(),
+                work: Work::Flops(flops),
+                run: Box::new(move || linear(&g, &x2, &w2, Some(&bias)).map(drop)),
+            });
+            let g = gpu.clone();
+            cases.push(Case {
+                kernel: "matmul",
+                pass: "bwd",
+                shape,
+                work: Work::Flops(2.0 * flops),
+                run: Box::new(move || linear_backward(&g, &dy, &x, &w, &dw, Some(&db), true).map(drop)),
+            });
+        }
+    }
+    // Attention at T = 128, 12 heads.
+    let (b, t) = if o.quick { (2, 16) } else { (32, 128) };
+    for &(c, _) in hiddens {
+        let nh = if o.quick { 2 } else { 12 };
+        let s = AttentionShape { b, t, nh, hs: c / nh };
+        let qkv = rand_tensor(gpu, "qkv", &[b * t, 3 * c], 1.0)?;
+        let mask = gpu.upload("mask", &[b, t], &vec![1.0; b * t])?;
+        let dctx = rand_tensor(gpu, "dctx", &[b * t, c], 1.0)?;
+        let (_, probs) = attention_forward(gpu, s, &qkv, &mask)?;
+        let flops = 4.0 * (b * nh * t * t * s.hs) as f64;
+        let shape = format!("b{b} t{t} nh{nh} hs{}", s.hs);
+        let (g, q2) = (gpu.clone(), qkv.clone());
+        cases.push(Case {
+            kernel: "attention",
+            pass: "fwd",
+            shape: shape.clone(),
+            work: Work::Flops(flops),
+            run: Box::new(move || attention_forward(&g, s, &q2, &mask).map(drop)),
+        });
+        let g = gpu.clone();
+        cases.push(Case {
+            kernel: "attention",
+            pass: "bwd",
+            shape,
+            work: Work::Flops(2.0 * flops),
+            run: Box::new(move || attention_backward(&g, s, &dctx, &qkv, &probs).map(drop)),
+        });
+    }
+    // Memory-bound kernels; bytes are the minimum each must move.
+    for &(c, inter) in hiddens {
+        let x = rand_tensor(gpu, "x", &[tokens, c], 1.0)?;
+        let gamma = rand_tensor(gpu, "gamma", &[c], 1.0)?;
+        let beta = rand_tensor(gpu, "beta", &[c], 1.0)?;
+        let dy = rand_tensor(gpu, "dy", &[tokens, c], 1.0)?;
+        let (_, saved) = layernorm::layernorm_forward(gpu, &x, &gamma, &beta, 1e-12)?;
+        let (dg, db) = (gpu.zeros("dgamma", &[c])?, gpu.zeros("dbeta", &[c])?);
+        let n = (tokens * c) as f64;
+        let (g, x2, g2, b2) = (gpu.clone(), x.clone(), gamma.clone(), beta.clone());
+        cases.push(Case {
+            kernel: "layernorm",
+            pass: "fwd",
+            shape: format!("{tokens}x{c}"),
+            work: Work::Bytes(8.0 * n),
+            run: Box::new(move || layernorm::layernorm_forward(&g, &x2, &g2, &b2, 1e-12).map(drop)),
+        });
+        let g = gpu.clone();
+        cases.push(Case {
+            kernel: "layernorm",
+            pass: "bwd",
+            shape: format!("{tokens}x{c}"),
+            work: Work::Bytes(12.0 * n),
+            run: Box::new(move || layernorm::layernorm_backward(&g, &dy, &x, &gamma, &saved, &dg, &db).map(drop)),
+        });
+
+        let h = rand_tensor(gpu, "h", &[tokens, inter], 2.0)?;
+        let dh = rand_tensor(gpu, "dh", &[tokens, inter], 1.0)?;
+        let n = (tokens * inter) as f64;
+        let (g, h2) = (gpu.clone(), h.clone());
+        cases.push(Case {
+            kernel: "gelu",
+            pass: "fwd",
+            shape: format!("{tokens}x{inter}"),
+            work: Work::Bytes(8.0 * n),
+            run: Box::new(move || gelu::gelu_forward(&g, &h2, gelu::GeluKind::Erf).map(drop)),
+        });
+        let g = gpu.clone();
+        cases.push(Case {
+            kernel: "gelu",
+            pass: "bwd",
+            shape: format!("{tokens}x{inter}"),
+            work: Work::Bytes(12.0 * n),
+            run: Box::new(move || gelu::gelu_backward(&g, &dh, &h, gelu::GeluKind::Erf).map(drop)),
+        });
+    }
+    {
+        let nh = if o.quick { 2 } else { 12 };
+        let scores = rand_tensor(gpu, "scores", &[b * nh, t, t], 3.0)?;
+        let dprobs = rand_tensor(gpu, "dprobs", &[b * nh, t, t], 1.0)?;
+        let mask = gpu.upload("mask", &[b, t], &vec![1.0; b * t])?;
+        let n = (b * nh * t * t) as f64;
+        let (g, s2) = (gpu.clone(), scores.clone());
+        cases.push(Case {
+            kernel: "softmax",
+            pass: "fwd",
+            shape: format!("{}x{t}x{t}", b * nh),
+            work: Work::Bytes(8.0 * n),
+            run: Box::new(move || crate::ops::attention::softmax_forward(&g, &s2, &mask, nh, 0.125)),
+        });
+        let g = gpu.clone();
+        cases.push(Case {
+            kernel: "softmax",
+            pass: "bwd",
+            shape: format!("{}x{t}x{t}", b * nh),
+            work: Work::Bytes(12.0 * n),
+            run: Box::new(move || crate::ops::attention::softmax_backward(&g, &scores, &dprobs, nh, 0.125)),
+        });
+    }
+    {
+        // All of all-MiniLM-L6-v2's 22.7 M parameters as one tensor.
+        let n = if o.quick { 10_000 } else { 22_713_216 };
+        let p = rand_tensor(gpu, "param", &[n], 1.0)?;
+        let gr = rand_tensor(gpu, "grad", &[n], 1.0)?;
+        let (m, v) = (gpu.zeros("m", &[n])?, gpu.zeros("v", &[n])?);
+        let norm = gpu.zeros("norm", &[1])?;
+        reduce::global_sumsq(gpu, &[&gr], &norm)?;
+        let g = gpu.clone();
+        let h = adamw::AdamwStep { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-6, weight_decay: 0.01, step: 1, max_norm: 1.0 };
+        cases.push(Case {
+            kernel: "adamw",
+            pass: "step",
+            shape: format!("{n}"),
+            work: Work::Bytes(28.0 * n as f64),
+            run: Box::new(move || adamw::adamw_update(&g, &h, &p, &gr, &m, &v, &norm)),
+        });
+    }
+    if let Some(f) = &o.filter {
+        cases.retain(|c| c.kernel.contains(f.as_str()));
+    }
+    Ok(cases)
+}
+
+/// Runs the benchmark, calling `progress` after each case.
+pub fn run(gpu: &Arc<Gpu>, o: &KernelBenchOptions, mut progress: impl FnMut(&KernelResult)) -> Result<Vec<KernelResult>, GpuError> {
+    let variant = Variant::for_gpu(gpu).name().to_string();
+    let timestamps = gpu.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+    let mut results = Vec::new();
+    for case in cases(gpu, o)? {
+        for _ in 0..o.warmup {
+            (case.run)()?;
+        }
+        gpu.sync()?;
+        let mut ms = Vec::with_capacity(o.reps);
+        for _ in 0..o.reps.max(1) {
+            if timestamps {
+                gpu.profile_begin(256);
+                (case.run)()?;
+                let t = gpu.profile_collect()?;
+                gpu.profile_end();
+                ms.push(t.iter().map(|(_, v)| v).sum());
+            } else {
+                let t0 = Instant::now();
+                (case.run)()?;
+                gpu.sync()?;
+                ms.push(t0.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        let s = Spread::of(&ms);
+        let rate = |w: f64| w / (s.median * 1e-3) / 1e9;
+        let (gflops, gbps) = match case.work {
+            Work::Flops(f) => (Some(rate(f)), None),
+            Work::Bytes(b) => (None, Some(rate(b))),
+        };
+        let r = KernelResult {
+            kernel: case.kernel.into(),
+            pass: case.pass.into(),
+            shape: case.shape.clone(),
+            variant: if case.kernel == "matmul" || case.kernel == "attention" { variant.clone() } else { "-".into() },
+            gflops,
+            gbps,
+            ms_median: s.median,
+            ms_min: s.min,
+            ms_max: s.max,
+            timing: if timestamps { "gpu-timestamps".into() } else { "wall".into() },
+        };
+        progress(&r);
+        results.push(r);
+    }
+    Ok(results)
+}

@@ -1,0 +1,212 @@
+//! Tokenizer settings and where they come from: defaults (uncased BERT), then the model
+//! folder's `config.json`, `tokenizer.json` and `tokenizer_config.json`, later ones
+//! winning. `tokenizer_config.json` goes last because that is what `transformers` does:
+//! its `do_lower_case` / `strip_accents` / `tokenize_chinese_chars` rebuild the
+//! normalizer found in `tokenizer.json`.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::tokenizer::error::{Result, TokenizerError};
+use crate::tokenizer::normalize::NormalizerOptions;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenizerConfig {
+    pub normalizer: NormalizerOptions,
+    pub unk_token: String,
+    pub cls_token: String,
+    pub sep_token: String,
+    pub pad_token: String,
+    /// Optional: only looked up, never required.
+    pub mask_token: String,
+    pub continuing_subword_prefix: String,
+    pub max_input_chars_per_word: usize,
+    /// Strings matched verbatim in the raw text and never split or normalized (HF "added
+    /// tokens" with `normalized: false`). `None`: the special tokens above.
+    pub added_tokens: Option<Vec<String>>,
+}
+
+impl Default for TokenizerConfig {
+    fn default() -> Self {
+        TokenizerConfig {
+            normalizer: NormalizerOptions::uncased(),
+            unk_token: "[UNK]".into(),
+            cls_token: "[CLS]".into(),
+            sep_token: "[SEP]".into(),
+            pad_token: "[PAD]".into(),
+            mask_token: "[MASK]".into(),
+            continuing_subword_prefix: "##".into(),
+            max_input_chars_per_word: 100,
+            added_tokens: None,
+        }
+    }
+}
+
+impl TokenizerConfig {
+    /// Defaults for a bare vocab.txt: uncased (`lowercase`: true) or cased.
+    pub fn with_lowercase(lowercase: bool) -> Self {
+        let mut c = TokenizerConfig::default();
+        c.set_lowercase(lowercase);
+        c
+    }
+
+    /// Switches casing as a user override would: accents are stripped iff lowercasing.
+    pub fn set_lowercase(&mut self, lowercase: bool) {
+        self.normalizer.lowercase = lowercase;
+        self.normalizer.strip_accents = lowercase;
+    }
+
+    /// The special tokens that are matched verbatim in raw text.
+    pub fn raw_tokens(&self) -> Vec<String> {
+        match &self.added_tokens {
+            Some(t) => t.clone(),
+            None => [
+                &self.unk_token,
+                &self.sep_token,
+                &self.pad_token,
+                &self.cls_token,
+                &self.mask_token,
+            ]
+            .into_iter()
+            .cloned()
+            .collect(),
+        }
+    }
+
+    /// Reads whichever of the config files exist in `dir`; none is required.
+    pub fn from_dir(dir: &Path) -> Result<Self> {
+        let mut cfg = TokenizerConfig::default();
+        // Where a file sets do_lower_case but not strip_accents, stripping follows casing.
+        let mut strip: Option<bool> = None;
+        if let Some(v) = read_json(&dir.join("config.json"))? {
+            if let Some(b) = v.get("do_lower_case").and_then(Value::as_bool) {
+                cfg.normalizer.lowercase = b;
+            }
+        }
+        let path = dir.join("tokenizer.json");
+        if let Some(v) = read_json(&path)? {
+            cfg.apply_tokenizer_json(&v, &path, &mut strip)?;
+        }
+        if let Some(v) = read_json(&dir.join("tokenizer_config.json"))? {
+            if let Some(b) = v.get("do_lower_case").and_then(Value::as_bool) {
+                cfg.normalizer.lowercase = b;
+            }
+            if let Some(b) = v.get("tokenize_chinese_chars").and_then(Value::as_bool) {
+                cfg.normalizer.handle_chinese_chars = b;
+            }
+            // transformers passes this file's strip_accents (absent = null = follow casing)
+            // to the normalizer, replacing tokenizer.json's.
+            strip = v.get("strip_accents").and_then(Value::as_bool);
+            for (key, slot) in [
+                ("unk_token", &mut cfg.unk_token),
+                ("cls_token", &mut cfg.cls_token),
+                ("sep_token", &mut cfg.sep_token),
+                ("pad_token", &mut cfg.pad_token),
+                ("mask_token", &mut cfg.mask_token),
+            ] {
+                if let Some(t) = v.get(key).and_then(token_content) {
+                    *slot = t;
+                }
+            }
+        }
+        cfg.normalizer.strip_accents = strip.unwrap_or(cfg.normalizer.lowercase);
+        Ok(cfg)
+    }
+
+    fn apply_tokenizer_json(
+        &mut self,
+        v: &Value,
+        path: &Path,
+        strip: &mut Option<bool>,
+    ) -> Result<()> {
+        let bad = |message: String| TokenizerError::BadConfig {
+            path: path.to_path_buf(),
+            message,
+        };
+        let model = v
+            .get("model")
+            .ok_or_else(|| bad("no \"model\" section".into()))?;
+        match model.get("type").and_then(Value::as_str) {
+            Some("WordPiece") | None => {}
+            Some(other) => return Err(bad(format!("model type {other:?} is not WordPiece"))),
+        }
+        if let Some(t) = model.get("unk_token").and_then(Value::as_str) {
+            self.unk_token = t.to_string();
+        }
+        if let Some(t) = model
+            .get("continuing_subword_prefix")
+            .and_then(Value::as_str)
+        {
+            self.continuing_subword_prefix = t.to_string();
+        }
+        if let Some(n) = model
+            .get("max_input_chars_per_word")
+            .and_then(Value::as_u64)
+        {
+            self.max_input_chars_per_word = n as usize;
+        }
+        if let Some(n) = v.get("normalizer").filter(|n| !n.is_null()) {
+            let bert = find_bert_normalizer(n).ok_or_else(|| {
+                bad(format!(
+                    "unsupported normalizer {} (only BertNormalizer is implemented)",
+                    n.get("type").unwrap_or(&Value::Null)
+                ))
+            })?;
+            let flag =
+                |k: &str, default: bool| bert.get(k).and_then(Value::as_bool).unwrap_or(default);
+            self.normalizer.clean_text = flag("clean_text", true);
+            self.normalizer.handle_chinese_chars = flag("handle_chinese_chars", true);
+            self.normalizer.lowercase = flag("lowercase", true);
+            *strip = bert.get("strip_accents").and_then(Value::as_bool);
+        }
+        if let Some(list) = v.get("added_tokens").and_then(Value::as_array) {
+            let raw: Vec<String> = list
+                .iter()
+                .filter(|t| {
+                    !t.get("normalized")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                })
+                .filter_map(|t| t.get("content").and_then(Value::as_str).map(str::to_string))
+                .collect();
+            self.added_tokens = Some(raw);
+        }
+        Ok(())
+    }
+}
+
+fn find_bert_normalizer(n: &Value) -> Option<&Value> {
+    match n.get("type").and_then(Value::as_str)? {
+        "BertNormalizer" => Some(n),
+        "Sequence" => {
+            let list = n.get("normalizers")?.as_array()?;
+            if list.len() == 1 {
+                find_bert_normalizer(&list[0])
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A special token is either `"[UNK]"` or `{"content": "[UNK]", ...}`.
+fn token_content(v: &Value) -> Option<String> {
+    v.as_str()
+        .or_else(|| v.get("content").and_then(Value::as_str))
+        .map(str::to_string)
+}
+
+fn read_json(path: &Path) -> Result<Option<Value>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = crate::tokenizer::read_text_file(path)?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| TokenizerError::BadConfig {
+            path: path.to_path_buf(),
+            message: format!("invalid JSON: {e}"),
+        })
+}
