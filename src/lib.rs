@@ -5,6 +5,8 @@
 //! → `bench` (kernel benchmarks).
 
 pub mod bench;
+pub mod cli;
+pub mod data;
 pub mod gpu;
 pub mod ops;
 pub mod reference;

@@ -1,0 +1,121 @@
+//! `wgbert bench kernels|tokenizer`: print figures; never assert a speed.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+use super::GpuArgs;
+use crate::bench::kernels::{self, KernelBenchOptions, KernelResult};
+use crate::gpu::Gpu;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    what: BenchWhat,
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// GFLOP/s and GB/s of every kernel family, forward and backward, at BERT shapes.
+    Kernels(KernelsArgs),
+    /// Tokenizer throughput on the 25,000 IMDB training reviews, one thread and all.
+    Tokenizer(TokenizerBenchArgs),
+}
+
+#[derive(Args)]
+struct KernelsArgs {
+    #[command(flatten)]
+    gpu: GpuArgs,
+    /// Timed repetitions per case.
+    #[arg(long, default_value_t = 5)]
+    reps: usize,
+    /// Untimed repetitions before timing (pipeline compilation, caches).
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// Only kernels whose name contains this (matmul, attention, layernorm, gelu, softmax, adamw).
+    #[arg(long)]
+    filter: Option<String>,
+    /// Small shapes only: checks that every case runs, in seconds.
+    #[arg(long)]
+    quick: bool,
+    /// Also 4096³ matmul (for real GPUs; minutes on a CPU adapter).
+    #[arg(long)]
+    large: bool,
+    /// Matmul variant to use (reg, tiled) instead of the adapter's default.
+    #[arg(long)]
+    variant: Option<String>,
+    /// Print one JSON array instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct TokenizerBenchArgs {
+    /// Model folder holding vocab.txt.
+    #[arg(long, default_value = "models/all-MiniLM-L6-v2")]
+    model: PathBuf,
+    /// IMDB: the aclImdb folder, or aclImdb_v1.tar.gz / aclImdb_labeled.tar.gz.
+    #[arg(long, default_value = "../shared/data/aclImdb_labeled.tar.gz")]
+    data: PathBuf,
+}
+
+pub fn run(a: BenchArgs) -> anyhow::Result<()> {
+    match a.what {
+        BenchWhat::Kernels(k) => run_kernels(k),
+        BenchWhat::Tokenizer(t) => run_tokenizer(t),
+    }
+}
+
+fn run_kernels(k: KernelsArgs) -> anyhow::Result<()> {
+    let gpu = Gpu::new(&k.gpu.options())?;
+    if let Some(v) = &k.variant {
+        if crate::ops::matmul::Variant::parse(v).is_none() {
+            anyhow::bail!("unknown matmul variant {v:?}: choose reg or tiled");
+        }
+        gpu.set_variant("matmul", v);
+    }
+    let o = KernelBenchOptions { reps: k.reps, warmup: k.warmup, filter: k.filter, quick: k.quick, large: k.large };
+    if !k.json {
+        println!("adapter: {} ({:?}, {:?})", gpu.info().name, gpu.info().backend, gpu.info().device_type);
+        println!("{:<10} {:<5} {:<22} {:<6} {:>10} {:>10} {:>10} {:>10}  timing", "kernel", "pass", "shape", "var", "GFLOP/s", "GB/s", "ms med", "ms min-max");
+    }
+    let json = k.json;
+    let results = kernels::run(&gpu, &o, |r| {
+        if !json {
+            print_row(r)
+        }
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    }
+    Ok(())
+}
+
+fn print_row(r: &KernelResult) {
+    let fmt = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
+    println!(
+        "{:<10} {:<5} {:<22} {:<6} {:>10} {:>10} {:>10.3} {:>10}  {}",
+        r.kernel,
+        r.pass,
+        r.shape,
+        r.variant,
+        fmt(r.gflops),
+        fmt(r.gbps),
+        r.ms_median,
+        format!("{:.2}-{:.2}", r.ms_min, r.ms_max),
+        r.timing
+    );
+}
+
+fn run_tokenizer(t: TokenizerBenchArgs) -> anyhow::Result<()> {
+    let tok = crate::tokenizer::Tokenizer::from_dir(&t.model).with_context(|| format!("loading the tokenizer from {}", t.model.display()))?;
+    let reviews = crate::data::imdb::read_split(&t.data, "train")?;
+    let texts: Vec<String> = reviews.examples.into_iter().map(|r| r.text).collect();
+    println!("tokenizing {} reviews from {}", texts.len(), t.data.display());
+    let b = crate::tokenizer::bench_tokenizer(&tok, &texts);
+    println!("{} tokens per pass", b.tokens);
+    println!("1 thread:   {:>8.3} s  {:>10.0} reviews/s  {:>6.2} M tokens/s", b.secs_1t, b.reviews_per_s_1t, b.tokens_per_s_1t / 1e6);
+    println!("{} threads:  {:>8.3} s  {:>10.0} reviews/s  {:>6.2} M tokens/s", b.threads, b.secs_all, b.reviews_per_s_all, b.tokens_per_s_all / 1e6);
+    Ok(())
+}

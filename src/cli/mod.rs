@@ -1,0 +1,62 @@
+//! The `wgbert` subcommands, one file each. Each parses its options, calls the library and
+//! prints; errors reach the user as one message (no backtrace) and a non-zero exit.
+
+mod bench;
+mod info;
+mod tokenize;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::gpu::GpuOptions;
+
+#[derive(Parser)]
+#[command(name = "wgbert", version = env!("WGBERT_VERSION"), about = "Fine-tune BERT on any GPU wgpu reaches, on hand-written WGSL kernels")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Which adapter to run on.
+#[derive(Args, Clone, Debug, Default)]
+pub struct GpuArgs {
+    /// Graphics backend: vulkan, metal, dx12 or gl (default: all; env WGBERT_BACKEND).
+    #[arg(long, global = true)]
+    backend: Option<String>,
+    /// Adapter index or name substring from `wgbert info` (env WGBERT_ADAPTER).
+    #[arg(long, global = true)]
+    adapter: Option<String>,
+}
+
+impl GpuArgs {
+    fn options(&self) -> GpuOptions {
+        let env = GpuOptions::from_env();
+        GpuOptions { backend: self.backend.clone().or(env.backend), adapter: self.adapter.clone().or(env.adapter) }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List adapters, the chosen one, its limits and features.
+    Info(info::InfoArgs),
+    /// Benchmarks: `kernels` (GPU kernels), `tokenizer`.
+    Bench(bench::BenchArgs),
+    /// Tokenize standard input, one text per line, to ids (or word pieces).
+    Tokenize(tokenize::TokenizeArgs),
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn run() -> i32 {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info(a) => info::run(a),
+        Command::Bench(a) => bench::run(a),
+        Command::Tokenize(a) => tokenize::run(a),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}

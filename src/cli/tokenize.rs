@@ -1,0 +1,50 @@
+//! `wgbert tokenize --model DIR [--max-len N] [--tokens]`: one text per line on standard input,
+//! one line of space-separated ids (or word pieces) per text on standard output.
+
+use std::io::{BufRead, BufWriter, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::tokenizer::Tokenizer;
+
+#[derive(Args)]
+pub struct TokenizeArgs {
+    /// Model folder holding vocab.txt (and optionally tokenizer_config.json / config.json).
+    #[arg(long)]
+    model: PathBuf,
+    /// Truncate to this many ids, [CLS] and [SEP] included (default: no truncation).
+    #[arg(long)]
+    max_len: Option<usize>,
+    /// Print word pieces instead of ids.
+    #[arg(long)]
+    tokens: bool,
+}
+
+pub fn run(a: TokenizeArgs) -> anyhow::Result<()> {
+    let tok = Tokenizer::from_dir(&a.model).with_context(|| format!("loading the tokenizer from {}", a.model.display()))?;
+    let stdin = std::io::stdin();
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    for (n, line) in stdin.lock().split(b'\n').enumerate() {
+        let bytes = line.context("reading standard input")?;
+        let text = String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("line {} of standard input is not UTF-8 (byte {})", n + 1, e.utf8_error().valid_up_to()))?;
+        let text = text.strip_suffix('\r').unwrap_or(&text);
+        let mut ids = match a.max_len {
+            Some(max) => {
+                let enc = tok.encode_for_model(text, max);
+                enc.ids[..enc.real_len()].to_vec()
+            }
+            None => tok.encode(text),
+        };
+        if a.tokens {
+            let pieces: Vec<&str> = ids.iter().map(|&i| tok.id_to_token(i).unwrap_or("[UNK]")).collect();
+            writeln!(out, "{}", pieces.join(" "))?;
+        } else {
+            let s: Vec<String> = ids.drain(..).map(|i| i.to_string()).collect();
+            writeln!(out, "{}", s.join(" "))?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
