@@ -5,6 +5,7 @@
 //! → `bench` (kernel benchmarks).
 
 pub mod bench;
+pub mod checkpoint;
 pub mod cli;
 pub mod data;
 pub mod gpu;

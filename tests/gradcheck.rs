@@ -50,7 +50,10 @@ fn check_gpu(what: &str, x: &[f32], grad: &[f32], coords: usize, h: f32, f: impl
         let numeric = (f(&xp) - f(&xm)) / (2.0 * h as f64);
         let a = grad[i] as f64;
         // f32 forward: outputs carry ~1e-7 relative error, divided by 2h = 2e-2.
-        assert!((a - numeric).abs() <= 2e-3 + 2e-2 * numeric.abs(), "{what}[{i}]: GPU backward {a}, finite difference {numeric}");
+        assert!(
+            (a - numeric).abs() <= 2e-3 + 2e-2 * numeric.abs(),
+            "{what}[{i}]: GPU backward {a}, finite difference {numeric}"
+        );
     }
 }
 
@@ -73,9 +76,24 @@ fn linear_gradients() {
     let g = gpu();
     let (x32, w32) = (rng.vec(rows * in_f, 1.0), rng.vec(out_f * in_f, 1.0));
     let wy32 = rng.vec(rows * out_f, 1.0);
-    let fwd = |x: &[f32], w: &[f32]| weighted(&matmul::linear(&g, &up("x", &[rows, in_f], x), &up("w", &[out_f, in_f], w), None).unwrap(), &f64s(&wy32));
+    let fwd = |x: &[f32], w: &[f32]| {
+        weighted(
+            &matmul::linear(&g, &up("x", &[rows, in_f], x), &up("w", &[out_f, in_f], w), None).unwrap(),
+            &f64s(&wy32),
+        )
+    };
     let dw_t = g.zeros("dw", &[out_f, in_f]).unwrap();
-    let dx_t = matmul::linear_backward(&g, &up("dy", &[rows, out_f], &wy32), &up("x", &[rows, in_f], &x32), &up("w", &[out_f, in_f], &w32), &dw_t, None, true).unwrap().unwrap();
+    let dx_t = matmul::linear_backward(
+        &g,
+        &up("dy", &[rows, out_f], &wy32),
+        &up("x", &[rows, in_f], &x32),
+        &up("w", &[out_f, in_f], &w32),
+        &dw_t,
+        None,
+        true,
+    )
+    .unwrap()
+    .unwrap();
     check_gpu("gpu linear dx", &x32, &dx_t.to_vec().unwrap(), 8, 1e-2, |v| fwd(v, &w32));
     check_gpu("gpu linear dw", &w32, &dw_t.to_vec().unwrap(), 8, 1e-2, |v| fwd(&x32, v));
 }
@@ -94,16 +112,25 @@ fn layernorm_gradients() {
     assert_grad64("layernorm dbeta", &db, &fd64(&bt, 1e-5, |v| l(&x, &gm, v)));
 
     let g = gpu();
-    let (x32, g32, b32, w32) = (rng.vec(rows * cols, 2.0), rng.vec(cols, 1.0), rng.vec(cols, 1.0), rng.vec(rows * cols, 1.0));
+    let (x32, g32, b32, w32) =
+        (rng.vec(rows * cols, 2.0), rng.vec(cols, 1.0), rng.vec(cols, 1.0), rng.vec(rows * cols, 1.0));
     let fwd = |x: &[f32], gm: &[f32]| {
-        let (y, _) = layernorm::layernorm_forward(&g, &up("x", &[rows, cols], x), &up("g", &[cols], gm), &up("b", &[cols], &b32), 1e-5).unwrap();
+        let (y, _) = layernorm::layernorm_forward(
+            &g,
+            &up("x", &[rows, cols], x),
+            &up("g", &[cols], gm),
+            &up("b", &[cols], &b32),
+            1e-5,
+        )
+        .unwrap();
         weighted(&y, &f64s(&w32))
     };
     let tx = up("x", &[rows, cols], &x32);
     let tg = up("g", &[cols], &g32);
     let (_, saved) = layernorm::layernorm_forward(&g, &tx, &tg, &up("b", &[cols], &b32), 1e-5).unwrap();
     let (dg_t, db_t) = (g.zeros("dg", &[cols]).unwrap(), g.zeros("db", &[cols]).unwrap());
-    let dx_t = layernorm::layernorm_backward(&g, &up("dy", &[rows, cols], &w32), &tx, &tg, &saved, &dg_t, &db_t).unwrap();
+    let dx_t =
+        layernorm::layernorm_backward(&g, &up("dy", &[rows, cols], &w32), &tx, &tg, &saved, &dg_t, &db_t).unwrap();
     check_gpu("gpu layernorm dx", &x32, &dx_t.to_vec().unwrap(), 10, 1e-2, |v| fwd(v, &g32));
     check_gpu("gpu layernorm dgamma", &g32, &dg_t.to_vec().unwrap(), 6, 1e-2, |v| fwd(&x32, v));
 }
@@ -122,14 +149,18 @@ fn gelu_and_tanh_gradients() {
         let ones = vec![1.0f32; x32.len()];
         let tx = up("x", &[x32.len()], &x32);
         let d = gelu::gelu_backward(&g, &up("dy", &[x32.len()], &ones), &tx, kind).unwrap().to_vec().unwrap();
-        check_gpu(&format!("gpu gelu {kind:?}"), &x32, &d, 20, 1e-2, |v| weighted(&gelu::gelu_forward(&g, &up("x", &[v.len()], v), kind).unwrap(), &f64s(&ones)));
+        check_gpu(&format!("gpu gelu {kind:?}"), &x32, &d, 20, 1e-2, |v| {
+            weighted(&gelu::gelu_forward(&g, &up("x", &[v.len()], v), kind).unwrap(), &f64s(&ones))
+        });
     }
     let g = gpu();
     let x32 = rng.vec(30, 3.0);
     let w32 = rng.vec(30, 1.0);
     let y = elementwise::tanh_forward(&g, &up("x", &[30], &x32)).unwrap();
     let d = elementwise::tanh_backward(&g, &up("dy", &[30], &w32), &y).unwrap().to_vec().unwrap();
-    check_gpu("gpu tanh", &x32, &d, 15, 1e-2, |v| weighted(&elementwise::tanh_forward(&g, &up("x", &[30], v)).unwrap(), &f64s(&w32)));
+    check_gpu("gpu tanh", &x32, &d, 15, 1e-2, |v| {
+        weighted(&elementwise::tanh_forward(&g, &up("x", &[30], v)).unwrap(), &f64s(&w32))
+    });
 }
 
 #[test]
@@ -150,7 +181,9 @@ fn attention_gradients() {
     let w32 = rng.vec(s.b * s.t * s.c(), 1.0);
     let m32: Vec<f32> = mask.iter().map(|&v| v as f32).collect();
     let tm = up("mask", &[s.b, s.t], &m32);
-    let fwd = |v: &[f32]| weighted(&attention_forward(&g, s, &up("qkv", &[s.b * s.t, 3 * s.c()], v), &tm).unwrap().0, &f64s(&w32));
+    let fwd = |v: &[f32]| {
+        weighted(&attention_forward(&g, s, &up("qkv", &[s.b * s.t, 3 * s.c()], v), &tm).unwrap().0, &f64s(&w32))
+    };
     let tq = up("qkv", &[s.b * s.t, 3 * s.c()], &q32);
     let (_, probs) = attention_forward(&g, s, &tq, &tm).unwrap();
     let d = attention_backward(&g, s, &up("dctx", &[s.b * s.t, s.c()], &w32), &tq, &probs).unwrap().to_vec().unwrap();
@@ -170,7 +203,9 @@ fn embedding_gradients() {
     let (tp, tt_) = (up("pos", &[p, c], &pos), up("type", &[tv, c], &tt));
     let dword = g.zeros("dword", &[v, c]).unwrap();
     embedding::embedding_backward(&g, &batch.word_groups, &up("dy", &[b * t, c], &w32), &dword).unwrap();
-    let fwd = |wv: &[f32]| weighted(&embedding::embedding_forward(&g, &batch, &up("word", &[v, c], wv), &tp, &tt_).unwrap(), &f64s(&w32));
+    let fwd = |wv: &[f32]| {
+        weighted(&embedding::embedding_forward(&g, &batch, &up("word", &[v, c], wv), &tp, &tt_).unwrap(), &f64s(&w32))
+    };
     check_gpu("gpu embedding dword", &word, &dword.to_vec().unwrap(), 20, 1e-2, fwd);
 }
 
@@ -190,6 +225,8 @@ fn loss_gradients() {
         let y32: Vec<f32> = labels.iter().map(|&v| v as f32).collect();
         let ty = up("labels", &[n], &y32);
         let d = loss::loss_backward(&g, &up("logits", &[n, classes], &l32), &ty, 1.0).unwrap().to_vec().unwrap();
-        check_gpu(&format!("gpu loss {classes}"), &l32, &d, 12, 1e-2, |v| loss::loss_forward(&g, &up("logits", &[n, classes], v), &ty).unwrap().to_vec().unwrap()[0] as f64);
+        check_gpu(&format!("gpu loss {classes}"), &l32, &d, 12, 1e-2, |v| {
+            loss::loss_forward(&g, &up("logits", &[n, classes], v), &ty).unwrap().to_vec().unwrap()[0] as f64
+        });
     }
 }

@@ -4,7 +4,9 @@
 mod common;
 use common::*;
 
-use wgbert::ops::attention::{attention_backward, attention_forward, softmax_backward, softmax_forward, AttentionShape};
+use wgbert::ops::attention::{
+    attention_backward, attention_forward, softmax_backward, softmax_forward, AttentionShape,
+};
 use wgbert::ops::matmul::{gemm_with, linear, linear_backward, Dims, Layout, Variant};
 use wgbert::ops::{adamw, elementwise, embedding, gelu, layernorm, loss, reduce};
 use wgbert::reference as r;
@@ -16,7 +18,16 @@ const ROWS: [usize; 8] = [1, 7, 33, 127, 129, 384, 1536, 30522];
 fn matmul_all_variants_and_transposes_match_reference() {
     let g = gpu();
     let mut rng = Rng::new(1);
-    let shapes = [(1, 1, 1), (7, 33, 5), (33, 7, 129), (127, 129, 33), (129, 127, 64), (384, 16, 24), (1536, 9, 12), (30522, 8, 16)];
+    let shapes = [
+        (1, 1, 1),
+        (7, 33, 5),
+        (33, 7, 129),
+        (127, 129, 33),
+        (129, 127, 64),
+        (384, 16, 24),
+        (1536, 9, 12),
+        (30522, 8, 16),
+    ];
     for (m, n, k) in shapes {
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
             let a = rng.vec(m * k, 1.0);
@@ -29,10 +40,17 @@ fn matmul_all_variants_and_transposes_match_reference() {
             let mut want = f64s(&c0);
             r::matmul::gemm(d, &f64s(&a), la, &f64s(&b), lb, Some(&f64s(&bias)), &mut want, Layout::rows(n), 0.5, true);
             for v in Variant::ALL {
-                let (ta_, tb_, tbias, tc) = (up("a", &[a.len()], &a), up("b", &[b.len()], &b), up("bias", &[n], &bias), up("c", &[m, n], &c0));
+                let (ta_, tb_, tbias, tc) =
+                    (up("a", &[a.len()], &a), up("b", &[b.len()], &b), up("bias", &[n], &bias), up("c", &[m, n], &c0));
                 gemm_with(&g, v, d, (&ta_, la), (&tb_, lb), Some(&tbias), (&tc, Layout::rows(n)), 0.5, true).unwrap();
                 // f32 accumulation over K terms of size ~1: error grows like √K·ε; 1e-5·K is generous.
-                assert_close(&format!("matmul {} {m}x{n}x{k} ta={ta} tb={tb}", v.name()), &tc.to_vec().unwrap(), &want, 1e-5 * k as f64, 1e-5);
+                assert_close(
+                    &format!("matmul {} {m}x{n}x{k} ta={ta} tb={tb}", v.name()),
+                    &tc.to_vec().unwrap(),
+                    &want,
+                    1e-5 * k as f64,
+                    1e-5,
+                );
             }
         }
     }
@@ -107,7 +125,8 @@ fn layernorm_forward_and_backward_match_reference() {
             assert_close(&format!("layernorm y {rows}x{cols}"), &y.to_vec().unwrap(), &ry, 1e-5, 1e-5);
 
             let (dg, db) = (g.zeros("dgamma", &[cols]).unwrap(), g.zeros("dbeta", &[cols]).unwrap());
-            let dx = layernorm::layernorm_backward(&g, &up("dy", &[rows, cols], &dy), &tx, &tg, &saved, &dg, &db).unwrap();
+            let dx =
+                layernorm::layernorm_backward(&g, &up("dy", &[rows, cols], &dy), &tx, &tg, &saved, &dg, &db).unwrap();
             let (rdx, rdg, rdb) = r::layernorm::backward(&f64s(&dy), &f64s(&x), &f64s(&gamma), &rs, cols);
             assert_close(&format!("layernorm dx {rows}x{cols}"), &dx.to_vec().unwrap(), &rdx, 1e-4, 1e-4);
             // Column sums over `rows` terms.
@@ -140,7 +159,9 @@ fn gelu_exact_and_tanh_match_reference() {
 #[test]
 fn reference_erf_is_accurate() {
     // Values from tables of erf (Abramowitz & Stegun 7.1).
-    for (x, want) in [(0.5, 0.5204998778130465), (1.0, 0.8427007929497149), (2.0, 0.9953222650189527), (3.0, 0.9999779095030014)] {
+    for (x, want) in
+        [(0.5, 0.5204998778130465), (1.0, 0.8427007929497149), (2.0, 0.9953222650189527), (3.0, 0.9999779095030014)]
+    {
         assert!((r::gelu::erf(x) - want).abs() < 1e-14, "erf({x}) = {}", r::gelu::erf(x));
         assert!((r::gelu::erf(-x) + want).abs() < 1e-14);
     }
@@ -151,7 +172,13 @@ fn mask_with_padding(b: usize, t: usize) -> Vec<f32> {
     (0..b * t)
         .map(|i| {
             let (s, j) = (i / t, i % t);
-            let len = if s == 0 { t } else if s == b - 1 { 0 } else { t - s.min(t - 1) };
+            let len = if s == 0 {
+                t
+            } else if s == b - 1 {
+                0
+            } else {
+                t - s.min(t - 1)
+            };
             (j < len) as u32 as f32
         })
         .collect()
@@ -213,13 +240,24 @@ fn embedding_forward_and_backward_match_reference() {
         let types: Vec<u32> = (0..b * t).map(|_| rng.below(tv as u32)).collect();
         let (word, pos, tt) = (rng.vec(v * c, 1.0), rng.vec(p * c, 1.0), rng.vec(tv * c, 1.0));
         let batch = embedding::TokenBatch::upload(&g, &ids, &types, b, t, v, tv).unwrap();
-        let out = embedding::embedding_forward(&g, &batch, &up("word", &[v, c], &word), &up("pos", &[p, c], &pos), &up("type", &[tv, c], &tt)).unwrap();
+        let out = embedding::embedding_forward(
+            &g,
+            &batch,
+            &up("word", &[v, c], &word),
+            &up("pos", &[p, c], &pos),
+            &up("type", &[tv, c], &tt),
+        )
+        .unwrap();
         let want = r::embedding::forward(&ids, &types, &f64s(&word), &f64s(&pos), &f64s(&tt), t, c);
         assert_close("embedding forward", &out.to_vec().unwrap(), &want, 1e-6, 1e-6);
 
         let dout = rng.vec(b * t * c, 1.0);
         let tdout = up("dout", &[b * t, c], &dout);
-        let (dw, dp, dt) = (g.zeros("dword", &[v, c]).unwrap(), g.zeros("dpos", &[p, c]).unwrap(), g.zeros("dtype", &[tv, c]).unwrap());
+        let (dw, dp, dt) = (
+            g.zeros("dword", &[v, c]).unwrap(),
+            g.zeros("dpos", &[p, c]).unwrap(),
+            g.zeros("dtype", &[tv, c]).unwrap(),
+        );
         embedding::embedding_backward(&g, &batch.word_groups, &tdout, &dw).unwrap();
         embedding::embedding_backward(&g, &batch.position_groups, &tdout, &dp).unwrap();
         embedding::embedding_backward(&g, &batch.type_groups, &tdout, &dt).unwrap();
@@ -233,7 +271,9 @@ fn embedding_forward_and_backward_match_reference() {
 #[test]
 fn embedding_rejects_ids_outside_the_vocabulary() {
     let g = gpu();
-    let err = embedding::TokenBatch::upload(&g, &[1, 2, 300], &[0, 0, 0], 1, 3, 300, 2).err().expect("id 300 must be rejected");
+    let err = embedding::TokenBatch::upload(&g, &[1, 2, 300], &[0, 0, 0], 1, 3, 300, 2)
+        .err()
+        .expect("id 300 must be rejected");
     assert!(err.to_string().contains("token id 300 at position 2"), "{err}");
 }
 
@@ -339,11 +379,24 @@ fn adamw_with_clipping_matches_reference() {
     let (tp, tg, tm, tv) = (up("p", &[n], &p0), up("g", &[n], &g0), up("m", &[n], &m0), up("v", &[n], &v0));
     let norm_sq = g.zeros("norm", &[1]).unwrap();
     reduce::global_sumsq(&g, &[&tg], &norm_sq).unwrap();
-    let h = adamw::AdamwStep { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-6, weight_decay: 0.01, step: 3, max_norm: 1.0 };
+    let h =
+        adamw::AdamwStep { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-6, weight_decay: 0.01, step: 3, max_norm: 1.0 };
     adamw::adamw_update(&g, &h, &tp, &tg, &tm, &tv, &norm_sq).unwrap();
     let (mut rp, mut rm, mut rv) = (f64s(&p0), f64s(&m0), f64s(&v0));
     let norm = g0.iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt();
-    r::adamw::step(&mut rp, &f64s(&g0), &mut rm, &mut rv, 1e-3, 0.9, 0.999, 1e-6, 0.01, 3, r::adamw::clip_coefficient(norm, 1.0));
+    r::adamw::step(
+        &mut rp,
+        &f64s(&g0),
+        &mut rm,
+        &mut rv,
+        1e-3,
+        0.9,
+        0.999,
+        1e-6,
+        0.01,
+        3,
+        r::adamw::clip_coefficient(norm, 1.0),
+    );
     assert_close("adamw param", &tp.to_vec().unwrap(), &rp, 1e-6, 1e-6);
     assert_close("adamw m", &tm.to_vec().unwrap(), &rm, 1e-7, 1e-6);
     assert_close("adamw v", &tv.to_vec().unwrap(), &rv, 1e-9, 1e-5);

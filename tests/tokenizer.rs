@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use wgbert::tokenizer::{pair_truncation, Tokenizer, TokenizerConfig, TokenizerError};
 
 const TINY_VOCAB: &[&str] = &[
-    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "!", ",", "un", "##aff",
-    "##able", "the", "a", "##b", "cafe", "x", "'", "s", "don", "t", ".", "中",
+    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "!", ",", "un", "##aff", "##able", "the", "a",
+    "##b", "cafe", "x", "'", "s", "don", "t", ".", "中",
 ];
 // ids:  0       1       2       3        4        5        6       7    8    9     10        11        12     13
 //       14     15      16   17   18   19     20   21   22
@@ -38,10 +38,7 @@ fn tiny(name: &str) -> Tokenizer {
 fn wordpiece_and_basic_rules() {
     let t = tiny("rules");
     assert_eq!(t.encode("Hello, WORLD!"), [2, 5, 8, 6, 7, 3]);
-    assert_eq!(
-        t.tokens("unaffable"),
-        ["[CLS]", "un", "##aff", "##able", "[SEP]"]
-    );
+    assert_eq!(t.tokens("unaffable"), ["[CLS]", "un", "##aff", "##able", "[SEP]"]);
     // Cannot be fully matched -> one [UNK] for the whole word.
     assert_eq!(t.encode("unaffablez"), [2, 1, 3]);
     // Accents stripped, CJK split, punctuation split, controls dropped.
@@ -92,11 +89,7 @@ fn truncation_padding_mask() {
     // Too small a max_len still keeps [CLS] [SEP].
     assert_eq!(t.encode_for_model("hello", 1).ids, [2, 3]);
     // Default model length.
-    assert_eq!(
-        t.encode_for_model("hello", wgbert::tokenizer::DEFAULT_MAX_LEN)
-            .len(),
-        128
-    );
+    assert_eq!(t.encode_for_model("hello", wgbert::tokenizer::DEFAULT_MAX_LEN).len(), 128);
 }
 
 #[test]
@@ -123,9 +116,7 @@ fn pairs_longest_first() {
 #[test]
 fn batch_matches_single() {
     let t = tiny("batch").with_threads(3);
-    let texts: Vec<String> = (0..500)
-        .map(|i| format!("hello {} world, the cafe{}", "un".repeat(i % 7), i))
-        .collect();
+    let texts: Vec<String> = (0..500).map(|i| format!("hello {} world, the cafe{}", "un".repeat(i % 7), i)).collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let batch = t.encode_batch(&refs, 16);
     assert_eq!(batch.len(), texts.len());
@@ -136,11 +127,7 @@ fn batch_matches_single() {
     for (text, ids) in texts.iter().zip(&ids) {
         assert_eq!(*ids, t.encode(text));
     }
-    let pairs: Vec<(&str, &str)> = refs
-        .iter()
-        .zip(refs.iter().rev())
-        .map(|(a, b)| (*a, *b))
-        .collect();
+    let pairs: Vec<(&str, &str)> = refs.iter().zip(refs.iter().rev()).map(|(a, b)| (*a, *b)).collect();
     for (p, e) in pairs.iter().zip(t.encode_pair_batch(&pairs, 12)) {
         assert_eq!(e, t.encode_pair(p.0, p.1, 12));
     }
@@ -148,11 +135,7 @@ fn batch_matches_single() {
 
 #[test]
 fn cased_keeps_case_and_accents() {
-    let dir = write_vocab(
-        "cased",
-        &["[PAD]", "[UNK]", "[CLS]", "[SEP]", "Hello", "café", "hello"],
-        "\n",
-    );
+    let dir = write_vocab("cased", &["[PAD]", "[UNK]", "[CLS]", "[SEP]", "Hello", "café", "hello"], "\n");
     let t = Tokenizer::from_vocab_file(dir.join("vocab.txt"), false).unwrap();
     assert_eq!(t.encode("Hello café hello"), [2, 4, 5, 6, 3]);
     let u = Tokenizer::from_vocab_file(dir.join("vocab.txt"), true).unwrap();
@@ -163,18 +146,8 @@ fn cased_keeps_case_and_accents() {
 fn config_files_and_override() {
     let dir = write_vocab("config", TINY_VOCAB, "\n");
     // No config files: uncased default.
-    assert!(
-        Tokenizer::from_dir(&dir)
-            .unwrap()
-            .config()
-            .normalizer
-            .lowercase
-    );
-    std::fs::write(
-        dir.join("tokenizer_config.json"),
-        r#"{"do_lower_case": false}"#,
-    )
-    .unwrap();
+    assert!(Tokenizer::from_dir(&dir).unwrap().config().normalizer.lowercase);
+    std::fs::write(dir.join("tokenizer_config.json"), r#"{"do_lower_case": false}"#).unwrap();
     let t = Tokenizer::from_dir(&dir).unwrap();
     assert!(!t.config().normalizer.lowercase && !t.config().normalizer.strip_accents);
     assert_eq!(t.encode("Hello hello"), [2, 1, 5, 3]);
@@ -182,10 +155,7 @@ fn config_files_and_override() {
     assert_eq!(t.encode("Hello hello"), [2, 5, 5, 3]);
     std::fs::write(dir.join("tokenizer_config.json"), "{not json").unwrap();
     let err = Tokenizer::from_dir(&dir).unwrap_err().to_string();
-    assert!(
-        err.contains("tokenizer_config.json") && err.contains("invalid JSON"),
-        "{err}"
-    );
+    assert!(err.contains("tokenizer_config.json") && err.contains("invalid JSON"), "{err}");
 }
 
 #[test]
@@ -199,10 +169,7 @@ fn vocab_errors_name_file_and_problem() {
     std::fs::write(dir.join("vocab.txt"), "").unwrap();
     let err = Tokenizer::from_vocab_file(dir.join("vocab.txt"), true).unwrap_err();
     assert!(matches!(err, TokenizerError::EmptyVocab { .. }));
-    assert!(
-        err.to_string().contains("vocab.txt") && err.to_string().contains("empty"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("vocab.txt") && err.to_string().contains("empty"), "{err}");
 
     for (i, drop) in ["[UNK]", "[CLS]", "[SEP]", "[PAD]"].iter().enumerate() {
         let lines: Vec<&str> = TINY_VOCAB.iter().copied().filter(|t| t != drop).collect();
@@ -216,30 +183,18 @@ fn vocab_errors_name_file_and_problem() {
     let dir = temp_dir("latin1");
     std::fs::write(dir.join("vocab.txt"), b"[PAD]\n[UNK]\ncaf\xe9\n").unwrap();
     let err = Tokenizer::from_vocab_file(dir.join("vocab.txt"), true).unwrap_err();
-    assert!(
-        matches!(err, TokenizerError::NotUtf8 { offset: 15, .. }),
-        "{err:?}"
-    );
-    assert!(
-        err.to_string().contains("vocab.txt") && err.to_string().contains("UTF-8"),
-        "{err}"
-    );
+    assert!(matches!(err, TokenizerError::NotUtf8 { offset: 15, .. }), "{err:?}");
+    assert!(err.to_string().contains("vocab.txt") && err.to_string().contains("UTF-8"), "{err}");
 }
 
 #[test]
 fn read_text_file_rejects_non_utf8() {
     let dir = temp_dir("text");
     std::fs::write(dir.join("ok.txt"), "héllo\r\n").unwrap();
-    assert_eq!(
-        wgbert::tokenizer::read_text_file(dir.join("ok.txt")).unwrap(),
-        "héllo\r\n"
-    );
+    assert_eq!(wgbert::tokenizer::read_text_file(dir.join("ok.txt")).unwrap(), "héllo\r\n");
     std::fs::write(dir.join("bad.txt"), b"ok \xff\xfe").unwrap();
     let err = wgbert::tokenizer::read_text_file(dir.join("bad.txt")).unwrap_err();
-    assert!(
-        err.to_string().contains("bad.txt") && err.to_string().contains("offset 3"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("bad.txt") && err.to_string().contains("offset 3"), "{err}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -250,21 +205,14 @@ fn model_dir() -> PathBuf {
 }
 
 fn ids_of(v: &serde_json::Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
+    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
 }
 
 #[test]
 fn parity_with_hf_tokenizers() {
     let dir = model_dir();
     if !dir.join("vocab.txt").exists() {
-        println!(
-            "parity_with_hf_tokenizers skipped: {} missing; run tools/fetch_model.sh",
-            dir.display()
-        );
+        println!("parity_with_hf_tokenizers skipped: {} missing; run tools/fetch_model.sh", dir.display());
         return;
     }
     let tok = Tokenizer::from_dir(&dir).unwrap();
@@ -272,10 +220,8 @@ fn parity_with_hf_tokenizers() {
     cased_cfg.set_lowercase(false);
     let cased = Tokenizer::from_vocab_file_with_config(dir.join("vocab.txt"), cased_cfg).unwrap();
 
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tokenizer_parity.jsonl.gz");
-    let file =
-        std::fs::File::open(&fixture).unwrap_or_else(|e| panic!("{}: {e}", fixture.display()));
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tokenizer_parity.jsonl.gz");
+    let file = std::fs::File::open(&fixture).unwrap_or_else(|e| panic!("{}: {e}", fixture.display()));
     let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(file));
     let (mut total, mut same) = (0usize, 0usize);
     let mut by_kind: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
@@ -284,10 +230,7 @@ fn parity_with_hf_tokenizers() {
         let line = line.unwrap();
         let r: serde_json::Value = serde_json::from_str(&line).unwrap();
         if n == 0 {
-            assert!(
-                r.get("meta").is_some(),
-                "first line must be the meta header"
-            );
+            assert!(r.get("meta").is_some(), "first line must be the meta header");
             continue;
         }
         let kind = r["kind"].as_str().unwrap().to_string();
@@ -321,11 +264,7 @@ fn parity_with_hf_tokenizers() {
                 same += 1;
                 k.1 += 1;
             } else if failures.len() < 10 {
-                let at = want
-                    .iter()
-                    .zip(&got)
-                    .position(|(a, b)| a != b)
-                    .unwrap_or(want.len().min(got.len()));
+                let at = want.iter().zip(&got).position(|(a, b)| a != b).unwrap_or(want.len().min(got.len()));
                 failures.push(format!(
                     "line {} [{kind}.{what}] {:?}: first difference at {at}: want {:?} got {:?}",
                     n + 1,
@@ -341,9 +280,5 @@ fn parity_with_hf_tokenizers() {
     }
     println!("parity: {same} of {total} identical");
     assert!(total > 2000, "fixture too small: {total}");
-    assert!(
-        failures.is_empty(),
-        "parity failures:\n{}",
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "parity failures:\n{}", failures.join("\n"));
 }

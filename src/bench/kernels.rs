@@ -35,7 +35,7 @@ pub struct KernelResult {
 pub struct KernelBenchOptions {
     pub reps: usize,
     pub warmup: usize,
-    /// Only cases whose kernel name contains this.
+    /// Only cases whose "kernel pass shape" contains this (e.g. "matmul fwd 1024x").
     pub filter: Option<String>,
     /// Small shapes only: a quick check that every case runs.
     pub quick: bool,
@@ -76,7 +76,13 @@ fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> 
     let hiddens: &[(usize, usize)] = if o.quick { &[(32, 64)] } else { &[(384, 1536), (768, 3072)] };
 
     // Square matmuls.
-    let squares: Vec<usize> = if o.quick { vec![64] } else if o.large { vec![512, 1024, 2048, 4096] } else { vec![512, 1024, 2048] };
+    let squares: Vec<usize> = if o.quick {
+        vec![64]
+    } else if o.large {
+        vec![512, 1024, 2048, 4096]
+    } else {
+        vec![512, 1024, 2048]
+    };
     for n in squares {
         let (a, b) = (rand_tensor(gpu, "a", &[n, n], 1.0)?, rand_tensor(gpu, "b", &[n, n], 1.0)?);
         let g = gpu.clone();
@@ -223,7 +229,15 @@ fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> 
         let norm = gpu.zeros("norm", &[1])?;
         reduce::global_sumsq(gpu, &[&gr], &norm)?;
         let g = gpu.clone();
-        let h = adamw::AdamwStep { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-6, weight_decay: 0.01, step: 1, max_norm: 1.0 };
+        let h = adamw::AdamwStep {
+            lr: 1e-4,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-6,
+            weight_decay: 0.01,
+            step: 1,
+            max_norm: 1.0,
+        };
         cases.push(Case {
             kernel: "adamw",
             pass: "step",
@@ -233,13 +247,17 @@ fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> 
         });
     }
     if let Some(f) = &o.filter {
-        cases.retain(|c| c.kernel.contains(f.as_str()));
+        cases.retain(|c| format!("{} {} {}", c.kernel, c.pass, c.shape).contains(f.as_str()));
     }
     Ok(cases)
 }
 
 /// Runs the benchmark, calling `progress` after each case.
-pub fn run(gpu: &Arc<Gpu>, o: &KernelBenchOptions, mut progress: impl FnMut(&KernelResult)) -> Result<Vec<KernelResult>, GpuError> {
+pub fn run(
+    gpu: &Arc<Gpu>,
+    o: &KernelBenchOptions,
+    mut progress: impl FnMut(&KernelResult),
+) -> Result<Vec<KernelResult>, GpuError> {
     let variant = Variant::for_gpu(gpu).name().to_string();
     let timestamps = gpu.features().contains(wgpu::Features::TIMESTAMP_QUERY);
     let mut results = Vec::new();

@@ -33,7 +33,8 @@ struct KernelsArgs {
     /// Untimed repetitions before timing (pipeline compilation, caches).
     #[arg(long, default_value_t = 1)]
     warmup: usize,
-    /// Only kernels whose name contains this (matmul, attention, layernorm, gelu, softmax, adamw).
+    /// Only cases whose "kernel pass shape" contains this: matmul, attention, layernorm, gelu,
+    /// softmax, adamw, or e.g. "matmul fwd 1024x".
     #[arg(long)]
     filter: Option<String>,
     /// Small shapes only: checks that every case runs, in seconds.
@@ -71,14 +72,17 @@ fn run_kernels(k: KernelsArgs) -> anyhow::Result<()> {
     let gpu = Gpu::new(&k.gpu.options())?;
     if let Some(v) = &k.variant {
         if crate::ops::matmul::Variant::parse(v).is_none() {
-            anyhow::bail!("unknown matmul variant {v:?}: choose reg or tiled");
+            anyhow::bail!("unknown matmul variant {v:?}: choose reg, tiled or rows8");
         }
         gpu.set_variant("matmul", v);
     }
     let o = KernelBenchOptions { reps: k.reps, warmup: k.warmup, filter: k.filter, quick: k.quick, large: k.large };
     if !k.json {
         println!("adapter: {} ({:?}, {:?})", gpu.info().name, gpu.info().backend, gpu.info().device_type);
-        println!("{:<10} {:<5} {:<22} {:<6} {:>10} {:>10} {:>10} {:>10}  timing", "kernel", "pass", "shape", "var", "GFLOP/s", "GB/s", "ms med", "ms min-max");
+        println!(
+            "{:<10} {:<5} {:<22} {:<6} {:>10} {:>10} {:>10} {:>10}  timing",
+            "kernel", "pass", "shape", "var", "GFLOP/s", "GB/s", "ms med", "ms min-max"
+        );
     }
     let json = k.json;
     let results = kernels::run(&gpu, &o, |r| {
@@ -109,13 +113,25 @@ fn print_row(r: &KernelResult) {
 }
 
 fn run_tokenizer(t: TokenizerBenchArgs) -> anyhow::Result<()> {
-    let tok = crate::tokenizer::Tokenizer::from_dir(&t.model).with_context(|| format!("loading the tokenizer from {}", t.model.display()))?;
+    let tok = crate::tokenizer::Tokenizer::from_dir(&t.model)
+        .with_context(|| format!("loading the tokenizer from {}", t.model.display()))?;
     let reviews = crate::data::imdb::read_split(&t.data, "train")?;
     let texts: Vec<String> = reviews.examples.into_iter().map(|r| r.text).collect();
     println!("tokenizing {} reviews from {}", texts.len(), t.data.display());
     let b = crate::tokenizer::bench_tokenizer(&tok, &texts);
     println!("{} tokens per pass", b.tokens);
-    println!("1 thread:   {:>8.3} s  {:>10.0} reviews/s  {:>6.2} M tokens/s", b.secs_1t, b.reviews_per_s_1t, b.tokens_per_s_1t / 1e6);
-    println!("{} threads:  {:>8.3} s  {:>10.0} reviews/s  {:>6.2} M tokens/s", b.threads, b.secs_all, b.reviews_per_s_all, b.tokens_per_s_all / 1e6);
+    println!(
+        "1 thread:   {:>8.3} s  {:>10.0} reviews/s  {:>6.2} M tokens/s",
+        b.secs_1t,
+        b.reviews_per_s_1t,
+        b.tokens_per_s_1t / 1e6
+    );
+    println!(
+        "{} threads:  {:>8.3} s  {:>10.0} reviews/s  {:>6.2} M tokens/s",
+        b.threads,
+        b.secs_all,
+        b.reviews_per_s_all,
+        b.tokens_per_s_all / 1e6
+    );
     Ok(())
 }

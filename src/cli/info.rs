@@ -26,7 +26,12 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
             println!("  {b:<7} (none)");
         }
         for (_, s) in list {
-            println!("  {b:<7} {} ({:?}, driver: {})", s.name, s.device_type, if s.driver.is_empty() { "-" } else { &s.driver });
+            println!(
+                "  {b:<7} {} ({:?}, driver: {})",
+                s.name,
+                s.device_type,
+                if s.driver.is_empty() { "-" } else { &s.driver }
+            );
         }
     }
     let all = enumerate_adapters(&GpuOptions { backend: opts.backend.clone(), adapter: None })?;
@@ -38,17 +43,30 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
     let info = gpu.info();
     let l = gpu.limits();
     let f = gpu.features();
-    println!("chosen: {} ({:?}, {:?}, driver: {} {})", info.name, info.backend, info.device_type, info.driver, info.driver_info);
+    println!(
+        "chosen: {} ({:?}, {:?}, driver: {} {})",
+        info.name, info.backend, info.device_type, info.driver, info.driver_info
+    );
     println!("limits:");
     println!("  max_buffer_size                   {:>14} bytes", l.max_buffer_size);
     println!("  max_storage_buffer_binding_size   {:>14} bytes", l.max_storage_buffer_binding_size);
     println!("  max_storage_buffers_per_stage     {:>14}", l.max_storage_buffers_per_shader_stage);
     println!("  max_compute_workgroup_storage     {:>14} bytes", l.max_compute_workgroup_storage_size);
     println!("  max_compute_invocations_per_group {:>14}", l.max_compute_invocations_per_workgroup);
-    println!("  max_compute_workgroup_size        {:>14}", format!("{}x{}x{}", l.max_compute_workgroup_size_x, l.max_compute_workgroup_size_y, l.max_compute_workgroup_size_z));
+    println!(
+        "  max_compute_workgroup_size        {:>14}",
+        format!(
+            "{}x{}x{}",
+            l.max_compute_workgroup_size_x, l.max_compute_workgroup_size_y, l.max_compute_workgroup_size_z
+        )
+    );
     println!("  max_compute_workgroups_per_dim    {:>14}", l.max_compute_workgroups_per_dimension);
     println!("features:");
-    for (name, flag) in [("shader-f16", wgpu::Features::SHADER_F16), ("subgroups", wgpu::Features::SUBGROUP), ("timestamp-query", wgpu::Features::TIMESTAMP_QUERY)] {
+    for (name, flag) in [
+        ("shader-f16", wgpu::Features::SHADER_F16),
+        ("subgroups", wgpu::Features::SUBGROUP),
+        ("timestamp-query", wgpu::Features::TIMESTAMP_QUERY),
+    ] {
         println!("  {name:<16} {}", if f.contains(flag) { "yes" } else { "no" });
     }
     println!("matmul variant: {}", crate::ops::matmul::Variant::for_gpu(&gpu).name());

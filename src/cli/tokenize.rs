@@ -23,12 +23,15 @@ pub struct TokenizeArgs {
 }
 
 pub fn run(a: TokenizeArgs) -> anyhow::Result<()> {
-    let tok = Tokenizer::from_dir(&a.model).with_context(|| format!("loading the tokenizer from {}", a.model.display()))?;
+    let tok =
+        Tokenizer::from_dir(&a.model).with_context(|| format!("loading the tokenizer from {}", a.model.display()))?;
     let stdin = std::io::stdin();
     let mut out = BufWriter::new(std::io::stdout().lock());
     for (n, line) in stdin.lock().split(b'\n').enumerate() {
         let bytes = line.context("reading standard input")?;
-        let text = String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("line {} of standard input is not UTF-8 (byte {})", n + 1, e.utf8_error().valid_up_to()))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            anyhow::anyhow!("line {} of standard input is not UTF-8 (byte {})", n + 1, e.utf8_error().valid_up_to())
+        })?;
         let text = text.strip_suffix('\r').unwrap_or(&text);
         let mut ids = match a.max_len {
             Some(max) => {

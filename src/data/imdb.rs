@@ -78,10 +78,9 @@ pub fn read_split(path: &Path, split: &str) -> Result<Split> {
             bail!("{}: no reviews under {split}/<class>/*.txt in this archive", path.display());
         }
     } else {
-        let dir = [path.join(split), path.join("aclImdb").join(split)]
-            .into_iter()
-            .find(|d| d.is_dir())
-            .with_context(|| format!("{}: no {split}/ folder (expected <folder>/{split}/<class>/*.txt)", path.display()))?;
+        let dir = [path.join(split), path.join("aclImdb").join(split)].into_iter().find(|d| d.is_dir()).with_context(
+            || format!("{}: no {split}/ folder (expected <folder>/{split}/<class>/*.txt)", path.display()),
+        )?;
         let mut classes: Vec<PathBuf> = std::fs::read_dir(&dir)
             .with_context(|| format!("listing {}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -110,7 +109,12 @@ pub fn read_split(path: &Path, split: &str) -> Result<Split> {
     let notices: Vec<String> = skipped.into_iter().map(|c| format!("skipped the unlabelled {c}/ folder")).collect();
     let classes: Vec<String> = files.keys().cloned().collect();
     if classes.len() < 2 {
-        bail!("{}: {split} has {} class folder(s) ({}); a classifier needs at least two", path.display(), classes.len(), classes.join(", "));
+        bail!(
+            "{}: {split} has {} class folder(s) ({}); a classifier needs at least two",
+            path.display(),
+            classes.len(),
+            classes.join(", ")
+        );
     }
     let mut examples = Vec::new();
     for (label, (class, list)) in files.into_iter().enumerate() {

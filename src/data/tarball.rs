@@ -21,7 +21,11 @@ fn cstr(field: &[u8]) -> String {
 
 /// Calls `f(path, contents)` for every regular file whose path `want` accepts (the contents of
 /// the others are skipped without being kept).
-pub fn for_each_file(mut r: impl Read, mut want: impl FnMut(&str) -> bool, mut f: impl FnMut(&str, Vec<u8>) -> Result<()>) -> Result<()> {
+pub fn for_each_file(
+    mut r: impl Read,
+    mut want: impl FnMut(&str) -> bool,
+    mut f: impl FnMut(&str, Vec<u8>) -> Result<()>,
+) -> Result<()> {
     let mut header = [0u8; 512];
     let mut long_name: Option<String> = None;
     loop {
@@ -50,7 +54,8 @@ pub fn for_each_file(mut r: impl Read, mut want: impl FnMut(&str) -> bool, mut f
         let is_file = kind == b'0' || kind == 0;
         if kind == b'L' || (is_file && want(&name)) {
             let mut data = vec![0u8; size as usize];
-            r.read_exact(&mut data).with_context(|| format!("{name}: the archive ends inside this file: truncated download?"))?;
+            r.read_exact(&mut data)
+                .with_context(|| format!("{name}: the archive ends inside this file: truncated download?"))?;
             std::io::copy(&mut (&mut r).take(padded - size), &mut std::io::sink())?;
             if kind == b'L' {
                 long_name = Some(cstr(&data));

@@ -142,7 +142,11 @@ impl Gpu {
         }
         let chosen = match &opts.adapter {
             Some(want) => {
-                let list = adapters.iter().map(|(_, s)| format!("  {}: {} ({})", s.index, s.name, s.backend)).collect::<Vec<_>>().join("\n");
+                let list = adapters
+                    .iter()
+                    .map(|(_, s)| format!("  {}: {} ({})", s.index, s.name, s.backend))
+                    .collect::<Vec<_>>()
+                    .join("\n");
                 let pos = match want.parse::<usize>() {
                     Ok(i) if i < adapters.len() => Some(i),
                     _ => adapters.iter().position(|(_, s)| s.name.to_lowercase().contains(&want.to_lowercase())),
@@ -307,7 +311,14 @@ impl Gpu {
         self.upload_words(name, shape, DType::U32, bytemuck::cast_slice(data), data.len())
     }
 
-    fn upload_words(self: &Arc<Self>, name: &str, shape: &[usize], dtype: DType, bytes: &[u8], len: usize) -> Result<Tensor> {
+    fn upload_words(
+        self: &Arc<Self>,
+        name: &str,
+        shape: &[usize],
+        dtype: DType,
+        bytes: &[u8],
+        len: usize,
+    ) -> Result<Tensor> {
         let n: usize = shape.iter().product();
         if n != len {
             return Err(GpuError::Shape(format!("upload of {name}: shape {shape:?} holds {n} values, {len} given")));
@@ -320,7 +331,12 @@ impl Gpu {
     /// Overwrites a tensor's contents from the host, in order with recorded launches.
     pub fn write(&self, t: &Tensor, bytes: &[u8]) -> Result<()> {
         if bytes.len() as u64 != t.bytes() {
-            return Err(GpuError::Shape(format!("write to {}: {} bytes given, tensor holds {}", t.name(), bytes.len(), t.bytes())));
+            return Err(GpuError::Shape(format!(
+                "write to {}: {} bytes given, tensor holds {}",
+                t.name(),
+                bytes.len(),
+                t.bytes()
+            )));
         }
         if bytes.is_empty() {
             return Ok(());
@@ -352,7 +368,13 @@ impl Gpu {
     /// Copies `src` into `dst` (same element count), recorded in order.
     pub fn copy(&self, src: &Tensor, dst: &Tensor) -> Result<()> {
         if src.numel() != dst.numel() {
-            return Err(GpuError::Shape(format!("copy {} {:?} -> {} {:?}", src.name(), src.shape(), dst.name(), dst.shape())));
+            return Err(GpuError::Shape(format!(
+                "copy {} {:?} -> {} {:?}",
+                src.name(),
+                src.shape(),
+                dst.name(),
+                dst.shape()
+            )));
         }
         let mut rec = lock(&self.rec);
         let enc = rec.encoder(&self.device);
@@ -410,7 +432,11 @@ impl Gpu {
                 }),
             });
         }
-        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &layout, entries: &entries });
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &layout,
+            entries: &entries,
+        });
 
         let mut prof = lock(&self.profiler);
         let timestamp_writes = match prof.as_mut() {
@@ -426,7 +452,8 @@ impl Gpu {
             _ => None,
         };
         let enc = rec.encoder(&self.device);
-        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(kernel.entry), timestamp_writes });
+        let mut pass =
+            enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(kernel.entry), timestamp_writes });
         pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
@@ -466,7 +493,10 @@ impl Gpu {
     fn wait(&self, idx: wgpu::SubmissionIndex) -> Result<()> {
         // Wait in slices so that a lost device becomes an error instead of a hang.
         loop {
-            let r = self.device.poll(wgpu::PollType::Wait { submission_index: Some(idx.clone()), timeout: Some(Duration::from_secs(2)) });
+            let r = self.device.poll(wgpu::PollType::Wait {
+                submission_index: Some(idx.clone()),
+                timeout: Some(Duration::from_secs(2)),
+            });
             match r {
                 Ok(_) => return Ok(()),
                 Err(wgpu::PollError::Timeout) => self.check_lost()?,
@@ -525,12 +555,15 @@ impl Gpu {
         let status = match rx.try_recv() {
             Ok(s) => s,
             Err(_) => {
-                self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| GpuError::ReadBack(t.name().into(), e.to_string()))?;
+                self.device
+                    .poll(wgpu::PollType::wait_indefinitely())
+                    .map_err(|e| GpuError::ReadBack(t.name().into(), e.to_string()))?;
                 rx.recv().map_err(|e| GpuError::ReadBack(t.name().into(), e.to_string()))?
             }
         };
         status.map_err(|e| GpuError::ReadBack(t.name().into(), e.to_string()))?;
-        let view = staging.slice(..).get_mapped_range().map_err(|e| GpuError::ReadBack(t.name().into(), e.to_string()))?;
+        let view =
+            staging.slice(..).get_mapped_range().map_err(|e| GpuError::ReadBack(t.name().into(), e.to_string()))?;
         let out = view.to_vec();
         drop(view);
         staging.unmap();
@@ -595,7 +628,9 @@ impl Gpu {
 
 impl Recorder {
     fn encoder(&mut self, device: &wgpu::Device) -> &mut wgpu::CommandEncoder {
-        self.encoder.get_or_insert_with(|| device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgbert") }))
+        self.encoder.get_or_insert_with(|| {
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgbert") })
+        })
     }
 }
 

@@ -122,12 +122,23 @@ impl KernelCache {
         }
         if !self.modules.contains_key(&kernel.shader) {
             let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            let desc = wgpu::ShaderModuleDescriptor {
                 label: Some(kernel.shader.name()),
                 source: wgpu::ShaderSource::Wgsl(kernel.shader.source().into()),
-            });
+            };
+            let module = if std::env::var("WGBERT_UNCHECKED").is_ok() {
+                let mut checks = wgpu::ShaderRuntimeChecks::unchecked();
+                checks.bounds_checks = std::env::var("WGBERT_UNCHECKED").unwrap() != "all";
+                unsafe { device.create_shader_module_trusted(desc, checks) }
+            } else {
+                device.create_shader_module(desc)
+            };
             if let Some(e) = pollster::block_on(scope.pop()) {
-                return Err(GpuError::Compile { shader: kernel.shader.name(), entry: kernel.entry, message: e.to_string() });
+                return Err(GpuError::Compile {
+                    shader: kernel.shader.name(),
+                    entry: kernel.entry,
+                    message: e.to_string(),
+                });
             }
             self.modules.insert(kernel.shader, module);
         }
@@ -146,7 +157,11 @@ impl KernelCache {
             cache: None,
         });
         if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(GpuError::Compile { shader: kernel.shader.name(), entry: kernel.entry, message: e.to_string() });
+            return Err(GpuError::Compile {
+                shader: kernel.shader.name(),
+                entry: kernel.entry,
+                message: e.to_string(),
+            });
         }
         self.pipelines.insert(key, pipeline.clone());
         Ok((pipeline, bgl))

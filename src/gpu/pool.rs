@@ -1,7 +1,7 @@
 //! A pool of storage buffers, so that steady-state training allocates nothing.
 //!
-//! Buffers are grouped by size class (sizes rounded up to 1/8 of the next power of two, so at
-//! most 12.5% is wasted) and a freed buffer is handed to the next request of its class. Reuse is
+//! Buffers are grouped by size class (sizes rounded up to a multiple of 1/16 of the next power of
+//! two, so at most 12.5% is wasted) and a freed buffer is handed to the next request of its class. Reuse is
 //! safe without waiting for the GPU: every command goes through the one queue, in order, and
 //! wgpu puts barriers between dispatches that touch the same buffer.
 
@@ -30,7 +30,7 @@ struct PoolInner {
 pub(crate) fn size_class(bytes: u64) -> u64 {
     let b = bytes.max(16);
     let pow = 64 - (b - 1).leading_zeros();
-    let step = (1u64 << pow.saturating_sub(3)).max(16);
+    let step = (1u64 << pow.saturating_sub(4)).max(16);
     b.div_ceil(step) * step
 }
 
@@ -55,9 +55,7 @@ impl BufferPool {
                 device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("wgbert tensor"),
                     size: class,
-                    usage: wgpu::BufferUsages::STORAGE
-                        | wgpu::BufferUsages::COPY_SRC
-                        | wgpu::BufferUsages::COPY_DST,
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
                     mapped_at_creation: false,
                 })
             }

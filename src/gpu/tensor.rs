@@ -43,7 +43,12 @@ impl std::fmt::Debug for Tensor {
 
 impl Tensor {
     pub(crate) fn from_buffer(gpu: Arc<Gpu>, buffer: wgpu::Buffer, name: &str, shape: &[usize], dtype: DType) -> Self {
-        Tensor { storage: Arc::new(Storage { buffer: Some(buffer), gpu }), shape: shape.to_vec(), dtype, name: name.into() }
+        Tensor {
+            storage: Arc::new(Storage { buffer: Some(buffer), gpu }),
+            shape: shape.to_vec(),
+            dtype,
+            name: name.into(),
+        }
     }
 
     pub fn shape(&self) -> &[usize] {

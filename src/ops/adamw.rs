@@ -24,13 +24,22 @@ impl AdamwStep {
 }
 
 /// Updates param, m and v in place from grad; `norm_sq` (1) holds Σ g² over all parameters.
-pub fn adamw_update(gpu: &Gpu, h: &AdamwStep, param: &Tensor, grad: &Tensor, m: &Tensor, v: &Tensor, norm_sq: &Tensor) -> Result<(), GpuError> {
+pub fn adamw_update(
+    gpu: &Gpu,
+    h: &AdamwStep,
+    param: &Tensor,
+    grad: &Tensor,
+    m: &Tensor,
+    v: &Tensor,
+    norm_sq: &Tensor,
+) -> Result<(), GpuError> {
     let n = param.numel();
     for t in [grad, m, v] {
         expect_numel(&format!("adamw on {}", param.name()), t, n)?;
     }
     let (bc1, bc2) = h.corrections();
-    let params = [n as u32, f(h.lr), f(h.beta1), f(h.beta2), f(h.eps), f(h.weight_decay), f(bc1), f(bc2), f(h.max_norm)];
+    let params =
+        [n as u32, f(h.lr), f(h.beta1), f(h.beta2), f(h.eps), f(h.weight_decay), f(bc1), f(bc2), f(h.max_norm)];
     gpu.launch(
         &Kernel::new(Shader::Adamw, "adamw_step"),
         &params,

@@ -31,7 +31,12 @@ impl AttentionShape {
         let AttentionShape { b, t, .. } = *self;
         qkv.expect_shape("attention", &[b * t, 3 * self.c()])?;
         if mask.numel() != b * t {
-            return Err(shape_err(format!("attention: mask {} {:?} should hold B·T = {}", mask.name(), mask.shape(), b * t)));
+            return Err(shape_err(format!(
+                "attention: mask {} {:?} should hold B·T = {}",
+                mask.name(),
+                mask.shape(),
+                b * t
+            )));
         }
         Ok(())
     }
@@ -58,19 +63,48 @@ impl AttentionShape {
 }
 
 /// Returns ctx (B·T, C) and the saved probabilities P (B·NH, T, T).
-pub fn attention_forward(gpu: &Arc<Gpu>, s: AttentionShape, qkv: &Tensor, mask: &Tensor) -> Result<(Tensor, Tensor), GpuError> {
+pub fn attention_forward(
+    gpu: &Arc<Gpu>,
+    s: AttentionShape,
+    qkv: &Tensor,
+    mask: &Tensor,
+) -> Result<(Tensor, Tensor), GpuError> {
     s.check(qkv, mask)?;
     let AttentionShape { b, t, nh, hs } = s;
     let probs = gpu.empty("attention probabilities", &[b * nh, t, t])?;
-    gemm(gpu, s.dims(t, t, hs), (qkv, s.qkv_layout(0)), (qkv, s.qkv_layout(1).t()), None, (&probs, s.scores_layout()), 1.0, false)?;
+    gemm(
+        gpu,
+        s.dims(t, t, hs),
+        (qkv, s.qkv_layout(0)),
+        (qkv, s.qkv_layout(1).t()),
+        None,
+        (&probs, s.scores_layout()),
+        1.0,
+        false,
+    )?;
     softmax_forward(gpu, &probs, mask, nh, 1.0 / (hs as f32).sqrt())?;
     let ctx = gpu.empty("attention context", &[b * t, s.c()])?;
-    gemm(gpu, s.dims(t, hs, t), (&probs, s.scores_layout()), (qkv, s.qkv_layout(2)), None, (&ctx, s.ctx_layout()), 1.0, false)?;
+    gemm(
+        gpu,
+        s.dims(t, hs, t),
+        (&probs, s.scores_layout()),
+        (qkv, s.qkv_layout(2)),
+        None,
+        (&ctx, s.ctx_layout()),
+        1.0,
+        false,
+    )?;
     Ok((ctx, probs))
 }
 
 /// Returns dqkv (B·T, 3C), assigned.
-pub fn attention_backward(gpu: &Arc<Gpu>, s: AttentionShape, dctx: &Tensor, qkv: &Tensor, probs: &Tensor) -> Result<Tensor, GpuError> {
+pub fn attention_backward(
+    gpu: &Arc<Gpu>,
+    s: AttentionShape,
+    dctx: &Tensor,
+    qkv: &Tensor,
+    probs: &Tensor,
+) -> Result<Tensor, GpuError> {
     let AttentionShape { b, t, nh, hs } = s;
     dctx.expect_shape("attention backward", &[b * t, s.c()])?;
     qkv.expect_shape("attention backward", &[b * t, 3 * s.c()])?;
@@ -78,14 +112,50 @@ pub fn attention_backward(gpu: &Arc<Gpu>, s: AttentionShape, dctx: &Tensor, qkv:
     let dqkv = gpu.empty("attention qkv gradient", &[b * t, 3 * s.c()])?;
     let dp = gpu.empty("attention score gradient", &[b * nh, t, t])?;
     // dP = dctx · Vᵀ
-    gemm(gpu, s.dims(t, t, hs), (dctx, s.ctx_layout()), (qkv, s.qkv_layout(2).t()), None, (&dp, s.scores_layout()), 1.0, false)?;
+    gemm(
+        gpu,
+        s.dims(t, t, hs),
+        (dctx, s.ctx_layout()),
+        (qkv, s.qkv_layout(2).t()),
+        None,
+        (&dp, s.scores_layout()),
+        1.0,
+        false,
+    )?;
     // dV = Pᵀ · dctx
-    gemm(gpu, s.dims(t, hs, t), (probs, s.scores_layout().t()), (dctx, s.ctx_layout()), None, (&dqkv, s.qkv_layout(2)), 1.0, false)?;
+    gemm(
+        gpu,
+        s.dims(t, hs, t),
+        (probs, s.scores_layout().t()),
+        (dctx, s.ctx_layout()),
+        None,
+        (&dqkv, s.qkv_layout(2)),
+        1.0,
+        false,
+    )?;
     // dS (over dP) = P ⊙ (dP − rowsum(P ⊙ dP)) / √HS
     softmax_backward(gpu, probs, &dp, nh, 1.0 / (hs as f32).sqrt())?;
     // dQ = dS · K ; dK = dSᵀ · Q
-    gemm(gpu, s.dims(t, hs, t), (&dp, s.scores_layout()), (qkv, s.qkv_layout(1)), None, (&dqkv, s.qkv_layout(0)), 1.0, false)?;
-    gemm(gpu, s.dims(t, hs, t), (&dp, s.scores_layout().t()), (qkv, s.qkv_layout(0)), None, (&dqkv, s.qkv_layout(1)), 1.0, false)?;
+    gemm(
+        gpu,
+        s.dims(t, hs, t),
+        (&dp, s.scores_layout()),
+        (qkv, s.qkv_layout(1)),
+        None,
+        (&dqkv, s.qkv_layout(0)),
+        1.0,
+        false,
+    )?;
+    gemm(
+        gpu,
+        s.dims(t, hs, t),
+        (&dp, s.scores_layout().t()),
+        (qkv, s.qkv_layout(0)),
+        None,
+        (&dqkv, s.qkv_layout(1)),
+        1.0,
+        false,
+    )?;
     Ok(dqkv)
 }
 
@@ -94,7 +164,11 @@ pub fn softmax_forward(gpu: &Gpu, scores: &Tensor, mask: &Tensor, nh: usize, sca
     let (rows, cols) = score_rows(scores)?;
     let b = rows / (nh * cols);
     if b * nh * cols != rows || mask.numel() != b * cols {
-        return Err(shape_err(format!("softmax: scores {:?} and mask {:?} disagree for {nh} heads", scores.shape(), mask.shape())));
+        return Err(shape_err(format!(
+            "softmax: scores {:?} and mask {:?} disagree for {nh} heads",
+            scores.shape(),
+            mask.shape()
+        )));
     }
     gpu.launch(
         &Kernel::new(Shader::Softmax, "softmax_fwd"),

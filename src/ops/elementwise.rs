@@ -13,20 +13,35 @@ fn params(n: usize, alpha: f32) -> [u32; 8] {
 pub fn add(gpu: &Arc<Gpu>, a: &Tensor, b: &Tensor) -> Result<Tensor, GpuError> {
     expect_numel("add", b, a.numel())?;
     let out = gpu.empty("sum", a.shape())?;
-    gpu.launch(&Kernel::new(Shader::Elementwise, "add"), &params(a.numel(), 0.0), &[Arg::R(a), Arg::R(b), Arg::W(&out)], grid_1d(a.numel(), 256))?;
+    gpu.launch(
+        &Kernel::new(Shader::Elementwise, "add"),
+        &params(a.numel(), 0.0),
+        &[Arg::R(a), Arg::R(b), Arg::W(&out)],
+        grid_1d(a.numel(), 256),
+    )?;
     Ok(out)
 }
 
 /// y += alpha · x (in place).
 pub fn axpy(gpu: &Gpu, alpha: f32, x: &Tensor, y: &Tensor) -> Result<(), GpuError> {
     expect_numel("axpy", y, x.numel())?;
-    gpu.launch(&Kernel::new(Shader::Elementwise, "axpy"), &params(x.numel(), alpha), &[Arg::R(x), Arg::W(y)], grid_1d(x.numel(), 256))
+    gpu.launch(
+        &Kernel::new(Shader::Elementwise, "axpy"),
+        &params(x.numel(), alpha),
+        &[Arg::R(x), Arg::W(y)],
+        grid_1d(x.numel(), 256),
+    )
 }
 
 /// alpha · x.
 pub fn scale(gpu: &Arc<Gpu>, alpha: f32, x: &Tensor) -> Result<Tensor, GpuError> {
     let y = gpu.empty("scaled", x.shape())?;
-    gpu.launch(&Kernel::new(Shader::Elementwise, "scale"), &params(x.numel(), alpha), &[Arg::R(x), Arg::W(&y)], grid_1d(x.numel(), 256))?;
+    gpu.launch(
+        &Kernel::new(Shader::Elementwise, "scale"),
+        &params(x.numel(), alpha),
+        &[Arg::R(x), Arg::W(&y)],
+        grid_1d(x.numel(), 256),
+    )?;
     Ok(y)
 }
 
@@ -48,7 +63,12 @@ pub fn dropout(gpu: &Arc<Gpu>, x: &Tensor, p: f32, seed: u32) -> Result<Tensor, 
 
 pub fn tanh_forward(gpu: &Arc<Gpu>, x: &Tensor) -> Result<Tensor, GpuError> {
     let y = gpu.empty("tanh output", x.shape())?;
-    gpu.launch(&Kernel::new(Shader::Elementwise, "tanh_fwd"), &params(x.numel(), 0.0), &[Arg::R(x), Arg::W(&y)], grid_1d(x.numel(), 256))?;
+    gpu.launch(
+        &Kernel::new(Shader::Elementwise, "tanh_fwd"),
+        &params(x.numel(), 0.0),
+        &[Arg::R(x), Arg::W(&y)],
+        grid_1d(x.numel(), 256),
+    )?;
     Ok(y)
 }
 
@@ -56,7 +76,12 @@ pub fn tanh_forward(gpu: &Arc<Gpu>, x: &Tensor) -> Result<Tensor, GpuError> {
 pub fn tanh_backward(gpu: &Arc<Gpu>, dy: &Tensor, y: &Tensor) -> Result<Tensor, GpuError> {
     expect_numel("tanh backward", dy, y.numel())?;
     let dx = gpu.empty("tanh input gradient", y.shape())?;
-    gpu.launch(&Kernel::new(Shader::Elementwise, "tanh_bwd"), &params(y.numel(), 0.0), &[Arg::R(y), Arg::R(dy), Arg::W(&dx)], grid_1d(y.numel(), 256))?;
+    gpu.launch(
+        &Kernel::new(Shader::Elementwise, "tanh_bwd"),
+        &params(y.numel(), 0.0),
+        &[Arg::R(y), Arg::R(dy), Arg::W(&dx)],
+        grid_1d(y.numel(), 256),
+    )?;
     Ok(dx)
 }
 
@@ -66,7 +91,12 @@ pub fn first_token(gpu: &Arc<Gpu>, x: &Tensor, b: usize, t: usize) -> Result<Ten
     expect_numel("first token", x, b * t * c)?;
     let out = gpu.empty("first-token rows", &[b, c])?;
     let prm = [0, 0, 0, 0, b as u32, c as u32, (t * c) as u32, 0];
-    gpu.launch(&Kernel::new(Shader::Elementwise, "gather_rows"), &prm, &[Arg::R(x), Arg::W(&out)], grid_1d(b * c, 256))?;
+    gpu.launch(
+        &Kernel::new(Shader::Elementwise, "gather_rows"),
+        &prm,
+        &[Arg::R(x), Arg::W(&out)],
+        grid_1d(b * c, 256),
+    )?;
     Ok(out)
 }
 
@@ -76,5 +106,10 @@ pub fn first_token_backward(gpu: &Gpu, dout: &Tensor, dx: &Tensor, b: usize, t: 
     expect_numel("first token backward", dout, b * c)?;
     expect_numel("first token backward", dx, b * t * c)?;
     let prm = [0, 0, 0, 0, b as u32, c as u32, (t * c) as u32, 0];
-    gpu.launch(&Kernel::new(Shader::Elementwise, "scatter_rows_add"), &prm, &[Arg::R(dout), Arg::W(dx)], grid_1d(b * c, 256))
+    gpu.launch(
+        &Kernel::new(Shader::Elementwise, "scatter_rows_add"),
+        &prm,
+        &[Arg::R(dout), Arg::W(dx)],
+        grid_1d(b * c, 256),
+    )
 }

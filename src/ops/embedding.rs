@@ -61,9 +61,21 @@ pub struct TokenBatch {
 
 impl TokenBatch {
     /// Uploads ids and token types (B·T each, row-major), checking them against the tables.
-    pub fn upload(gpu: &Arc<Gpu>, ids: &[u32], type_ids: &[u32], b: usize, t: usize, vocab: usize, types: usize) -> Result<TokenBatch, GpuError> {
+    pub fn upload(
+        gpu: &Arc<Gpu>,
+        ids: &[u32],
+        type_ids: &[u32],
+        b: usize,
+        t: usize,
+        vocab: usize,
+        types: usize,
+    ) -> Result<TokenBatch, GpuError> {
         if ids.len() != b * t || type_ids.len() != b * t {
-            return Err(shape_err(format!("token batch: {} ids and {} type ids for B·T = {b}·{t}", ids.len(), type_ids.len())));
+            return Err(shape_err(format!(
+                "token batch: {} ids and {} type ids for B·T = {b}·{t}",
+                ids.len(),
+                type_ids.len()
+            )));
         }
         if let Some((i, id)) = ids.iter().enumerate().find(|(_, &id)| id as usize >= vocab) {
             return Err(shape_err(format!("token id {id} at position {i} is outside the vocabulary of {vocab}")));
@@ -85,7 +97,13 @@ impl TokenBatch {
 }
 
 /// out (B·T, C) = word[ids] + pos[t] + type[type_ids].
-pub fn embedding_forward(gpu: &Arc<Gpu>, batch: &TokenBatch, word: &Tensor, pos: &Tensor, ttype: &Tensor) -> Result<Tensor, GpuError> {
+pub fn embedding_forward(
+    gpu: &Arc<Gpu>,
+    batch: &TokenBatch,
+    word: &Tensor,
+    pos: &Tensor,
+    ttype: &Tensor,
+) -> Result<Tensor, GpuError> {
     let c = word.shape().last().copied().unwrap_or(0);
     let vocab = super::rows_of("embedding", word, c)?;
     let positions = super::rows_of("embedding", pos, c)?;
@@ -110,7 +128,10 @@ pub fn embedding_backward(gpu: &Gpu, groups: &RowGroups, dout: &Tensor, dtable: 
     let c = dtable.shape().last().copied().unwrap_or(0);
     let tokens = super::rows_of("embedding backward", dout, c)?;
     if groups.members.numel() != tokens {
-        return Err(shape_err(format!("embedding backward: {} grouped tokens, gradient has {tokens}", groups.members.numel())));
+        return Err(shape_err(format!(
+            "embedding backward: {} grouped tokens, gradient has {tokens}",
+            groups.members.numel()
+        )));
     }
     let params = [tokens as u32, c as u32, 0, 0, groups.count as u32, 0];
     gpu.launch(

@@ -12,7 +12,13 @@ pub struct LayerNormSaved {
 }
 
 /// y = LayerNorm(x) · gamma + beta over the last dimension C of x (…, C).
-pub fn layernorm_forward(gpu: &Arc<Gpu>, x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f32) -> Result<(Tensor, LayerNormSaved), GpuError> {
+pub fn layernorm_forward(
+    gpu: &Arc<Gpu>,
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f32,
+) -> Result<(Tensor, LayerNormSaved), GpuError> {
     let cols = gamma.numel();
     super::expect_numel("layernorm beta", beta, cols)?;
     let rows = super::rows_of("layernorm", x, cols)?;

@@ -47,15 +47,18 @@ pub enum Variant {
     Register,
     /// 64x64 workgroup tile through workgroup memory: GPUs.
     Tiled,
+    /// 8 rows per 8-invocation workgroup, A loads uniform: CPU devices.
+    Rows8,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 2] = [Variant::Register, Variant::Tiled];
+    pub const ALL: [Variant; 3] = [Variant::Register, Variant::Tiled, Variant::Rows8];
 
     pub fn name(self) -> &'static str {
         match self {
             Variant::Register => "reg",
             Variant::Tiled => "tiled",
+            Variant::Rows8 => "rows8",
         }
     }
 
@@ -80,6 +83,7 @@ impl Variant {
         match self {
             Variant::Register => "matmul_reg",
             Variant::Tiled => "matmul_tiled",
+            Variant::Rows8 => "matmul_rows8",
         }
     }
 
@@ -88,6 +92,7 @@ impl Variant {
         match self {
             Variant::Register => (32, 32),
             Variant::Tiled => (64, 64),
+            Variant::Rows8 => (8, 32),
         }
     }
 }
@@ -167,10 +172,22 @@ pub fn gemm_with(
     let (tm, tn) = variant.tile();
     let u = |x: usize| x as u32;
     let params = [
-        u(d.m), u(d.n), u(d.k), u(d.nb2),
-        u(a.1.off), u(a.1.ld), u(a.1.s1), u(a.1.s2),
-        u(b.1.off), u(b.1.ld), u(b.1.s1), u(b.1.s2),
-        u(c.1.off), u(c.1.ld), u(c.1.s1), u(c.1.s2),
+        u(d.m),
+        u(d.n),
+        u(d.k),
+        u(d.nb2),
+        u(a.1.off),
+        u(a.1.ld),
+        u(a.1.s1),
+        u(a.1.s2),
+        u(b.1.off),
+        u(b.1.ld),
+        u(b.1.s1),
+        u(b.1.s2),
+        u(c.1.off),
+        u(c.1.ld),
+        u(c.1.s1),
+        u(c.1.s2),
         f(alpha),
     ];
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
@@ -204,7 +221,13 @@ pub fn matmul(gpu: &Arc<Gpu>, a: &Tensor, b: &Tensor, trans_a: bool, trans_b: bo
     let (m, k) = if trans_a { (ac, ar) } else { (ar, ac) };
     let (k2, n) = if trans_b { (bc, br) } else { (br, bc) };
     if k != k2 {
-        return Err(shape_err(format!("matmul: inner dimensions differ: {} {:?} and {} {:?}", a.name(), a.shape(), b.name(), b.shape())));
+        return Err(shape_err(format!(
+            "matmul: inner dimensions differ: {} {:?} and {} {:?}",
+            a.name(),
+            a.shape(),
+            b.name(),
+            b.shape()
+        )));
     }
     let out = gpu.empty("matmul output", &[m, n])?;
     let la = Layout { trans: trans_a, ..Layout::rows(ac) };

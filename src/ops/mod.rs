@@ -36,7 +36,12 @@ pub(crate) fn f(v: f32) -> u32 {
 /// Checks that `t` holds exactly `n` elements, naming the op and the tensor otherwise.
 pub(crate) fn expect_numel(op: &str, t: &Tensor, n: usize) -> Result<(), GpuError> {
     if t.numel() != n {
-        return Err(GpuError::Shape(format!("{op}: {} has {} elements {:?}, expected {n}", t.name(), t.numel(), t.shape())));
+        return Err(GpuError::Shape(format!(
+            "{op}: {} has {} elements {:?}, expected {n}",
+            t.name(),
+            t.numel(),
+            t.shape()
+        )));
     }
     Ok(())
 }
@@ -45,7 +50,11 @@ pub(crate) fn expect_numel(op: &str, t: &Tensor, n: usize) -> Result<(), GpuErro
 pub(crate) fn rows_of(op: &str, t: &Tensor, cols: usize) -> Result<usize, GpuError> {
     match t.shape().last() {
         Some(&c) if c == cols && cols > 0 => Ok(t.numel() / cols),
-        _ => Err(GpuError::Shape(format!("{op}: {} has shape {:?}, expected last dimension {cols}", t.name(), t.shape()))),
+        _ => Err(GpuError::Shape(format!(
+            "{op}: {} has shape {:?}, expected last dimension {cols}",
+            t.name(),
+            t.shape()
+        ))),
     }
 }
 

@@ -57,7 +57,14 @@ pub fn sumsq_partial(gpu: &Gpu, x: &Tensor, partials: &Tensor, offset: usize) ->
 }
 
 /// out[index] (+)= alpha · Σ x, in one workgroup (x is small: per-example losses, partials).
-pub fn sum_into(gpu: &Gpu, x: &Tensor, out: &Tensor, index: usize, alpha: f32, accumulate: bool) -> Result<(), GpuError> {
+pub fn sum_into(
+    gpu: &Gpu,
+    x: &Tensor,
+    out: &Tensor,
+    index: usize,
+    alpha: f32,
+    accumulate: bool,
+) -> Result<(), GpuError> {
     if index >= out.numel() {
         return Err(GpuError::Shape(format!("sum: index {index} outside {}", out.name())));
     }

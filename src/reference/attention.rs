@@ -13,7 +13,8 @@ pub fn softmax(scores: &[f64], mask: &[f64], s: &AttentionShape, scale: f64) -> 
     let mut p = vec![0.0; scores.len()];
     for row in 0..scores.len() / t {
         let b = row / (s.nh * t);
-        let v: Vec<f64> = (0..t).map(|j| scores[row * t + j] * scale + (1.0 - mask[b * t + j]) * f32::MIN as f64).collect();
+        let v: Vec<f64> =
+            (0..t).map(|j| scores[row * t + j] * scale + (1.0 - mask[b * t + j]) * f32::MIN as f64).collect();
         let mx = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let e: Vec<f64> = v.iter().map(|x| (x - mx).exp()).collect();
         let sum: f64 = e.iter().sum();
@@ -45,7 +46,8 @@ pub fn forward(qkv: &[f64], mask: &[f64], s: &AttentionShape) -> (Vec<f64>, Vec<
         for h in 0..s.nh {
             for i in 0..t {
                 for j in 0..t {
-                    scores[((b * s.nh + h) * t + i) * t + j] = (0..hs).map(|d| q(qkv, s, 0, b, h, i, d) * q(qkv, s, 1, b, h, j, d)).sum();
+                    scores[((b * s.nh + h) * t + i) * t + j] =
+                        (0..hs).map(|d| q(qkv, s, 0, b, h, i, d) * q(qkv, s, 1, b, h, j, d)).sum();
                 }
             }
         }
@@ -56,7 +58,8 @@ pub fn forward(qkv: &[f64], mask: &[f64], s: &AttentionShape) -> (Vec<f64>, Vec<
         for h in 0..s.nh {
             for i in 0..t {
                 for d in 0..hs {
-                    ctx[(b * t + i) * c + h * hs + d] = (0..t).map(|j| p[((b * s.nh + h) * t + i) * t + j] * q(qkv, s, 2, b, h, j, d)).sum();
+                    ctx[(b * t + i) * c + h * hs + d] =
+                        (0..t).map(|j| p[((b * s.nh + h) * t + i) * t + j] * q(qkv, s, 2, b, h, j, d)).sum();
                 }
             }
         }
@@ -76,12 +79,14 @@ pub fn backward(dctx: &[f64], qkv: &[f64], p: &[f64], s: &AttentionShape) -> Vec
         for h in 0..s.nh {
             for i in 0..t {
                 for j in 0..t {
-                    dp[pi(b, h, i, j)] = (0..hs).map(|d| dctx[(b * t + i) * c + h * hs + d] * q(qkv, s, 2, b, h, j, d)).sum();
+                    dp[pi(b, h, i, j)] =
+                        (0..hs).map(|d| dctx[(b * t + i) * c + h * hs + d] * q(qkv, s, 2, b, h, j, d)).sum();
                 }
             }
             for j in 0..t {
                 for d in 0..hs {
-                    dqkv[di(2, b, h, j, d)] = (0..t).map(|i| p[pi(b, h, i, j)] * dctx[(b * t + i) * c + h * hs + d]).sum();
+                    dqkv[di(2, b, h, j, d)] =
+                        (0..t).map(|i| p[pi(b, h, i, j)] * dctx[(b * t + i) * c + h * hs + d]).sum();
                 }
             }
         }

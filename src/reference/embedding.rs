@@ -12,7 +12,14 @@ pub fn forward(ids: &[u32], types: &[u32], word: &[f64], pos: &[f64], ttype: &[f
 }
 
 /// Gradients of the three tables: (dword, dpos, dtype), shaped like the tables.
-pub fn backward(ids: &[u32], types: &[u32], dout: &[f64], t: usize, c: usize, sizes: (usize, usize, usize)) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+pub fn backward(
+    ids: &[u32],
+    types: &[u32],
+    dout: &[f64],
+    t: usize,
+    c: usize,
+    sizes: (usize, usize, usize),
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let (mut dw, mut dp, mut dt) = (vec![0.0; sizes.0 * c], vec![0.0; sizes.1 * c], vec![0.0; sizes.2 * c]);
     for (tok, (&id, &ty)) in ids.iter().zip(types).enumerate() {
         for j in 0..c {

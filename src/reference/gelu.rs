@@ -39,7 +39,8 @@ pub fn gelu(x: f64, kind: GeluKind) -> f64 {
 pub fn gelu_grad(x: f64, kind: GeluKind) -> f64 {
     match kind {
         GeluKind::Erf => {
-            0.5 * (1.0 + erf(x / std::f64::consts::SQRT_2)) + x * (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
+            0.5 * (1.0 + erf(x / std::f64::consts::SQRT_2))
+                + x * (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
         }
         GeluKind::Tanh => {
             let k = (2.0 / std::f64::consts::PI).sqrt();

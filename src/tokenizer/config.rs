@@ -61,16 +61,10 @@ impl TokenizerConfig {
     pub fn raw_tokens(&self) -> Vec<String> {
         match &self.added_tokens {
             Some(t) => t.clone(),
-            None => [
-                &self.unk_token,
-                &self.sep_token,
-                &self.pad_token,
-                &self.cls_token,
-                &self.mask_token,
-            ]
-            .into_iter()
-            .cloned()
-            .collect(),
+            None => [&self.unk_token, &self.sep_token, &self.pad_token, &self.cls_token, &self.mask_token]
+                .into_iter()
+                .cloned()
+                .collect(),
         }
     }
 
@@ -114,19 +108,9 @@ impl TokenizerConfig {
         Ok(cfg)
     }
 
-    fn apply_tokenizer_json(
-        &mut self,
-        v: &Value,
-        path: &Path,
-        strip: &mut Option<bool>,
-    ) -> Result<()> {
-        let bad = |message: String| TokenizerError::BadConfig {
-            path: path.to_path_buf(),
-            message,
-        };
-        let model = v
-            .get("model")
-            .ok_or_else(|| bad("no \"model\" section".into()))?;
+    fn apply_tokenizer_json(&mut self, v: &Value, path: &Path, strip: &mut Option<bool>) -> Result<()> {
+        let bad = |message: String| TokenizerError::BadConfig { path: path.to_path_buf(), message };
+        let model = v.get("model").ok_or_else(|| bad("no \"model\" section".into()))?;
         match model.get("type").and_then(Value::as_str) {
             Some("WordPiece") | None => {}
             Some(other) => return Err(bad(format!("model type {other:?} is not WordPiece"))),
@@ -134,16 +118,10 @@ impl TokenizerConfig {
         if let Some(t) = model.get("unk_token").and_then(Value::as_str) {
             self.unk_token = t.to_string();
         }
-        if let Some(t) = model
-            .get("continuing_subword_prefix")
-            .and_then(Value::as_str)
-        {
+        if let Some(t) = model.get("continuing_subword_prefix").and_then(Value::as_str) {
             self.continuing_subword_prefix = t.to_string();
         }
-        if let Some(n) = model
-            .get("max_input_chars_per_word")
-            .and_then(Value::as_u64)
-        {
+        if let Some(n) = model.get("max_input_chars_per_word").and_then(Value::as_u64) {
             self.max_input_chars_per_word = n as usize;
         }
         if let Some(n) = v.get("normalizer").filter(|n| !n.is_null()) {
@@ -153,8 +131,7 @@ impl TokenizerConfig {
                     n.get("type").unwrap_or(&Value::Null)
                 ))
             })?;
-            let flag =
-                |k: &str, default: bool| bert.get(k).and_then(Value::as_bool).unwrap_or(default);
+            let flag = |k: &str, default: bool| bert.get(k).and_then(Value::as_bool).unwrap_or(default);
             self.normalizer.clean_text = flag("clean_text", true);
             self.normalizer.handle_chinese_chars = flag("handle_chinese_chars", true);
             self.normalizer.lowercase = flag("lowercase", true);
@@ -163,11 +140,7 @@ impl TokenizerConfig {
         if let Some(list) = v.get("added_tokens").and_then(Value::as_array) {
             let raw: Vec<String> = list
                 .iter()
-                .filter(|t| {
-                    !t.get("normalized")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false)
-                })
+                .filter(|t| !t.get("normalized").and_then(Value::as_bool).unwrap_or(false))
                 .filter_map(|t| t.get("content").and_then(Value::as_str).map(str::to_string))
                 .collect();
             self.added_tokens = Some(raw);
@@ -193,9 +166,7 @@ fn find_bert_normalizer(n: &Value) -> Option<&Value> {
 
 /// A special token is either `"[UNK]"` or `{"content": "[UNK]", ...}`.
 fn token_content(v: &Value) -> Option<String> {
-    v.as_str()
-        .or_else(|| v.get("content").and_then(Value::as_str))
-        .map(str::to_string)
+    v.as_str().or_else(|| v.get("content").and_then(Value::as_str)).map(str::to_string)
 }
 
 fn read_json(path: &Path) -> Result<Option<Value>> {
@@ -205,8 +176,5 @@ fn read_json(path: &Path) -> Result<Option<Value>> {
     let text = crate::tokenizer::read_text_file(path)?;
     serde_json::from_str(&text)
         .map(Some)
-        .map_err(|e| TokenizerError::BadConfig {
-            path: path.to_path_buf(),
-            message: format!("invalid JSON: {e}"),
-        })
+        .map_err(|e| TokenizerError::BadConfig { path: path.to_path_buf(), message: format!("invalid JSON: {e}") })
 }

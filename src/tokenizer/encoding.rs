@@ -66,11 +66,7 @@ impl Encoding {
         ids.resize(total, pad);
         let mut attention_mask = vec![0u32; total];
         attention_mask[..real].fill(1);
-        Encoding {
-            ids,
-            attention_mask,
-            type_ids: vec![0u32; total],
-        }
+        Encoding { ids, attention_mask, type_ids: vec![0u32; total] }
     }
 }
 
@@ -83,11 +79,7 @@ pub fn pair_truncation(n_a: usize, n_b: usize, budget: usize) -> (usize, usize) 
     }
     let swap = n_a > n_b;
     let (mut n1, mut n2) = if swap { (n_b, n_a) } else { (n_a, n_b) };
-    n2 = if n1 > budget {
-        n1
-    } else {
-        n2.min(n1.max(budget - n1))
-    };
+    n2 = if n1 > budget { n1 } else { n2.min(n1.max(budget - n1)) };
     if n1 + n2 > budget {
         n1 = budget / 2;
         n2 = n1 + budget % 2;

@@ -19,11 +19,7 @@ pub enum TokenizerError {
     EmptyVocab { path: PathBuf },
 
     #[error("{}: vocabulary has no {role} token {token:?} (needed to encode for BERT)", path.display())]
-    MissingSpecialToken {
-        path: PathBuf,
-        role: &'static str,
-        token: String,
-    },
+    MissingSpecialToken { path: PathBuf, role: &'static str, token: String },
 
     #[error("{}: {message}", path.display())]
     BadConfig { path: PathBuf, message: String },

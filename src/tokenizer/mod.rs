@@ -41,10 +41,7 @@ pub const DEFAULT_MAX_LEN: usize = 128;
 /// U+FFFD a lossy decode would insert, so bad input would otherwise go unnoticed.
 pub fn read_text_file(path: impl AsRef<Path>) -> Result<String> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| TokenizerError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(|source| TokenizerError::Io { path: path.to_path_buf(), source })?;
     decode_text(path, bytes)
 }
 
@@ -88,10 +85,7 @@ impl Tokenizer {
 
     /// As [`from_dir`](Self::from_dir), with casing forced when `lowercase` is `Some`
     /// (true: lowercase + strip accents; false: keep both).
-    pub fn from_dir_with_lowercase(
-        dir: impl AsRef<Path>,
-        lowercase: Option<bool>,
-    ) -> Result<Tokenizer> {
+    pub fn from_dir_with_lowercase(dir: impl AsRef<Path>, lowercase: Option<bool>) -> Result<Tokenizer> {
         let dir = dir.as_ref();
         let mut cfg = TokenizerConfig::from_dir(dir)?;
         if let Some(l) = lowercase {
@@ -105,10 +99,7 @@ impl Tokenizer {
         Self::from_vocab_file_with_config(path, TokenizerConfig::with_lowercase(lowercase))
     }
 
-    pub fn from_vocab_file_with_config(
-        path: impl AsRef<Path>,
-        config: TokenizerConfig,
-    ) -> Result<Tokenizer> {
+    pub fn from_vocab_file_with_config(path: impl AsRef<Path>, config: TokenizerConfig) -> Result<Tokenizer> {
         let path = path.as_ref();
         let text = read_text_file(path)?;
         let vocab = Vocab::from_text(&text, &config.continuing_subword_prefix, path)?;
@@ -118,13 +109,11 @@ impl Tokenizer {
     /// From an in-memory vocabulary; `path` only names it in errors.
     pub fn from_vocab(vocab: Vocab, config: TokenizerConfig, path: &Path) -> Result<Tokenizer> {
         let need = |role: &'static str, token: &str| {
-            vocab
-                .id(token)
-                .ok_or_else(|| TokenizerError::MissingSpecialToken {
-                    path: PathBuf::from(path),
-                    role,
-                    token: token.to_string(),
-                })
+            vocab.id(token).ok_or_else(|| TokenizerError::MissingSpecialToken {
+                path: PathBuf::from(path),
+                role,
+                token: token.to_string(),
+            })
         };
         let unk_id = need("unknown", &config.unk_token)?;
         let special = SpecialIds {
@@ -222,11 +211,7 @@ impl Tokenizer {
     pub fn tokens(&self, text: &str) -> Vec<String> {
         self.encode(text)
             .into_iter()
-            .map(|id| {
-                self.id_to_token(id)
-                    .unwrap_or(&self.config.unk_token)
-                    .to_string()
-            })
+            .map(|id| self.id_to_token(id).unwrap_or(&self.config.unk_token).to_string())
             .collect()
     }
 
@@ -243,8 +228,7 @@ impl Tokenizer {
     pub fn encode_words_into(&self, text: &str, scratch: &mut Scratch, out: &mut Vec<u32>) {
         if self.raw_tokens.is_empty() || !text.bytes().any(|b| self.raw_first_byte[b as usize]) {
             let wp = &self.wordpiece;
-            self.basic
-                .for_each_word(text, scratch, &mut |w: &str| wp.push_word(w, out));
+            self.basic.for_each_word(text, scratch, &mut |w: &str| wp.push_word(w, out));
             return;
         }
         // Split out verbatim special tokens (leftmost, then longest), as HF added tokens;
@@ -253,14 +237,9 @@ impl Tokenizer {
         let (mut seg, mut i) = (0, 0);
         while i < bytes.len() {
             if self.raw_first_byte[bytes[i] as usize] {
-                if let Some((t, id)) = self
-                    .raw_tokens
-                    .iter()
-                    .find(|(t, _)| bytes[i..].starts_with(t.as_bytes()))
-                {
+                if let Some((t, id)) = self.raw_tokens.iter().find(|(t, _)| bytes[i..].starts_with(t.as_bytes())) {
                     let wp = &self.wordpiece;
-                    self.basic
-                        .for_each_word(&text[seg..i], scratch, &mut |w: &str| wp.push_word(w, out));
+                    self.basic.for_each_word(&text[seg..i], scratch, &mut |w: &str| wp.push_word(w, out));
                     out.push(*id);
                     i += t.len();
                     seg = i;
@@ -270,8 +249,7 @@ impl Tokenizer {
             i += 1;
         }
         let wp = &self.wordpiece;
-        self.basic
-            .for_each_word(&text[seg..], scratch, &mut |w: &str| wp.push_word(w, out));
+        self.basic.for_each_word(&text[seg..], scratch, &mut |w: &str| wp.push_word(w, out));
     }
 
     /// `[CLS] text [SEP]` truncated to `max_len` and padded to `max_len` (min 2).
@@ -316,11 +294,7 @@ impl Tokenizer {
 
     /// Maps `f` over `items` in order, contiguous chunks on scoped threads, one set of
     /// buffers per thread.
-    fn par_map<I: Sync, T: Send>(
-        &self,
-        items: &[I],
-        f: impl Fn(&I, &mut Buffers) -> T + Sync,
-    ) -> Vec<T> {
+    fn par_map<I: Sync, T: Send>(&self, items: &[I], f: impl Fn(&I, &mut Buffers) -> T + Sync) -> Vec<T> {
         // Below a few dozen texts a thread costs more than it saves.
         let threads = self.threads().min(items.len() / 32).max(1);
         if threads == 1 {

@@ -27,22 +27,12 @@ pub struct NormalizerOptions {
 impl NormalizerOptions {
     /// Uncased BERT (the default): lowercase and strip accents.
     pub fn uncased() -> Self {
-        NormalizerOptions {
-            clean_text: true,
-            handle_chinese_chars: true,
-            strip_accents: true,
-            lowercase: true,
-        }
+        NormalizerOptions { clean_text: true, handle_chinese_chars: true, strip_accents: true, lowercase: true }
     }
 
     /// Cased BERT: keep case and accents.
     pub fn cased() -> Self {
-        NormalizerOptions {
-            clean_text: true,
-            handle_chinese_chars: true,
-            strip_accents: false,
-            lowercase: false,
-        }
+        NormalizerOptions { clean_text: true, handle_chinese_chars: true, strip_accents: false, lowercase: false }
     }
 }
 
@@ -107,9 +97,7 @@ impl BasicTokenizer {
             let c = b as u32;
             *class = if opts.clean_text && in_ranges(&ut::REMOVE, c) {
                 DROP
-            } else if (opts.clean_text && in_ranges(&ut::WHITESPACE, c))
-                || char::from(b as u8).is_whitespace()
-            {
+            } else if (opts.clean_text && in_ranges(&ut::WHITESPACE, c)) || char::from(b as u8).is_whitespace() {
                 SPACE
             } else if in_ranges(&ut::PUNCTUATION, c) {
                 PUNCT
@@ -134,9 +122,7 @@ impl BasicTokenizer {
             let b = bytes[i];
             if b < 0x80 {
                 match self.ascii[b as usize] {
-                    WORD => s
-                        .word
-                        .push(if lower { b.to_ascii_lowercase() } else { b } as char),
+                    WORD => s.word.push(if lower { b.to_ascii_lowercase() } else { b } as char),
                     SPACE => flush(&mut s.word, emit),
                     PUNCT => {
                         flush(&mut s.word, emit);
@@ -247,11 +233,7 @@ fn push_nfd(c: char, out: &mut Vec<char>, marks: &mut Vec<(u8, char)>) {
     if in_ranges(&ut::NONSPACING_MARK, cp) {
         return; // dropping before or after the stable sort gives the same order
     }
-    let ccc = if in_ranges(&ut::COMBINING, cp) {
-        canonical_combining_class(c)
-    } else {
-        0
-    };
+    let ccc = if in_ranges(&ut::COMBINING, cp) { canonical_combining_class(c) } else { 0 };
     if ccc == 0 {
         flush_marks(out, marks);
         out.push(c);
@@ -274,9 +256,7 @@ mod tests {
     fn words(opts: NormalizerOptions, text: &str) -> Vec<String> {
         let bt = BasicTokenizer::new(opts);
         let mut out = Vec::new();
-        bt.for_each_word(text, &mut Scratch::default(), &mut |w: &str| {
-            out.push(w.to_string())
-        });
+        bt.for_each_word(text, &mut Scratch::default(), &mut |w: &str| out.push(w.to_string()));
         out
     }
 
@@ -311,13 +291,7 @@ mod tests {
                 assert_ne!(canonical_combining_class(c), 0, "U+{cp:04X}");
             }
         }
-        for t in [
-            &ut::REMOVE[..],
-            &ut::WHITESPACE,
-            &ut::PUNCTUATION,
-            &ut::CJK,
-            &ut::NONSPACING_MARK,
-        ] {
+        for t in [&ut::REMOVE[..], &ut::WHITESPACE, &ut::PUNCTUATION, &ut::CJK, &ut::NONSPACING_MARK] {
             assert!(t.windows(2).all(|w| w[0].1 < w[1].0) && t.iter().all(|r| r.0 <= r.1));
         }
     }

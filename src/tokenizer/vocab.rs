@@ -75,9 +75,7 @@ impl Vocab {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let tokens: Vec<Box<str>> = text.lines().map(|l| Box::from(l.trim_end())).collect();
         if tokens.is_empty() || tokens.iter().all(|t| t.is_empty()) {
-            return Err(TokenizerError::EmptyVocab {
-                path: path.to_path_buf(),
-            });
+            return Err(TokenizerError::EmptyVocab { path: path.to_path_buf() });
         }
         Ok(Vocab::from_tokens(tokens, prefix))
     }
@@ -94,19 +92,8 @@ impl Vocab {
             }
         }
         let max_full_len = tokens.iter().map(|t| t.len()).max().unwrap_or(0);
-        let max_cont_len = tokens
-            .iter()
-            .filter_map(|t| t.strip_prefix(prefix))
-            .map(str::len)
-            .max()
-            .unwrap_or(0);
-        Vocab {
-            tokens,
-            full,
-            cont,
-            max_full_len,
-            max_cont_len,
-        }
+        let max_cont_len = tokens.iter().filter_map(|t| t.strip_prefix(prefix)).map(str::len).max().unwrap_or(0);
+        Vocab { tokens, full, cont, max_full_len, max_cont_len }
     }
 
     /// Number of ids (lines of vocab.txt): the model's embedding rows.

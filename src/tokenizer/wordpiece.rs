@@ -25,12 +25,7 @@ impl WordPiece {
                 }
             }
         }
-        WordPiece {
-            vocab,
-            unk_id,
-            max_chars,
-            ascii_ids,
-        }
+        WordPiece { vocab, unk_id, max_chars, ascii_ids }
     }
 
     pub fn vocab(&self) -> &Vocab {
@@ -64,11 +59,7 @@ impl WordPiece {
         let mark = out.len();
         let mut start = 0;
         while start < bytes.len() {
-            let longest = if start == 0 {
-                self.vocab.max_full_len()
-            } else {
-                self.vocab.max_cont_len()
-            };
+            let longest = if start == 0 { self.vocab.max_full_len() } else { self.vocab.max_cont_len() };
             let mut end = bytes.len().min(start + longest);
             while !word.is_char_boundary(end) {
                 end -= 1;
@@ -76,11 +67,7 @@ impl WordPiece {
             let mut found = None;
             while end > start {
                 let piece = &word[start..end];
-                let id = if start == 0 {
-                    self.vocab.id(piece)
-                } else {
-                    self.vocab.cont_id(piece)
-                };
+                let id = if start == 0 { self.vocab.id(piece) } else { self.vocab.cont_id(piece) };
                 if id.is_some() {
                     found = id;
                     break;

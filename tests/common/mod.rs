@@ -55,7 +55,11 @@ pub fn max_abs_err(got: &[f32], want: &[f64]) -> (f64, usize) {
     assert_eq!(got.len(), want.len(), "lengths differ");
     got.iter().zip(want).enumerate().fold((0.0, 0), |(m, at), (i, (&g, &w))| {
         let e = (g as f64 - w).abs();
-        if e > m || e.is_nan() { (e, i) } else { (m, at) }
+        if e > m || e.is_nan() {
+            (e, i)
+        } else {
+            (m, at)
+        }
     })
 }
 

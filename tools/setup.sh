@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian/Ubuntu machine: a Vulkan driver (Mesa's lavapipe runs Vulkan on the
+# CPU where there is no GPU) and the pretrained model (tools/fetch_model.sh). Idempotent.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+if ! ls /usr/share/vulkan/icd.d/*.json >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq mesa-vulkan-drivers >/dev/null
+  echo "installed mesa-vulkan-drivers"
+fi
+"$root/tools/fetch_model.sh"
