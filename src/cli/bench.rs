@@ -43,7 +43,7 @@ struct KernelsArgs {
     /// Also 4096³ matmul (for real GPUs; minutes on a CPU adapter).
     #[arg(long)]
     large: bool,
-    /// Matmul variant to use (reg, tiled) instead of the adapter's default.
+    /// Matmul variant to use (reg, tiled, panel) instead of the adapter's default.
     #[arg(long)]
     variant: Option<String>,
     /// Print one JSON array instead of the table.
@@ -72,7 +72,7 @@ fn run_kernels(k: KernelsArgs) -> anyhow::Result<()> {
     let gpu = Gpu::new(&k.gpu.options())?;
     if let Some(v) = &k.variant {
         if crate::ops::matmul::Variant::parse(v).is_none() {
-            anyhow::bail!("unknown matmul variant {v:?}: choose reg, tiled or rows8");
+            anyhow::bail!("unknown matmul variant {v:?}: choose reg, tiled or panel");
         }
         gpu.set_variant("matmul", v);
     }

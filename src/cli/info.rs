@@ -51,6 +51,8 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
     println!("  max_buffer_size                   {:>14} bytes", l.max_buffer_size);
     println!("  max_storage_buffer_binding_size   {:>14} bytes", l.max_storage_buffer_binding_size);
     println!("  max_storage_buffers_per_stage     {:>14}", l.max_storage_buffers_per_shader_stage);
+    println!("  max_uniform_buffer_binding_size   {:>14} bytes", l.max_uniform_buffer_binding_size);
+    println!("  max_uniform_buffers_per_stage     {:>14}", l.max_uniform_buffers_per_shader_stage);
     println!("  max_compute_workgroup_storage     {:>14} bytes", l.max_compute_workgroup_storage_size);
     println!("  max_compute_invocations_per_group {:>14}", l.max_compute_invocations_per_workgroup);
     println!(

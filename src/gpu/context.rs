@@ -422,13 +422,13 @@ impl Gpu {
             }),
         });
         for (i, a) in args.iter().enumerate() {
-            let t = a.tensor();
+            let (offset, size) = a.range();
             entries.push(wgpu::BindGroupEntry {
                 binding: i as u32 + 1,
                 resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: t.buffer(),
-                    offset: 0,
-                    size: wgpu::BufferSize::new(t.bytes().max(4)),
+                    buffer: a.tensor().buffer(),
+                    offset,
+                    size: wgpu::BufferSize::new(size),
                 }),
             });
         }
@@ -501,7 +501,8 @@ impl Gpu {
                 Ok(_) => return Ok(()),
                 Err(wgpu::PollError::Timeout) => self.check_lost()?,
                 Err(e) => {
-                    self.check_lost()?;
+                    // A submission that failed validation never completes: report why.
+                    self.check_errors()?;
                     return Err(GpuError::DeviceLost(e.to_string()));
                 }
             }

@@ -68,20 +68,41 @@ impl<'a> Kernel<'a> {
     }
 }
 
-/// A storage-buffer argument: read-only or read-write.
+/// A buffer argument: a read-only or read-write storage buffer, or a window of a tensor bound
+/// as a uniform buffer (offset and size in bytes; the offset a multiple of 256).
 pub enum Arg<'a> {
     R(&'a Tensor),
     W(&'a Tensor),
+    U(&'a Tensor, u64, u64),
+}
+
+/// How an argument is bound: the key of the bind group layout.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) enum BindKind {
+    Read,
+    Write,
+    Uniform,
 }
 
 impl Arg<'_> {
     pub(crate) fn tensor(&self) -> &Tensor {
         match self {
-            Arg::R(t) | Arg::W(t) => t,
+            Arg::R(t) | Arg::W(t) | Arg::U(t, _, _) => t,
         }
     }
-    fn read_only(&self) -> bool {
-        matches!(self, Arg::R(_))
+    /// (offset, size) of the bound range in bytes.
+    pub(crate) fn range(&self) -> (u64, u64) {
+        match self {
+            Arg::R(t) | Arg::W(t) => (0, t.bytes().max(4)),
+            Arg::U(_, off, size) => (*off, *size),
+        }
+    }
+    fn kind(&self) -> BindKind {
+        match self {
+            Arg::R(_) => BindKind::Read,
+            Arg::W(_) => BindKind::Write,
+            Arg::U(..) => BindKind::Uniform,
+        }
     }
 }
 
@@ -90,14 +111,14 @@ struct PipelineKey {
     shader: Shader,
     entry: &'static str,
     constants: Vec<(&'static str, u64)>,
-    layout: Vec<bool>,
+    layout: Vec<BindKind>,
 }
 
 /// Compiled once per process: shader modules, layouts per argument signature, pipelines.
 #[derive(Default)]
 pub(crate) struct KernelCache {
     modules: HashMap<Shader, wgpu::ShaderModule>,
-    layouts: HashMap<Vec<bool>, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
+    layouts: HashMap<Vec<BindKind>, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
     pipelines: HashMap<PipelineKey, wgpu::ComputePipeline>,
 }
 
@@ -109,7 +130,7 @@ impl KernelCache {
         kernel: &Kernel,
         args: &[Arg],
     ) -> Result<(wgpu::ComputePipeline, wgpu::BindGroupLayout), GpuError> {
-        let sig: Vec<bool> = args.iter().map(Arg::read_only).collect();
+        let sig: Vec<BindKind> = args.iter().map(Arg::kind).collect();
         let key = PipelineKey {
             shader: kernel.shader,
             entry: kernel.entry,
@@ -172,7 +193,7 @@ impl KernelCache {
     }
 }
 
-fn make_layout(device: &wgpu::Device, read_only: &[bool]) -> (wgpu::BindGroupLayout, wgpu::PipelineLayout) {
+fn make_layout(device: &wgpu::Device, kinds: &[BindKind]) -> (wgpu::BindGroupLayout, wgpu::PipelineLayout) {
     let mut entries = vec![wgpu::BindGroupLayoutEntry {
         binding: 0,
         visibility: wgpu::ShaderStages::COMPUTE,
@@ -183,15 +204,16 @@ fn make_layout(device: &wgpu::Device, read_only: &[bool]) -> (wgpu::BindGroupLay
         },
         count: None,
     }];
-    for (i, &ro) in read_only.iter().enumerate() {
+    for (i, &kind) in kinds.iter().enumerate() {
+        let ty = match kind {
+            BindKind::Read => wgpu::BufferBindingType::Storage { read_only: true },
+            BindKind::Write => wgpu::BufferBindingType::Storage { read_only: false },
+            BindKind::Uniform => wgpu::BufferBindingType::Uniform,
+        };
         entries.push(wgpu::BindGroupLayoutEntry {
             binding: i as u32 + 1,
             visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Storage { read_only: ro },
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
+            ty: wgpu::BindingType::Buffer { ty, has_dynamic_offset: false, min_binding_size: None },
             count: None,
         });
     }

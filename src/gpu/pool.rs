@@ -55,7 +55,11 @@ impl BufferPool {
                 device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("wgbert tensor"),
                     size: class,
-                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                    // UNIFORM too: CPU adapters read matmul panels faster through uniform bindings.
+                    usage: wgpu::BufferUsages::STORAGE
+                        | wgpu::BufferUsages::UNIFORM
+                        | wgpu::BufferUsages::COPY_SRC
+                        | wgpu::BufferUsages::COPY_DST,
                     mapped_at_creation: false,
                 })
             }

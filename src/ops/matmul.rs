@@ -47,18 +47,19 @@ pub enum Variant {
     Register,
     /// 64x64 workgroup tile through workgroup memory: GPUs.
     Tiled,
-    /// 8 rows per 8-invocation workgroup, A loads uniform: CPU devices.
-    Rows8,
+    /// Operands packed into 64 KiB panels read through uniform bindings: CPU devices, where
+    /// storage loads are slow (see matmul.wgsl).
+    Panel,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 3] = [Variant::Register, Variant::Tiled, Variant::Rows8];
+    pub const ALL: [Variant; 3] = [Variant::Register, Variant::Tiled, Variant::Panel];
 
     pub fn name(self) -> &'static str {
         match self {
             Variant::Register => "reg",
             Variant::Tiled => "tiled",
-            Variant::Rows8 => "rows8",
+            Variant::Panel => "panel",
         }
     }
 
@@ -73,7 +74,7 @@ impl Variant {
             return v;
         }
         if gpu.is_cpu() {
-            Variant::Register
+            Variant::Panel
         } else {
             Variant::Tiled
         }
@@ -83,7 +84,7 @@ impl Variant {
         match self {
             Variant::Register => "matmul_reg",
             Variant::Tiled => "matmul_tiled",
-            Variant::Rows8 => "matmul_rows8",
+            Variant::Panel => "matmul_panel",
         }
     }
 
@@ -92,7 +93,7 @@ impl Variant {
         match self {
             Variant::Register => (32, 32),
             Variant::Tiled => (64, 64),
-            Variant::Rows8 => (8, 32),
+            Variant::Panel => (PANEL, PANEL),
         }
     }
 }
@@ -125,7 +126,7 @@ fn check_operand(what: &str, t: &Tensor, l: &Layout, rows: usize, cols: usize, d
 /// adapter's matmul variant.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(
-    gpu: &Gpu,
+    gpu: &Arc<Gpu>,
     d: Dims,
     a: (&Tensor, Layout),
     b: (&Tensor, Layout),
@@ -140,7 +141,7 @@ pub fn gemm(
 /// `gemm` with an explicit kernel variant (tests and the tuner try each).
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_with(
-    gpu: &Gpu,
+    gpu: &Arc<Gpu>,
     variant: Variant,
     d: Dims,
     a: (&Tensor, Layout),
@@ -171,24 +172,15 @@ pub fn gemm_with(
     }
     let (tm, tn) = variant.tile();
     let u = |x: usize| x as u32;
-    let params = [
-        u(d.m),
-        u(d.n),
-        u(d.k),
-        u(d.nb2),
-        u(a.1.off),
-        u(a.1.ld),
-        u(a.1.s1),
-        u(a.1.s2),
-        u(b.1.off),
-        u(b.1.ld),
-        u(b.1.s1),
-        u(b.1.s2),
-        u(c.1.off),
-        u(c.1.ld),
-        u(c.1.s1),
-        u(c.1.s2),
+    // The words of matmul.wgsl's Params, in order; the last 8 are set per panel dispatch.
+    #[rustfmt::skip]
+    let mut params = [
+        u(d.m), u(d.n), u(d.k), u(d.nb2),
+        u(a.1.off), u(a.1.ld), u(a.1.s1), u(a.1.s2),
+        u(b.1.off), u(b.1.ld), u(b.1.s1), u(b.1.s2),
+        u(c.1.off), u(c.1.ld), u(c.1.s1), u(c.1.s2),
         f(alpha),
+        0, 0, 0, 0, 0, 0, 0, 0,
     ];
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
     let constants = [
@@ -197,14 +189,86 @@ pub fn gemm_with(
         ("HAS_BIAS", flag(bias.is_some())),
         ("ACCUMULATE", flag(accumulate)),
     ];
-    let kernel = Kernel { shader: Shader::Matmul, entry: variant.entry(), constants: &constants };
     let bias_arg = bias.unwrap_or(a.0); // unread when HAS_BIAS is off
+    if variant == Variant::Panel {
+        return gemm_panels(gpu, d, a.0, b.0, bias_arg, c, &mut params, &constants);
+    }
+    let kernel = Kernel { shader: Shader::Matmul, entry: variant.entry(), constants: &constants };
     gpu.launch(
         &kernel,
         &params,
         &[Arg::R(a.0), Arg::R(b.0), Arg::R(bias_arg), Arg::W(c.0)],
         [d.n.div_ceil(tn) as u32, d.m.div_ceil(tm) as u32, batches as u32],
     )
+}
+
+/// Rows (of A) and columns (of B) per panel, and the depth of a panel: 128·128 f32 = 64 KiB,
+/// the uniform binding limit of most adapters.
+const PANEL: usize = 128;
+const PANEL_K: usize = 128;
+const PANEL_BYTES: u64 = (PANEL * PANEL_K * 4) as u64;
+
+/// The panel variant: pack both operands into zero-padded panels, then one dispatch per
+/// (batch, block of C, K chunk).
+#[allow(clippy::too_many_arguments)]
+fn gemm_panels(
+    gpu: &Arc<Gpu>,
+    d: Dims,
+    a: &Tensor,
+    b: &Tensor,
+    bias: &Tensor,
+    c: (&Tensor, Layout),
+    params: &mut [u32; 25],
+    constants: &[(&'static str, f64)],
+) -> Result<(), GpuError> {
+    if gpu.limits().max_uniform_buffer_binding_size < PANEL_BYTES {
+        return Err(shape_err("matmul: the panel variant needs 64 KiB uniform bindings; choose reg or tiled"));
+    }
+    let batches = d.nb1 * d.nb2;
+    let (blocks_m, blocks_n, chunks) = (d.m.div_ceil(PANEL), d.n.div_ceil(PANEL), d.k.div_ceil(PANEL_K));
+    let per = PANEL * PANEL_K;
+    params[17] = blocks_m as u32;
+    params[18] = blocks_n as u32;
+    params[19] = chunks as u32;
+    // pack_a reads A, pack_b reads B; both see the same bindings.
+    let pack = |entry: &'static str, blocks: usize, name: &str, params: &mut [u32; 25]| -> Result<Tensor, GpuError> {
+        let total = batches * blocks * chunks * per;
+        let packed = gpu.empty(name, &[total])?;
+        params[20] = total as u32;
+        gpu.launch(
+            &Kernel { shader: Shader::Matmul, entry, constants },
+            &params[..],
+            &[Arg::R(a), Arg::R(b), Arg::W(&packed)],
+            super::grid_1d(total, 256),
+        )?;
+        Ok(packed)
+    };
+    let pa = pack("pack_a", blocks_m, "matmul A panels", params)?;
+    let pb = pack("pack_b", blocks_n, "matmul B panels", params)?;
+    let kernel = Kernel { shader: Shader::Matmul, entry: "matmul_panel", constants };
+    for z in 0..batches {
+        let (z1, z2) = (z / d.nb2, z % d.nb2);
+        params[12] = (c.1.off + z1 * c.1.s1 + z2 * c.1.s2) as u32;
+        for bm in 0..blocks_m {
+            for bn in 0..blocks_n {
+                for kc in 0..chunks {
+                    params[21] = (bm * PANEL) as u32;
+                    params[22] = (bn * PANEL) as u32;
+                    params[23] = (kc == 0) as u32;
+                    params[24] = (d.k - kc * PANEL_K).min(PANEL_K) as u32;
+                    let off_a = (((z * blocks_m + bm) * chunks + kc) * per * 4) as u64;
+                    let off_b = (((z * blocks_n + bn) * chunks + kc) * per * 4) as u64;
+                    gpu.launch(
+                        &kernel,
+                        &params[..],
+                        &[Arg::U(&pa, off_a, PANEL_BYTES), Arg::U(&pb, off_b, PANEL_BYTES), Arg::R(bias), Arg::W(c.0)],
+                        [2, 2, 1],
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn dims2(op: &str, t: &Tensor) -> Result<(usize, usize), GpuError> {
