@@ -283,3 +283,4 @@ fn matmul_panel(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
     store_panel_row(m + 6u, n, r6l, r6h);
     store_panel_row(m + 7u, n, r7l, r7h);
 }
+

@@ -78,7 +78,22 @@ struct Profiler {
     resolve: wgpu::Buffer,
     labels: Vec<&'static str>,
     capacity: u32,
-    results: Vec<(&'static str, f64)>,
+    /// Resolved timestamps copied out of a full query set, waiting to be read.
+    pending: Vec<(wgpu::Buffer, Vec<&'static str>)>,
+}
+
+impl Profiler {
+    /// Resolves the recorded queries into a buffer of their own so the set can be reused.
+    fn spill(&mut self, gpu: &Gpu, enc: &mut wgpu::CommandEncoder) {
+        let n = self.labels.len() as u32;
+        if n == 0 {
+            return;
+        }
+        let copy = gpu.pool.take(&gpu.device, 16 * n as u64);
+        enc.resolve_query_set(&self.queries, 0..2 * n, &self.resolve, 0);
+        enc.copy_buffer_to_buffer(&self.resolve, 0, &copy, 0, 16 * n as u64);
+        self.pending.push((copy, std::mem::take(&mut self.labels)));
+    }
 }
 
 fn parse_backends(name: Option<&str>) -> Result<wgpu::Backends> {
@@ -439,8 +454,13 @@ impl Gpu {
         });
 
         let mut prof = lock(&self.profiler);
+        if let Some(p) = prof.as_mut() {
+            if p.labels.len() as u32 == p.capacity {
+                p.spill(self, rec.encoder(&self.device));
+            }
+        }
         let timestamp_writes = match prof.as_mut() {
-            Some(p) if (p.labels.len() as u32) < p.capacity => {
+            Some(p) => {
                 let i = p.labels.len() as u32;
                 p.labels.push(kernel.entry);
                 Some(wgpu::ComputePassTimestampWrites {
@@ -589,35 +609,28 @@ impl Gpu {
             usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
-        *lock(&self.profiler) = Some(Profiler { queries, resolve, labels: Vec::new(), capacity, results: Vec::new() });
+        *lock(&self.profiler) = Some(Profiler { queries, resolve, labels: Vec::new(), capacity, pending: Vec::new() });
         true
     }
 
     /// Collects the timings recorded since the last collection: (kernel entry, milliseconds).
     pub fn profile_collect(self: &Arc<Self>) -> Result<Vec<(&'static str, f64)>> {
-        let mut guard = lock(&self.profiler);
-        let Some(p) = guard.as_mut() else { return Ok(Vec::new()) };
-        let n = p.labels.len() as u32;
-        if n == 0 {
-            return Ok(std::mem::take(&mut p.results));
-        }
-        let tmp = self.pool.take(&self.device, 16 * n as u64);
-        {
+        let pending = {
             let mut rec = lock(&self.rec);
-            let enc = rec.encoder(&self.device);
-            enc.resolve_query_set(&p.queries, 0..2 * n, &p.resolve, 0);
-            enc.copy_buffer_to_buffer(&p.resolve, 0, &tmp, 0, 16 * n as u64);
-        }
-        let labels = std::mem::take(&mut p.labels);
-        let mut results = std::mem::take(&mut p.results);
-        drop(guard);
-        let t = Tensor::from_buffer(self.clone(), tmp, "timestamps", &[4 * n as usize], DType::U32);
-        let words = t.to_vec_u32()?;
+            let mut guard = lock(&self.profiler);
+            let Some(p) = guard.as_mut() else { return Ok(Vec::new()) };
+            p.spill(self, rec.encoder(&self.device));
+            std::mem::take(&mut p.pending)
+        };
         let period = self.queue.get_timestamp_period() as f64;
-        for (i, label) in labels.into_iter().enumerate() {
+        let mut results = Vec::new();
+        for (buffer, labels) in pending {
+            let n = labels.len();
+            let words = Tensor::from_buffer(self.clone(), buffer, "timestamps", &[4 * n], DType::U32).to_vec_u32()?;
             let ts = |j: usize| words[2 * j] as u64 | (words[2 * j + 1] as u64) << 32;
-            let (a, b) = (ts(2 * i), ts(2 * i + 1));
-            results.push((label, b.saturating_sub(a) as f64 * period / 1e6));
+            for (i, label) in labels.into_iter().enumerate() {
+                results.push((label, ts(2 * i + 1).saturating_sub(ts(2 * i)) as f64 * period / 1e6));
+            }
         }
         Ok(results)
     }

@@ -147,13 +147,7 @@ impl KernelCache {
                 label: Some(kernel.shader.name()),
                 source: wgpu::ShaderSource::Wgsl(kernel.shader.source().into()),
             };
-            let module = if std::env::var("WGBERT_UNCHECKED").is_ok() {
-                let mut checks = wgpu::ShaderRuntimeChecks::unchecked();
-                checks.bounds_checks = std::env::var("WGBERT_UNCHECKED").unwrap() != "all";
-                unsafe { device.create_shader_module_trusted(desc, checks) }
-            } else {
-                device.create_shader_module(desc)
-            };
+            let module = device.create_shader_module(desc);
             if let Some(e) = pollster::block_on(scope.pop()) {
                 return Err(GpuError::Compile {
                     shader: kernel.shader.name(),
