@@ -1,7 +1,8 @@
-// GELU, elementwise over n values.
+// The feed-forward activation, elementwise over n values: GELU (two forms) or ReLU.
 //
-//   exact (BERT, HF "gelu"):  y = x · Φ(x) = ½ x (1 + erf(x/√2))
-//   tanh  (HF "gelu_new"):    y = ½ x (1 + tanh(√(2/π) (x + 0.044715 x³)))
+//   exact (BERT, HF "gelu"):  y = x · Φ(x) = ½ x (1 + erf(x/√2))        ACT = 0
+//   tanh  (HF "gelu_new"):    y = ½ x (1 + tanh(√(2/π) (x + 0.044715 x³)))   ACT = 1
+//   relu:                     y = max(x, 0)                             ACT = 2
 //   backward: dx = dy · y'(x), recomputed from the saved input x (assigned).
 //
 // WGSL has no erf. Φ is computed from erfc via Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7
@@ -16,7 +17,7 @@ struct Params { n: u32 }
 @group(0) @binding(2) var<storage, read> dy: array<f32>;            // backward: upstream gradient
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;      // backward: input gradient
 
-override TANH_APPROX: bool = false;
+override ACT: u32 = 0u;
 
 const SQRT_HALF: f32 = 0.70710678118654752;
 const INV_SQRT_2PI: f32 = 0.39894228040143268;
@@ -41,14 +42,16 @@ fn tanh_safe(v: f32) -> f32 {
 }
 
 fn gelu(v: f32) -> f32 {
-    if TANH_APPROX {
+    if ACT == 2u { return max(v, 0.0); }
+    if ACT == 1u {
         return 0.5 * v * (1.0 + tanh_safe(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)));
     }
     return v * phi(v);
 }
 
 fn gelu_grad(v: f32) -> f32 {
-    if TANH_APPROX {
+    if ACT == 2u { return select(0.0, 1.0, v > 0.0); }
+    if ACT == 1u {
         let u = SQRT_2_OVER_PI * (v + 0.044715 * v * v * v);
         let t = tanh_safe(u);
         let du = SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * v * v);

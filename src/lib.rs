@@ -4,11 +4,14 @@
 //! shader: shape checks, launches, backward) with `reference` (the CPU reference of each op)
 //! → `bench` (kernel benchmarks).
 
+pub mod autograd;
 pub mod bench;
 pub mod checkpoint;
 pub mod cli;
 pub mod data;
 pub mod gpu;
+pub mod model;
 pub mod ops;
+pub mod optim;
 pub mod reference;
 pub mod tokenizer;

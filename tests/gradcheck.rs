@@ -182,11 +182,12 @@ fn attention_gradients() {
     let m32: Vec<f32> = mask.iter().map(|&v| v as f32).collect();
     let tm = up("mask", &[s.b, s.t], &m32);
     let fwd = |v: &[f32]| {
-        weighted(&attention_forward(&g, s, &up("qkv", &[s.b * s.t, 3 * s.c()], v), &tm).unwrap().0, &f64s(&w32))
+        weighted(&attention_forward(&g, s, &up("qkv", &[s.b * s.t, 3 * s.c()], v), &tm, None).unwrap().0, &f64s(&w32))
     };
     let tq = up("qkv", &[s.b * s.t, 3 * s.c()], &q32);
-    let (_, probs) = attention_forward(&g, s, &tq, &tm).unwrap();
-    let d = attention_backward(&g, s, &up("dctx", &[s.b * s.t, s.c()], &w32), &tq, &probs).unwrap().to_vec().unwrap();
+    let (_, probs) = attention_forward(&g, s, &tq, &tm, None).unwrap();
+    let d =
+        attention_backward(&g, s, &up("dctx", &[s.b * s.t, s.c()], &w32), &tq, &probs, None).unwrap().to_vec().unwrap();
     check_gpu("gpu attention dqkv", &q32, &d, 24, 1e-2, fwd);
 }
 

@@ -144,7 +144,7 @@ fn gelu_exact_and_tanh_match_reference() {
     let mut x: Vec<f32> = (0..20001).map(|i| -10.0 + i as f32 * 0.001).collect();
     x.extend([-30.0, -15.0, 15.0, 30.0, 0.0, 1e-6, -1e-6]);
     let dy = Rng::new(5).vec(x.len(), 1.0);
-    for kind in [gelu::GeluKind::Erf, gelu::GeluKind::Tanh] {
+    for kind in [gelu::GeluKind::Erf, gelu::GeluKind::Tanh, gelu::GeluKind::Relu] {
         let tx = up("x", &[x.len()], &x);
         let y = gelu::gelu_forward(&g, &tx, kind).unwrap().to_vec().unwrap();
         let want: Vec<f64> = x.iter().map(|&v| r::gelu::gelu(v as f64, kind)).collect();
@@ -218,13 +218,13 @@ fn attention_forward_and_backward_match_reference() {
         let qkv = rng.vec(b * t * 3 * s.c(), 1.0);
         let mask = mask_with_padding(b, t);
         let (tq, tm) = (up("qkv", &[b * t, 3 * s.c()], &qkv), up("mask", &[b, t], &mask));
-        let (ctx, probs) = attention_forward(&g, s, &tq, &tm).unwrap();
+        let (ctx, probs) = attention_forward(&g, s, &tq, &tm, None).unwrap();
         let (rctx, rp) = r::attention::forward(&f64s(&qkv), &f64s(&mask), &s);
         assert_close(&format!("attention ctx {b}x{t}x{nh}x{hs}"), &ctx.to_vec().unwrap(), &rctx, 1e-5, 1e-5);
         assert_close("attention probs", &probs.to_vec().unwrap(), &rp, 1e-6, 1e-5);
 
         let dctx = rng.vec(b * t * s.c(), 1.0);
-        let dqkv = attention_backward(&g, s, &up("dctx", &[b * t, s.c()], &dctx), &tq, &probs).unwrap();
+        let dqkv = attention_backward(&g, s, &up("dctx", &[b * t, s.c()], &dctx), &tq, &probs, None).unwrap();
         let rdqkv = r::attention::backward(&f64s(&dctx), &f64s(&qkv), &rp, &s);
         assert_close(&format!("attention dqkv {b}x{t}x{nh}x{hs}"), &dqkv.to_vec().unwrap(), &rdqkv, 1e-5, 1e-4);
     }

@@ -131,7 +131,7 @@ fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> 
         let qkv = rand_tensor(gpu, "qkv", &[b * t, 3 * c], 1.0)?;
         let mask = gpu.upload("mask", &[b, t], &vec![1.0; b * t])?;
         let dctx = rand_tensor(gpu, "dctx", &[b * t, c], 1.0)?;
-        let (_, probs) = attention_forward(gpu, s, &qkv, &mask)?;
+        let (_, probs) = attention_forward(gpu, s, &qkv, &mask, None)?;
         let flops = 4.0 * (b * nh * t * t * s.hs) as f64;
         let shape = format!("b{b} t{t} nh{nh} hs{}", s.hs);
         let (g, q2) = (gpu.clone(), qkv.clone());
@@ -140,7 +140,7 @@ fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> 
             pass: "fwd",
             shape: shape.clone(),
             work: Work::Flops(flops),
-            run: Box::new(move || attention_forward(&g, s, &q2, &mask).map(drop)),
+            run: Box::new(move || attention_forward(&g, s, &q2, &mask, None).map(drop)),
         });
         let g = gpu.clone();
         cases.push(Case {
@@ -148,7 +148,7 @@ fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> 
             pass: "bwd",
             shape,
             work: Work::Flops(2.0 * flops),
-            run: Box::new(move || attention_backward(&g, s, &dctx, &qkv, &probs).map(drop)),
+            run: Box::new(move || attention_backward(&g, s, &dctx, &qkv, &probs, None).map(drop)),
         });
     }
     // Memory-bound kernels; bytes are the minimum each must move.

@@ -318,6 +318,13 @@ impl Gpu {
         Ok(t)
     }
 
+    /// Sets a tensor to zero, in order with recorded launches.
+    pub fn fill_zero(&self, t: &Tensor) -> Result<()> {
+        let mut rec = lock(&self.rec);
+        rec.encoder(&self.device).clear_buffer(t.buffer(), 0, Some(t.bytes().max(4)));
+        Ok(())
+    }
+
     pub fn upload(self: &Arc<Self>, name: &str, shape: &[usize], data: &[f32]) -> Result<Tensor> {
         self.upload_words(name, shape, DType::F32, bytemuck::cast_slice(data), data.len())
     }

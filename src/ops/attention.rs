@@ -5,11 +5,15 @@
 //! kernel runs. The forward saves only the probabilities P (B·NH, T, T); the backward recomputes
 //! nothing else.
 //!
-//!   S = Q·Kᵀ  →  P = softmax(S/√HS + mask)  →  ctx = P·V            ctx: (B·T, C)
-//!   dP = dctx·Vᵀ, dV = Pᵀ·dctx, dS = softmax_bwd(P, dP)/√HS, dQ = dS·K, dK = dSᵀ·Q
+//!   S = Q·Kᵀ  →  P = softmax(S/√HS + mask)  →  P' = dropout(P)  →  ctx = P'·V     ctx: (B·T, C)
+//!   dP' = dctx·Vᵀ, dV = P'ᵀ·dctx, dP = dropout(dP'), dS = softmax_bwd(P, dP)/√HS,
+//!   dQ = dS·K, dK = dSᵀ·Q
+//!
+//! The dropped-out P' is never stored: the backward recomputes it from P and the seed.
 
 use std::sync::Arc;
 
+use super::elementwise::dropout;
 use super::f;
 use super::matmul::{gemm, Dims, Layout};
 use crate::gpu::{shape_err, Arg, Gpu, GpuError, Kernel, Shader, Tensor};
@@ -62,100 +66,70 @@ impl AttentionShape {
     }
 }
 
-/// Returns ctx (B·T, C) and the saved probabilities P (B·NH, T, T).
+/// Dropout on the attention probabilities (HF's attention_probs_dropout_prob).
+#[derive(Clone, Copy, Debug)]
+pub struct ProbDropout {
+    pub p: f32,
+    pub seed: u32,
+}
+
+/// P' = dropout(P), or P itself without dropout.
+fn dropped(gpu: &Arc<Gpu>, probs: &Tensor, pdrop: Option<ProbDropout>) -> Result<Tensor, GpuError> {
+    match pdrop {
+        Some(d) => dropout(gpu, probs, d.p, d.seed),
+        None => Ok(probs.clone()),
+    }
+}
+
+/// Returns ctx (B·T, C) and the saved probabilities P (B·NH, T, T), before dropout.
 pub fn attention_forward(
     gpu: &Arc<Gpu>,
     s: AttentionShape,
     qkv: &Tensor,
     mask: &Tensor,
+    pdrop: Option<ProbDropout>,
 ) -> Result<(Tensor, Tensor), GpuError> {
     s.check(qkv, mask)?;
     let AttentionShape { b, t, nh, hs } = s;
     let probs = gpu.empty("attention probabilities", &[b * nh, t, t])?;
-    gemm(
-        gpu,
-        s.dims(t, t, hs),
-        (qkv, s.qkv_layout(0)),
-        (qkv, s.qkv_layout(1).t()),
-        None,
-        (&probs, s.scores_layout()),
-        1.0,
-        false,
-    )?;
+    let (q, k, v) = (s.qkv_layout(0), s.qkv_layout(1), s.qkv_layout(2));
+    let (ls, lc) = (s.scores_layout(), s.ctx_layout());
+    gemm(gpu, s.dims(t, t, hs), (qkv, q), (qkv, k.t()), None, (&probs, ls), 1.0, false)?;
     softmax_forward(gpu, &probs, mask, nh, 1.0 / (hs as f32).sqrt())?;
+    let used = dropped(gpu, &probs, pdrop)?;
     let ctx = gpu.empty("attention context", &[b * t, s.c()])?;
-    gemm(
-        gpu,
-        s.dims(t, hs, t),
-        (&probs, s.scores_layout()),
-        (qkv, s.qkv_layout(2)),
-        None,
-        (&ctx, s.ctx_layout()),
-        1.0,
-        false,
-    )?;
+    gemm(gpu, s.dims(t, hs, t), (&used, ls), (qkv, v), None, (&ctx, lc), 1.0, false)?;
     Ok((ctx, probs))
 }
 
-/// Returns dqkv (B·T, 3C), assigned.
+/// Returns dqkv (B·T, 3C), assigned. `pdrop` must be the forward's.
 pub fn attention_backward(
     gpu: &Arc<Gpu>,
     s: AttentionShape,
     dctx: &Tensor,
     qkv: &Tensor,
     probs: &Tensor,
+    pdrop: Option<ProbDropout>,
 ) -> Result<Tensor, GpuError> {
     let AttentionShape { b, t, nh, hs } = s;
     dctx.expect_shape("attention backward", &[b * t, s.c()])?;
     qkv.expect_shape("attention backward", &[b * t, 3 * s.c()])?;
     probs.expect_shape("attention backward", &[b * nh, t, t])?;
+    let (q, k, v) = (s.qkv_layout(0), s.qkv_layout(1), s.qkv_layout(2));
+    let (ls, lc) = (s.scores_layout(), s.ctx_layout());
     let dqkv = gpu.empty("attention qkv gradient", &[b * t, 3 * s.c()])?;
     let dp = gpu.empty("attention score gradient", &[b * nh, t, t])?;
-    // dP = dctx · Vᵀ
-    gemm(
-        gpu,
-        s.dims(t, t, hs),
-        (dctx, s.ctx_layout()),
-        (qkv, s.qkv_layout(2).t()),
-        None,
-        (&dp, s.scores_layout()),
-        1.0,
-        false,
-    )?;
-    // dV = Pᵀ · dctx
-    gemm(
-        gpu,
-        s.dims(t, hs, t),
-        (probs, s.scores_layout().t()),
-        (dctx, s.ctx_layout()),
-        None,
-        (&dqkv, s.qkv_layout(2)),
-        1.0,
-        false,
-    )?;
-    // dS (over dP) = P ⊙ (dP − rowsum(P ⊙ dP)) / √HS
+    // dP' = dctx · Vᵀ ; dV = P'ᵀ · dctx
+    gemm(gpu, s.dims(t, t, hs), (dctx, lc), (qkv, v.t()), None, (&dp, ls), 1.0, false)?;
+    let used = dropped(gpu, probs, pdrop)?;
+    gemm(gpu, s.dims(t, hs, t), (&used, ls.t()), (dctx, lc), None, (&dqkv, v), 1.0, false)?;
+    drop(used);
+    // dP = dropout(dP'), then dS (over dP) = P ⊙ (dP − rowsum(P ⊙ dP)) / √HS
+    let dp = dropped(gpu, &dp, pdrop)?;
     softmax_backward(gpu, probs, &dp, nh, 1.0 / (hs as f32).sqrt())?;
     // dQ = dS · K ; dK = dSᵀ · Q
-    gemm(
-        gpu,
-        s.dims(t, hs, t),
-        (&dp, s.scores_layout()),
-        (qkv, s.qkv_layout(1)),
-        None,
-        (&dqkv, s.qkv_layout(0)),
-        1.0,
-        false,
-    )?;
-    gemm(
-        gpu,
-        s.dims(t, hs, t),
-        (&dp, s.scores_layout().t()),
-        (qkv, s.qkv_layout(0)),
-        None,
-        (&dqkv, s.qkv_layout(1)),
-        1.0,
-        false,
-    )?;
+    gemm(gpu, s.dims(t, hs, t), (&dp, ls), (qkv, k), None, (&dqkv, q), 1.0, false)?;
+    gemm(gpu, s.dims(t, hs, t), (&dp, ls.t()), (qkv, q), None, (&dqkv, k), 1.0, false)?;
     Ok(dqkv)
 }
 

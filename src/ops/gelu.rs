@@ -1,4 +1,5 @@
-//! GELU, exact (erf) or tanh-approximated, forward and backward (gelu.wgsl).
+//! The feed-forward activation, forward and backward (gelu.wgsl): GELU exact (erf) or
+//! tanh-approximated, or ReLU.
 
 use std::sync::Arc;
 
@@ -11,10 +12,12 @@ pub enum GeluKind {
     Erf,
     /// The tanh approximation: HF's "gelu_new".
     Tanh,
+    /// max(x, 0): BERT variants with `hidden_act: relu`.
+    Relu,
 }
 
 fn constants(kind: GeluKind) -> [(&'static str, f64); 1] {
-    [("TANH_APPROX", if kind == GeluKind::Tanh { 1.0 } else { 0.0 })]
+    [("ACT", kind as u32 as f64)]
 }
 
 pub fn gelu_forward(gpu: &Arc<Gpu>, x: &Tensor, kind: GeluKind) -> Result<Tensor, GpuError> {

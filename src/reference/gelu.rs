@@ -33,6 +33,7 @@ pub fn gelu(x: f64, kind: GeluKind) -> f64 {
             let u = (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x);
             0.5 * x * (1.0 + u.tanh())
         }
+        GeluKind::Relu => x.max(0.0),
     }
 }
 
@@ -48,5 +49,6 @@ pub fn gelu_grad(x: f64, kind: GeluKind) -> f64 {
             let t = u.tanh();
             0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * k * (1.0 + 3.0 * 0.044715 * x * x)
         }
+        GeluKind::Relu => (x > 0.0) as u32 as f64,
     }
 }

@@ -1,0 +1,243 @@
+//! The tape: variables, the ops BERT needs (forward and backward side by side) and `backward`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::Param;
+use crate::gpu::{Gpu, GpuError, Tensor};
+use crate::ops::attention::{attention_backward, attention_forward, AttentionShape, ProbDropout};
+use crate::ops::embedding::{embedding_backward, embedding_forward, TokenBatch};
+use crate::ops::gelu::{gelu_backward, gelu_forward, GeluKind};
+use crate::ops::layernorm::{layernorm_backward, layernorm_forward};
+use crate::ops::loss::{loss_backward, loss_forward};
+use crate::ops::{elementwise, matmul};
+
+type Result<T> = std::result::Result<T, GpuError>;
+
+/// A value on the tape. Cloning shares the tensor.
+#[derive(Clone, Debug)]
+pub struct Var {
+    id: usize,
+    pub value: Tensor,
+}
+
+/// Gradients of the variables, filled as the backward pass reaches them.
+struct Grads {
+    gpu: Arc<Gpu>,
+    map: HashMap<usize, Tensor>,
+}
+
+impl Grads {
+    /// The gradient of `v`, handed over to its consumer (and freed with it).
+    fn take(&mut self, v: usize) -> Option<Tensor> {
+        self.map.remove(&v)
+    }
+
+    /// Adds `g` to the gradient of `v`. A new sum is made rather than writing into either
+    /// tensor: the same gradient tensor may be handed to several inputs (residual adds).
+    fn add(&mut self, v: usize, g: Tensor) -> Result<()> {
+        let g = match self.map.remove(&v) {
+            Some(prev) => elementwise::add(&self.gpu, &prev, &g)?,
+            None => g,
+        };
+        self.map.insert(v, g);
+        Ok(())
+    }
+}
+
+type Backward = Box<dyn FnOnce(&mut Grads) -> Result<()>>;
+
+pub struct Tape {
+    gpu: Arc<Gpu>,
+    recording: bool,
+    next_id: usize,
+    ops: Vec<Backward>,
+    /// Dropout seeds: each dropout site of a step gets its own, derived from this.
+    seed: u32,
+    sites: u32,
+}
+
+impl Tape {
+    /// A tape that records (training).
+    pub fn new(gpu: &Arc<Gpu>, seed: u32) -> Tape {
+        Tape { gpu: gpu.clone(), recording: true, next_id: 0, ops: Vec::new(), seed, sites: 0 }
+    }
+
+    /// A tape that records and saves nothing (inference): ops only run forward.
+    pub fn inference(gpu: &Arc<Gpu>) -> Tape {
+        Tape { recording: false, ..Tape::new(gpu, 0) }
+    }
+
+    pub fn gpu(&self) -> &Arc<Gpu> {
+        &self.gpu
+    }
+
+    pub fn is_recording(&self) -> bool {
+        self.recording
+    }
+
+    fn var(&mut self, value: Tensor) -> Var {
+        self.next_id += 1;
+        Var { id: self.next_id, value }
+    }
+
+    /// A leaf that needs no gradient (inputs).
+    pub fn input(&mut self, value: Tensor) -> Var {
+        self.var(value)
+    }
+
+    fn record(&mut self, f: impl FnOnce(&mut Grads) -> Result<()> + 'static) {
+        if self.recording {
+            self.ops.push(Box::new(f));
+        }
+    }
+
+    /// A fresh seed for the next dropout site of this step.
+    fn next_seed(&mut self) -> u32 {
+        self.sites += 1;
+        crate::reference::elementwise::pcg(self.seed ^ crate::reference::elementwise::pcg(self.sites))
+    }
+
+    /// word[ids] + pos[t] + type[type_ids]: (B·T, C).
+    pub fn embedding(&mut self, batch: &Arc<TokenBatch>, word: &Param, pos: &Param, ttype: &Param) -> Result<Var> {
+        let out = self.var(embedding_forward(&self.gpu, batch, &word.value, &pos.value, &ttype.value)?);
+        let (id, batch, gpu) = (out.id, batch.clone(), self.gpu.clone());
+        let grads = [word.grad.clone(), pos.grad.clone(), ttype.grad.clone()];
+        self.record(move |g| {
+            let Some(dout) = g.take(id) else { return Ok(()) };
+            embedding_backward(&gpu, &batch.word_groups, &dout, &grads[0])?;
+            embedding_backward(&gpu, &batch.position_groups, &dout, &grads[1])?;
+            embedding_backward(&gpu, &batch.type_groups, &dout, &grads[2])
+        });
+        Ok(out)
+    }
+
+    pub fn layernorm(&mut self, x: &Var, gamma: &Param, beta: &Param, eps: f32) -> Result<Var> {
+        let (y, saved) = layernorm_forward(&self.gpu, &x.value, &gamma.value, &beta.value, eps)?;
+        let out = self.var(y);
+        let (id, xid, xv, gpu) = (out.id, x.id, x.value.clone(), self.gpu.clone());
+        let (gv, dg, db) = (gamma.value.clone(), gamma.grad.clone(), beta.grad.clone());
+        self.record(move |g| {
+            let Some(dy) = g.take(id) else { return Ok(()) };
+            let dx = layernorm_backward(&gpu, &dy, &xv, &gv, &saved, &dg, &db)?;
+            g.add(xid, dx)
+        });
+        Ok(out)
+    }
+
+    /// x · wᵀ + b, w stored (OUT, IN).
+    pub fn linear(&mut self, x: &Var, w: &Param, b: &Param) -> Result<Var> {
+        let out = self.var(matmul::linear(&self.gpu, &x.value, &w.value, Some(&b.value))?);
+        let (id, xid, xv, gpu) = (out.id, x.id, x.value.clone(), self.gpu.clone());
+        let (wv, dw, db) = (w.value.clone(), w.grad.clone(), b.grad.clone());
+        self.record(move |g| {
+            let Some(dy) = g.take(id) else { return Ok(()) };
+            let dx = matmul::linear_backward(&gpu, &dy, &xv, &wv, &dw, Some(&db), true)?;
+            g.add(xid, dx.expect("asked for dx"))
+        });
+        Ok(out)
+    }
+
+    /// Self-attention over the fused projection qkv (B·T, 3C) with the (B, T) mask.
+    pub fn attention(&mut self, qkv: &Var, mask: &Tensor, shape: AttentionShape, p_drop: f32) -> Result<Var> {
+        let pdrop = (p_drop > 0.0 && self.recording).then(|| ProbDropout { p: p_drop, seed: self.next_seed() });
+        let (ctx, probs) = attention_forward(&self.gpu, shape, &qkv.value, mask, pdrop)?;
+        let out = self.var(ctx);
+        let (id, qid, qv, gpu) = (out.id, qkv.id, qkv.value.clone(), self.gpu.clone());
+        self.record(move |g| {
+            let Some(dctx) = g.take(id) else { return Ok(()) };
+            let dqkv = attention_backward(&gpu, shape, &dctx, &qv, &probs, pdrop)?;
+            g.add(qid, dqkv)
+        });
+        Ok(out)
+    }
+
+    /// GELU (or ReLU) of the feed-forward layer.
+    pub fn activation(&mut self, x: &Var, kind: GeluKind) -> Result<Var> {
+        let out = self.var(gelu_forward(&self.gpu, &x.value, kind)?);
+        let (id, xid, xv, gpu) = (out.id, x.id, x.value.clone(), self.gpu.clone());
+        self.record(move |g| {
+            let Some(dy) = g.take(id) else { return Ok(()) };
+            g.add(xid, gelu_backward(&gpu, &dy, &xv, kind)?)
+        });
+        Ok(out)
+    }
+
+    pub fn add(&mut self, a: &Var, b: &Var) -> Result<Var> {
+        let out = self.var(elementwise::add(&self.gpu, &a.value, &b.value)?);
+        let (id, aid, bid) = (out.id, a.id, b.id);
+        self.record(move |g| {
+            let Some(dy) = g.take(id) else { return Ok(()) };
+            g.add(aid, dy.clone())?;
+            g.add(bid, dy)
+        });
+        Ok(out)
+    }
+
+    /// Dropout with probability p while training; the identity at inference or p = 0.
+    pub fn dropout(&mut self, x: &Var, p: f32) -> Result<Var> {
+        if p <= 0.0 || !self.recording {
+            return Ok(x.clone());
+        }
+        let seed = self.next_seed();
+        let out = self.var(elementwise::dropout(&self.gpu, &x.value, p, seed)?);
+        let (id, xid, gpu) = (out.id, x.id, self.gpu.clone());
+        self.record(move |g| {
+            let Some(dy) = g.take(id) else { return Ok(()) };
+            g.add(xid, elementwise::dropout(&gpu, &dy, p, seed)?)
+        });
+        Ok(out)
+    }
+
+    /// Token 0 of each sequence: (B·T, C) → (B, C).
+    pub fn first_token(&mut self, x: &Var, b: usize, t: usize) -> Result<Var> {
+        let out = self.var(elementwise::first_token(&self.gpu, &x.value, b, t)?);
+        let (id, xid, shape, gpu) = (out.id, x.id, x.value.shape().to_vec(), self.gpu.clone());
+        self.record(move |g| {
+            let Some(dy) = g.take(id) else { return Ok(()) };
+            let dx = gpu.zeros("first-token gradient", &shape)?;
+            elementwise::first_token_backward(&gpu, &dy, &dx, b, t)?;
+            g.add(xid, dx)
+        });
+        Ok(out)
+    }
+
+    pub fn tanh(&mut self, x: &Var) -> Result<Var> {
+        let out = self.var(elementwise::tanh_forward(&self.gpu, &x.value)?);
+        let (id, xid, yv, gpu) = (out.id, x.id, out.value.clone(), self.gpu.clone());
+        self.record(move |g| {
+            let Some(dy) = g.take(id) else { return Ok(()) };
+            g.add(xid, elementwise::tanh_backward(&gpu, &dy, &yv)?)
+        });
+        Ok(out)
+    }
+
+    /// The mean loss of `logits` against `labels`, and the number of correct predictions, as a
+    /// (2) tensor. Its backward seeds the pass with d(scale · loss): scale is 1, or 1/k when
+    /// gradients of k micro-batches are accumulated.
+    pub fn loss(&mut self, logits: &Var, labels: &Tensor, scale: f32) -> Result<Tensor> {
+        let out = loss_forward(&self.gpu, &logits.value, labels)?;
+        let (lid, lv, labels, gpu) = (logits.id, logits.value.clone(), labels.clone(), self.gpu.clone());
+        self.record(move |g| g.add(lid, loss_backward(&gpu, &lv, &labels, scale)?));
+        Ok(out)
+    }
+
+    /// Runs the recorded backward closures in reverse, accumulating into the parameters'
+    /// gradients. Each closure, and what it saved, is dropped as soon as it has run.
+    pub fn backward(&mut self) -> Result<()> {
+        let mut grads = Grads { gpu: self.gpu.clone(), map: HashMap::new() };
+        while let Some(op) = self.ops.pop() {
+            op(&mut grads)?;
+        }
+        Ok(())
+    }
+
+    /// Number of recorded backward closures.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}

@@ -1,0 +1,276 @@
+//! BERT for sequence classification, the same maths as HF `BertForSequenceClassification`:
+//!
+//!   x = LayerNorm(word[ids] + pos[t] + type[types]) → dropout
+//!   L × { qkv = x·Wqkvᵀ (one fused projection) → attention → dense → dropout → LayerNorm(· + x)
+//!         → dense → GELU → dense → dropout → LayerNorm(· + x) }
+//!   pooled = tanh(dense(x[:, 0])) → dropout → logits = dense(pooled)     (B, labels)
+//!
+//! Q, K and V are stored fused as one (3C, C) weight; `export_tensors` splits them back into
+//! HF's names, so checkpoints go in and out in the Hugging Face layout.
+
+use std::sync::Arc;
+
+use crate::autograd::{Param, ParamStore, Tape, Var};
+use crate::checkpoint::{BertConfig, Checkpoint, HiddenAct, HostTensor};
+use crate::gpu::{Gpu, GpuError, Tensor};
+use crate::ops::attention::AttentionShape;
+use crate::ops::embedding::TokenBatch;
+use crate::ops::gelu::GeluKind;
+
+use super::normal_init;
+
+/// Indices into the parameter store of one encoder layer.
+struct Layer {
+    qkv_w: usize,
+    qkv_b: usize,
+    attn_out_w: usize,
+    attn_out_b: usize,
+    attn_ln_w: usize,
+    attn_ln_b: usize,
+    inter_w: usize,
+    inter_b: usize,
+    out_w: usize,
+    out_b: usize,
+    out_ln_w: usize,
+    out_ln_b: usize,
+}
+
+/// Dropout probabilities while training (all 0 for inference, which the tape enforces anyway).
+#[derive(Clone, Copy, Debug)]
+pub struct Dropouts {
+    pub hidden: f32,
+    pub attention: f32,
+    pub classifier: f32,
+}
+
+pub struct BertClassifier {
+    pub config: BertConfig,
+    pub num_labels: usize,
+    pub params: ParamStore,
+    word: usize,
+    pos: usize,
+    ttype: usize,
+    emb_ln_w: usize,
+    emb_ln_b: usize,
+    layers: Vec<Layer>,
+    pool_w: usize,
+    pool_b: usize,
+    cls_w: usize,
+    cls_b: usize,
+}
+
+fn activation(act: HiddenAct) -> GeluKind {
+    match act {
+        HiddenAct::Gelu => GeluKind::Erf,
+        HiddenAct::GeluNew => GeluKind::Tanh,
+        HiddenAct::Relu => GeluKind::Relu,
+    }
+}
+
+/// Rows stacked: the fused Q/K/V weight (3C, C) or bias (3C).
+fn concat(parts: [&HostTensor; 3]) -> HostTensor {
+    let mut shape = parts[0].shape.clone();
+    shape[0] *= 3;
+    HostTensor::new(shape, parts.iter().flat_map(|t| t.data.iter().copied()).collect())
+}
+
+impl BertClassifier {
+    /// Uploads a checkpoint. A missing pooler or classifier head (or a head with another number
+    /// of labels) is initialised fresh: N(0, initializer_range²) weights, zero biases.
+    pub fn from_checkpoint(
+        gpu: &Arc<Gpu>,
+        config: &BertConfig,
+        ckpt: &Checkpoint,
+        num_labels: usize,
+        seed: u64,
+    ) -> Result<BertClassifier, anyhow::Error> {
+        config.validate()?;
+        let (c, inter) = (config.hidden_size, config.intermediate_size);
+        let mut params = ParamStore::default();
+        let add = |params: &mut ParamStore, name: &str, t: &HostTensor| -> Result<usize, GpuError> {
+            Ok(params.add(Param::new(gpu, name, &t.shape, &t.data)?))
+        };
+        let get = |name: &str, shape: &[usize]| ckpt.expect(name, shape);
+        let word = add(
+            &mut params,
+            "embeddings.word_embeddings.weight",
+            get("embeddings.word_embeddings.weight", &[config.vocab_size, c])?,
+        )?;
+        let pos = add(
+            &mut params,
+            "embeddings.position_embeddings.weight",
+            get("embeddings.position_embeddings.weight", &[config.max_position_embeddings, c])?,
+        )?;
+        let ttype = add(
+            &mut params,
+            "embeddings.token_type_embeddings.weight",
+            get("embeddings.token_type_embeddings.weight", &[config.type_vocab_size, c])?,
+        )?;
+        let emb_ln_w = add(&mut params, "embeddings.LayerNorm.weight", get("embeddings.LayerNorm.weight", &[c])?)?;
+        let emb_ln_b = add(&mut params, "embeddings.LayerNorm.bias", get("embeddings.LayerNorm.bias", &[c])?)?;
+        let mut layers = Vec::new();
+        for l in 0..config.num_hidden_layers {
+            let n = |s: &str| format!("encoder.layer.{l}.{s}");
+            let qkv = |part: &str, shape: &[usize]| -> Result<HostTensor, anyhow::Error> {
+                let q = get(&n(&format!("attention.self.query.{part}")), shape)?;
+                let k = get(&n(&format!("attention.self.key.{part}")), shape)?;
+                let v = get(&n(&format!("attention.self.value.{part}")), shape)?;
+                Ok(concat([q, k, v]))
+            };
+            let mut p = |name: &str, shape: &[usize]| -> Result<usize, anyhow::Error> {
+                Ok(add(&mut params, &n(name), get(&n(name), shape)?)?)
+            };
+            let attn_out_w = p("attention.output.dense.weight", &[c, c])?;
+            let attn_out_b = p("attention.output.dense.bias", &[c])?;
+            let attn_ln_w = p("attention.output.LayerNorm.weight", &[c])?;
+            let attn_ln_b = p("attention.output.LayerNorm.bias", &[c])?;
+            let inter_w = p("intermediate.dense.weight", &[inter, c])?;
+            let inter_b = p("intermediate.dense.bias", &[inter])?;
+            let out_w = p("output.dense.weight", &[c, inter])?;
+            let out_b = p("output.dense.bias", &[c])?;
+            let out_ln_w = p("output.LayerNorm.weight", &[c])?;
+            let out_ln_b = p("output.LayerNorm.bias", &[c])?;
+            let qkv_w = add(&mut params, &n("attention.self.qkv.weight"), &qkv("weight", &[c, c])?)?;
+            let qkv_b = add(&mut params, &n("attention.self.qkv.bias"), &qkv("bias", &[c])?)?;
+            layers.push(Layer {
+                qkv_w,
+                qkv_b,
+                attn_out_w,
+                attn_out_b,
+                attn_ln_w,
+                attn_ln_b,
+                inter_w,
+                inter_b,
+                out_w,
+                out_b,
+                out_ln_w,
+                out_ln_b,
+            });
+        }
+        let std = config.initializer_range;
+        let fresh = |shape: Vec<usize>, seed: u64| {
+            HostTensor::new(shape.clone(), normal_init(shape.iter().product(), std, seed))
+        };
+        let zeros = |n: usize| HostTensor::new(vec![n], vec![0.0; n]);
+        let (pool_w_t, pool_b_t) = match (ckpt.get("pooler.dense.weight"), ckpt.get("pooler.dense.bias")) {
+            (Some(w), Some(b)) if w.shape == [c, c] && b.shape == [c] => (w.clone(), b.clone()),
+            _ => (fresh(vec![c, c], seed), zeros(c)),
+        };
+        let pool_w = add(&mut params, "pooler.dense.weight", &pool_w_t)?;
+        let pool_b = add(&mut params, "pooler.dense.bias", &pool_b_t)?;
+        let (cls_w_t, cls_b_t) = match (ckpt.get("classifier.weight"), ckpt.get("classifier.bias")) {
+            (Some(w), Some(b)) if w.shape == [num_labels, c] && b.shape == [num_labels] => (w.clone(), b.clone()),
+            _ => (fresh(vec![num_labels, c], seed ^ 0x5eed), zeros(num_labels)),
+        };
+        let cls_w = add(&mut params, "classifier.weight", &cls_w_t)?;
+        let cls_b = add(&mut params, "classifier.bias", &cls_b_t)?;
+        Ok(BertClassifier {
+            config: config.clone(),
+            num_labels,
+            params,
+            word,
+            pos,
+            ttype,
+            emb_ln_w,
+            emb_ln_b,
+            layers,
+            pool_w,
+            pool_b,
+            cls_w,
+            cls_b,
+        })
+    }
+
+    fn p(&self, i: usize) -> &Param {
+        self.params.get(i)
+    }
+
+    /// The encoder's last hidden state (B·T, C).
+    pub fn encode(
+        &self,
+        tape: &mut Tape,
+        batch: &Arc<TokenBatch>,
+        mask: &Tensor,
+        drop: Dropouts,
+    ) -> Result<Var, GpuError> {
+        let cfg = &self.config;
+        let eps = cfg.layer_norm_eps;
+        if batch.t > cfg.max_position_embeddings {
+            return Err(GpuError::Shape(format!(
+                "sequence length {} exceeds max_position_embeddings {}",
+                batch.t, cfg.max_position_embeddings
+            )));
+        }
+        let shape = AttentionShape { b: batch.b, t: batch.t, nh: cfg.num_attention_heads, hs: cfg.head_size() };
+        let act = activation(cfg.hidden_act);
+        let x = tape.embedding(batch, self.p(self.word), self.p(self.pos), self.p(self.ttype))?;
+        let x = tape.layernorm(&x, self.p(self.emb_ln_w), self.p(self.emb_ln_b), eps)?;
+        let mut x = tape.dropout(&x, drop.hidden)?;
+        for l in &self.layers {
+            let qkv = tape.linear(&x, self.p(l.qkv_w), self.p(l.qkv_b))?;
+            let ctx = tape.attention(&qkv, mask, shape, drop.attention)?;
+            let a = tape.linear(&ctx, self.p(l.attn_out_w), self.p(l.attn_out_b))?;
+            let a = tape.dropout(&a, drop.hidden)?;
+            let a = tape.add(&a, &x)?;
+            let x1 = tape.layernorm(&a, self.p(l.attn_ln_w), self.p(l.attn_ln_b), eps)?;
+            let h = tape.linear(&x1, self.p(l.inter_w), self.p(l.inter_b))?;
+            let h = tape.activation(&h, act)?;
+            let o = tape.linear(&h, self.p(l.out_w), self.p(l.out_b))?;
+            let o = tape.dropout(&o, drop.hidden)?;
+            let o = tape.add(&o, &x1)?;
+            x = tape.layernorm(&o, self.p(l.out_ln_w), self.p(l.out_ln_b), eps)?;
+        }
+        Ok(x)
+    }
+
+    /// The pooler output tanh(dense(h[:, 0])) (B, C).
+    pub fn pool(&self, tape: &mut Tape, hidden: &Var, b: usize, t: usize) -> Result<Var, GpuError> {
+        let cls = tape.first_token(hidden, b, t)?;
+        let pooled = tape.linear(&cls, self.p(self.pool_w), self.p(self.pool_b))?;
+        tape.tanh(&pooled)
+    }
+
+    /// Logits (B, labels).
+    pub fn forward(
+        &self,
+        tape: &mut Tape,
+        batch: &Arc<TokenBatch>,
+        mask: &Tensor,
+        drop: Dropouts,
+    ) -> Result<Var, GpuError> {
+        let hidden = self.encode(tape, batch, mask, drop)?;
+        let pooled = self.pool(tape, &hidden, batch.b, batch.t)?;
+        let pooled = tape.dropout(&pooled, drop.classifier)?;
+        tape.linear(&pooled, self.p(self.cls_w), self.p(self.cls_b))
+    }
+
+    /// Every parameter (or, with `grads`, its gradient) under Hugging Face's
+    /// `BertForSequenceClassification` names: `bert.*` and `classifier.*`, Q/K/V split again.
+    pub fn export_tensors(&self, grads: bool) -> Result<Vec<(String, HostTensor)>, GpuError> {
+        let c = self.config.hidden_size;
+        let mut out = Vec::new();
+        for p in self.params.iter() {
+            let t = if grads { &p.grad } else { &p.value };
+            let data = t.to_vec()?;
+            let prefix = if p.name.starts_with("classifier.") { "" } else { "bert." };
+            if let Some(stem) = p
+                .name
+                .strip_suffix("attention.self.qkv.weight")
+                .or_else(|| p.name.strip_suffix("attention.self.qkv.bias"))
+            {
+                let kind = if p.name.ends_with("weight") { "weight" } else { "bias" };
+                let per = data.len() / 3;
+                for (i, part) in ["query", "key", "value"].iter().enumerate() {
+                    let shape = if kind == "weight" { vec![c, c] } else { vec![c] };
+                    out.push((
+                        format!("{prefix}{stem}attention.self.{part}.{kind}"),
+                        HostTensor::new(shape, data[i * per..(i + 1) * per].to_vec()),
+                    ));
+                }
+            } else {
+                out.push((format!("{prefix}{}", p.name), HostTensor::new(t.shape().to_vec(), data)));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,8 @@
+//! The BERT encoder, pooler and classification head, written once against the tape:
+//! inference is the same code on a tape that does not record.
+
+mod bert;
+mod init;
+
+pub use bert::{BertClassifier, Dropouts};
+pub use init::normal_init;

@@ -1,0 +1,175 @@
+//! The tape, the BERT model and AdamW against PyTorch: the tiny_bert_grad fixture holds a
+//! 2-layer BERT classifier's loss, every parameter gradient and the parameters after one
+//! clipped AdamW step, computed in float64 by PyTorch (see its README).
+
+mod common;
+use common::*;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use wgbert::autograd::Tape;
+use wgbert::checkpoint::{load_safetensors, BertConfig};
+use wgbert::model::{BertClassifier, Dropouts};
+use wgbert::ops::embedding::TokenBatch;
+use wgbert::optim::{AdamW, AdamWConfig};
+
+const DIR: &str = "tests/fixtures/tiny_bert_grad";
+
+/// Every tensor of a fixture file as f64 (F64, F32 and I64 are what the fixtures hold).
+fn read_fixture(file: &str) -> HashMap<String, (Vec<usize>, Vec<f64>)> {
+    let bytes = std::fs::read(Path::new(DIR).join(file)).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    st.tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let d = view.data();
+            let vals: Vec<f64> = match view.dtype() {
+                safetensors::Dtype::F64 => {
+                    d.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect()
+                }
+                safetensors::Dtype::F32 => {
+                    d.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect()
+                }
+                safetensors::Dtype::I64 => {
+                    d.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f64).collect()
+                }
+                other => panic!("{file}: {name} has dtype {other:?}"),
+            };
+            (name, (view.shape().to_vec(), vals))
+        })
+        .collect()
+}
+
+struct Run {
+    model: BertClassifier,
+    loss: Vec<f32>,
+    logits: Vec<f32>,
+}
+
+fn forward_backward() -> Run {
+    let g = gpu();
+    let config = BertConfig::from_file(Path::new(DIR).join("config.json")).unwrap();
+    let (ckpt, _) = load_safetensors(Path::new(DIR).join("model.safetensors")).unwrap();
+    let model = BertClassifier::from_checkpoint(&g, &config, &ckpt, 1, 0).unwrap();
+    let inputs = read_fixture("inputs.safetensors");
+    let (b, t) = (4, 8);
+    let u32s = |n: &str| inputs[n].1.iter().map(|&v| v as u32).collect::<Vec<_>>();
+    let f32s = |n: &str| inputs[n].1.iter().map(|&v| v as f32).collect::<Vec<_>>();
+    let batch = Arc::new(
+        TokenBatch::upload(
+            &g,
+            &u32s("input_ids"),
+            &u32s("token_type_ids"),
+            b,
+            t,
+            config.vocab_size,
+            config.type_vocab_size,
+        )
+        .unwrap(),
+    );
+    let mask = g.upload("mask", &[b, t], &f32s("attention_mask")).unwrap();
+    let labels = g.upload("labels", &[b], &f32s("labels")).unwrap();
+
+    let mut tape = Tape::new(&g, 0);
+    let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
+    let logits = model.forward(&mut tape, &batch, &mask, none).unwrap();
+    let loss = tape.loss(&logits, &labels, 1.0).unwrap();
+    tape.backward().unwrap();
+    Run { loss: loss.to_vec().unwrap(), logits: logits.value.to_vec().unwrap(), model }
+}
+
+/// ‖got − want‖∞ / ‖want‖∞ over one tensor: the relative error the issue asks about.
+fn rel_inf(got: &[f32], want: &[f64]) -> f64 {
+    let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-30);
+    max_abs_err(got, want).0 / scale
+}
+
+#[test]
+fn loss_and_every_gradient_match_pytorch() {
+    let run = forward_backward();
+    let out = read_fixture("outputs.safetensors");
+    assert_close("logits", &run.logits, &out["logits_f64"].1, 1e-5, 1e-5);
+    assert_close("loss", &run.loss[..1], &out["loss_f64"].1, 1e-6, 1e-6);
+
+    let want = read_fixture("grads_f64.safetensors");
+    let got = run.model.export_tensors(true).unwrap();
+    assert_eq!(got.len(), want.len(), "one gradient per PyTorch parameter");
+    let mut worst = (0.0, String::new());
+    for (name, t) in &got {
+        let (shape, w) = want.get(name).unwrap_or_else(|| panic!("PyTorch has no parameter {name}"));
+        assert_eq!(&t.shape, shape, "{name}");
+        let e = rel_inf(&t.data, w);
+        // Tolerance: 1e-3 of the tensor's largest gradient (f32 kernels vs PyTorch in f64), with
+        // a floor of 1e-6 for gradients that are zero in exact arithmetic (the key bias: softmax
+        // ignores a constant added to every score of a row), where f32 leaves ~1e-9 of noise.
+        let scale = w.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let abs = max_abs_err(&t.data, w).0;
+        assert!(abs <= 1e-3 * scale + 1e-6, "gradient of {name}: max abs error {abs:.3e}, relative {e:.3e}");
+        if scale >= 1e-6 && e > worst.0 {
+            worst = (e, name.clone()); // a relative error means little for an exact zero
+        }
+    }
+    eprintln!("largest relative gradient error: {:.3e} ({})", worst.0, worst.1);
+}
+
+#[test]
+fn one_clipped_adamw_step_matches_pytorch() {
+    let run = forward_backward();
+    let g = gpu();
+    let mut opt = AdamW::new(
+        &g,
+        &run.model.params,
+        AdamWConfig { beta1: 0.9, beta2: 0.999, eps: 1e-6, weight_decay: 0.01, max_grad_norm: 1.0 },
+    )
+    .unwrap();
+    opt.update(&g, &run.model.params, 1e-3).unwrap();
+    let norm = (opt.norm_sq.to_vec().unwrap()[0] as f64).sqrt();
+    let want_norm = read_fixture("outputs.safetensors")["grad_norm_f64"].1[0];
+    assert!((norm - want_norm).abs() <= 1e-5 * want_norm, "gradient norm {norm} vs PyTorch {want_norm}");
+
+    let want = read_fixture("after_adamw_f64.safetensors");
+    let mut worst = 0.0f64;
+    for (name, t) in run.model.export_tensors(false).unwrap() {
+        let e = max_abs_err(&t.data, &want[&name].1).0;
+        worst = worst.max(e);
+        // Tolerance: the issue's 1e-5 absolute on updated parameters.
+        assert!(e <= 1e-5, "{name} after one AdamW step: max abs error {e:.3e}");
+    }
+    eprintln!("largest parameter error after one AdamW step: {worst:.3e}");
+}
+
+#[test]
+fn backward_releases_what_the_forward_saved() {
+    // A device of its own: the shared one's memory figures move with the tests running beside.
+    let g = wgbert::gpu::Gpu::new(&wgbert::gpu::GpuOptions::from_env()).unwrap();
+    let config = BertConfig::from_file(Path::new(DIR).join("config.json")).unwrap();
+    let (ckpt, _) = load_safetensors(Path::new(DIR).join("model.safetensors")).unwrap();
+    let model = BertClassifier::from_checkpoint(&g, &config, &ckpt, 1, 0).unwrap();
+    let ids: Vec<u32> = (0..32).map(|i| (i * 7 % 300) as u32).collect();
+    let batch = Arc::new(TokenBatch::upload(&g, &ids, &[0; 32], 4, 8, 300, 2).unwrap());
+    let mask = g.upload("mask", &[4, 8], &[1.0; 32]).unwrap();
+    let labels = g.upload("labels", &[4], &[1.0, 0.0, 1.0, 0.0]).unwrap();
+    let dropouts = Dropouts { hidden: 0.1, attention: 0.1, classifier: 0.1 };
+
+    // Two steps, so the second runs entirely on buffers the pool already holds.
+    for step in 0..2 {
+        g.sync().unwrap();
+        let before = g.memory().live;
+        let mut tape = Tape::new(&g, step);
+        let logits = model.forward(&mut tape, &batch, &mask, dropouts).unwrap();
+        let loss = tape.loss(&logits, &labels, 1.0).unwrap();
+        assert!(!tape.is_empty());
+        drop(logits);
+        tape.backward().unwrap();
+        assert!(tape.is_empty());
+        drop(loss);
+        g.sync().unwrap();
+        assert_eq!(g.memory().live, before, "step {step}: everything the step allocated is released");
+    }
+    // Inference records nothing.
+    let mut tape = Tape::inference(&g);
+    model.forward(&mut tape, &batch, &mask, dropouts).unwrap();
+    assert!(tape.is_empty());
+}

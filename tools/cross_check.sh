@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Cross-platform build check: links the Windows executable (x86_64-pc-windows-gnu, release profile,
+# with Debian's mingw-w64) and type-checks macOS (aarch64-apple-darwin; `cargo check` only, there
+# is no Apple SDK here to link against).
+#
+# Installs what it needs when missing: the two rustup targets and gcc-mingw-w64-x86-64 (apt-get,
+# non-interactive; `sudo -n` when not root). A target whose tools cannot be installed is skipped
+# with a loud WARNING and does not fail the run, unless --strict (tools/release.sh) is given.
+# A target that does not compile fails the run (non-zero exit).
+#
+#   tools/cross_check.sh [--strict] [--only windows|macos] [extra cargo args, e.g. --locked]
+#
+# Respects CARGO_TARGET_DIR. The executable ends up in
+# <target dir>/x86_64-pc-windows-gnu/release/wgbert.exe, where tools/release.sh picks it up.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+strict=0
+only=""
+cargo_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --strict) strict=1 ;;
+    --only) only="${2:?--only needs windows or macos}"; shift ;;
+    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) cargo_args+=("$1") ;;
+  esac
+  shift
+done
+
+win=x86_64-pc-windows-gnu
+mac=aarch64-apple-darwin
+mingw_gcc=x86_64-w64-mingw32-gcc
+skipped=()
+failed=()
+summary=()
+
+say() { echo "cross_check: $*"; }
+warn() {
+  # Loud on purpose: a skipped platform must not go unnoticed in a CI log.
+  {
+    echo "########################################################################"
+    echo "WARNING: cross_check: $*"
+    echo "########################################################################"
+  } >&2
+}
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo="none"; fi
+fi
+
+# Each ensure_* returns non-zero with the reason in $why when the tool cannot be had.
+why=""
+
+# rustup target add TARGET, when not installed yet.
+ensure_target() {
+  local t=$1
+  if ! command -v rustup >/dev/null; then
+    [ -d "$(rustc --print target-libdir --target "$t" 2>/dev/null)" ] && return 0
+    why="no rustup here, and the Rust toolchain has no standard library for $t"
+    return 1
+  fi
+  rustup target list --installed 2>/dev/null | grep -qx "$t" && return 0
+  say "installing the Rust target $t (rustup)"
+  rustup target add "$t" 2>&1 | tail -n 3
+  rustup target list --installed 2>/dev/null | grep -qx "$t" && return 0
+  why="rustup target add $t failed"
+  return 1
+}
+
+# The mingw-w64 C toolchain: the linker of x86_64-pc-windows-gnu.
+ensure_mingw() {
+  command -v "$mingw_gcc" >/dev/null && return 0
+  if ! command -v apt-get >/dev/null; then
+    why="$mingw_gcc is missing, and there is no apt-get to install gcc-mingw-w64-x86-64 with"
+    return 1
+  fi
+  if [ "$sudo" = none ]; then
+    why="$mingw_gcc is missing, and installing gcc-mingw-w64-x86-64 needs root or passwordless sudo"
+    return 1
+  fi
+  say "installing gcc-mingw-w64-x86-64 (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  local apt=(apt-get install -y -qq --no-install-recommends gcc-mingw-w64-x86-64)
+  # With the package lists already there first; update them only when that fails.
+  # shellcheck disable=SC2086
+  if ! $sudo "${apt[@]}" >/dev/null 2>&1; then
+    $sudo apt-get update -qq 2>&1 | tail -n 3
+    $sudo "${apt[@]}" 2>&1 | tail -n 5
+  fi
+  command -v "$mingw_gcc" >/dev/null && return 0
+  why="apt-get install gcc-mingw-w64-x86-64 failed"
+  return 1
+}
+
+# Runs "$@" (a cargo command); records the outcome under label $1.
+build() {
+  local label=$1
+  shift
+  local t0=$SECONDS
+  say "$label: $*"
+  if "$@"; then
+    summary+=("$label: ok in $((SECONDS - t0)) s")
+  else
+    summary+=("$label: FAILED after $((SECONDS - t0)) s")
+    failed+=("$label")
+  fi
+}
+
+skip() {
+  local label=$1 why=$2
+  warn "$label SKIPPED, not checked: $why"
+  skipped+=("$label ($why)")
+}
+
+if [ -z "$only" ] || [ "$only" = windows ]; then
+  if ensure_target "$win" && ensure_mingw; then
+    build "windows ($win, cargo build --release)" \
+      cargo build --release --target "$win" --bin wgbert "${cargo_args[@]}"
+  else
+    skip "windows ($win)" "$why"
+  fi
+fi
+
+if [ -z "$only" ] || [ "$only" = macos ]; then
+  if ensure_target "$mac"; then
+    # --all-targets: the tests must compile there too; check only (no Apple SDK to link).
+    build "macos ($mac, cargo check --all-targets)" \
+      cargo check --all-targets --target "$mac" "${cargo_args[@]}"
+  else
+    skip "macos ($mac)" "$why"
+  fi
+fi
+
+echo "cross_check: summary"
+for s in "${summary[@]}"; do echo "  $s"; done
+for s in "${skipped[@]}"; do echo "  SKIPPED: $s"; done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "cross_check: FAILED: ${failed[*]}" >&2
+  exit 1
+fi
+if [ ${#skipped[@]} -gt 0 ]; then
+  warn "${#skipped[@]} platform(s) not checked: ${skipped[*]}"
+  [ "$strict" -eq 1 ] && exit 2
+fi
+exit 0
