@@ -1,0 +1,88 @@
+//! all-MiniLM-L6-v2 on our kernels against Hugging Face transformers (tests/fixtures/minilm):
+//! last_hidden_state and pooler_output of 8 texts, T = 128, with padding in the batch.
+//! Needs the model (tools/fetch_model.sh; CI fetches it): skipped with a message without it.
+
+mod common;
+use common::*;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use wgbert::autograd::Tape;
+use wgbert::checkpoint::load_model_dir;
+use wgbert::model::{BertClassifier, Dropouts};
+use wgbert::ops::embedding::TokenBatch;
+use wgbert::tokenizer::Tokenizer;
+
+const MODEL: &str = "models/all-MiniLM-L6-v2";
+
+fn fixture() -> safetensors::SafeTensors<'static> {
+    let bytes: &'static [u8] =
+        Box::leak(std::fs::read("tests/fixtures/minilm/outputs.safetensors").unwrap().into_boxed_slice());
+    safetensors::SafeTensors::deserialize(bytes).unwrap()
+}
+
+fn ints(st: &safetensors::SafeTensors, name: &str) -> Vec<u32> {
+    st.tensor(name).unwrap().data().chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as u32).collect()
+}
+
+fn floats(st: &safetensors::SafeTensors, name: &str) -> Vec<f64> {
+    st.tensor(name).unwrap().data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect()
+}
+
+#[test]
+fn minilm_hidden_states_and_pooler_match_transformers() {
+    if !Path::new(MODEL).join("model.safetensors").is_file() {
+        eprintln!("skipped: {MODEL} is absent; run tools/fetch_model.sh");
+        return;
+    }
+    let g = gpu();
+    let t0 = Instant::now();
+    let (config, ckpt, _) = load_model_dir(MODEL).unwrap();
+    let model = BertClassifier::from_checkpoint(&g, &config, &ckpt, 1, 0).unwrap();
+    g.sync().unwrap();
+    eprintln!("all-MiniLM-L6-v2 loaded from disk to the GPU in {:.3} s", t0.elapsed().as_secs_f64());
+
+    let st = fixture();
+    let (b, t) = (8, 128);
+    let ids = ints(&st, "input_ids");
+    // Our tokenizer gives the fixture's ids for the short texts (the README lists them).
+    let tok = Tokenizer::from_dir(MODEL).unwrap();
+    for (i, text) in [
+        "this is such an amazing movie!",
+        "The movie was great!",
+        "The movie was meh.",
+        "The movie was okish.",
+        "The movie was terrible...",
+        "Hi",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let row = if i == 5 { 6 } else { i };
+        let enc = tok.encode_for_model(text, t);
+        assert_eq!(enc.ids, ids[row * t..(row + 1) * t], "tokenizer ids of {text:?}");
+    }
+    let batch = Arc::new(
+        TokenBatch::upload(&g, &ids, &ints(&st, "token_type_ids"), b, t, config.vocab_size, config.type_vocab_size)
+            .unwrap(),
+    );
+    let mask: Vec<f32> = ints(&st, "attention_mask").iter().map(|&m| m as f32).collect();
+    let mask = g.upload("mask", &[b, t], &mask).unwrap();
+
+    let t0 = Instant::now();
+    let mut tape = Tape::inference(&g);
+    let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
+    let hidden = model.encode(&mut tape, &batch, &mask, none).unwrap();
+    let pooled = model.pool(&mut tape, &hidden, b, t).unwrap();
+    let (h, p) = (hidden.value.to_vec().unwrap(), pooled.value.to_vec().unwrap());
+    eprintln!("forward of 8 x 128 tokens: {:.2} s", t0.elapsed().as_secs_f64());
+
+    let (eh, _) = max_abs_err(&h, &floats(&st, "last_hidden_state"));
+    let (ep, _) = max_abs_err(&p, &floats(&st, "pooler_output"));
+    eprintln!("max |ours - transformers|: last_hidden_state {eh:.2e}, pooler_output {ep:.2e}");
+    // The bound: 1e-4 max absolute difference (PyTorch's own f32 vs f64 differ by 3.4e-5).
+    assert!(eh <= 1e-4, "last_hidden_state differs by {eh}");
+    assert!(ep <= 1e-4, "pooler_output differs by {ep}");
+}
