@@ -2,3 +2,4 @@
 
 pub mod kernels;
 pub mod stats;
+pub mod train;

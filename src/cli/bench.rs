@@ -21,6 +21,29 @@ enum BenchWhat {
     Kernels(KernelsArgs),
     /// Tokenizer throughput on the 25,000 IMDB training reviews, one thread and all.
     Tokenizer(TokenizerBenchArgs),
+    /// Seconds per training step, inference sequences/s, peak memory; --profile per kernel family.
+    Train(TrainArgs),
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    #[command(flatten)]
+    gpu: GpuArgs,
+    /// Model folder (config.json + weights).
+    #[arg(long, default_value = "models/all-MiniLM-L6-v2")]
+    model: PathBuf,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 128)]
+    max_len: usize,
+    /// Timed steps (after one untimed first step).
+    #[arg(long, default_value_t = 3)]
+    steps: usize,
+    /// GPU time per kernel family (timestamp queries) over one more step.
+    #[arg(long)]
+    profile: bool,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -65,6 +88,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     match a.what {
         BenchWhat::Kernels(k) => run_kernels(k),
         BenchWhat::Tokenizer(t) => run_tokenizer(t),
+        BenchWhat::Train(t) => run_train(t),
     }
 }
 
@@ -133,5 +157,39 @@ fn run_tokenizer(t: TokenizerBenchArgs) -> anyhow::Result<()> {
         b.reviews_per_s_all,
         b.tokens_per_s_all / 1e6
     );
+    Ok(())
+}
+
+fn run_train(a: TrainArgs) -> anyhow::Result<()> {
+    let gpu = Gpu::new(&a.gpu.options())?;
+    let (config, ckpt, _) = crate::checkpoint::load_model_dir(&a.model)?;
+    if a.max_len > config.max_position_embeddings {
+        anyhow::bail!("--max-len {} exceeds the model's max_position_embeddings {}", a.max_len, config.max_position_embeddings);
+    }
+    let model = crate::model::BertClassifier::from_checkpoint(&gpu, &config, &ckpt, 1, 42)?;
+    drop(ckpt);
+    let o = crate::bench::train::TrainBenchOptions { batch: a.batch_size, seq: a.max_len, steps: a.steps, warmup: 0, profile: a.profile };
+    let json = a.json;
+    let r = crate::bench::train::run(&gpu, &model, &o, |m| {
+        if !json {
+            eprintln!("{m}")
+        }
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    println!("adapter: {}", r.adapter);
+    println!("model: {} ({} parameters), batch {} x seq {}", a.model.display(), r.parameters, r.batch, r.seq);
+    println!("training step (fwd + bwd + AdamW): median {:.2} s (min {:.2}, max {:.2}); first step {:.2} s", r.step_s_median, r.step_s_min, r.step_s_max, r.first_step_s);
+    println!("inference: {:.2} sequences/s", r.inference_seq_per_s);
+    println!("peak GPU memory: {:.0} MiB; host peak RSS: {}", r.peak_gpu_mib, r.host_peak_rss_mib.map(|m| format!("{m:.0} MiB")).unwrap_or("-".into()));
+    println!("per step: {} kernel launches, {} submissions", r.launches_per_step, r.submissions_per_step);
+    if !r.profile.is_empty() {
+        println!("{:<18} {:>10} {:>7} {:>9}", "family", "GPU ms", "share", "launches");
+        for f in &r.profile {
+            println!("{:<18} {:>10.1} {:>6.1}% {:>9}", f.family, f.ms, 100.0 * f.share, f.launches);
+        }
+    }
     Ok(())
 }

@@ -1,0 +1,171 @@
+//! `wgbert bench train`: seconds per training step (forward + backward + AdamW) of a BERT
+//! classifier on random tokens, inference sequences/s, peak GPU memory, and with `profile`, GPU
+//! time per kernel family from timestamp queries.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::stats::Spread;
+use crate::autograd::Tape;
+use crate::gpu::{Gpu, GpuError};
+use crate::model::{BertClassifier, Dropouts};
+use crate::ops::embedding::TokenBatch;
+use crate::optim::{AdamW, AdamWConfig};
+
+#[derive(Clone, Debug)]
+pub struct TrainBenchOptions {
+    pub batch: usize,
+    pub seq: usize,
+    pub steps: usize,
+    pub warmup: usize,
+    pub profile: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FamilyTime {
+    pub family: String,
+    pub ms: f64,
+    pub share: f64,
+    pub launches: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainBench {
+    pub adapter: String,
+    pub batch: usize,
+    pub seq: usize,
+    pub parameters: usize,
+    pub step_s_median: f64,
+    pub step_s_min: f64,
+    pub step_s_max: f64,
+    pub first_step_s: f64,
+    pub inference_seq_per_s: f64,
+    pub peak_gpu_mib: f64,
+    pub host_peak_rss_mib: Option<f64>,
+    pub launches_per_step: u64,
+    pub submissions_per_step: u64,
+    pub profile: Vec<FamilyTime>,
+}
+
+/// The op family of a kernel entry point, for the profile table.
+pub fn family(entry: &str) -> &'static str {
+    match entry {
+        e if e.starts_with("matmul") || e.starts_with("pack_") => "matmul",
+        e if e.starts_with("softmax") => "attention softmax",
+        e if e.starts_with("ln_") => "layernorm",
+        e if e.starts_with("gelu") => "gelu",
+        e if e.starts_with("embed") => "embedding",
+        "bce_fwd" | "bce_bwd" | "ce_fwd" | "ce_bwd" => "loss",
+        "adamw_step" | "sumsq_partial" => "optimizer",
+        "col_sum_partial" | "col_sum_final" | "sum_final" => "reductions",
+        _ => "elementwise",
+    }
+}
+
+/// Peak resident set of this process (Linux: VmHWM), when the platform tells.
+pub fn host_peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn random_batch(gpu: &Arc<Gpu>, model: &BertClassifier, b: usize, t: usize, seed: u64) -> Result<(Arc<TokenBatch>, crate::gpu::Tensor, crate::gpu::Tensor), GpuError> {
+    let v = model.config.vocab_size as u64;
+    let mut s = seed;
+    let mut next = || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s >> 33
+    };
+    let ids: Vec<u32> = (0..b * t).map(|_| (next() % v) as u32).collect();
+    let batch = TokenBatch::upload(gpu, &ids, &vec![0; b * t], b, t, model.config.vocab_size, model.config.type_vocab_size)?;
+    let mask = gpu.upload("mask", &[b, t], &vec![1.0; b * t])?;
+    let labels: Vec<f32> = (0..b).map(|i| (i % model.num_labels.max(2)) as f32).collect();
+    let labels = gpu.upload("labels", &[b], &labels)?;
+    Ok((Arc::new(batch), mask, labels))
+}
+
+pub fn run(gpu: &Arc<Gpu>, model: &BertClassifier, o: &TrainBenchOptions, mut progress: impl FnMut(&str)) -> Result<TrainBench, GpuError> {
+    let (b, t) = (o.batch, o.seq);
+    let mut opt = AdamW::new(gpu, &model.params, AdamWConfig::default())?;
+    let dropouts = Dropouts { hidden: 0.1, attention: 0.1, classifier: 0.1 };
+    let mut step = |i: usize| -> Result<f64, GpuError> {
+        let t0 = Instant::now();
+        let (batch, mask, labels) = random_batch(gpu, model, b, t, i as u64)?;
+        model.params.zero_grad(gpu)?;
+        let mut tape = Tape::new(gpu, i as u32);
+        let logits = model.forward(&mut tape, &batch, &mask, dropouts)?;
+        let metrics = tape.loss(&logits, &labels, 1.0)?;
+        drop(logits);
+        tape.backward()?;
+        opt.update(gpu, &model.params, 1e-5)?;
+        let m = metrics.to_vec()?; // the one read-back of a step
+        if !m[0].is_finite() {
+            return Err(GpuError::Validation(format!("loss is {} at step {i}", m[0])));
+        }
+        Ok(t0.elapsed().as_secs_f64())
+    };
+    gpu.reset_memory_peaks();
+    let first = step(0)?;
+    progress(&format!("first step (compiles pipelines): {first:.2} s"));
+    for i in 0..o.warmup {
+        step(1 + i)?;
+    }
+    let (sub0, launch0) = gpu.counters();
+    let mut times = Vec::new();
+    for i in 0..o.steps.max(1) {
+        times.push(step(100 + i)?);
+        progress(&format!("step {}: {:.2} s", i + 1, times[i]));
+    }
+    let (sub1, launch1) = gpu.counters();
+    let n = times.len() as u64;
+    let spread = Spread::of(&times);
+
+    let mut profile = Vec::new();
+    if o.profile && gpu.profile_begin(2048) {
+        step(1000)?;
+        let timings = gpu.profile_collect()?;
+        gpu.profile_end();
+        let mut by: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
+        for (entry, ms) in timings {
+            let e = by.entry(family(entry)).or_default();
+            e.0 += ms;
+            e.1 += 1;
+        }
+        let total: f64 = by.values().map(|v| v.0).sum();
+        profile = by.into_iter().map(|(f, (ms, k))| FamilyTime { family: f.into(), ms, share: ms / total.max(1e-9), launches: k }).collect();
+        profile.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+    }
+
+    // Inference: no tape, batch b.
+    let (batch, mask, _) = random_batch(gpu, model, b, t, 7)?;
+    let infer = || -> Result<f64, GpuError> {
+        let t0 = Instant::now();
+        let mut tape = Tape::inference(gpu);
+        let logits = model.forward(&mut tape, &batch, &mask, dropouts)?;
+        logits.value.to_vec()?;
+        Ok(t0.elapsed().as_secs_f64())
+    };
+    infer()?;
+    let it = infer()?.min(infer()?);
+
+    Ok(TrainBench {
+        adapter: gpu.info().name.clone(),
+        batch: b,
+        seq: t,
+        parameters: model.params.numel(),
+        step_s_median: spread.median,
+        step_s_min: spread.min,
+        step_s_max: spread.max,
+        first_step_s: first,
+        inference_seq_per_s: b as f64 / it,
+        peak_gpu_mib: gpu.memory().peak_live as f64 / (1024.0 * 1024.0),
+        host_peak_rss_mib: host_peak_rss_mib(),
+        launches_per_step: (launch1 - launch0) / n,
+        submissions_per_step: (sub1 - sub0) / n,
+        profile,
+    })
+}
