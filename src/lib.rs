@@ -9,6 +9,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod cli;
 pub mod data;
+pub mod fsio;
 pub mod gpu;
 pub mod model;
 pub mod ops;

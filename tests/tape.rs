@@ -173,3 +173,85 @@ fn backward_releases_what_the_forward_saved() {
     model.forward(&mut tape, &batch, &mask, dropouts).unwrap();
     assert!(tape.is_empty());
 }
+
+/// The tiny model, a batch of 4 from the fixture, and a closure running forward + backward on
+/// rows [lo, hi) with a loss scale.
+fn tiny_setup() -> (BertClassifier, Vec<u32>, Vec<u32>, Vec<f32>, Vec<f32>) {
+    let g = gpu();
+    let config = BertConfig::from_file(Path::new(DIR).join("config.json")).unwrap();
+    let (ckpt, _) = load_safetensors(Path::new(DIR).join("model.safetensors")).unwrap();
+    let model = BertClassifier::from_checkpoint(&g, &config, &ckpt, 1, 0).unwrap();
+    let inputs = read_fixture("inputs.safetensors");
+    let u32s = |n: &str| inputs[n].1.iter().map(|&v| v as u32).collect::<Vec<_>>();
+    let f32s = |n: &str| inputs[n].1.iter().map(|&v| v as f32).collect::<Vec<_>>();
+    (model, u32s("input_ids"), u32s("token_type_ids"), f32s("attention_mask"), f32s("labels"))
+}
+
+fn micro_step(
+    model: &BertClassifier,
+    ids: &[u32],
+    types: &[u32],
+    mask: &[f32],
+    labels: &[f32],
+    rows: std::ops::Range<usize>,
+    scale: f32,
+) {
+    let g = gpu();
+    let (b, t) = (rows.len(), 8);
+    let r = rows.start * t..rows.end * t;
+    let batch = Arc::new(TokenBatch::upload(&g, &ids[r.clone()], &types[r.clone()], b, t, 300, 2).unwrap());
+    let mask = g.upload("mask", &[b, t], &mask[r]).unwrap();
+    let labels = g.upload("labels", &[b], &labels[rows]).unwrap();
+    let mut tape = Tape::new(&g, 0);
+    let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
+    let logits = model.forward(&mut tape, &batch, &mask, none).unwrap();
+    tape.loss(&logits, &labels, scale).unwrap();
+    tape.backward().unwrap();
+}
+
+#[test]
+fn gradients_accumulate_across_micro_batches() {
+    // Two micro-batches of 2 with loss scale ½ give the gradients of one batch of 4.
+    let (model, ids, types, mask, labels) = tiny_setup();
+    micro_step(&model, &ids, &types, &mask, &labels, 0..4, 1.0);
+    let whole = model.export_tensors(true).unwrap();
+    model.params.zero_grad(&gpu()).unwrap();
+    micro_step(&model, &ids, &types, &mask, &labels, 0..2, 0.5);
+    micro_step(&model, &ids, &types, &mask, &labels, 2..4, 0.5);
+    for ((name, a), (_, b)) in whole.iter().zip(model.export_tensors(true).unwrap()) {
+        let scale = a.data.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
+        let err = max_abs_err(&b.data, &f64s(&a.data)).0;
+        assert!(err <= 1e-5 * scale + 1e-7, "{name}: accumulated gradient differs by {err}");
+    }
+}
+
+#[test]
+fn optimizer_and_parameters_resume_from_saved_state() {
+    let g = gpu();
+    let dir = std::env::temp_dir().join(format!("wgbert-resume-{}", std::process::id()));
+    let (a, ids, types, mask, labels) = tiny_setup();
+    let (b, ..) = tiny_setup();
+    let mut opt_a = AdamW::new(&g, &a.params, AdamWConfig::default()).unwrap();
+    // Step 1 on model a, then save.
+    micro_step(&a, &ids, &types, &mask, &labels, 0..4, 1.0);
+    opt_a.update(&g, &a.params, 1e-3).unwrap();
+    a.params.save(&dir.join("params.safetensors")).unwrap();
+    opt_a.save(&dir.join("optimizer.safetensors"), &a.params).unwrap();
+    // Model b resumes from the files; both take step 2.
+    let mut opt_b = AdamW::new(&g, &b.params, AdamWConfig::default()).unwrap();
+    b.params.load(&g, &dir.join("params.safetensors")).unwrap();
+    opt_b.load(&g, &dir.join("optimizer.safetensors"), &b.params).unwrap();
+    assert_eq!(opt_b.step, 1);
+    for (m, opt) in [(&a, &mut opt_a), (&b, &mut opt_b)] {
+        m.params.zero_grad(&g).unwrap();
+        micro_step(m, &ids, &types, &mask, &labels, 0..4, 1.0);
+        opt.update(&g, &m.params, 1e-3).unwrap();
+    }
+    for ((name, x), (_, y)) in a.export_tensors(false).unwrap().iter().zip(b.export_tensors(false).unwrap()) {
+        assert_eq!(x.data, y.data, "{name} after resuming");
+    }
+    // A state file that lacks a tensor is an error naming it.
+    let err = opt_b.load(&g, &dir.join("params.safetensors"), &b.params).unwrap_err().to_string();
+    assert!(err.contains("optimizer state m/") && err.contains("missing"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -70,3 +70,44 @@ impl ParamStore {
         Ok(())
     }
 }
+
+impl ParamStore {
+    /// Writes every value to `path` (atomically) under its internal name.
+    pub fn save(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        let mut tensors = Vec::with_capacity(self.len());
+        for p in &self.params {
+            tensors.push((
+                p.name.clone(),
+                crate::checkpoint::HostTensor::new(p.value.shape().to_vec(), p.value.to_vec()?),
+            ));
+        }
+        crate::checkpoint::save_tensors(path, &tensors, Default::default())?;
+        Ok(())
+    }
+
+    /// Overwrites every value from a file written by `save`, checking names and shapes.
+    pub fn load(&self, gpu: &Gpu, path: &std::path::Path) -> anyhow::Result<()> {
+        let (tensors, _) = crate::checkpoint::load_tensors(path)?;
+        // Check everything before writing anything: a bad file leaves the model as it was.
+        let mut found = Vec::with_capacity(self.len());
+        for p in &self.params {
+            let t = tensors
+                .get(&p.name)
+                .ok_or_else(|| anyhow::anyhow!("{}: parameter {} is missing", path.display(), p.name))?;
+            if t.shape != p.value.shape() {
+                anyhow::bail!(
+                    "{}: parameter {} has shape {:?}, the model {:?}",
+                    path.display(),
+                    p.name,
+                    t.shape,
+                    p.value.shape()
+                );
+            }
+            found.push((&p.value, t));
+        }
+        for (dst, t) in found {
+            gpu.write(dst, bytemuck::cast_slice(&t.data))?;
+        }
+        Ok(())
+    }
+}

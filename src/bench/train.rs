@@ -73,7 +73,13 @@ pub fn host_peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-fn random_batch(gpu: &Arc<Gpu>, model: &BertClassifier, b: usize, t: usize, seed: u64) -> Result<(Arc<TokenBatch>, crate::gpu::Tensor, crate::gpu::Tensor), GpuError> {
+fn random_batch(
+    gpu: &Arc<Gpu>,
+    model: &BertClassifier,
+    b: usize,
+    t: usize,
+    seed: u64,
+) -> Result<(Arc<TokenBatch>, crate::gpu::Tensor, crate::gpu::Tensor), GpuError> {
     let v = model.config.vocab_size as u64;
     let mut s = seed;
     let mut next = || {
@@ -81,14 +87,20 @@ fn random_batch(gpu: &Arc<Gpu>, model: &BertClassifier, b: usize, t: usize, seed
         s >> 33
     };
     let ids: Vec<u32> = (0..b * t).map(|_| (next() % v) as u32).collect();
-    let batch = TokenBatch::upload(gpu, &ids, &vec![0; b * t], b, t, model.config.vocab_size, model.config.type_vocab_size)?;
+    let batch =
+        TokenBatch::upload(gpu, &ids, &vec![0; b * t], b, t, model.config.vocab_size, model.config.type_vocab_size)?;
     let mask = gpu.upload("mask", &[b, t], &vec![1.0; b * t])?;
     let labels: Vec<f32> = (0..b).map(|i| (i % model.num_labels.max(2)) as f32).collect();
     let labels = gpu.upload("labels", &[b], &labels)?;
     Ok((Arc::new(batch), mask, labels))
 }
 
-pub fn run(gpu: &Arc<Gpu>, model: &BertClassifier, o: &TrainBenchOptions, mut progress: impl FnMut(&str)) -> Result<TrainBench, GpuError> {
+pub fn run(
+    gpu: &Arc<Gpu>,
+    model: &BertClassifier,
+    o: &TrainBenchOptions,
+    mut progress: impl FnMut(&str),
+) -> Result<TrainBench, GpuError> {
     let (b, t) = (o.batch, o.seq);
     let mut opt = AdamW::new(gpu, &model.params, AdamWConfig::default())?;
     let dropouts = Dropouts { hidden: 0.1, attention: 0.1, classifier: 0.1 };
@@ -136,7 +148,10 @@ pub fn run(gpu: &Arc<Gpu>, model: &BertClassifier, o: &TrainBenchOptions, mut pr
             e.1 += 1;
         }
         let total: f64 = by.values().map(|v| v.0).sum();
-        profile = by.into_iter().map(|(f, (ms, k))| FamilyTime { family: f.into(), ms, share: ms / total.max(1e-9), launches: k }).collect();
+        profile = by
+            .into_iter()
+            .map(|(f, (ms, k))| FamilyTime { family: f.into(), ms, share: ms / total.max(1e-9), launches: k })
+            .collect();
         profile.sort_by(|a, b| b.ms.total_cmp(&a.ms));
     }
 

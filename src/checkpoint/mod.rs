@@ -11,6 +11,7 @@ mod names;
 mod pickle;
 mod pytorch;
 mod safetensors;
+mod tensor_file;
 mod tf_bundle;
 mod zip;
 
@@ -18,6 +19,7 @@ pub use config::{BertConfig, HiddenAct};
 pub use names::{bert_parameter_shapes, normalise_name};
 pub use pytorch::load_pytorch;
 pub use safetensors::load_safetensors;
+pub use tensor_file::{load_tensors, save_tensors};
 pub use tf_bundle::load_tf_bundle;
 
 use std::collections::BTreeMap;

@@ -164,11 +164,21 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     let gpu = Gpu::new(&a.gpu.options())?;
     let (config, ckpt, _) = crate::checkpoint::load_model_dir(&a.model)?;
     if a.max_len > config.max_position_embeddings {
-        anyhow::bail!("--max-len {} exceeds the model's max_position_embeddings {}", a.max_len, config.max_position_embeddings);
+        anyhow::bail!(
+            "--max-len {} exceeds the model's max_position_embeddings {}",
+            a.max_len,
+            config.max_position_embeddings
+        );
     }
     let model = crate::model::BertClassifier::from_checkpoint(&gpu, &config, &ckpt, 1, 42)?;
     drop(ckpt);
-    let o = crate::bench::train::TrainBenchOptions { batch: a.batch_size, seq: a.max_len, steps: a.steps, warmup: 0, profile: a.profile };
+    let o = crate::bench::train::TrainBenchOptions {
+        batch: a.batch_size,
+        seq: a.max_len,
+        steps: a.steps,
+        warmup: 0,
+        profile: a.profile,
+    };
     let json = a.json;
     let r = crate::bench::train::run(&gpu, &model, &o, |m| {
         if !json {
@@ -181,9 +191,16 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     }
     println!("adapter: {}", r.adapter);
     println!("model: {} ({} parameters), batch {} x seq {}", a.model.display(), r.parameters, r.batch, r.seq);
-    println!("training step (fwd + bwd + AdamW): median {:.2} s (min {:.2}, max {:.2}); first step {:.2} s", r.step_s_median, r.step_s_min, r.step_s_max, r.first_step_s);
+    println!(
+        "training step (fwd + bwd + AdamW): median {:.2} s (min {:.2}, max {:.2}); first step {:.2} s",
+        r.step_s_median, r.step_s_min, r.step_s_max, r.first_step_s
+    );
     println!("inference: {:.2} sequences/s", r.inference_seq_per_s);
-    println!("peak GPU memory: {:.0} MiB; host peak RSS: {}", r.peak_gpu_mib, r.host_peak_rss_mib.map(|m| format!("{m:.0} MiB")).unwrap_or("-".into()));
+    println!(
+        "peak GPU memory: {:.0} MiB; host peak RSS: {}",
+        r.peak_gpu_mib,
+        r.host_peak_rss_mib.map(|m| format!("{m:.0} MiB")).unwrap_or("-".into())
+    );
     println!("per step: {} kernel launches, {} submissions", r.launches_per_step, r.submissions_per_step);
     if !r.profile.is_empty() {
         println!("{:<18} {:>10} {:>7} {:>9}", "family", "GPU ms", "share", "launches");

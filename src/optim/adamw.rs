@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::autograd::ParamStore;
+use crate::checkpoint::{load_tensors, save_tensors, HostTensor};
 use crate::gpu::{Gpu, GpuError, Tensor};
 use crate::ops::adamw::{adamw_update, AdamwStep};
 use crate::ops::reduce;
@@ -72,6 +73,52 @@ impl AdamW {
             };
             adamw_update(gpu, &h, &p.value, &p.grad, &self.m[i], &self.v[i], &self.norm_sq)?;
         }
+        Ok(())
+    }
+}
+
+impl AdamW {
+    /// Writes the moments and the step count to `path` (atomically), keyed by parameter name.
+    pub fn save(&self, path: &std::path::Path, params: &ParamStore) -> anyhow::Result<()> {
+        let mut tensors = Vec::with_capacity(2 * params.len());
+        for (i, p) in params.iter().enumerate() {
+            let shape = p.value.shape().to_vec();
+            tensors.push((format!("m/{}", p.name), HostTensor::new(shape.clone(), self.m[i].to_vec()?)));
+            tensors.push((format!("v/{}", p.name), HostTensor::new(shape, self.v[i].to_vec()?)));
+        }
+        let meta = std::collections::HashMap::from([("step".to_string(), self.step.to_string())]);
+        save_tensors(path, &tensors, meta)?;
+        Ok(())
+    }
+
+    /// Restores what `save` wrote, checking every parameter's moments are there with its shape.
+    pub fn load(&mut self, gpu: &Arc<Gpu>, path: &std::path::Path, params: &ParamStore) -> anyhow::Result<()> {
+        let (tensors, meta) = load_tensors(path)?;
+        // Check everything before writing anything: a bad file leaves the state as it was.
+        let mut found = Vec::with_capacity(2 * params.len());
+        for (i, p) in params.iter().enumerate() {
+            for (kind, dst) in [("m", &self.m[i]), ("v", &self.v[i])] {
+                let name = format!("{kind}/{}", p.name);
+                let t = tensors
+                    .get(&name)
+                    .ok_or_else(|| anyhow::anyhow!("{}: optimizer state {name} is missing", path.display()))?;
+                if t.shape != p.value.shape() {
+                    anyhow::bail!(
+                        "{}: optimizer state {name} has shape {:?}, the parameter {:?}",
+                        path.display(),
+                        t.shape,
+                        p.value.shape()
+                    );
+                }
+                found.push((dst, t));
+            }
+        }
+        let step = meta.get("step").and_then(|s| s.parse().ok());
+        let step = step.ok_or_else(|| anyhow::anyhow!("{}: no step count in the metadata", path.display()))?;
+        for (dst, t) in found {
+            gpu.write(dst, bytemuck::cast_slice(&t.data))?;
+        }
+        self.step = step;
         Ok(())
     }
 }
