@@ -2,6 +2,7 @@
 //! prints; errors reach the user as one message (no backtrace) and a non-zero exit.
 
 mod bench;
+mod embed;
 mod info;
 mod tokenize;
 
@@ -42,6 +43,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Tokenize standard input, one text per line, to ids (or word pieces).
     Tokenize(tokenize::TokenizeArgs),
+    /// Embed standard input, one text per line, to one JSON array per line.
+    Embed(embed::EmbedArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -51,6 +54,7 @@ pub fn run() -> i32 {
         Command::Info(a) => info::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Tokenize(a) => tokenize::run(a),
+        Command::Embed(a) => embed::run(a),
     };
     match result {
         Ok(()) => 0,

@@ -2,7 +2,9 @@
 //! inference is the same code on a tape that does not record.
 
 mod bert;
+mod embed;
 mod init;
 
 pub use bert::{BertClassifier, Dropouts};
+pub use embed::{embed_texts, Pooling};
 pub use init::normal_init;

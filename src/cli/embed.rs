@@ -1,0 +1,61 @@
+//! `wgbert embed --model DIR [--pool cls|pooler|mean] [--max-len N]`: one text per line on
+//! standard input, one JSON array of floats per line on standard output.
+
+use std::io::{BufRead, BufWriter, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::GpuArgs;
+use crate::gpu::Gpu;
+use crate::model::{embed_texts, BertClassifier, Pooling};
+use crate::tokenizer::Tokenizer;
+
+#[derive(Args)]
+pub struct EmbedArgs {
+    #[command(flatten)]
+    gpu: GpuArgs,
+    /// Model folder: config.json, vocab.txt and weights.
+    #[arg(long)]
+    model: PathBuf,
+    #[arg(long, value_enum, default_value_t = Pooling::Cls)]
+    pool: Pooling,
+    /// Truncate each text to this many tokens, [CLS] and [SEP] included.
+    #[arg(long, default_value_t = 128)]
+    max_len: usize,
+    /// Texts per GPU batch.
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+}
+
+pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
+    let (config, ckpt, _) = crate::checkpoint::load_model_dir(&a.model)?;
+    if a.max_len > config.max_position_embeddings || a.max_len < 2 {
+        anyhow::bail!(
+            "--max-len {} must be between 2 and the model's max_position_embeddings ({})",
+            a.max_len,
+            config.max_position_embeddings
+        );
+    }
+    let tok =
+        Tokenizer::from_dir(&a.model).with_context(|| format!("loading the tokenizer from {}", a.model.display()))?;
+    let gpu = Gpu::new(&a.gpu.options())?;
+    let model = BertClassifier::from_checkpoint(&gpu, &config, &ckpt, 1, 0)?;
+    drop(ckpt);
+    let mut texts = Vec::new();
+    for (n, line) in std::io::stdin().lock().split(b'\n').enumerate() {
+        let bytes = line.context("reading standard input")?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            anyhow::anyhow!("line {} of standard input is not UTF-8 (byte {})", n + 1, e.utf8_error().valid_up_to())
+        })?;
+        texts.push(text.strip_suffix('\r').map(str::to_string).unwrap_or(text));
+    }
+    let vectors = embed_texts(&gpu, &model, &tok, &texts, a.max_len, a.pool, a.batch_size)?;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    for v in vectors {
+        writeln!(out, "{}", serde_json::to_string(&v)?)?;
+    }
+    out.flush()?;
+    Ok(())
+}

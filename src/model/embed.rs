@@ -1,0 +1,86 @@
+//! Sentence embeddings from the encoder: [CLS] hidden state, pooler output, or the mean of the
+//! token states under the attention mask (sentence-transformers' pooling).
+
+use std::sync::Arc;
+
+use super::{BertClassifier, Dropouts};
+use crate::autograd::Tape;
+use crate::gpu::{Gpu, GpuError};
+use crate::ops::embedding::TokenBatch;
+use crate::tokenizer::Tokenizer;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Pooling {
+    /// The last hidden state of [CLS].
+    Cls,
+    /// tanh(dense([CLS])): BERT's pooler output.
+    Pooler,
+    /// Mean of the token states where the attention mask is 1.
+    Mean,
+}
+
+/// One embedding per text; texts are batched `batch` at a time, padded to the longest in the
+/// batch and truncated to `max_len`.
+pub fn embed_texts(
+    gpu: &Arc<Gpu>,
+    model: &BertClassifier,
+    tok: &Tokenizer,
+    texts: &[String],
+    max_len: usize,
+    pool: Pooling,
+    batch: usize,
+) -> Result<Vec<Vec<f32>>, GpuError> {
+    let c = model.config.hidden_size;
+    let mut out = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(batch.max(1)) {
+        let encs: Vec<_> = chunk.iter().map(|t| tok.encode_for_model(t, max_len)).collect();
+        let t = encs.iter().map(|e| e.real_len()).max().unwrap_or(2).max(1);
+        let b = encs.len();
+        let (mut ids, mut types, mut mask) =
+            (Vec::with_capacity(b * t), Vec::with_capacity(b * t), Vec::with_capacity(b * t));
+        for e in &encs {
+            ids.extend_from_slice(&e.ids[..t]);
+            types.extend_from_slice(&e.type_ids[..t]);
+            mask.extend(e.attention_mask[..t].iter().map(|&m| m as f32));
+        }
+        let tb = Arc::new(TokenBatch::upload(
+            gpu,
+            &ids,
+            &types,
+            b,
+            t,
+            model.config.vocab_size,
+            model.config.type_vocab_size,
+        )?);
+        let mask_t = gpu.upload("attention mask", &[b, t], &mask)?;
+        let mut tape = Tape::inference(gpu);
+        let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
+        let hidden = model.encode(&mut tape, &tb, &mask_t, none)?;
+        match pool {
+            Pooling::Pooler => {
+                let p = model.pool(&mut tape, &hidden, b, t)?.value.to_vec()?;
+                out.extend(p.chunks(c).map(|r| r.to_vec()));
+            }
+            Pooling::Cls | Pooling::Mean => {
+                let h = hidden.value.to_vec()?;
+                for i in 0..b {
+                    let rows = &h[i * t * c..(i + 1) * t * c];
+                    if pool == Pooling::Cls {
+                        out.push(rows[..c].to_vec());
+                        continue;
+                    }
+                    let m = &mask[i * t..(i + 1) * t];
+                    let n = m.iter().sum::<f32>().max(1e-9);
+                    let mut v = vec![0.0f32; c];
+                    for (j, w) in m.iter().enumerate() {
+                        for k in 0..c {
+                            v[k] += w * rows[j * c + k];
+                        }
+                    }
+                    out.push(v.iter().map(|x| x / n).collect());
+                }
+            }
+        }
+    }
+    Ok(out)
+}

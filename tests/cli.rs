@@ -1,0 +1,114 @@
+//! The `wgbert` binary as a user runs it: output formats and error messages.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const MODEL: &str = "models/all-MiniLM-L6-v2";
+
+/// Runs wgbert with `args` and `stdin`; returns (success, stdout, stderr).
+fn wgbert(args: &[&str], stdin: &str) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wgbert"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn have_model() -> bool {
+    let ok = Path::new(MODEL).join("model.safetensors").is_file();
+    if !ok {
+        eprintln!("skipped: {MODEL} is absent; run tools/fetch_model.sh");
+    }
+    ok
+}
+
+#[test]
+fn info_names_the_chosen_adapter_and_its_limits() {
+    let (ok, out, err) = wgbert(&["info"], "");
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("chosen:") && out.contains("max_storage_buffer_binding_size") && out.contains("timestamp-query"),
+        "{out}"
+    );
+}
+
+#[test]
+fn bench_kernels_json_has_the_documented_fields() {
+    let (ok, out, err) = wgbert(&["bench", "kernels", "--quick", "--json", "--reps", "1"], "");
+    assert!(ok, "{err}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let kernels: std::collections::BTreeSet<&str> = rows.iter().map(|r| r["kernel"].as_str().unwrap()).collect();
+    for k in ["matmul", "attention", "layernorm", "gelu", "softmax", "adamw"] {
+        assert!(kernels.contains(k), "no {k} row");
+    }
+    for r in &rows {
+        assert!(
+            r["pass"].is_string()
+                && r["shape"].is_string()
+                && r["ms_median"].is_f64()
+                && r["ms_min"].is_f64()
+                && r["ms_max"].is_f64(),
+            "{r}"
+        );
+        assert!(r["gflops"].is_f64() || r["gbps"].is_f64(), "{r}");
+    }
+}
+
+#[test]
+fn tokenize_prints_ids_and_pieces() {
+    if !have_model() {
+        return;
+    }
+    let (ok, out, err) = wgbert(&["tokenize", "--model", MODEL], "Hello, world!\r\n\n");
+    assert!(ok, "{err}");
+    assert_eq!(out, "101 7592 1010 2088 999 102\n101 102\n");
+    let (ok, out, _) = wgbert(&["tokenize", "--model", MODEL, "--tokens", "--max-len", "4"], "Hello, world!\n");
+    assert!(ok);
+    assert_eq!(out, "[CLS] hello , [SEP]\n");
+}
+
+#[test]
+fn embed_pooler_matches_the_transformers_fixture() {
+    if !have_model() {
+        return;
+    }
+    let (ok, out, err) = wgbert(&["embed", "--model", MODEL, "--pool", "pooler"], "The movie was great!\n");
+    assert!(ok, "{err}");
+    let got: Vec<f32> = serde_json::from_str(out.trim()).unwrap();
+    let bytes = std::fs::read("tests/fixtures/minilm/outputs.safetensors").unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let pooled: Vec<f64> = st
+        .tensor("pooler_output")
+        .unwrap()
+        .data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
+        .collect();
+    // Row 1 of the fixture is "The movie was great!" (padded there, unpadded here: same result).
+    common::assert_close("embed --pool pooler", &got, &pooled[384..768], 1e-4, 0.0);
+}
+
+#[test]
+fn bad_input_is_one_clear_message_without_a_panic() {
+    let (ok, _, err) = wgbert(&["embed", "--model", "/nonexistent/model"], "x\n");
+    assert!(!ok);
+    assert!(err.contains("/nonexistent/model") && !err.contains("panicked"), "{err}");
+    let (ok, _, err) = wgbert(&["info", "--backend", "glide"], "");
+    assert!(!ok);
+    assert!(err.contains("unknown backend \"glide\"") && !err.contains("panicked"), "{err}");
+    let (ok, _, err) = wgbert(&["info", "--adapter", "no such adapter"], "");
+    assert!(!ok);
+    assert!(err.contains("no adapter matches"), "{err}");
+}
