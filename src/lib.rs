@@ -16,3 +16,4 @@ pub mod ops;
 pub mod optim;
 pub mod reference;
 pub mod tokenizer;
+pub mod train;

@@ -126,9 +126,10 @@ fi
 
 if [ -z "$only" ] || [ "$only" = macos ]; then
   if ensure_target "$mac"; then
-    # --all-targets: the tests must compile there too; check only (no Apple SDK to link).
-    build "macos ($mac, cargo check --all-targets)" \
-      cargo check --all-targets --target "$mac" "${cargo_args[@]}"
+    # Check only (no Apple SDK to link against); --all-targets: the tests must compile there too.
+    # --release shares the build scripts and proc macros built for the host by the release builds.
+    build "macos ($mac, cargo check --release --all-targets)" \
+      cargo check --release --all-targets --target "$mac" "${cargo_args[@]}"
   else
     skip "macos ($mac)" "$why"
   fi

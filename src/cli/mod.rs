@@ -3,8 +3,11 @@
 
 mod bench;
 mod embed;
+mod eval;
 mod info;
+mod predict;
 mod tokenize;
+mod train;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -37,6 +40,12 @@ impl GpuArgs {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Fine-tune a BERT classifier (IMDB folder/tarball, CSV or JSONL).
+    Train(train::TrainArgs),
+    /// Evaluate a trained model: loss, accuracy, precision, recall, F1, confusion matrix.
+    Eval(eval::EvalArgs),
+    /// Score texts with a trained model.
+    Predict(predict::PredictArgs),
     /// List adapters, the chosen one, its limits and features.
     Info(info::InfoArgs),
     /// Benchmarks: `kernels` (GPU kernels), `tokenizer`.
@@ -51,6 +60,9 @@ enum Command {
 pub fn run() -> i32 {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Train(a) => train::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Predict(a) => predict::run(a),
         Command::Info(a) => info::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Tokenize(a) => tokenize::run(a),

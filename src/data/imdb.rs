@@ -11,22 +11,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::tokenizer::decode_text;
 
-#[derive(Clone, Debug)]
-pub struct Example {
-    pub text: String,
-    pub label: usize,
-    /// Where it came from (file path, or path inside the archive).
-    pub source: String,
-}
-
-/// A split's examples with the class names (index = label).
-#[derive(Clone, Debug)]
-pub struct Split {
-    pub classes: Vec<String>,
-    pub examples: Vec<Example>,
-    /// Things worth telling the user (skipped folders).
-    pub notices: Vec<String>,
-}
+use super::{Dataset as Split, Example};
 
 fn is_tarball(p: &Path) -> bool {
     let s = p.to_string_lossy();
@@ -35,6 +20,10 @@ fn is_tarball(p: &Path) -> bool {
 
 /// Reads `split` ("train" or "test") from a folder (`aclImdb` or its parent) or a tarball.
 pub fn read_split(path: &Path, split: &str) -> Result<Split> {
+    read_split_inner(path, split)
+}
+
+fn read_split_inner(path: &Path, split: &str) -> Result<Split> {
     if !path.exists() {
         bail!("{}: no such file or folder", path.display());
     }

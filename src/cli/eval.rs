@@ -1,0 +1,66 @@
+//! `wgbert eval --model RUN --data PATH`: loss, accuracy, precision, recall, F1, confusion matrix.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::GpuArgs;
+use crate::data::{self, sample, Columns};
+use crate::gpu::Gpu;
+use crate::train::{evaluate, Encoded};
+
+#[derive(Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    gpu: GpuArgs,
+    /// A run folder (its model/) or an exported model folder.
+    #[arg(long)]
+    model: PathBuf,
+    /// IMDB folder or tarball (its test/ split), or a CSV / JSONL file.
+    #[arg(long)]
+    data: PathBuf,
+    #[arg(long)]
+    limit_test: Option<usize>,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long, default_value_t = 128)]
+    max_len: usize,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    #[arg(long, default_value = "text")]
+    text_column: String,
+    #[arg(long, default_value = "label")]
+    label_column: String,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: EvalArgs) -> anyhow::Result<()> {
+    let gpu = Gpu::new(&a.gpu.options())?;
+    let (model, classes, tok) = crate::train::load_classifier(&gpu, &a.model)?;
+    let cols = Columns { text: a.text_column.clone(), label: a.label_column.clone() };
+    let d = data::load(&a.data, "test", &cols)?;
+    let d = crate::train::job::align_classes(d, &classes, &a.data)?;
+    let d = match a.limit_test {
+        Some(n) => sample::balanced_sample(&d, n, a.seed),
+        None => d,
+    };
+    let enc = Encoded::new(&tok, &d, a.max_len.min(model.config.max_position_embeddings));
+    let (r, _) = evaluate(&gpu, &model, &enc, &classes, a.batch_size, tok.pad_id())?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    println!("examples: {}", r.examples);
+    println!("loss: {:.4}  accuracy: {:.4}", r.loss, r.accuracy);
+    println!("{:<12} {:>9} {:>9} {:>9}", "class", "precision", "recall", "f1");
+    for (i, c) in r.classes.iter().enumerate() {
+        println!("{c:<12} {:>9.4} {:>9.4} {:>9.4}", r.precision[i], r.recall[i], r.f1[i]);
+    }
+    println!("confusion (rows: true, columns: predicted):");
+    for (i, row) in r.confusion.iter().enumerate() {
+        let cells: Vec<String> = row.iter().map(|v| format!("{v:>7}")).collect();
+        println!("{:<12}{}", r.classes.get(i).cloned().unwrap_or_default(), cells.join(""));
+    }
+    Ok(())
+}

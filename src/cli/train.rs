@@ -1,0 +1,173 @@
+//! `wgbert train`: fine-tune on a folder, tarball, CSV or JSONL; progress bars, a Keras-like
+//! line per epoch, test figures at the end. `--resume RUN` continues an interrupted run.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::GpuArgs;
+use crate::gpu::Gpu;
+use crate::train::job::{run_job, TrainJob};
+use crate::train::{Event, Outcome};
+
+#[derive(Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    gpu: GpuArgs,
+    /// Pretrained model folder (config.json, vocab.txt, weights).
+    #[arg(long, default_value = "models/all-MiniLM-L6-v2")]
+    model: PathBuf,
+    /// Training data: IMDB folder or tarball (train/ and test/), or a CSV / JSONL file.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Test data when --data is a CSV / JSONL file.
+    #[arg(long)]
+    test_data: Option<PathBuf>,
+    /// The run folder: history, checkpoints, log, exported model.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue the interrupted run in this folder, with its own settings.
+    #[arg(long, conflicts_with_all = ["data", "out"])]
+    resume: Option<PathBuf>,
+    #[arg(long, default_value_t = 5)]
+    epochs: usize,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 128)]
+    max_len: usize,
+    /// Peak learning rate of AdamW.
+    #[arg(long, default_value_t = 3e-5)]
+    lr: f32,
+    /// Fraction of the steps spent warming the learning rate up.
+    #[arg(long, default_value_t = 0.1)]
+    warmup: f32,
+    #[arg(long, default_value_t = 0.1)]
+    dropout: f32,
+    #[arg(long, default_value_t = 0.01)]
+    weight_decay: f32,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Train on a seeded, class-balanced sample of N examples.
+    #[arg(long)]
+    limit_train: Option<usize>,
+    /// Test on a seeded, class-balanced sample of N examples.
+    #[arg(long)]
+    limit_test: Option<usize>,
+    #[arg(long, default_value = "text")]
+    text_column: String,
+    #[arg(long, default_value = "label")]
+    label_column: String,
+}
+
+fn job_of(a: &TrainArgs) -> anyhow::Result<(TrainJob, PathBuf)> {
+    if let Some(run) = &a.resume {
+        let path = run.join("run.json");
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("{}: not a run folder (no run.json)", run.display()))?;
+        let job: TrainJob =
+            serde_json::from_slice(&bytes).with_context(|| format!("{}: not a run description", path.display()))?;
+        return Ok((job, run.clone()));
+    }
+    let (Some(data), Some(out)) = (&a.data, &a.out) else { bail!("give --data and --out (or --resume RUN)") };
+    if out.join("checkpoints").join("latest").is_file() {
+        bail!("{} already holds a run; continue it with --resume {0}, or choose another --out", out.display());
+    }
+    let mut job = TrainJob::new(a.model.clone(), data.clone());
+    job.test_data = a.test_data.clone();
+    job.text_column = a.text_column.clone();
+    job.label_column = a.label_column.clone();
+    job.limit_train = a.limit_train;
+    job.limit_test = a.limit_test;
+    let o = &mut job.options;
+    (o.epochs, o.batch_size, o.max_len, o.lr, o.warmup_fraction, o.dropout, o.weight_decay, o.seed) =
+        (a.epochs, a.batch_size, a.max_len, a.lr, a.warmup, a.dropout, a.weight_decay, a.seed);
+    Ok((job, out.clone()))
+}
+
+pub fn run(a: TrainArgs) -> anyhow::Result<()> {
+    let (job, run_dir) = job_of(&a)?;
+    let gpu = Gpu::new(&a.gpu.options())?;
+    eprintln!("adapter: {} ({:?})", gpu.info().name, gpu.info().backend);
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    // First Ctrl-C: finish the step, save, exit. Second: exit at once.
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: saving a checkpoint after this step (Ctrl-C again to quit now)");
+    })
+    .context("installing the Ctrl-C handler")?;
+
+    let log_path = run_dir.join("train.log");
+    let mut log_lines = Vec::new();
+    let mut bar: Option<ProgressBar> = None;
+    let epochs = job.options.epochs;
+    let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} ({eta} left) {msg}")
+        .expect("a valid template")
+        .progress_chars("=> ");
+    let result = run_job(
+        &gpu,
+        &job,
+        &run_dir,
+        &interrupt,
+        |e| match e {
+            Event::EpochStart { epoch, steps } => {
+                let b = ProgressBar::new(steps as u64)
+                    .with_style(style.clone())
+                    .with_prefix(format!("{}/{epochs}", epoch + 1));
+                bar = Some(b);
+            }
+            Event::Step { step, loss, accuracy, .. } => {
+                if let Some(b) = &bar {
+                    b.set_position(step as u64);
+                    b.set_message(format!("loss {loss:.4} accuracy {accuracy:.4}"));
+                }
+            }
+            Event::EpochEnd(r) => {
+                if let Some(b) = bar.take() {
+                    b.finish_and_clear();
+                }
+                let val = match (r.val_loss, r.val_accuracy) {
+                    (Some(l), Some(a)) => format!(" - val_loss: {l:.4} - val_accuracy: {a:.4}"),
+                    _ => String::new(),
+                };
+                let line = format!(
+                    "epoch {}/{epochs} - {:.0}s - loss: {:.4} - accuracy: {:.4}{val}",
+                    r.epoch, r.seconds, r.loss, r.accuracy
+                );
+                println!("{line}");
+                log_lines.push(line);
+            }
+            Event::Saved { step } => log_lines.push(format!("checkpoint saved at step {step}")),
+        },
+        |m| {
+            eprintln!("{m}");
+        },
+    );
+    if let Some(b) = bar.take() {
+        b.abandon();
+    }
+    let outcome = result?;
+    if let Outcome::Interrupted { step } = outcome.outcome {
+        println!("saved at step {step}; continue with: wgbert train --resume {}", run_dir.display());
+    } else if let Some(t) = &outcome.test {
+        let line = format!("test - loss: {:.4} - accuracy: {:.4} ({} examples)", t.loss, t.accuracy, t.examples);
+        println!("{line}");
+        log_lines.push(line);
+    }
+    if outcome.outcome == Outcome::Finished {
+        println!("model exported to {}", run_dir.join("model").display());
+    }
+    let mut log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    for l in log_lines {
+        log += &l;
+        log.push('\n');
+    }
+    crate::fsio::write_atomic(&log_path, log.as_bytes())?;
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! CSV (RFC 4180: quoted fields, doubled quotes, newlines inside quotes) and JSONL files with a
+//! text column and a label column. Labels are class names; classes are their sorted set.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+use super::{Columns, Dataset, Example};
+
+/// Splits CSV text into records of fields.
+fn csv_records(text: &str) -> Result<Vec<Vec<String>>> {
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut field = String::new();
+    let mut chars = text.chars().peekable();
+    let mut quoted = false;
+    let mut line = 1;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            (true, '"') => quoted = false,
+            (true, c) => {
+                line += (c == '\n') as usize;
+                field.push(c);
+            }
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut field)),
+            (false, '\r') if chars.peek() == Some(&'\n') => {}
+            (false, '\n') => {
+                line += 1;
+                record.push(std::mem::take(&mut field));
+                records.push(std::mem::take(&mut record));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if quoted {
+        bail!("a quoted field opened before line {line} is never closed");
+    }
+    if !field.is_empty() || !record.is_empty() {
+        record.push(field);
+        records.push(record);
+    }
+    records.retain(|r| !(r.len() == 1 && r[0].is_empty()));
+    Ok(records)
+}
+
+fn label_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Reads a .csv or .jsonl file into examples; the classes are the sorted distinct labels.
+pub fn read_table(path: &Path, columns: &Columns) -> Result<Dataset> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = crate::tokenizer::decode_text(path, bytes)?;
+    let mut rows: Vec<(String, String, String)> = Vec::new(); // (text, label, source)
+    let lower = path.to_string_lossy().to_ascii_lowercase();
+    if lower.ends_with(".csv") {
+        let records = csv_records(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let Some((header, body)) = records.split_first() else { bail!("{}: the file is empty", path.display()) };
+        let col = |name: &str| {
+            header
+                .iter()
+                .position(|h| h.trim() == name)
+                .with_context(|| format!("{}: no column {name:?} (columns: {})", path.display(), header.join(", ")))
+        };
+        let (ti, li) = (col(&columns.text)?, col(&columns.label)?);
+        for (i, r) in body.iter().enumerate() {
+            let (Some(t), Some(l)) = (r.get(ti), r.get(li)) else {
+                bail!("{}: record {} has {} fields, the header {}", path.display(), i + 2, r.len(), header.len());
+            };
+            rows.push((t.clone(), l.trim().to_string(), format!("{}:{}", path.display(), i + 2)));
+        }
+    } else {
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_str(line)
+                .with_context(|| format!("{}: line {} is not JSON", path.display(), i + 1))?;
+            let t = v
+                .get(&columns.text)
+                .and_then(|t| t.as_str())
+                .with_context(|| format!("{}: line {} has no text field {:?}", path.display(), i + 1, columns.text))?;
+            let l = v.get(&columns.label).and_then(label_text).with_context(|| {
+                format!("{}: line {} has no label field {:?}", path.display(), i + 1, columns.label)
+            })?;
+            rows.push((t.to_string(), l, format!("{}:{}", path.display(), i + 1)));
+        }
+    }
+    let classes: Vec<String> = rows.iter().map(|r| r.1.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let examples = rows
+        .into_iter()
+        .map(|(text, l, source)| Example {
+            text,
+            label: classes.binary_search(&l).expect("label is in its own set"),
+            source,
+        })
+        .collect();
+    Ok(Dataset { classes, examples, notices: Vec::new() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_records;
+
+    #[test]
+    fn csv_quotes_commas_and_newlines() {
+        let r = csv_records("text,label\r\n\"a, \"\"b\"\"\nc\",pos\nplain,neg\n").unwrap();
+        assert_eq!(r, vec![vec!["text", "label"], vec!["a, \"b\"\nc", "pos"], vec!["plain", "neg"]]);
+        assert!(csv_records("text\n\"open").is_err());
+    }
+}

@@ -1,0 +1,62 @@
+//! The exported model: a Hugging Face `BertForSequenceClassification` folder (model.safetensors
+//! with `bert.*` and `classifier.*` names, config.json, vocab.txt, tokenizer_config.json), which
+//! `wgbert predict/eval` and other tools load.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::model::BertClassifier;
+
+/// Key in config.json holding our class names (index = label).
+pub const CLASSES_KEY: &str = "wgbert_classes";
+
+pub fn export_model(model: &BertClassifier, classes: &[String], base_dir: &Path, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let tensors = model.export_tensors(false)?;
+    let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
+    crate::checkpoint::save_tensors(&out.join("model.safetensors"), &tensors, meta)?;
+
+    let mut cfg = model.config.clone();
+    cfg.num_labels = Some(model.num_labels);
+    // One logit is the probability of the last class (binary); otherwise one logit per class.
+    let id2label: BTreeMap<usize, String> = if model.num_labels == 1 {
+        BTreeMap::from([(0, classes.last().cloned().unwrap_or_else(|| "positive".into()))])
+    } else {
+        classes.iter().cloned().enumerate().collect()
+    };
+    cfg.label2id = Some(id2label.iter().map(|(i, l)| (l.clone(), *i)).collect());
+    cfg.id2label = Some(id2label);
+    let mut json = serde_json::to_value(&cfg)?;
+    let obj = json.as_object_mut().expect("a config serializes to an object");
+    obj.insert("architectures".into(), serde_json::json!(["BertForSequenceClassification"]));
+    obj.insert("model_type".into(), "bert".into());
+    // HF reads one label with BCE-with-logits as multi-label classification, not regression.
+    let problem = if model.num_labels == 1 { "multi_label_classification" } else { "single_label_classification" };
+    obj.insert("problem_type".into(), problem.into());
+    obj.insert(CLASSES_KEY.into(), serde_json::json!(classes));
+    crate::fsio::write_atomic(&out.join("config.json"), &serde_json::to_vec_pretty(&json)?)?;
+
+    for f in ["vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"] {
+        let src = base_dir.join(f);
+        if src.is_file() && src != out.join(f) {
+            let bytes = std::fs::read(&src).with_context(|| format!("reading {}", src.display()))?;
+            crate::fsio::write_atomic(&out.join(f), &bytes)?;
+        }
+    }
+    Ok(())
+}
+
+/// Class names stored by `export_model` (or `LABEL_i` names from id2label, else "0", "1", …).
+pub fn classes_of(dir: &Path, num_labels: usize) -> Vec<String> {
+    let json: Option<serde_json::Value> =
+        std::fs::read(dir.join("config.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    if let Some(v) = json.as_ref().and_then(|j| j.get(CLASSES_KEY)).and_then(|v| v.as_array()) {
+        let names: Vec<String> = v.iter().filter_map(|s| s.as_str().map(String::from)).collect();
+        if !names.is_empty() {
+            return names;
+        }
+    }
+    (0..num_labels.max(2)).map(|i| i.to_string()).collect()
+}

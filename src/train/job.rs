@@ -1,0 +1,191 @@
+//! A whole fine-tuning job as `wgbert train` runs it: data, split, samples, tokenizer, model,
+//! training, test evaluation, export. Saved as `run.json` so `--resume` repeats it exactly.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::{evaluate, export, load_state, Encoded, EvalReport, Event, Outcome, TrainOptions, Trainer};
+use crate::data::{self, sample, Columns, Dataset};
+use crate::gpu::Gpu;
+use crate::model::BertClassifier;
+use crate::tokenizer::Tokenizer;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TrainJob {
+    pub model: PathBuf,
+    pub data: PathBuf,
+    /// Test data for CSV/JSONL training files (IMDB layouts carry their own test split).
+    pub test_data: Option<PathBuf>,
+    pub text_column: String,
+    pub label_column: String,
+    pub limit_train: Option<usize>,
+    pub limit_test: Option<usize>,
+    pub validation_fraction: f32,
+    pub options: TrainOptions,
+}
+
+impl TrainJob {
+    pub fn new(model: PathBuf, data: PathBuf) -> TrainJob {
+        TrainJob {
+            model,
+            data,
+            test_data: None,
+            text_column: "text".into(),
+            label_column: "label".into(),
+            limit_train: None,
+            limit_test: None,
+            validation_fraction: 0.2,
+            options: TrainOptions::default(),
+        }
+    }
+
+    fn columns(&self) -> Columns {
+        Columns { text: self.text_column.clone(), label: self.label_column.clone() }
+    }
+}
+
+/// The data of a job: training, validation and (when there is one) test sets.
+pub struct JobData {
+    pub classes: Vec<String>,
+    pub train: Dataset,
+    pub validation: Dataset,
+    pub test: Option<Dataset>,
+    pub notices: Vec<String>,
+}
+
+/// Relabels `d` to `classes` by name; a label that is not a class is an error naming it.
+pub fn align_classes(d: Dataset, classes: &[String], path: &Path) -> Result<Dataset> {
+    let mut map = Vec::with_capacity(d.classes.len());
+    for c in &d.classes {
+        match classes.iter().position(|k| k == c) {
+            Some(i) => map.push(i),
+            None => bail!("{}: label {c:?} is not one of the model's classes ({})", path.display(), classes.join(", ")),
+        }
+    }
+    let examples = d.examples.into_iter().map(|mut e| {
+        e.label = map[e.label];
+        e
+    });
+    Ok(Dataset { classes: classes.to_vec(), examples: examples.collect(), notices: d.notices })
+}
+
+pub fn load_job_data(job: &TrainJob) -> Result<JobData> {
+    let cols = job.columns();
+    let all = data::load(&job.data, "train", &cols)?;
+    let classes = all.classes.clone();
+    for (c, n) in classes.iter().zip(all.counts()) {
+        if n == 0 {
+            bail!("{}: class {c:?} has no examples", job.data.display());
+        }
+    }
+    let mut notices = all.notices.clone();
+    let seed = job.options.seed;
+    let (mut train, mut validation) = sample::train_validation_split(all, job.validation_fraction, seed);
+    if let Some(n) = job.limit_train {
+        train = sample::balanced_sample(&train, n, seed);
+        let n_val =
+            ((n as f64) * job.validation_fraction as f64 / (1.0 - job.validation_fraction as f64)).round() as usize;
+        validation = sample::balanced_sample(&validation, n_val.max(1), seed);
+    }
+    let test_path = job.test_data.clone().or_else(|| (!is_table(&job.data)).then(|| job.data.clone()));
+    let test = match test_path {
+        Some(p) => {
+            let t = data::load(&p, "test", &cols)?;
+            notices.extend(t.notices.iter().cloned());
+            let t = align_classes(t, &classes, &p)?;
+            Some(match job.limit_test {
+                Some(n) => sample::balanced_sample(&t, n, seed),
+                None => t,
+            })
+        }
+        None => None,
+    };
+    notices.dedup();
+    Ok(JobData { classes, train, validation, test, notices })
+}
+
+fn is_table(p: &Path) -> bool {
+    let s = p.to_string_lossy().to_ascii_lowercase();
+    s.ends_with(".csv") || s.ends_with(".jsonl") || s.ends_with(".json")
+}
+
+pub struct JobResult {
+    pub outcome: Outcome,
+    pub test: Option<EvalReport>,
+}
+
+/// Runs (or, when `run_dir` holds a checkpoint, resumes) a job.
+pub fn run_job(
+    gpu: &Arc<Gpu>,
+    job: &TrainJob,
+    run_dir: &Path,
+    interrupt: &AtomicBool,
+    mut event: impl FnMut(Event),
+    mut say: impl FnMut(&str),
+) -> Result<JobResult> {
+    std::fs::create_dir_all(run_dir).with_context(|| format!("creating the run folder {}", run_dir.display()))?;
+    crate::fsio::write_atomic(&run_dir.join("run.json"), &serde_json::to_vec_pretty(job)?)?;
+    let d = load_job_data(job)?;
+    for n in &d.notices {
+        say(&format!("notice: {n}"));
+    }
+    let (config, ckpt, notices) = crate::checkpoint::load_model_dir(&job.model)?;
+    for n in notices {
+        say(&format!("notice: {n}"));
+    }
+    let o = &job.options;
+    if o.max_len > config.max_position_embeddings {
+        bail!(
+            "--max-len {} exceeds the model's max_position_embeddings ({})",
+            o.max_len,
+            config.max_position_embeddings
+        );
+    }
+    if o.batch_size == 0 || o.epochs == 0 {
+        bail!("batch size and epochs must be at least 1");
+    }
+    let tok = Tokenizer::from_dir(&job.model)
+        .with_context(|| format!("loading the tokenizer from {}", job.model.display()))?;
+    let num_labels = if d.classes.len() == 2 { 1 } else { d.classes.len() };
+    let model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, num_labels, o.seed)?;
+    drop(ckpt);
+    say(&format!(
+        "data: {} training, {} validation, {} test examples; classes: {}",
+        d.train.len(),
+        d.validation.len(),
+        d.test.as_ref().map_or(0, Dataset::len),
+        d.classes.join(", ")
+    ));
+    let train = Encoded::new(&tok, &d.train, o.max_len);
+    let val = Encoded::new(&tok, &d.validation, o.max_len);
+    let pad = tok.pad_id();
+    let mut trainer = Trainer::new(gpu, &model, o.clone(), train.len(), pad)?;
+    if load_state(run_dir, &mut trainer)? {
+        say(&format!(
+            "resuming {} at epoch {}, step {}",
+            run_dir.display(),
+            trainer.pos.epoch + 1,
+            trainer.pos.global_step
+        ));
+    }
+    let validation = (!val.is_empty()).then_some((&val, d.classes.as_slice()));
+    let outcome = trainer.train(run_dir, &train, validation, interrupt, &mut event)?;
+    if outcome != Outcome::Finished {
+        return Ok(JobResult { outcome, test: None });
+    }
+    export::export_model(&model, &d.classes, &job.model, &run_dir.join("model"))?;
+    let test = match &d.test {
+        Some(t) => {
+            let enc = Encoded::new(&tok, t, o.max_len);
+            let (report, _) = evaluate(gpu, &model, &enc, &d.classes, o.batch_size, pad)?;
+            crate::fsio::write_atomic(&run_dir.join("test.json"), &serde_json::to_vec_pretty(&report)?)?;
+            Some(report)
+        }
+        None => None,
+    };
+    Ok(JobResult { outcome, test })
+}

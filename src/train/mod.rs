@@ -1,0 +1,319 @@
+//! Fine-tuning: the loop, evaluation, history, checkpoints and resume, export.
+//!
+//! A run folder holds `run.json` (what was asked), `checkpoints/` (the latest state, written
+//! atomically at the end of each epoch and on interruption), `history.json`/`history.csv`, and
+//! `model/` (the exported model). Steps are deterministic for a seed — data order per epoch and
+//! dropout masks per step derive from it — so a resumed run reaches the same parameters.
+
+pub mod batches;
+pub mod export;
+pub mod history;
+pub mod job;
+pub mod metrics;
+mod state;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::autograd::Tape;
+use crate::gpu::Gpu;
+use crate::model::{BertClassifier, Dropouts};
+use crate::optim::{AdamW, AdamWConfig, WarmupLinear};
+
+pub use batches::{make_batch, Encoded};
+pub use history::{EpochRow, History};
+pub use metrics::EvalReport;
+pub use state::{load_state, save_state, Position};
+
+/// The seed tutorial's defaults.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TrainOptions {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub max_len: usize,
+    pub lr: f32,
+    pub warmup_fraction: f32,
+    pub dropout: f32,
+    pub weight_decay: f32,
+    pub max_grad_norm: f32,
+    pub seed: u64,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            epochs: 5,
+            batch_size: 32,
+            max_len: 128,
+            lr: 3e-5,
+            warmup_fraction: 0.1,
+            dropout: 0.1,
+            weight_decay: 0.01,
+            max_grad_norm: 1.0,
+            seed: 42,
+        }
+    }
+}
+
+/// What the loop tells its caller (the CLI draws progress bars from these).
+pub enum Event<'a> {
+    EpochStart { epoch: usize, steps: usize },
+    Step { epoch: usize, step: usize, steps: usize, loss: f64, accuracy: f64 },
+    EpochEnd(&'a EpochRow),
+    Saved { step: u64 },
+}
+
+/// Why `train` returned.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    Finished,
+    /// Interrupted (Ctrl-C); the state was saved at this global step.
+    Interrupted {
+        step: u64,
+    },
+}
+
+/// Predictions of a batch of logits (B, labels): the class and the score of the predicted
+/// class (binary: σ(z) is the score of class 1, as the seed prints it).
+pub fn predictions(logits: &[f32], num_labels: usize) -> Vec<(usize, f32)> {
+    logits
+        .chunks(num_labels)
+        .map(|z| {
+            if num_labels == 1 {
+                let p = 1.0 / (1.0 + (-z[0]).exp());
+                ((z[0] > 0.0) as usize, p)
+            } else {
+                let mx = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                let sum: f32 = z.iter().map(|v| (v - mx).exp()).sum();
+                let (k, _) =
+                    z.iter().enumerate().fold((0, f32::NEG_INFINITY), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
+                (k, 1.0 / sum)
+            }
+        })
+        .collect()
+}
+
+/// Inference over a whole set: the report and every example's (class, score).
+pub fn evaluate(
+    gpu: &Arc<Gpu>,
+    model: &BertClassifier,
+    enc: &Encoded,
+    classes: &[String],
+    batch_size: usize,
+    pad_id: u32,
+) -> Result<(EvalReport, Vec<(usize, f32)>)> {
+    let (mut loss_sum, mut preds) = (0.0f64, Vec::with_capacity(enc.len()));
+    let order: Vec<usize> = (0..enc.len()).collect();
+    let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
+    for rows in order.chunks(batch_size.max(1)) {
+        let batch = make_batch(gpu, enc, rows, pad_id, model.config.vocab_size, model.config.type_vocab_size)?;
+        let mut tape = Tape::inference(gpu);
+        let logits = model.forward(&mut tape, &batch.tokens, &batch.mask, none)?;
+        let m = tape.loss(&logits, &batch.labels, 1.0)?.to_vec()?;
+        loss_sum += m[0] as f64 * rows.len() as f64;
+        preds.extend(predictions(&logits.value.to_vec()?, model.num_labels));
+    }
+    let predicted: Vec<usize> = preds.iter().map(|p| p.0).collect();
+    Ok((EvalReport::new(classes, &enc.labels, &predicted, loss_sum), preds))
+}
+
+/// The order of the training examples in `epoch` (seeded, different every epoch).
+pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
+    let mut v: Vec<usize> = (0..n).collect();
+    crate::data::sample::shuffle(&mut v, seed ^ (0x9E37_79B9 * (epoch as u64 + 1)));
+    v
+}
+
+pub struct Trainer<'a> {
+    pub gpu: Arc<Gpu>,
+    pub model: &'a BertClassifier,
+    pub opts: TrainOptions,
+    pub opt: AdamW,
+    pub schedule: WarmupLinear,
+    pub history: History,
+    pub pos: Position,
+    pub pad_id: u32,
+}
+
+impl<'a> Trainer<'a> {
+    pub fn new(
+        gpu: &Arc<Gpu>,
+        model: &'a BertClassifier,
+        opts: TrainOptions,
+        train_len: usize,
+        pad_id: u32,
+    ) -> Result<Trainer<'a>> {
+        if train_len == 0 {
+            bail!("no training examples");
+        }
+        let cfg = AdamWConfig {
+            weight_decay: opts.weight_decay,
+            max_grad_norm: opts.max_grad_norm,
+            ..AdamWConfig::default()
+        };
+        let steps = (train_len.div_ceil(opts.batch_size) * opts.epochs) as u32;
+        Ok(Trainer {
+            gpu: gpu.clone(),
+            model,
+            schedule: WarmupLinear::new(opts.lr, steps, opts.warmup_fraction),
+            opt: AdamW::new(gpu, &model.params, cfg)?,
+            opts,
+            history: History::default(),
+            pos: Position::default(),
+            pad_id,
+        })
+    }
+
+    /// One optimizer step on `rows`: returns (loss, correct).
+    fn step(&mut self, enc: &Encoded, rows: &[usize]) -> Result<(f64, f64)> {
+        let m = self.model;
+        let batch = make_batch(&self.gpu, enc, rows, self.pad_id, m.config.vocab_size, m.config.type_vocab_size)?;
+        m.params.zero_grad(&self.gpu)?;
+        let seed = crate::reference::elementwise::pcg(
+            (self.opts.seed as u32) ^ crate::reference::elementwise::pcg(self.pos.global_step as u32),
+        );
+        let mut tape = Tape::new(&self.gpu, seed);
+        let p = self.opts.dropout;
+        let logits =
+            m.forward(&mut tape, &batch.tokens, &batch.mask, Dropouts { hidden: p, attention: p, classifier: p })?;
+        let metrics = tape.loss(&logits, &batch.labels, 1.0)?;
+        drop(logits);
+        tape.backward()?;
+        let lr = self.schedule.lr(self.pos.global_step as u32);
+        self.opt.update(&self.gpu, &m.params, lr)?;
+        let v = metrics.to_vec()?; // the step's one read-back
+        Ok((v[0] as f64, v[1] as f64))
+    }
+
+    /// Trains from the current position to the last epoch, saving state in `run_dir` after each
+    /// epoch and when `interrupt` is set. A non-finite loss stops the run with an error and
+    /// leaves the last saved state untouched.
+    pub fn train(
+        &mut self,
+        run_dir: &std::path::Path,
+        train: &Encoded,
+        val: Option<(&Encoded, &[String])>,
+        interrupt: &AtomicBool,
+        mut event: impl FnMut(Event),
+    ) -> Result<Outcome> {
+        let bs = self.opts.batch_size;
+        let steps = train.len().div_ceil(bs);
+        while self.pos.epoch < self.opts.epochs {
+            let epoch = self.pos.epoch;
+            let order = epoch_order(train.len(), self.opts.seed, epoch);
+            let t0 = Instant::now();
+            event(Event::EpochStart { epoch, steps });
+            while self.pos.step_in_epoch < steps {
+                if interrupt.load(Ordering::SeqCst) {
+                    self.pos.epoch_seconds += t0.elapsed().as_secs_f64();
+                    save_state(run_dir, self)?;
+                    event(Event::Saved { step: self.pos.global_step });
+                    return Ok(Outcome::Interrupted { step: self.pos.global_step });
+                }
+                let s = self.pos.step_in_epoch;
+                let rows = &order[s * bs..((s + 1) * bs).min(train.len())];
+                let (loss, correct) = self.step(train, rows)?;
+                if !loss.is_finite() {
+                    bail!("the loss became {loss} at step {} (epoch {}, batch {}); the run stops, the last saved checkpoint is kept", self.pos.global_step + 1, epoch + 1, s + 1);
+                }
+                self.pos.global_step += 1;
+                self.pos.step_in_epoch += 1;
+                self.pos.loss_sum += loss * rows.len() as f64;
+                self.pos.correct += correct;
+                self.pos.seen += rows.len();
+                self.history.steps.push((self.pos.global_step, loss));
+                let seen = self.pos.seen.max(1) as f64;
+                event(Event::Step {
+                    epoch,
+                    step: s + 1,
+                    steps,
+                    loss: self.pos.loss_sum / seen,
+                    accuracy: self.pos.correct / seen,
+                });
+            }
+            let seen = self.pos.seen.max(1) as f64;
+            let mut row = EpochRow {
+                epoch: epoch + 1,
+                loss: self.pos.loss_sum / seen,
+                accuracy: self.pos.correct / seen,
+                val_loss: None,
+                val_accuracy: None,
+                seconds: 0.0,
+            };
+            if let Some((v, classes)) = val {
+                let (r, _) = evaluate(&self.gpu, self.model, v, classes, bs, self.pad_id)?;
+                row.val_loss = Some(r.loss);
+                row.val_accuracy = Some(r.accuracy);
+            }
+            row.seconds = self.pos.epoch_seconds + t0.elapsed().as_secs_f64();
+            self.history.epochs.push(row.clone());
+            self.pos = Position { epoch: epoch + 1, global_step: self.pos.global_step, ..Position::default() };
+            save_state(run_dir, self)?;
+            self.history.save(run_dir)?;
+            event(Event::EpochEnd(&row));
+            event(Event::Saved { step: self.pos.global_step });
+        }
+        Ok(Outcome::Finished)
+    }
+}
+
+/// (class, score) for each text; batches of `batch_size`, truncated to `max_len`.
+pub fn predict(
+    gpu: &Arc<Gpu>,
+    model: &BertClassifier,
+    tok: &crate::tokenizer::Tokenizer,
+    texts: &[String],
+    max_len: usize,
+    batch_size: usize,
+) -> Result<Vec<(usize, f32)>> {
+    let data = crate::data::Dataset {
+        classes: vec![],
+        examples: texts
+            .iter()
+            .map(|t| crate::data::Example { text: t.clone(), label: 0, source: String::new() })
+            .collect(),
+        notices: vec![],
+    };
+    let enc = Encoded::new(tok, &data, max_len);
+    let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
+    let mut out = Vec::with_capacity(texts.len());
+    let order: Vec<usize> = (0..enc.len()).collect();
+    for rows in order.chunks(batch_size.max(1)) {
+        let batch = make_batch(gpu, &enc, rows, tok.pad_id(), model.config.vocab_size, model.config.type_vocab_size)?;
+        let mut tape = Tape::inference(gpu);
+        let logits = model.forward(&mut tape, &batch.tokens, &batch.mask, none)?;
+        out.extend(predictions(&logits.value.to_vec()?, model.num_labels));
+    }
+    Ok(out)
+}
+
+/// A trained model folder: the run's `model/` when given a run folder.
+pub fn model_dir(path: &std::path::Path) -> std::path::PathBuf {
+    let inner = path.join("model");
+    if inner.join("config.json").is_file() {
+        inner
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Loads an exported classifier (or any BERT folder, with a fresh head) with its class names.
+pub fn load_classifier(
+    gpu: &Arc<Gpu>,
+    path: &std::path::Path,
+) -> Result<(BertClassifier, Vec<String>, crate::tokenizer::Tokenizer)> {
+    let dir = model_dir(path);
+    let (config, ckpt, _) = crate::checkpoint::load_model_dir(&dir)?;
+    let classes = export::classes_of(&dir, config.num_labels());
+    let num_labels = if classes.len() == 2 { 1 } else { classes.len() };
+    if ckpt.get("classifier.weight").is_none() {
+        bail!("{}: no classifier weights (classifier.weight): train a model first with `wgbert train`", dir.display());
+    }
+    let model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, num_labels, 0)?;
+    let tok = crate::tokenizer::Tokenizer::from_dir(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+    Ok((model, classes, tok))
+}
