@@ -135,6 +135,10 @@ fn an_interrupted_run_resumes_to_the_same_parameters() {
     .unwrap();
     assert_eq!(r.outcome, Outcome::Interrupted { step: 3 });
     assert!(!resumed.join("model").exists(), "no export from an unfinished run");
+    // `wgbert export` writes the interrupted run's state as a loadable model.
+    train::job::export_run(&g, &resumed, &dir.join("partial")).unwrap();
+    let (partial, ..) = train::load_classifier(&g, &dir.join("partial")).unwrap();
+    assert_eq!(partial.num_labels, 1);
     let r = run_job(&g, &j, &resumed, &AtomicBool::new(false), |_| {}, |_| {}).unwrap();
     assert_eq!(r.outcome, Outcome::Finished);
 

@@ -21,7 +21,7 @@ allow_dirty=0
 for a in "$@"; do
   case "$a" in
     --allow-dirty) allow_dirty=1 ;;
-    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) echo "release: unknown argument $a (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -4,6 +4,7 @@
 mod bench;
 mod embed;
 mod eval;
+mod export;
 mod info;
 mod predict;
 mod tokenize;
@@ -46,6 +47,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Score texts with a trained model.
     Predict(predict::PredictArgs),
+    /// Write a run's latest checkpoint as a Hugging Face model folder.
+    Export(export::ExportArgs),
     /// List adapters, the chosen one, its limits and features.
     Info(info::InfoArgs),
     /// Benchmarks: `kernels` (GPU kernels), `tokenizer`.
@@ -63,6 +66,7 @@ pub fn run() -> i32 {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Predict(a) => predict::run(a),
+        Command::Export(a) => export::run(a),
         Command::Info(a) => info::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Tokenize(a) => tokenize::run(a),

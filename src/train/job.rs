@@ -130,6 +130,7 @@ pub fn run_job(
     std::fs::create_dir_all(run_dir).with_context(|| format!("creating the run folder {}", run_dir.display()))?;
     crate::fsio::write_atomic(&run_dir.join("run.json"), &serde_json::to_vec_pretty(job)?)?;
     let d = load_job_data(job)?;
+    crate::fsio::write_atomic(&run_dir.join("classes.json"), &serde_json::to_vec(&d.classes)?)?;
     for n in &d.notices {
         say(&format!("notice: {n}"));
     }
@@ -188,4 +189,20 @@ pub fn run_job(
         None => None,
     };
     Ok(JobResult { outcome, test })
+}
+
+/// Exports the latest checkpoint of a run (finished or not) to `out` in the Hugging Face layout.
+pub fn export_run(gpu: &Arc<Gpu>, run_dir: &Path, out: &Path) -> Result<()> {
+    let read = |name: &str| {
+        std::fs::read(run_dir.join(name))
+            .with_context(|| format!("{}: not a run folder (no {name})", run_dir.display()))
+    };
+    let job: TrainJob = serde_json::from_slice(&read("run.json")?).context("reading run.json")?;
+    let classes: Vec<String> = serde_json::from_slice(&read("classes.json")?).context("reading classes.json")?;
+    let latest = String::from_utf8(read("checkpoints/latest")?)?;
+    let (config, ckpt, _) = crate::checkpoint::load_model_dir(&job.model)?;
+    let num_labels = if classes.len() == 2 { 1 } else { classes.len() };
+    let model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, num_labels, job.options.seed)?;
+    model.params.load(gpu, &run_dir.join("checkpoints").join(latest.trim()).join("params.safetensors"))?;
+    export::export_model(&model, &classes, &job.model, out)
 }
