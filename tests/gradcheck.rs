@@ -10,7 +10,7 @@ use common::*;
 
 use std::sync::Arc;
 use wgbert::gpu::{Gpu, Tensor};
-use wgbert::ops::attention::{attention_backward, attention_forward, AttentionShape};
+use wgbert::ops::attention::{attention_backward, attention_forward_with, AttentionShape};
 use wgbert::ops::{elementwise, embedding, gelu, layernorm, loss, matmul};
 use wgbert::reference as r;
 
@@ -177,18 +177,25 @@ fn attention_gradients() {
     assert_grad64("attention dqkv", &analytic, &numeric);
 
     let g: Arc<Gpu> = gpu();
-    let q32 = rng.vec(n, 1.0);
-    let w32 = rng.vec(s.b * s.t * s.c(), 1.0);
     let m32: Vec<f32> = mask.iter().map(|&v| v as f32).collect();
     let tm = up("mask", &[s.b, s.t], &m32);
-    let fwd = |v: &[f32]| {
-        weighted(&attention_forward(&g, s, &up("qkv", &[s.b * s.t, 3 * s.c()], v), &tm, None).unwrap().0, &f64s(&w32))
-    };
-    let tq = up("qkv", &[s.b * s.t, 3 * s.c()], &q32);
-    let (_, probs) = attention_forward(&g, s, &tq, &tm, None).unwrap();
-    let d =
-        attention_backward(&g, s, &up("dctx", &[s.b * s.t, s.c()], &w32), &tq, &probs, None).unwrap().to_vec().unwrap();
-    check_gpu("gpu attention dqkv", &q32, &d, 24, 1e-2, fwd);
+    // The GPU check at head size 4, which both implementations support.
+    let s = AttentionShape { hs: 4, ..s };
+    let n = s.b * s.t * 3 * s.c();
+    let q32 = rng.vec(n, 1.0);
+    let w32 = rng.vec(s.b * s.t * s.c(), 1.0);
+    for fused in [false, true] {
+        let fwd = |v: &[f32]| {
+            let (ctx, _) =
+                attention_forward_with(&g, fused, s, &up("qkv", &[s.b * s.t, 3 * s.c()], v), &tm, None).unwrap();
+            weighted(&ctx, &f64s(&w32))
+        };
+        let tq = up("qkv", &[s.b * s.t, 3 * s.c()], &q32);
+        let (ctx, saved) = attention_forward_with(&g, fused, s, &tq, &tm, None).unwrap();
+        let dctx = up("dctx", &[s.b * s.t, s.c()], &w32);
+        let d = attention_backward(&g, s, &dctx, &tq, &tm, &ctx, &saved, None).unwrap().to_vec().unwrap();
+        check_gpu(&format!("gpu attention dqkv (fused: {fused})"), &q32, &d, 24, 1e-2, fwd);
+    }
 }
 
 #[test]

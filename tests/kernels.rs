@@ -5,10 +5,11 @@ mod common;
 use common::*;
 
 use wgbert::ops::attention::{
-    attention_backward, attention_forward, softmax_backward, softmax_forward, AttentionShape,
+    attention_backward, attention_forward_with, softmax_backward, softmax_forward, AttentionSaved, AttentionShape,
+    ProbDropout,
 };
 use wgbert::ops::matmul::{gemm_with, linear, linear_backward, Dims, Layout, Variant};
-use wgbert::ops::{adamw, elementwise, embedding, gelu, layernorm, loss, reduce};
+use wgbert::ops::{adamw, attention_fused, elementwise, embedding, gelu, layernorm, loss, reduce};
 use wgbert::reference as r;
 
 /// The row counts the issue names: none is a multiple of a tile except 384 and 1536.
@@ -211,23 +212,56 @@ fn softmax_is_stable_and_matches_reference() {
 
 #[test]
 fn attention_forward_and_backward_match_reference() {
+    // Both implementations: the matmul path (GPUs) and the fused one (CPU adapters).
     let g = gpu();
     let mut rng = Rng::new(7);
-    for (b, t, nh, hs) in [(1, 1, 1, 1), (2, 7, 2, 4), (3, 33, 3, 8)] {
+    for (b, t, nh, hs) in [(1, 1, 1, 1), (2, 7, 2, 4), (3, 33, 3, 8), (2, 129, 2, 32), (1, 128, 1, 64)] {
         let s = AttentionShape { b, t, nh, hs };
         let qkv = rng.vec(b * t * 3 * s.c(), 1.0);
         let mask = mask_with_padding(b, t);
         let (tq, tm) = (up("qkv", &[b * t, 3 * s.c()], &qkv), up("mask", &[b, t], &mask));
-        let (ctx, probs) = attention_forward(&g, s, &tq, &tm, None).unwrap();
         let (rctx, rp) = r::attention::forward(&f64s(&qkv), &f64s(&mask), &s);
-        assert_close(&format!("attention ctx {b}x{t}x{nh}x{hs}"), &ctx.to_vec().unwrap(), &rctx, 1e-5, 1e-5);
-        assert_close("attention probs", &probs.to_vec().unwrap(), &rp, 1e-6, 1e-5);
-
         let dctx = rng.vec(b * t * s.c(), 1.0);
-        let dqkv = attention_backward(&g, s, &up("dctx", &[b * t, s.c()], &dctx), &tq, &probs, None).unwrap();
+        let tdctx = up("dctx", &[b * t, s.c()], &dctx);
         let rdqkv = r::attention::backward(&f64s(&dctx), &f64s(&qkv), &rp, &s);
-        assert_close(&format!("attention dqkv {b}x{t}x{nh}x{hs}"), &dqkv.to_vec().unwrap(), &rdqkv, 1e-5, 1e-4);
+        for fused in [false, true] {
+            if fused && !attention_fused::supported(&g, &s) {
+                continue;
+            }
+            let what = format!("attention {} {b}x{t}x{nh}x{hs}", if fused { "fused" } else { "matmul" });
+            let (ctx, saved) = attention_forward_with(&g, fused, s, &tq, &tm, None).unwrap();
+            assert_close(&format!("{what} ctx"), &ctx.to_vec().unwrap(), &rctx, 1e-5, 1e-5);
+            if let AttentionSaved::Probs(p) = &saved {
+                assert_close(&format!("{what} probs"), &p.to_vec().unwrap(), &rp, 1e-6, 1e-5);
+            }
+            let dqkv = attention_backward(&g, s, &tdctx, &tq, &tm, &ctx, &saved, None).unwrap();
+            assert_close(&format!("{what} dqkv"), &dqkv.to_vec().unwrap(), &rdqkv, 1e-5, 1e-4);
+        }
     }
+}
+
+#[test]
+fn attention_dropout_is_the_same_in_both_implementations() {
+    let g = gpu();
+    let mut rng = Rng::new(17);
+    let s = AttentionShape { b: 2, t: 40, nh: 2, hs: 8 };
+    let (tq, tm) = (up("qkv", &[80, 48], &rng.vec(80 * 48, 1.0)), up("mask", &[2, 40], &mask_with_padding(2, 40)));
+    let tdctx = up("dctx", &[80, 16], &rng.vec(80 * 16, 1.0));
+    let drop = Some(ProbDropout { p: 0.25, seed: 99 });
+    let run = |fused: bool| {
+        let (ctx, saved) = attention_forward_with(&g, fused, s, &tq, &tm, drop).unwrap();
+        let dqkv = attention_backward(&g, s, &tdctx, &tq, &tm, &ctx, &saved, drop).unwrap();
+        (ctx.to_vec().unwrap(), dqkv.to_vec().unwrap())
+    };
+    let (c0, d0) = run(false);
+    let (c1, d1) = run(true);
+    assert_close("dropout ctx fused vs matmul", &c1, &f64s(&c0), 1e-5, 1e-5);
+    assert_close("dropout dqkv fused vs matmul", &d1, &f64s(&d0), 1e-5, 1e-4);
+    let (c2, _) = {
+        let (ctx, _) = attention_forward_with(&g, true, s, &tq, &tm, None).unwrap();
+        (ctx.to_vec().unwrap(), ())
+    };
+    assert_ne!(c1, c2, "dropout changes the output");
 }
 
 #[test]

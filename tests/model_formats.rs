@@ -24,7 +24,8 @@ fn outputs(folder: &str) -> (Vec<f32>, Vec<f32>) {
     let ids = [2, 10, 11, 12, 13, 3, 0, 0, 2, 20, 21, 3, 30, 31, 32, 3, 2, 40, 3, 0, 0, 0, 0, 0];
     let types = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0];
     let mask: Vec<f32> = ids.iter().map(|&i| (i != 0) as u32 as f32).collect();
-    let batch = Arc::new(TokenBatch::upload(&g, &ids, &types, 3, 8, config.vocab_size, config.type_vocab_size).unwrap());
+    let batch =
+        Arc::new(TokenBatch::upload(&g, &ids, &types, 3, 8, config.vocab_size, config.type_vocab_size).unwrap());
     let mask = g.upload("mask", &[3, 8], &mask).unwrap();
     let mut tape = Tape::inference(&g);
     let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };

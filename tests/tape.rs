@@ -130,12 +130,21 @@ fn one_clipped_adamw_step_matches_pytorch() {
     assert!((norm - want_norm).abs() <= 1e-5 * want_norm, "gradient norm {norm} vs PyTorch {want_norm}");
 
     let want = read_fixture("after_adamw_f64.safetensors");
+    let grads = read_fixture("grads_f64.safetensors");
     let mut worst = 0.0f64;
     for (name, t) in run.model.export_tensors(false).unwrap() {
         let e = max_abs_err(&t.data, &want[&name].1).0;
-        worst = worst.max(e);
+        // The key biases' gradient is zero in exact arithmetic (softmax ignores a constant added
+        // to a row of scores): PyTorch's f64 gives ~1e-17, f32 leaves ~1e-8 of rounding, and
+        // AdamW's first step turns any g into lr·g/(|g| + eps). There the check is that our
+        // rounding stays small (a step under lr/10), not parity with PyTorch's noise.
+        let exact_zero = grads[&name].1.iter().all(|g| g.abs() < 1e-12);
+        let tol = if exact_zero { 1e-4 } else { 1e-5 };
+        if !exact_zero {
+            worst = worst.max(e);
+        }
         // Tolerance: the 1e-5 absolute on updated parameters.
-        assert!(e <= 1e-5, "{name} after one AdamW step: max abs error {e:.3e}");
+        assert!(e <= tol, "{name} after one AdamW step: max abs error {e:.3e}");
     }
     eprintln!("largest parameter error after one AdamW step: {worst:.3e}");
 }

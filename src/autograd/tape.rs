@@ -141,12 +141,13 @@ impl Tape {
     /// Self-attention over the fused projection qkv (B·T, 3C) with the (B, T) mask.
     pub fn attention(&mut self, qkv: &Var, mask: &Tensor, shape: AttentionShape, p_drop: f32) -> Result<Var> {
         let pdrop = (p_drop > 0.0 && self.recording).then(|| ProbDropout { p: p_drop, seed: self.next_seed() });
-        let (ctx, probs) = attention_forward(&self.gpu, shape, &qkv.value, mask, pdrop)?;
+        let (ctx, saved) = attention_forward(&self.gpu, shape, &qkv.value, mask, pdrop)?;
         let out = self.var(ctx);
         let (id, qid, qv, gpu) = (out.id, qkv.id, qkv.value.clone(), self.gpu.clone());
+        let (mask, ctx) = (mask.clone(), out.value.clone());
         self.record(move |g| {
             let Some(dctx) = g.take(id) else { return Ok(()) };
-            let dqkv = attention_backward(&gpu, shape, &dctx, &qv, &probs, pdrop)?;
+            let dqkv = attention_backward(&gpu, shape, &dctx, &qv, &mask, &ctx, &saved, pdrop)?;
             g.add(qid, dqkv)
         });
         Ok(out)

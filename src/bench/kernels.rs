@@ -131,16 +131,16 @@ fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> 
         let qkv = rand_tensor(gpu, "qkv", &[b * t, 3 * c], 1.0)?;
         let mask = gpu.upload("mask", &[b, t], &vec![1.0; b * t])?;
         let dctx = rand_tensor(gpu, "dctx", &[b * t, c], 1.0)?;
-        let (_, probs) = attention_forward(gpu, s, &qkv, &mask, None)?;
+        let (ctx, saved) = attention_forward(gpu, s, &qkv, &mask, None)?;
         let flops = 4.0 * (b * nh * t * t * s.hs) as f64;
         let shape = format!("b{b} t{t} nh{nh} hs{}", s.hs);
-        let (g, q2) = (gpu.clone(), qkv.clone());
+        let (g, q2, m2) = (gpu.clone(), qkv.clone(), mask.clone());
         cases.push(Case {
             kernel: "attention",
             pass: "fwd",
             shape: shape.clone(),
             work: Work::Flops(flops),
-            run: Box::new(move || attention_forward(&g, s, &q2, &mask, None).map(drop)),
+            run: Box::new(move || attention_forward(&g, s, &q2, &m2, None).map(drop)),
         });
         let g = gpu.clone();
         cases.push(Case {
@@ -148,7 +148,7 @@ fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> 
             pass: "bwd",
             shape,
             work: Work::Flops(2.0 * flops),
-            run: Box::new(move || attention_backward(&g, s, &dctx, &qkv, &probs, None).map(drop)),
+            run: Box::new(move || attention_backward(&g, s, &dctx, &qkv, &mask, &ctx, &saved, None).map(drop)),
         });
     }
     // Memory-bound kernels; bytes are the minimum each must move.
@@ -260,6 +260,7 @@ pub fn run(
 ) -> Result<Vec<KernelResult>, GpuError> {
     let variant = Variant::for_gpu(gpu).name().to_string();
     let timestamps = gpu.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+    let attention_fused = crate::ops::attention::use_fused(gpu, &AttentionShape { b: 32, t: 128, nh: 12, hs: 32 });
     let mut results = Vec::new();
     for case in cases(gpu, o)? {
         for _ in 0..o.warmup {
@@ -291,7 +292,12 @@ pub fn run(
             kernel: case.kernel.into(),
             pass: case.pass.into(),
             shape: case.shape.clone(),
-            variant: if case.kernel == "matmul" || case.kernel == "attention" { variant.clone() } else { "-".into() },
+            variant: match case.kernel {
+                "matmul" => variant.clone(),
+                "attention" if attention_fused => "fused".into(),
+                "attention" => variant.clone(),
+                _ => "-".into(),
+            },
             gflops,
             gbps,
             ms_median: s.median,

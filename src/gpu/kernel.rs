@@ -22,6 +22,7 @@ pub enum Shader {
     Reduce,
     Loss,
     Adamw,
+    Attention,
 }
 
 impl Shader {
@@ -36,6 +37,7 @@ impl Shader {
             Shader::Reduce => "reduce.wgsl",
             Shader::Loss => "loss.wgsl",
             Shader::Adamw => "adamw.wgsl",
+            Shader::Attention => "attention.wgsl",
         }
     }
 
@@ -50,6 +52,7 @@ impl Shader {
             Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
             Shader::Loss => include_str!("../../shaders/loss.wgsl"),
             Shader::Adamw => include_str!("../../shaders/adamw.wgsl"),
+            Shader::Attention => include_str!("../../shaders/attention.wgsl"),
         }
     }
 }

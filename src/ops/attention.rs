@@ -81,8 +81,73 @@ fn dropped(gpu: &Arc<Gpu>, probs: &Tensor, pdrop: Option<ProbDropout>) -> Result
     }
 }
 
-/// Returns ctx (B·T, C) and the saved probabilities P (B·NH, T, T), before dropout.
+/// What the forward keeps for the backward: the probabilities (matmul path) or the row
+/// log-sum-exps (fused path of attention_fused.rs, which never stores the T×T matrix).
+pub enum AttentionSaved {
+    Probs(Tensor),
+    Stats(Tensor),
+}
+
+/// Which implementation runs: `WGBERT_ATTENTION=fused|matmul` (or the tuning table) decides,
+/// else the fused kernel on CPU adapters where the shape allows it.
+pub fn use_fused(gpu: &Gpu, s: &AttentionShape) -> bool {
+    let ok = super::attention_fused::supported(gpu, s);
+    match gpu.variant("attention").as_deref() {
+        Some("fused") => ok,
+        Some("matmul") => false,
+        _ => ok && gpu.is_cpu(),
+    }
+}
+
+/// Returns ctx (B·T, C) and what the backward needs.
 pub fn attention_forward(
+    gpu: &Arc<Gpu>,
+    s: AttentionShape,
+    qkv: &Tensor,
+    mask: &Tensor,
+    pdrop: Option<ProbDropout>,
+) -> Result<(Tensor, AttentionSaved), GpuError> {
+    attention_forward_with(gpu, use_fused(gpu, &s), s, qkv, mask, pdrop)
+}
+
+/// `attention_forward` with the implementation chosen by the caller (tests try both).
+pub fn attention_forward_with(
+    gpu: &Arc<Gpu>,
+    fused: bool,
+    s: AttentionShape,
+    qkv: &Tensor,
+    mask: &Tensor,
+    pdrop: Option<ProbDropout>,
+) -> Result<(Tensor, AttentionSaved), GpuError> {
+    s.check(qkv, mask)?;
+    if fused {
+        let (ctx, stats) = super::attention_fused::forward(gpu, s, qkv, mask, pdrop)?;
+        return Ok((ctx, AttentionSaved::Stats(stats)));
+    }
+    let (ctx, probs) = matmul_forward(gpu, s, qkv, mask, pdrop)?;
+    Ok((ctx, AttentionSaved::Probs(probs)))
+}
+
+/// Returns dqkv (B·T, 3C), assigned; `ctx`, `saved` and `pdrop` are the forward's.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_backward(
+    gpu: &Arc<Gpu>,
+    s: AttentionShape,
+    dctx: &Tensor,
+    qkv: &Tensor,
+    mask: &Tensor,
+    ctx: &Tensor,
+    saved: &AttentionSaved,
+    pdrop: Option<ProbDropout>,
+) -> Result<Tensor, GpuError> {
+    match saved {
+        AttentionSaved::Stats(stats) => super::attention_fused::backward(gpu, s, dctx, qkv, mask, ctx, stats, pdrop),
+        AttentionSaved::Probs(probs) => matmul_backward(gpu, s, dctx, qkv, probs, pdrop),
+    }
+}
+
+/// The matmul path: returns ctx (B·T, C) and the probabilities P (B·NH, T, T), before dropout.
+pub fn matmul_forward(
     gpu: &Arc<Gpu>,
     s: AttentionShape,
     qkv: &Tensor,
@@ -102,8 +167,8 @@ pub fn attention_forward(
     Ok((ctx, probs))
 }
 
-/// Returns dqkv (B·T, 3C), assigned. `pdrop` must be the forward's.
-pub fn attention_backward(
+/// The matmul path's backward: dqkv (B·T, 3C), assigned. `pdrop` must be the forward's.
+pub fn matmul_backward(
     gpu: &Arc<Gpu>,
     s: AttentionShape,
     dctx: &Tensor,

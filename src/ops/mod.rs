@@ -7,6 +7,7 @@
 
 pub mod adamw;
 pub mod attention;
+pub mod attention_fused;
 pub mod elementwise;
 pub mod embedding;
 pub mod gelu;

@@ -1,0 +1,232 @@
+// Fused attention for CPU adapters (lavapipe): softmax(Q·Kᵀ·scale + mask) · V without storing
+// the (T, T) scores, and its backward, recomputing probabilities from a saved log-sum-exp.
+//
+// Why a separate path: on a CPU device a storage-buffer load is a loop over the SIMD lanes, but
+// a uniform-buffer load at an address shared by all lanes is one scalar load. So one dispatch
+// handles one head z = b·NH + h: each invocation owns one query row (forward, dQ) or one key row
+// (dK, dV), and the other side's rows are read from 64 KiB uniform windows of per-head packed
+// copies (pack_heads), at addresses that are the same for every lane. The GPU path (matmul.wgsl
+// + softmax.wgsl) is the same maths; tests hold both to the CPU reference.
+//
+//   forward  s_ij = q_i·k_j·scale + (1 − mask_j)·f32::MIN;  m_i = max_j s_ij, λ_i = log Σ_j e^(s_ij − m_i)
+//            o_i = Σ_j exp(s_ij − m_i − λ_i)·keep_ij·v_j        (keep: attention dropout)
+//   backward D_i = dO_i·o_i;  P_ij = exp((s_ij − m_i) − λ_i);  dP_ij = (dO_i·v_j)·keep_ij
+//
+// m and λ are kept apart, not summed into one log-sum-exp: for an all-padding sequence every
+// s_ij is f32::MIN, and f32::MIN + log T rounds back to f32::MIN, which would lose the 1/T.
+//            dS_ij = P_ij (dP_ij − D_i)·scale;  dq_i = Σ_j dS_ij k_j;  dk_j = Σ_i dS_ij q_i
+//            dv_j = Σ_i P_ij keep_ij dO_i
+
+struct Params {
+    b: u32, t: u32, nh: u32, z: u32,
+    ld: u32,            // row stride of the source (3C for qkv, C for dctx)
+    col: u32,           // first column of the source (0, C or 2C for Q, K, V)
+    head_stride: u32,   // floats between heads in packed buffers (a multiple of 64)
+    row_stride: u32,    // floats between batches/heads in packed per-row vectors (multiple of 64)
+    scale: f32,
+    drop_threshold: u32,
+    drop_seed: u32,
+    keep_scale: f32,    // 1/(1 − p), or 1 without dropout
+    total: u32,
+}
+
+override HS4: u32 = 8u;   // head size / 4
+const MAX_HS4: u32 = 16u;  // head size up to 64
+const F32_MIN: f32 = -3.40282347e38;
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+fn pcg(v: u32) -> u32 {
+    let state = v * 747796405u + 2891336453u;
+    let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+    return (word >> 22u) ^ word;
+}
+
+// Dropout factor of probability (i, j) of head z: the mask elementwise.wgsl's dropout draws for
+// element (z, i, j) of the (B·NH, T, T) probabilities.
+fn keep(i: u32, j: u32) -> f32 {
+    let idx = (p.z * p.t + i) * p.t + j;
+    return select(p.keep_scale, 0.0, pcg(pcg(idx) ^ p.drop_seed) < p.drop_threshold);
+}
+
+// ---- packing: dst[z][t][d] = src[(b·T + t)·ld + col + h·HS + d], heads head_stride apart ----
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+
+@compute @workgroup_size(256)
+fn pack_heads(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) li: u32) {
+    let i = (wg.y * nwg.x + wg.x) * 256u + li;
+    if i >= p.total { return; }
+    let hs = HS4 * 4u;
+    let d = i % hs;
+    let t = (i / hs) % p.t;
+    let z = i / (hs * p.t);
+    let b = z / p.nh;
+    let h = z % p.nh;
+    dst[z * p.head_stride + t * hs + d] = src[(b * p.t + t) * p.ld + p.col + h * hs + d];
+}
+
+// Per-row vectors (mask (B, T), or L / D (B·NH, T) starting at src[col]) with rows row_stride apart.
+@compute @workgroup_size(256)
+fn pack_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) li: u32) {
+    let i = (wg.y * nwg.x + wg.x) * 256u + li;
+    if i >= p.total { return; }
+    dst[(i / p.t) * p.row_stride + i % p.t] = src[p.col + i];
+}
+
+// ---- forward: one invocation per query row of head z ----
+@group(0) @binding(1) var<uniform> kw: array<vec4<f32>, 4096>;   // K of head z (T, HS)
+@group(0) @binding(2) var<uniform> vw: array<vec4<f32>, 4096>;   // V of head z (T, HS)
+@group(0) @binding(3) var<uniform> mw: array<vec4<f32>, 4096>;   // mask row of batch b (T)
+@group(0) @binding(4) var<storage, read> qkv: array<f32>;        // (B·T, 3C): Q is read per lane
+@group(0) @binding(5) var<storage, read_write> ctx: array<f32>;  // (B·T, C)
+@group(0) @binding(6) var<storage, read_write> stats: array<f32>;  // (3, B·NH, T): m, λ, then D
+
+fn mask_bias(j: u32) -> f32 {
+    let m = mw[j / 4u];
+    return (1.0 - m[j % 4u]) * F32_MIN;
+}
+
+fn score(q: ptr<function, array<vec4<f32>, MAX_HS4>>, j: u32) -> f32 {
+    var s = 0.0;
+    for (var d = 0u; d < HS4; d++) { s += dot((*q)[d], kw[j * HS4 + d]); }
+    return s * p.scale + mask_bias(j);
+}
+
+@compute @workgroup_size(64)
+fn attn_fwd(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if i >= p.t { return; }
+    let b = p.z / p.nh;
+    let h = p.z % p.nh;
+    let hs = HS4 * 4u;
+    let c = p.nh * hs;
+    let qbase = (b * p.t + i) * 3u * c + h * hs;
+    var q: array<vec4<f32>, MAX_HS4>;
+    for (var d = 0u; d < HS4; d++) {
+        let e = qbase + d * 4u;
+        q[d] = vec4<f32>(qkv[e], qkv[e + 1u], qkv[e + 2u], qkv[e + 3u]);
+    }
+    var mx = F32_MIN;
+    for (var j = 0u; j < p.t; j++) { mx = max(mx, score(&q, j)); }
+    var l = 0.0;
+    for (var j = 0u; j < p.t; j++) { l += exp(score(&q, j) - mx); }
+    var o: array<vec4<f32>, MAX_HS4>;
+    let inv = 1.0 / l;
+    for (var j = 0u; j < p.t; j++) {
+        let w = exp(score(&q, j) - mx) * inv * keep(i, j);
+        for (var d = 0u; d < HS4; d++) { o[d] += w * vw[j * HS4 + d]; }
+    }
+    let obase = (b * p.t + i) * c + h * hs;
+    for (var d = 0u; d < HS4; d++) {
+        let e = obase + d * 4u;
+        ctx[e] = o[d].x; ctx[e + 1u] = o[d].y; ctx[e + 2u] = o[d].z; ctx[e + 3u] = o[d].w;
+    }
+    let zt = p.b * p.nh * p.t;
+    stats[p.z * p.t + i] = mx;
+    stats[zt + p.z * p.t + i] = log(l);
+}
+
+// ---- backward, pass 1: one invocation per query row: D_i and dq_i ----
+@group(0) @binding(5) var<storage, read> dctx: array<f32>;        // dO (B·T, C)
+@group(0) @binding(6) var<storage, read> octx: array<f32>;        // O (B·T, C), the forward's ctx
+@group(0) @binding(7) var<storage, read_write> bstats: array<f32>; // (3, B·NH, T): reads m, λ; writes D
+@group(0) @binding(8) var<storage, read_write> dqkv: array<f32>;  // (B·T, 3C), assigned
+
+fn load4(buf: u32, e: u32) -> vec4<f32> {
+    if buf == 0u { return vec4<f32>(qkv[e], qkv[e + 1u], qkv[e + 2u], qkv[e + 3u]); }
+    if buf == 1u { return vec4<f32>(dctx[e], dctx[e + 1u], dctx[e + 2u], dctx[e + 3u]); }
+    return vec4<f32>(octx[e], octx[e + 1u], octx[e + 2u], octx[e + 3u]);
+}
+
+fn store_dqkv(e: u32, v: vec4<f32>) {
+    dqkv[e] = v.x; dqkv[e + 1u] = v.y; dqkv[e + 2u] = v.z; dqkv[e + 3u] = v.w;
+}
+
+@compute @workgroup_size(64)
+fn attn_bwd_dq(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if i >= p.t { return; }
+    let b = p.z / p.nh;
+    let h = p.z % p.nh;
+    let hs = HS4 * 4u;
+    let c = p.nh * hs;
+    let row = b * p.t + i;
+    var q: array<vec4<f32>, MAX_HS4>;
+    var g: array<vec4<f32>, MAX_HS4>;
+    var dd = 0.0;
+    for (var d = 0u; d < HS4; d++) {
+        q[d] = load4(0u, row * 3u * c + h * hs + d * 4u);
+        g[d] = load4(1u, row * c + h * hs + d * 4u);
+        dd += dot(g[d], load4(2u, row * c + h * hs + d * 4u));
+    }
+    let zt = p.b * p.nh * p.t;
+    let mx = bstats[p.z * p.t + i];
+    let lam = bstats[zt + p.z * p.t + i];
+    bstats[2u * zt + p.z * p.t + i] = dd;
+    var dq: array<vec4<f32>, MAX_HS4>;
+    for (var j = 0u; j < p.t; j++) {
+        let pr = exp((score(&q, j) - mx) - lam);
+        var dp = 0.0;
+        for (var d = 0u; d < HS4; d++) { dp += dot(g[d], vw[j * HS4 + d]); }
+        let ds = pr * (dp * keep(i, j) - dd) * p.scale;
+        for (var d = 0u; d < HS4; d++) { dq[d] += ds * kw[j * HS4 + d]; }
+    }
+    for (var d = 0u; d < HS4; d++) { store_dqkv(row * 3u * c + h * hs + d * 4u, dq[d]); }
+}
+
+// ---- backward, pass 2: one invocation per key row: dk_j and dv_j ----
+@group(0) @binding(1) var<uniform> qw: array<vec4<f32>, 4096>;   // Q of head z (T, HS)
+@group(0) @binding(2) var<uniform> gw: array<vec4<f32>, 4096>;   // dO of head z (T, HS)
+@group(0) @binding(3) var<uniform> xw: array<vec4<f32>, 4096>;   // m of head z (T)
+@group(0) @binding(4) var<uniform> lw: array<vec4<f32>, 4096>;   // λ of head z (T)
+@group(0) @binding(5) var<uniform> dw: array<vec4<f32>, 4096>;   // D of head z (T)
+@group(0) @binding(6) var<storage, read> kqkv: array<f32>;       // (B·T, 3C): k_j, v_j per lane
+@group(0) @binding(7) var<storage, read> kmask: array<f32>;      // (B, T)
+@group(0) @binding(8) var<storage, read_write> kdqkv: array<f32>; // (B·T, 3C), assigned
+
+@compute @workgroup_size(64)
+fn attn_bwd_dkdv(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let j = gid.x;
+    if j >= p.t { return; }
+    let b = p.z / p.nh;
+    let h = p.z % p.nh;
+    let hs = HS4 * 4u;
+    let c = p.nh * hs;
+    let row = b * p.t + j;
+    var k: array<vec4<f32>, MAX_HS4>;
+    var v: array<vec4<f32>, MAX_HS4>;
+    for (var d = 0u; d < HS4; d++) {
+        let e = row * 3u * c + h * hs + d * 4u;
+        k[d] = vec4<f32>(kqkv[e + c], kqkv[e + c + 1u], kqkv[e + c + 2u], kqkv[e + c + 3u]);
+        v[d] = vec4<f32>(kqkv[e + 2u * c], kqkv[e + 2u * c + 1u], kqkv[e + 2u * c + 2u], kqkv[e + 2u * c + 3u]);
+    }
+    let bias = (1.0 - kmask[row]) * F32_MIN;
+    var dk: array<vec4<f32>, MAX_HS4>;
+    var dv: array<vec4<f32>, MAX_HS4>;
+    for (var i = 0u; i < p.t; i++) {
+        var s = 0.0;
+        var dp = 0.0;
+        for (var d = 0u; d < HS4; d++) {
+            s += dot(qw[i * HS4 + d], k[d]);
+            dp += dot(gw[i * HS4 + d], v[d]);
+        }
+        let mx = xw[i / 4u][i % 4u];
+        let lam = lw[i / 4u][i % 4u];
+        let dd = dw[i / 4u][i % 4u];
+        let pr = exp((s * p.scale + bias - mx) - lam);
+        let kp = keep(i, j);
+        let ds = pr * (dp * kp - dd) * p.scale;
+        for (var d = 0u; d < HS4; d++) {
+            dv[d] += pr * kp * gw[i * HS4 + d];
+            dk[d] += ds * qw[i * HS4 + d];
+        }
+    }
+    for (var d = 0u; d < HS4; d++) {
+        let e = row * 3u * c + h * hs + d * 4u;
+        kdqkv[e + c] = dk[d].x; kdqkv[e + c + 1u] = dk[d].y; kdqkv[e + c + 2u] = dk[d].z; kdqkv[e + c + 3u] = dk[d].w;
+        kdqkv[e + 2u * c] = dv[d].x; kdqkv[e + 2u * c + 1u] = dv[d].y; kdqkv[e + 2u * c + 2u] = dv[d].z; kdqkv[e + 2u * c + 3u] = dv[d].w;
+    }
+}
