@@ -109,10 +109,16 @@ fn attn_fwd(@builtin(global_invocation_id) gid: vec3<u32>) {
         let e = qbase + d * 4u;
         q[d] = vec4<f32>(qkv[e], qkv[e + 1u], qkv[e + 2u], qkv[e + 3u]);
     }
+    // One pass for the maximum and the denominator (rescaled as the maximum grows), one for
+    // the weighted sum: two reads of K instead of three.
     var mx = F32_MIN;
-    for (var j = 0u; j < p.t; j++) { mx = max(mx, score(&q, j)); }
     var l = 0.0;
-    for (var j = 0u; j < p.t; j++) { l += exp(score(&q, j) - mx); }
+    for (var j = 0u; j < p.t; j++) {
+        let sj = score(&q, j);
+        let m2 = max(mx, sj);
+        l = l * exp(mx - m2) + exp(sj - m2);
+        mx = m2;
+    }
     var o: array<vec4<f32>, MAX_HS4>;
     let inv = 1.0 / l;
     for (var j = 0u; j < p.t; j++) {
