@@ -54,7 +54,13 @@ pub struct TrainBench {
 pub fn family(entry: &str) -> &'static str {
     match entry {
         e if e.starts_with("matmul") || e.starts_with("pack_") => "matmul",
-        e if e.starts_with("softmax") => "attention softmax",
+        e if e.starts_with("softmax")
+            || e.starts_with("attn_")
+            || e.starts_with("pack_heads")
+            || e.starts_with("pack_rows") =>
+        {
+            "attention"
+        }
         e if e.starts_with("ln_") => "layernorm",
         e if e.starts_with("gelu") => "gelu",
         e if e.starts_with("embed") => "embedding",

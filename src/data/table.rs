@@ -62,10 +62,12 @@ fn label_text(v: &serde_json::Value) -> Option<String> {
 pub fn read_table(path: &Path, columns: &Columns) -> Result<Dataset> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let text = crate::tokenizer::decode_text(path, bytes)?;
+    // Excel's "CSV UTF-8" and Windows PowerShell start files with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut rows: Vec<(String, String, String)> = Vec::new(); // (text, label, source)
     let lower = path.to_string_lossy().to_ascii_lowercase();
     if lower.ends_with(".csv") {
-        let records = csv_records(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let records = csv_records(text).with_context(|| format!("parsing {}", path.display()))?;
         let Some((header, body)) = records.split_first() else { bail!("{}: the file is empty", path.display()) };
         let col = |name: &str| {
             header
@@ -118,5 +120,20 @@ mod tests {
         let r = csv_records("text,label\r\n\"a, \"\"b\"\"\nc\",pos\nplain,neg\n").unwrap();
         assert_eq!(r, vec![vec!["text", "label"], vec!["a, \"b\"\nc", "pos"], vec!["plain", "neg"]]);
         assert!(csv_records("text\n\"open").is_err());
+    }
+}
+
+#[cfg(test)]
+mod bom_tests {
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_header() {
+        let dir = std::env::temp_dir().join(format!("wgbert-bom-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("a.csv");
+        std::fs::write(&p, "\u{feff}text,label\r\ngood,pos\r\nbad,neg\r\n").unwrap();
+        let d = super::read_table(&p, &crate::data::Columns::default()).unwrap();
+        assert_eq!(d.classes, ["neg", "pos"]);
+        assert_eq!(d.examples[0].text, "good");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -155,23 +155,31 @@ impl Gpu {
             let which = opts.backend.as_ref().map(|b| format!(" for backend {b}")).unwrap_or_default();
             return Err(GpuError::NoAdapter(which));
         }
-        let chosen = match &opts.adapter {
-            Some(want) => {
-                let list = adapters
-                    .iter()
-                    .map(|(_, s)| format!("  {}: {} ({})", s.index, s.name, s.backend))
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                let pos = match want.parse::<usize>() {
-                    Ok(i) if i < adapters.len() => Some(i),
-                    _ => adapters.iter().position(|(_, s)| s.name.to_lowercase().contains(&want.to_lowercase())),
-                };
-                pos.ok_or_else(|| GpuError::AdapterNotFound(want.clone(), list))?
+        if let Some(want) = &opts.adapter {
+            let list = adapters
+                .iter()
+                .map(|(_, s)| format!("  {}: {} ({})", s.index, s.name, s.backend))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let pos = match want.parse::<usize>() {
+                Ok(i) if i < adapters.len() => Some(i),
+                _ => adapters.iter().position(|(_, s)| s.name.to_lowercase().contains(&want.to_lowercase())),
+            };
+            let chosen = pos.ok_or_else(|| GpuError::AdapterNotFound(want.clone(), list))?;
+            return Self::open(adapters.swap_remove(chosen).0);
+        }
+        // Best first; an adapter that fails to open (a broken driver) gives way to the next.
+        adapters.sort_by_key(|(_, s)| (device_rank(s.device_type), s.index));
+        let mut first_err = None;
+        for (adapter, _) in adapters {
+            match Self::open(adapter) {
+                Ok(gpu) => return Ok(gpu),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
             }
-            None => (0..adapters.len()).min_by_key(|&i| (device_rank(adapters[i].1.device_type), i)).unwrap_or(0),
-        };
-        let (adapter, _) = adapters.swap_remove(chosen);
-        Self::open(adapter)
+        }
+        Err(first_err.expect("the list was not empty"))
     }
 
     fn open(adapter: wgpu::Adapter) -> Result<Arc<Gpu>> {

@@ -2,9 +2,19 @@
 
 use thiserror::Error;
 
+#[cfg(target_os = "linux")]
+const NO_ADAPTER_HINT: &str = "install a Vulkan driver; on a machine without a GPU, Mesa's software one: `sudo apt-get install mesa-vulkan-drivers` (Debian/Ubuntu)";
+#[cfg(target_os = "windows")]
+const NO_ADAPTER_HINT: &str =
+    "update the GPU driver; Windows' DX12 software renderer (WARP) is used when no GPU is present: try --backend dx12";
+#[cfg(target_os = "macos")]
+const NO_ADAPTER_HINT: &str = "Metal needs macOS 10.13 or newer on a Mac with a Metal-capable GPU";
+#[cfg(not(any(target_os = "linux", target_os = "windows", target_os = "macos")))]
+const NO_ADAPTER_HINT: &str = "install a Vulkan driver for this machine";
+
 #[derive(Debug, Error)]
 pub enum GpuError {
-    #[error("no GPU adapter found{0}.\nhint: on a machine without a GPU install a software Vulkan driver: `sudo apt-get install mesa-vulkan-drivers` (Debian/Ubuntu)")]
+    #[error("no GPU adapter found{0}.\nhint: {hint}", hint = NO_ADAPTER_HINT)]
     NoAdapter(String),
     #[error("no adapter matches {0:?}; available adapters:\n{1}")]
     AdapterNotFound(String, String),
