@@ -10,6 +10,7 @@ pub mod export;
 pub mod history;
 pub mod job;
 pub mod metrics;
+pub mod plot;
 mod state;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -254,6 +255,7 @@ impl<'a> Trainer<'a> {
             self.pos = Position { epoch: epoch + 1, global_step: self.pos.global_step, ..Position::default() };
             save_state(run_dir, self)?;
             self.history.save(run_dir)?;
+            plot::save_curves(&self.history, &run_dir.join("curves.png"))?;
             event(Event::EpochEnd(&row));
             event(Event::Saved { step: self.pos.global_step });
         }
