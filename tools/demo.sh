@@ -13,7 +13,7 @@ n=1
 while [ -e "$run" ]; do run="runs/demo-$n"; n=$((n + 1)); done  # never overwrite an earlier run
 ./target/release/wgbert train \
   --data tests/fixtures/imdb_sample/train.jsonl --test-data tests/fixtures/imdb_sample/test.jsonl \
-  --out "$run" --epochs 1 --max-len 64 --batch-size 16 --lr 1e-4 "$@"
+  --out "$run" --epochs 2 --max-len 64 --batch-size 16 --lr 2e-4 "$@"
 ./target/release/wgbert predict --model "$run" \
   "this is such an amazing movie!" "The movie was great!" "The movie was meh." \
   "The movie was okish." "The movie was terrible..."
