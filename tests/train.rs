@@ -186,3 +186,27 @@ fn data_errors_are_clear_messages() {
     assert!(err_of(&j).contains("label \"neutral\" is not one of the model's classes (neg, pos)"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn curves_png_is_a_png_of_the_right_size() {
+    use train::plot::{save_curves, H, W};
+    let epochs = (1..=5)
+        .map(|e| train::EpochRow {
+            epoch: e,
+            loss: 0.7 / e as f64,
+            accuracy: 0.5 + 0.08 * e as f64,
+            val_loss: Some(0.75 / e as f64 + 0.05),
+            val_accuracy: Some(0.5 + 0.07 * e as f64),
+            seconds: 1.0,
+        })
+        .collect();
+    let dir = temp("plot");
+    let p = dir.join("curves.png");
+    save_curves(&train::History { epochs, steps: vec![] }, &p).unwrap();
+    let png = std::fs::read(&p).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(&png[12..16], b"IHDR");
+    assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), W);
+    assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), H);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -10,8 +10,9 @@ use plotters::prelude::*;
 use super::History;
 
 const FONT: &[u8] = include_bytes!("font/DejaVuSans.ttf");
-const W: u32 = 1000;
-const H: u32 = 420;
+/// Size of curves.png in pixels.
+pub const W: u32 = 1000;
+pub const H: u32 = 420;
 
 fn crc32(bytes: &[u8]) -> u32 {
     let mut c = flate2::Crc::new();
@@ -115,36 +116,4 @@ pub fn save_curves(history: &History, path: &Path) -> Result<()> {
     }
     crate::fsio::write_atomic(path, &encode_png(&buf, W, H))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::{EpochRow, History};
-
-    #[test]
-    fn curves_png_is_a_png_of_the_right_size() {
-        let epochs = (1..=5)
-            .map(|e| EpochRow {
-                epoch: e,
-                loss: 0.7 / e as f64,
-                accuracy: 0.5 + 0.08 * e as f64,
-                val_loss: Some(0.75 / e as f64 + 0.05),
-                val_accuracy: Some(0.5 + 0.07 * e as f64),
-                seconds: 1.0,
-            })
-            .collect();
-        let dir = std::env::temp_dir().join(format!("wgbert-plot-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("curves.png");
-        super::save_curves(&History { epochs, steps: vec![] }, &p).unwrap();
-        let png = std::fs::read(&p).unwrap();
-        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-        assert_eq!(&png[12..16], b"IHDR");
-        assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), super::W);
-        assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), super::H);
-        if let Ok(keep) = std::env::var("WGBERT_KEEP_PLOT") {
-            std::fs::copy(&p, keep).unwrap();
-        }
-        std::fs::remove_dir_all(dir).unwrap();
-    }
 }
