@@ -58,15 +58,9 @@ struct Case {
 
 fn rand_tensor(gpu: &Arc<Gpu>, name: &str, shape: &[usize], scale: f32) -> Result<Tensor, GpuError> {
     let n: usize = shape.iter().product();
-    let mut s = 0x2545F4914F6CDD1Du64 ^ n as u64;
-    let data: Vec<f32> = (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
-        })
-        .collect();
+    let mut rng = crate::data::sample::Rng::new(n as u64);
+    let data: Vec<f32> =
+        (0..n).map(|_| ((rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale).collect();
     gpu.upload(name, shape, &data)
 }
 

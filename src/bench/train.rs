@@ -87,12 +87,8 @@ fn random_batch(
     seed: u64,
 ) -> Result<(Arc<TokenBatch>, crate::gpu::Tensor, crate::gpu::Tensor), GpuError> {
     let v = model.config.vocab_size as u64;
-    let mut s = seed;
-    let mut next = || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        s >> 33
-    };
-    let ids: Vec<u32> = (0..b * t).map(|_| (next() % v) as u32).collect();
+    let mut rng = crate::data::sample::Rng::new(seed);
+    let ids: Vec<u32> = (0..b * t).map(|_| rng.below(v as usize) as u32).collect();
     let batch =
         TokenBatch::upload(gpu, &ids, &vec![0; b * t], b, t, model.config.vocab_size, model.config.type_vocab_size)?;
     let mask = gpu.upload("mask", &[b, t], &vec![1.0; b * t])?;

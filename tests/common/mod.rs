@@ -16,19 +16,15 @@ pub fn gpu() -> Arc<Gpu> {
     .clone()
 }
 
-/// splitmix64: small, seeded, good enough for test data.
-pub struct Rng(u64);
+/// The library's seeded generator (splitmix64) with the draws the tests need.
+pub struct Rng(wgbert::data::sample::Rng);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed)
+        Rng(wgbert::data::sample::Rng::new(seed))
     }
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     /// Uniform in [-1, 1).
     pub fn uniform(&mut self) -> f32 {
