@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::kernel::{Arg, Kernel, KernelCache};
 use super::pool::{BufferPool, MemoryStats};
+use super::profiler::Profiler;
 use super::tensor::{DType, Tensor};
 use super::{GpuError, Result};
 
@@ -48,52 +49,28 @@ pub struct AdapterSummary {
 }
 
 pub struct Gpu {
-    device: wgpu::Device,
-    queue: wgpu::Queue,
+    pub(super) device: wgpu::Device,
+    pub(super) queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
-    features: wgpu::Features,
-    pool: BufferPool,
+    pub(super) features: wgpu::Features,
+    pub(super) pool: BufferPool,
     kernels: Mutex<KernelCache>,
-    rec: Mutex<Recorder>,
+    pub(super) rec: Mutex<Recorder>,
     lost: Arc<Mutex<Option<String>>>,
     errors: Arc<Mutex<Vec<String>>>,
-    profiler: Mutex<Option<Profiler>>,
+    pub(super) profiler: Mutex<Option<Profiler>>,
     /// Kernel variant per op family ("matmul" -> "reg"), filled by tuning or by the user.
     variants: Mutex<HashMap<String, String>>,
 }
 
-struct Recorder {
+pub(super) struct Recorder {
     encoder: Option<wgpu::CommandEncoder>,
     params: Vec<u8>,
     slot: u64,
     arena: wgpu::Buffer,
     submissions: u64,
     launches: u64,
-}
-
-/// Per-launch GPU timestamps, for `bench --profile`.
-struct Profiler {
-    queries: wgpu::QuerySet,
-    resolve: wgpu::Buffer,
-    labels: Vec<&'static str>,
-    capacity: u32,
-    /// Resolved timestamps copied out of a full query set, waiting to be read.
-    pending: Vec<(wgpu::Buffer, Vec<&'static str>)>,
-}
-
-impl Profiler {
-    /// Resolves the recorded queries into a buffer of their own so the set can be reused.
-    fn spill(&mut self, gpu: &Gpu, enc: &mut wgpu::CommandEncoder) {
-        let n = self.labels.len() as u32;
-        if n == 0 {
-            return;
-        }
-        let copy = gpu.pool.take(&gpu.device, 16 * n as u64);
-        enc.resolve_query_set(&self.queries, 0..2 * n, &self.resolve, 0);
-        enc.copy_buffer_to_buffer(&self.resolve, 0, &copy, 0, 16 * n as u64);
-        self.pending.push((copy, std::mem::take(&mut self.labels)));
-    }
 }
 
 fn parse_backends(name: Option<&str>) -> Result<wgpu::Backends> {
@@ -469,22 +446,9 @@ impl Gpu {
         });
 
         let mut prof = lock(&self.profiler);
-        if let Some(p) = prof.as_mut() {
-            if p.labels.len() as u32 == p.capacity {
-                p.spill(self, rec.encoder(&self.device));
-            }
-        }
         let timestamp_writes = match prof.as_mut() {
-            Some(p) => {
-                let i = p.labels.len() as u32;
-                p.labels.push(kernel.entry);
-                Some(wgpu::ComputePassTimestampWrites {
-                    query_set: &p.queries,
-                    beginning_of_pass_write_index: Some(2 * i),
-                    end_of_pass_write_index: Some(2 * i + 1),
-                })
-            }
-            _ => None,
+            Some(p) => Some(p.next_pass(self, rec.encoder(&self.device), kernel.entry)),
+            None => None,
         };
         let enc = rec.encoder(&self.device);
         let mut pass =
@@ -605,58 +569,10 @@ impl Gpu {
         staging.unmap();
         Ok(out)
     }
-
-    /// Starts timing every launch with GPU timestamps (when the adapter has them).
-    /// Returns false when timestamps are unavailable.
-    pub fn profile_begin(&self, capacity: u32) -> bool {
-        if !self.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
-            return false;
-        }
-        let capacity = capacity.clamp(1, 2048);
-        let queries = self.device.create_query_set(&wgpu::QuerySetDescriptor {
-            label: Some("wgbert profile"),
-            ty: wgpu::QueryType::Timestamp,
-            count: 2 * capacity,
-        });
-        let resolve = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("wgbert profile resolve"),
-            size: 16 * capacity as u64,
-            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        *lock(&self.profiler) = Some(Profiler { queries, resolve, labels: Vec::new(), capacity, pending: Vec::new() });
-        true
-    }
-
-    /// Collects the timings recorded since the last collection: (kernel entry, milliseconds).
-    pub fn profile_collect(self: &Arc<Self>) -> Result<Vec<(&'static str, f64)>> {
-        let pending = {
-            let mut rec = lock(&self.rec);
-            let mut guard = lock(&self.profiler);
-            let Some(p) = guard.as_mut() else { return Ok(Vec::new()) };
-            p.spill(self, rec.encoder(&self.device));
-            std::mem::take(&mut p.pending)
-        };
-        let period = self.queue.get_timestamp_period() as f64;
-        let mut results = Vec::new();
-        for (buffer, labels) in pending {
-            let n = labels.len();
-            let words = Tensor::from_buffer(self.clone(), buffer, "timestamps", &[4 * n], DType::U32).to_vec_u32()?;
-            let ts = |j: usize| words[2 * j] as u64 | (words[2 * j + 1] as u64) << 32;
-            for (i, label) in labels.into_iter().enumerate() {
-                results.push((label, ts(2 * i + 1).saturating_sub(ts(2 * i)) as f64 * period / 1e6));
-            }
-        }
-        Ok(results)
-    }
-
-    pub fn profile_end(&self) {
-        *lock(&self.profiler) = None;
-    }
 }
 
 impl Recorder {
-    fn encoder(&mut self, device: &wgpu::Device) -> &mut wgpu::CommandEncoder {
+    pub(super) fn encoder(&mut self, device: &wgpu::Device) -> &mut wgpu::CommandEncoder {
         self.encoder.get_or_insert_with(|| {
             device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgbert") })
         })
@@ -664,7 +580,7 @@ impl Recorder {
 }
 
 /// Locks a mutex, carrying on with the data if another thread panicked while holding it.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -6,6 +6,7 @@ mod context;
 mod error;
 mod kernel;
 mod pool;
+mod profiler;
 mod tensor;
 
 pub use context::{enumerate_adapters, AdapterSummary, Gpu, GpuOptions};
