@@ -472,7 +472,12 @@ fn error_missing_tensor() {
     )
     .unwrap();
     let err = load_model_dir(&d).unwrap_err();
-    assert!(matches!(&err, CheckpointError::MissingTensor { name } if name.starts_with("encoder.layer.2.")), "{err}");
+    let CheckpointError::Mismatch { weights, error, .. } = &err else { panic!("{err}") };
+    assert!(weights.ends_with("model.safetensors"), "{err}");
+    assert!(
+        matches!(&**error, CheckpointError::MissingTensor { name } if name.starts_with("encoder.layer.2.")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -489,7 +494,9 @@ fn error_shape_mismatch() {
     )
     .unwrap();
     let err = load_model_dir(&d).unwrap_err();
-    let CheckpointError::ShapeMismatch { name, expected, found } = err else { panic!("{err}") };
+    let CheckpointError::Mismatch { error, unset, .. } = err else { panic!("{err}") };
+    assert!(unset.is_empty(), "the fixture's config sets every size: {unset:?}");
+    let CheckpointError::ShapeMismatch { name, expected, found } = *error else { panic!("{error}") };
     assert_eq!(
         (name.as_str(), expected, found),
         ("encoder.layer.0.intermediate.dense.weight", vec![38, 32], vec![37, 32])

@@ -3,62 +3,13 @@
 //! predictions, a resumed run ends on the same parameters, and data errors are clear messages.
 
 mod common;
-use common::gpu;
+use common::{gpu, temp, tiny_data, tiny_model};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use wgbert::train::job::{run_job, TrainJob};
 use wgbert::train::{self, Event, Outcome};
-
-fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("wgbert-train-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-const WORDS: [&str; 16] = [
-    "good", "great", "fine", "nice", "loved", "bad", "awful", "poor", "sad", "hated", "movie", "film", "the", "was",
-    "very", "plot",
-];
-
-/// A model folder: the fixture's weights and config with a 300-token vocabulary.
-fn tiny_model(dir: &Path) -> PathBuf {
-    let m = dir.join("model");
-    std::fs::create_dir_all(&m).unwrap();
-    for f in ["config.json", "model.safetensors"] {
-        std::fs::copy(Path::new("tests/fixtures/tiny_bert_grad").join(f), m.join(f)).unwrap();
-    }
-    let mut vocab: Vec<String> = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].iter().map(|s| s.to_string()).collect();
-    vocab.extend(WORDS.iter().map(|s| s.to_string()));
-    vocab.extend(('a'..='z').map(|c| c.to_string()));
-    while vocab.len() < 300 {
-        vocab.push(format!("[unused{}]", vocab.len()));
-    }
-    std::fs::write(m.join("vocab.txt"), vocab.join("\n") + "\n").unwrap();
-    m
-}
-
-/// JSONL reviews: positive ones use words 0..5, negative ones 5..10.
-fn tiny_data(dir: &Path, name: &str, n: usize, seed: usize) -> PathBuf {
-    let mut lines = String::new();
-    for i in 0..n {
-        let pos = i % 2 == 0;
-        let base = if pos { 0 } else { 5 };
-        let w = |k: usize| WORDS[base + (i * 7 + k * 3 + seed) % 5];
-        lines += &format!(
-            "{{\"text\": \"the movie was very {} and {} {}\", \"label\": \"{}\"}}\n",
-            w(0),
-            w(1),
-            w(2),
-            if pos { "pos" } else { "neg" }
-        );
-    }
-    let p = dir.join(name);
-    std::fs::write(&p, lines).unwrap();
-    p
-}
 
 fn job(dir: &Path, epochs: usize) -> TrainJob {
     let mut j = TrainJob::new(tiny_model(dir), tiny_data(dir, "train.jsonl", 40, 0));
@@ -73,7 +24,7 @@ fn job(dir: &Path, epochs: usize) -> TrainJob {
 #[test]
 fn training_lowers_the_loss_and_the_export_reloads_to_the_same_predictions() {
     let g = gpu();
-    let dir = temp("lower");
+    let dir = temp("train-lower");
     let mut j = job(&dir, 6);
     j.options.lr = 3e-3;
     let run = dir.join("run");
@@ -113,7 +64,7 @@ fn training_lowers_the_loss_and_the_export_reloads_to_the_same_predictions() {
 #[test]
 fn an_interrupted_run_resumes_to_the_same_parameters() {
     let g = gpu();
-    let dir = temp("resume");
+    let dir = temp("train-resume");
     let j = job(&dir, 2);
     let straight = dir.join("straight");
     run_job(&g, &j, &straight, &AtomicBool::new(false), |_| {}, |_| {}).unwrap();
@@ -160,7 +111,7 @@ fn err_of(j: &TrainJob) -> String {
 
 #[test]
 fn data_errors_are_clear_messages() {
-    let dir = temp("errors");
+    let dir = temp("train-errors");
     let model = dir.join("m");
     let mk = |data: PathBuf| TrainJob::new(model.clone(), data);
     assert!(err_of(&mk(dir.join("missing"))).contains("no such file or folder"));
@@ -200,7 +151,7 @@ fn curves_png_is_a_png_of_the_right_size() {
             seconds: 1.0,
         })
         .collect();
-    let dir = temp("plot");
+    let dir = temp("train-plot");
     let p = dir.join("curves.png");
     save_curves(&train::History { epochs, steps: vec![] }, &p).unwrap();
     let png = std::fs::read(&p).unwrap();

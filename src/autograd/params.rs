@@ -76,10 +76,12 @@ impl ParamStore {
     pub fn save(&self, path: &std::path::Path) -> anyhow::Result<()> {
         let mut tensors = Vec::with_capacity(self.len());
         for p in &self.params {
-            tensors.push((
-                p.name.clone(),
-                crate::checkpoint::HostTensor::new(p.value.shape().to_vec(), p.value.to_vec()?),
-            ));
+            let data = p.value.to_vec()?;
+            // A diverged step must never replace good weights on disk.
+            if let Some(bad) = data.iter().find(|v| !v.is_finite()) {
+                anyhow::bail!("parameter {} holds {bad}: not saved to {}", p.name, path.display());
+            }
+            tensors.push((p.name.clone(), crate::checkpoint::HostTensor::new(p.value.shape().to_vec(), data)));
         }
         crate::checkpoint::save_tensors(path, &tensors, Default::default())?;
         Ok(())

@@ -132,6 +132,8 @@ impl fmt::Display for Notice {
 pub enum CheckpointError {
     #[error("file not found: {path}")]
     MissingFile { path: PathBuf },
+    #[error("no model folder at {dir}: give --model a folder with config.json, vocab.txt and weights (tools/fetch_model.sh fetches all-MiniLM-L6-v2 into models/)")]
+    NoModelDir { dir: PathBuf },
     #[error("no checkpoint in {dir}: expected model.safetensors, pytorch_model.bin or bert_model.ckpt.index")]
     NoCheckpoint { dir: PathBuf },
     #[error("cannot read {path}: {source}")]
@@ -154,6 +156,10 @@ pub enum CheckpointError {
     /// `offset` counts from the start of the pickle (`data.pkl` inside the zip).
     #[error("{file}: unsupported pickle opcode 0x{opcode:02x} at byte {offset} of data.pkl")]
     UnsupportedOpcode { file: PathBuf, opcode: u8, offset: usize },
+    /// The weights do not fit the config (a tensor missing or of another shape). `unset` names the
+    /// size fields the config leaves to bert-base's defaults, a common cause.
+    #[error("{weights} does not fit {config}: {error}{}", unset_hint(.unset))]
+    Mismatch { weights: PathBuf, config: PathBuf, error: Box<CheckpointError>, unset: Vec<&'static str> },
     /// A well-formed file using a feature these readers leave out (compressed blocks, legacy formats).
     #[error("{file}: {what} is not supported")]
     Unsupported { file: PathBuf, what: String },
@@ -167,7 +173,7 @@ pub type Result<T, E = CheckpointError> = std::result::Result<T, E>;
 pub fn load_model_dir(dir: impl AsRef<Path>) -> Result<(BertConfig, Checkpoint, Vec<Notice>)> {
     let dir = dir.as_ref();
     if !dir.is_dir() {
-        return Err(CheckpointError::MissingFile { path: dir.to_path_buf() });
+        return Err(CheckpointError::NoModelDir { dir: dir.to_path_buf() });
     }
     let config_path = ["config.json", "bert_config.json"]
         .iter()
@@ -176,17 +182,47 @@ pub fn load_model_dir(dir: impl AsRef<Path>) -> Result<(BertConfig, Checkpoint, 
         .ok_or_else(|| CheckpointError::MissingFile { path: dir.join("config.json") })?;
     let config = BertConfig::from_file(&config_path)?;
 
-    let (ckpt, notices) = if dir.join("model.safetensors").is_file() {
-        load_safetensors(dir.join("model.safetensors"))?
+    let (weights, (ckpt, notices)) = if dir.join("model.safetensors").is_file() {
+        let p = dir.join("model.safetensors");
+        (p.clone(), load_safetensors(p)?)
     } else if dir.join("pytorch_model.bin").is_file() {
-        load_pytorch(dir.join("pytorch_model.bin"))?
+        let p = dir.join("pytorch_model.bin");
+        (p.clone(), load_pytorch(p)?)
     } else if dir.join("bert_model.ckpt.index").is_file() {
-        load_tf_bundle(dir.join("bert_model.ckpt"))?
+        (dir.join("bert_model.ckpt.index"), load_tf_bundle(dir.join("bert_model.ckpt"))?)
     } else {
         return Err(CheckpointError::NoCheckpoint { dir: dir.to_path_buf() });
     };
-    ckpt.check_against(&config)?;
+    ckpt.check_against(&config).map_err(|error| CheckpointError::Mismatch {
+        weights,
+        unset: unset_size_fields(&config_path),
+        config: config_path.clone(),
+        error: Box::new(error),
+    })?;
     Ok((config, ckpt, notices))
+}
+
+fn unset_hint(unset: &[&str]) -> String {
+    if unset.is_empty() {
+        return String::new();
+    }
+    format!(" (the config does not set {}, so bert-base's defaults were assumed)", unset.join(", "))
+}
+
+/// The size fields a config file leaves to their defaults.
+fn unset_size_fields(config_path: &Path) -> Vec<&'static str> {
+    const SIZES: [&str; 7] = [
+        "vocab_size",
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "intermediate_size",
+        "max_position_embeddings",
+        "type_vocab_size",
+    ];
+    let keys = std::fs::read(config_path).ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+    let Some(serde_json::Value::Object(map)) = keys else { return vec![] };
+    SIZES.iter().copied().filter(|k| !map.contains_key(*k)).collect()
 }
 
 /// Reads a whole small file (configs, pickles), naming the path on failure.

@@ -77,11 +77,21 @@ fn header_error(path: &Path, bytes: &[u8], e: SafeTensorError) -> CheckpointErro
         };
     }
     if let SafeTensorError::InvalidOffset(name) = e {
-        return CheckpointError::OutOfRange {
-            file: path.into(),
-            tensor: name,
-            detail: "byte range overlaps or leaves a gap".into(),
+        // The header parsed; tell a range past the end from one that overlaps its neighbour.
+        let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+        let available = bytes.len().saturating_sub(8 + n);
+        // (Metadata's own deserialiser refuses such a header, so read it as plain JSON.)
+        let end = serde_json::from_slice::<serde_json::Value>(&bytes[8..8 + n])
+            .ok()
+            .and_then(|h| h.get(&name)?.get("data_offsets")?.get(1)?.as_u64())
+            .map(|e| e as usize);
+        let detail = match end {
+            Some(end) if end > available => {
+                format!("byte range ends at {end}, past the end of the data section ({available} bytes)")
+            }
+            _ => "byte range overlaps another tensor's or leaves a gap".into(),
         };
+        return CheckpointError::OutOfRange { file: path.into(), tensor: name, detail };
     }
     CheckpointError::Malformed { file: path.into(), field: "header".into(), detail: e.to_string() }
 }

@@ -51,6 +51,9 @@ pub struct TrainArgs {
     weight_decay: f32,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Also save a checkpoint every N steps (one is always saved at each epoch's end and on Ctrl-C).
+    #[arg(long, value_name = "N")]
+    checkpoint_every: Option<usize>,
     /// Train on a seeded, class-balanced sample of N examples.
     #[arg(long)]
     limit_train: Option<usize>,
@@ -85,6 +88,7 @@ fn job_of(a: &TrainArgs) -> anyhow::Result<(TrainJob, PathBuf)> {
     let o = &mut job.options;
     (o.epochs, o.batch_size, o.max_len, o.lr, o.warmup_fraction, o.dropout, o.weight_decay, o.seed) =
         (a.epochs, a.batch_size, a.max_len, a.lr, a.warmup, a.dropout, a.weight_decay, a.seed);
+    o.checkpoint_every = a.checkpoint_every;
     Ok((job, out.clone()))
 }
 

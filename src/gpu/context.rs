@@ -124,6 +124,37 @@ pub fn enumerate(opts: &GpuOptions) -> Result<Vec<(wgpu::Adapter, AdapterSummary
         .collect())
 }
 
+/// `WGBERT_MAX_BUFFER` (bytes, or with a K/M/G suffix) caps the buffer limits asked of the
+/// device: a run can be tried against a smaller GPU's limits (WebGPU's defaults are 256M and
+/// 128M) before it meets one. At least 1M, which every real adapter exceeds, so that the
+/// engine's own buffers (the 512 KiB parameter arena) always fit.
+fn buffer_cap_from_env() -> Result<Option<u64>> {
+    let Ok(raw) = std::env::var("WGBERT_MAX_BUFFER") else { return Ok(None) };
+    let s = raw.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let (digits, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c.to_ascii_uppercase()),
+        _ => (s, 'B'),
+    };
+    let scale: u64 = match unit {
+        'B' => 1,
+        'K' => 1 << 10,
+        'M' => 1 << 20,
+        'G' => 1 << 30,
+        _ => 0,
+    };
+    match digits.trim().parse::<u64>() {
+        Ok(n) if scale > 0 && n.saturating_mul(scale) >= 1 << 20 => Ok(Some(n.saturating_mul(scale))),
+        _ => Err(GpuError::BadSetting {
+            name: "WGBERT_MAX_BUFFER",
+            value: raw.clone(),
+            expected: "a number of bytes of at least 1M, optionally with K, M or G (e.g. 256M)",
+        }),
+    }
+}
+
 impl Gpu {
     /// Opens the best adapter (discrete, then integrated, then CPU), or the one `opts` names.
     pub fn new(opts: &GpuOptions) -> Result<Arc<Gpu>> {
@@ -163,7 +194,11 @@ impl Gpu {
         let info = adapter.get_info();
         // The adapter's real limits, not WebGPU's small defaults: a 30522 x 768 embedding
         // is 94 MB and a training step's activations are larger still.
-        let limits = adapter.limits();
+        let mut limits = adapter.limits();
+        if let Some(cap) = buffer_cap_from_env()? {
+            limits.max_buffer_size = limits.max_buffer_size.min(cap);
+            limits.max_storage_buffer_binding_size = limits.max_storage_buffer_binding_size.min(cap);
+        }
         let wanted = wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
         let features = adapter.features() & wanted;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
@@ -285,7 +320,7 @@ impl Gpu {
     fn alloc(self: &Arc<Self>, name: &str, shape: &[usize], dtype: DType) -> Result<Tensor> {
         let n: usize = shape.iter().product();
         let bytes = (n.max(1) * 4) as u64;
-        self.check_fits(name, bytes)?;
+        self.check_fits(&format!("{name} {shape:?}"), bytes)?;
         let buffer = self.pool.take(&self.device, bytes);
         Ok(Tensor::from_buffer(self.clone(), buffer, name, shape, dtype))
     }

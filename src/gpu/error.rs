@@ -24,6 +24,8 @@ pub enum GpuError {
     RequestDevice { adapter: String, message: String },
     #[error("tensor {name} needs {bytes} bytes, over this adapter's {limit_name} of {limit} bytes; use a smaller batch or sequence length, or a GPU with more memory")]
     OverLimit { name: String, bytes: u64, limit_name: &'static str, limit: u64 },
+    #[error("{name}={value:?} is not valid: expected {expected}")]
+    BadSetting { name: &'static str, value: String, expected: &'static str },
     #[error("{0}")]
     Shape(String),
     #[error("the GPU device was lost: {0}")]

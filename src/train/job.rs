@@ -127,17 +127,8 @@ pub fn run_job(
     mut event: impl FnMut(Event),
     mut say: impl FnMut(&str),
 ) -> Result<JobResult> {
-    std::fs::create_dir_all(run_dir).with_context(|| format!("creating the run folder {}", run_dir.display()))?;
-    crate::fsio::write_atomic(&run_dir.join("run.json"), &serde_json::to_vec_pretty(job)?)?;
-    let d = load_job_data(job)?;
-    crate::fsio::write_atomic(&run_dir.join("classes.json"), &serde_json::to_vec(&d.classes)?)?;
-    for n in &d.notices {
-        say(&format!("notice: {n}"));
-    }
+    // The model and the options first: they are quick to check, the data may take seconds.
     let (config, ckpt, notices) = crate::checkpoint::load_model_dir(&job.model)?;
-    for n in notices {
-        say(&format!("notice: {n}"));
-    }
     let o = &job.options;
     if o.max_len > config.max_position_embeddings {
         bail!(
@@ -146,11 +137,35 @@ pub fn run_job(
             config.max_position_embeddings
         );
     }
+    if o.max_len < 2 {
+        bail!("--max-len {} leaves no room for a token between [CLS] and [SEP]", o.max_len);
+    }
     if o.batch_size == 0 || o.epochs == 0 {
         bail!("batch size and epochs must be at least 1");
     }
+    if !(o.lr.is_finite() && o.lr > 0.0) {
+        bail!("--lr {} must be a positive number", o.lr);
+    }
     let tok = Tokenizer::from_dir(&job.model)
         .with_context(|| format!("loading the tokenizer from {}", job.model.display()))?;
+    if tok.vocab_size() > config.vocab_size {
+        bail!(
+            "{}: {} tokens, more than the model's vocab_size of {}: this vocabulary belongs to another model",
+            job.model.join("vocab.txt").display(),
+            tok.vocab_size(),
+            config.vocab_size
+        );
+    }
+    let d = load_job_data(job)?;
+    std::fs::create_dir_all(run_dir).with_context(|| format!("creating the run folder {}", run_dir.display()))?;
+    crate::fsio::write_atomic(&run_dir.join("run.json"), &serde_json::to_vec_pretty(job)?)?;
+    crate::fsio::write_atomic(&run_dir.join("classes.json"), &serde_json::to_vec(&d.classes)?)?;
+    for n in notices {
+        say(&format!("notice: {n}"));
+    }
+    for n in &d.notices {
+        say(&format!("notice: {n}"));
+    }
     let num_labels = if d.classes.len() == 2 { 1 } else { d.classes.len() };
     let model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, num_labels, o.seed)?;
     drop(ckpt);
@@ -163,6 +178,14 @@ pub fn run_job(
     ));
     let train = Encoded::new(&tok, &d.train, o.max_len);
     let val = Encoded::new(&tok, &d.validation, o.max_len);
+    let full = train.ids.iter().chain(&val.ids).filter(|ids| ids.len() == o.max_len).count();
+    if full > 0 {
+        say(&format!(
+            "notice: {full} of {} training and validation texts fill all {} tokens of --max-len (longer ones are truncated)",
+            train.len() + val.len(),
+            o.max_len
+        ));
+    }
     let pad = tok.pad_id();
     let mut trainer = Trainer::new(gpu, &model, o.clone(), train.len(), pad)?;
     if load_state(run_dir, &mut trainer)? {

@@ -42,6 +42,9 @@ pub struct TrainOptions {
     pub weight_decay: f32,
     pub max_grad_norm: f32,
     pub seed: u64,
+    /// Also save a checkpoint every N steps (besides each epoch's end and Ctrl-C).
+    #[serde(default)]
+    pub checkpoint_every: Option<usize>,
 }
 
 impl Default for TrainOptions {
@@ -56,6 +59,7 @@ impl Default for TrainOptions {
             weight_decay: 0.01,
             max_grad_norm: 1.0,
             seed: 42,
+            checkpoint_every: None,
         }
     }
 }
@@ -227,6 +231,15 @@ impl<'a> Trainer<'a> {
                 self.pos.correct += correct;
                 self.pos.seen += rows.len();
                 self.history.steps.push((self.pos.global_step, loss));
+                let every = self.opts.checkpoint_every.unwrap_or(0);
+                // The epoch's last step is saved by the epoch's end, below.
+                if every > 0 && self.pos.global_step % every as u64 == 0 && self.pos.step_in_epoch < steps {
+                    let before = self.pos.epoch_seconds;
+                    self.pos.epoch_seconds += t0.elapsed().as_secs_f64();
+                    save_state(run_dir, self)?;
+                    self.pos.epoch_seconds = before;
+                    event(Event::Saved { step: self.pos.global_step });
+                }
                 let seen = self.pos.seen.max(1) as f64;
                 event(Event::Step {
                     epoch,

@@ -1,6 +1,7 @@
 //! Shared by the integration tests: one GPU per test binary, seeded random data, comparisons.
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use wgbert::gpu::{Gpu, GpuOptions, Tensor};
@@ -77,4 +78,56 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f64], atol: f64, rtol: f64)
         got[worst.1],
         want[worst.1]
     );
+}
+
+// ---------- a tiny model and data set for training tests ----------
+
+/// A fresh folder under the system temp dir, unique to this test process.
+pub fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("wgbert-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+pub const WORDS: [&str; 16] = [
+    "good", "great", "fine", "nice", "loved", "bad", "awful", "poor", "sad", "hated", "movie", "film", "the", "was",
+    "very", "plot",
+];
+
+/// A model folder: the fixture's weights and config with a 300-token vocabulary.
+pub fn tiny_model(dir: &Path) -> PathBuf {
+    let m = dir.join("model");
+    std::fs::create_dir_all(&m).unwrap();
+    for f in ["config.json", "model.safetensors"] {
+        std::fs::copy(Path::new("tests/fixtures/tiny_bert_grad").join(f), m.join(f)).unwrap();
+    }
+    let mut vocab: Vec<String> = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].iter().map(|s| s.to_string()).collect();
+    vocab.extend(WORDS.iter().map(|s| s.to_string()));
+    vocab.extend(('a'..='z').map(|c| c.to_string()));
+    while vocab.len() < 300 {
+        vocab.push(format!("[unused{}]", vocab.len()));
+    }
+    std::fs::write(m.join("vocab.txt"), vocab.join("\n") + "\n").unwrap();
+    m
+}
+
+/// JSONL reviews: positive ones use words 0..5, negative ones 5..10.
+pub fn tiny_data(dir: &Path, name: &str, n: usize, seed: usize) -> PathBuf {
+    let mut lines = String::new();
+    for i in 0..n {
+        let pos = i % 2 == 0;
+        let base = if pos { 0 } else { 5 };
+        let w = |k: usize| WORDS[base + (i * 7 + k * 3 + seed) % 5];
+        lines += &format!(
+            "{{\"text\": \"the movie was very {} and {} {}\", \"label\": \"{}\"}}\n",
+            w(0),
+            w(1),
+            w(2),
+            if pos { "pos" } else { "neg" }
+        );
+    }
+    let p = dir.join(name);
+    std::fs::write(&p, lines).unwrap();
+    p
 }
