@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod data;
 pub mod fsio;
+pub mod fuzzing;
 pub mod gpu;
 pub mod model;
 pub mod ops;

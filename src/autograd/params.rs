@@ -79,7 +79,11 @@ impl ParamStore {
             let data = p.value.to_vec()?;
             // A diverged step must never replace good weights on disk.
             if let Some(bad) = data.iter().find(|v| !v.is_finite()) {
-                anyhow::bail!("parameter {} holds {bad}: not saved to {}", p.name, path.display());
+                anyhow::bail!(
+                    "parameter {} holds {bad}: the run diverged; {} is not written and the last good checkpoint is kept",
+                    p.name,
+                    path.display()
+                );
             }
             tensors.push((p.name.clone(), crate::checkpoint::HostTensor::new(p.value.shape().to_vec(), data)));
         }

@@ -73,8 +73,17 @@ pub fn family(entry: &str) -> &'static str {
 
 /// Peak resident set of this process (Linux: VmHWM), when the platform tells.
 pub fn host_peak_rss_mib() -> Option<f64> {
+    proc_status_mib("VmHWM:")
+}
+
+/// Resident set of this process now (Linux: VmRSS), when the platform tells.
+pub fn host_rss_mib() -> Option<f64> {
+    proc_status_mib("VmRSS:")
+}
+
+fn proc_status_mib(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }

@@ -17,8 +17,8 @@ mod zip;
 
 pub use config::{BertConfig, HiddenAct};
 pub use names::{bert_parameter_shapes, normalise_name};
-pub use pytorch::load_pytorch;
-pub use safetensors::load_safetensors;
+pub use pytorch::{load_pytorch, parse_pytorch, parse_state_dict_pickle};
+pub use safetensors::{load_safetensors, parse_safetensors};
 pub use tensor_file::{load_tensors, save_tensors};
 pub use tf_bundle::load_tf_bundle;
 

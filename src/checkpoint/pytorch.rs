@@ -13,7 +13,11 @@ use std::path::Path;
 /// Loads every tensor `BertModel` uses from a zip-format PyTorch checkpoint.
 pub fn load_pytorch(path: impl AsRef<Path>) -> Result<(Checkpoint, Vec<Notice>)> {
     let path = path.as_ref();
-    let bytes = map_file(path)?;
+    parse_pytorch(path, &map_file(path)?)
+}
+
+/// Reads a zip-format PyTorch checkpoint already in memory; `path` names it in errors.
+pub fn parse_pytorch(path: &Path, bytes: &[u8]) -> Result<(Checkpoint, Vec<Notice>)> {
     if !bytes.starts_with(b"PK\x03\x04") {
         if bytes.first() == Some(&0x80) {
             // Pre-1.6 torch.save: pickles and raw storages back to back. Rare now; re-save instead.
@@ -119,6 +123,14 @@ pub fn load_pytorch(path: impl AsRef<Path>) -> Result<(Checkpoint, Vec<Notice>)>
 
 /// The entries of the state dict: the top object itself, or the dict under "state_dict"/"model"
 /// for training checkpoints that wrap it.
+/// Unpickles a bare `data.pkl` as `parse_pytorch` does and counts its state dict's entries.
+/// The fuzz target of the pickle reader (tools/fuzz): hostile bytes give an error, never a
+/// panic, a hang or an allocation the input does not pay for.
+pub fn parse_state_dict_pickle(bytes: &[u8]) -> std::result::Result<usize, String> {
+    let root = pickle::unpickle(bytes).map_err(|e| format!("{e:?}"))?;
+    state_dict(root).map(|items| items.len()).ok_or_else(|| "no state dict".to_string())
+}
+
 fn state_dict(root: Value) -> Option<Vec<(Value, Value)>> {
     let Value::Dict(items) = root else {
         return None;

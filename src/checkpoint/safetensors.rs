@@ -11,8 +11,12 @@ use std::path::Path;
 /// Loads every tensor `BertModel` uses from a safetensors file.
 pub fn load_safetensors(path: impl AsRef<Path>) -> Result<(Checkpoint, Vec<Notice>)> {
     let path = path.as_ref();
-    let bytes = map_file(path)?;
-    let (header_len, metadata) = SafeTensors::read_metadata(&bytes).map_err(|e| header_error(path, &bytes, e))?;
+    parse_safetensors(path, &map_file(path)?)
+}
+
+/// Reads the tensors of a safetensors file already in memory; `path` names it in errors.
+pub fn parse_safetensors(path: &Path, bytes: &[u8]) -> Result<(Checkpoint, Vec<Notice>)> {
+    let (header_len, metadata) = SafeTensors::read_metadata(&bytes).map_err(|e| header_error(path, bytes, e))?;
     let data = &bytes[8 + header_len..];
 
     let mut out = Collector::new(path);

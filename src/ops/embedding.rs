@@ -21,9 +21,15 @@ pub struct RowGroups {
 impl RowGroups {
     /// Groups token indices 0..keys.len() by key (the table row each token reads).
     pub fn build(gpu: &Arc<Gpu>, keys: &[u32]) -> Result<RowGroups, GpuError> {
-        let (rows, start, members) = group_by_key(keys);
+        let (mut rows, mut start, members) = group_by_key(keys);
+        let count = rows.len();
+        // Sized for the most groups a batch can have (one per token), not for this batch's
+        // count: every batch of a shape then takes the same buffers from the pool, and memory
+        // stays flat however the data's vocabulary varies. Only `count` groups are read.
+        rows.resize(keys.len().max(1), 0);
+        start.resize(keys.len() + 1, keys.len() as u32);
         Ok(RowGroups {
-            count: rows.len(),
+            count,
             rows: gpu.upload_u32("embedding group rows", &[rows.len()], &rows)?,
             start: gpu.upload_u32("embedding group starts", &[start.len()], &start)?,
             members: gpu.upload_u32("embedding group members", &[members.len()], &members)?,

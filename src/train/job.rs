@@ -113,6 +113,7 @@ fn is_table(p: &Path) -> bool {
     s.ends_with(".csv") || s.ends_with(".jsonl") || s.ends_with(".json")
 }
 
+#[derive(Debug)]
 pub struct JobResult {
     pub outcome: Outcome,
     pub test: Option<EvalReport>,

@@ -37,7 +37,10 @@ pub fn save_state(run: &Path, t: &Trainer) -> Result<()> {
     let name = format!("step-{}", t.pos.global_step);
     let dir = checkpoints(run).join(&name);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    t.model.params.save(&dir.join("params.safetensors"))?;
+    t.model
+        .params
+        .save(&dir.join("params.safetensors"))
+        .with_context(|| format!("saving step {}", t.pos.global_step))?;
     t.opt.save(&dir.join("optimizer.safetensors"), &t.model.params)?;
     let progress = Progress { position: t.pos.clone(), history: t.history.clone() };
     crate::fsio::write_atomic(&dir.join("progress.json"), &serde_json::to_vec_pretty(&progress)?)?;
