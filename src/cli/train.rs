@@ -114,6 +114,10 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} ({eta} left) {msg}")
         .expect("a valid template")
         .progress_chars("=> ");
+    // Without a terminal (a log file, CI) the bar is hidden: a plain line every 30 s instead.
+    let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut last_line = std::time::Instant::now();
+    let mut epoch_start = std::time::Instant::now();
     let result = run_job(
         &gpu,
         &job,
@@ -125,11 +129,21 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
                     .with_style(style.clone())
                     .with_prefix(format!("{}/{epochs}", epoch + 1));
                 bar = Some(b);
+                epoch_start = std::time::Instant::now();
             }
-            Event::Step { step, loss, accuracy, .. } => {
+            Event::Step { epoch, step, steps, loss, accuracy } => {
                 if let Some(b) = &bar {
                     b.set_position(step as u64);
                     b.set_message(format!("loss {loss:.4} accuracy {accuracy:.4}"));
+                }
+                if plain && (last_line.elapsed().as_secs() >= 30 || step == 1) {
+                    last_line = std::time::Instant::now();
+                    let per = epoch_start.elapsed().as_secs_f64() / step as f64;
+                    eprintln!(
+                        "epoch {}/{epochs} step {step}/{steps} ({:.0}s left) loss {loss:.4} accuracy {accuracy:.4}",
+                        epoch + 1,
+                        per * (steps - step) as f64
+                    );
                 }
             }
             Event::EpochEnd(r) => {
