@@ -455,3 +455,50 @@ fn tensors_over_the_adapter_limits_are_errors_naming_them() {
     let e = g.empty("attention scores", &[too_many]).unwrap_err().to_string();
     assert!(e.contains("attention scores") && e.contains("max_"), "{e}");
 }
+
+/// f16 storage: the conversion kernels against the half crate's round-to-nearest-even, at odd
+/// lengths (half a word left over) and with values f16 cannot hold exactly: subnormals, ties,
+/// overflow to infinity, NaN. Tolerance: exact (both sides are IEEE conversions).
+#[test]
+fn f16_storage_converts_exactly_both_ways() {
+    let g = gpu();
+    if !g.has_f16() {
+        eprintln!("skipped: {} has no shader-f16", g.info().name);
+        return;
+    }
+    let mut rng = Rng::new(16);
+    let specials = [0.0, -0.0, 1.0, 65504.0, 65520.0, -1e6, 6e-8, 3e-5, 1.0 + 1.0 / 2048.0, f32::INFINITY, f32::NAN];
+    for n in ROWS {
+        let mut x = rng.vec(n, 8.0);
+        for (i, v) in specials.iter().enumerate().take(n) {
+            x[i] = *v;
+        }
+        let want: Vec<half::f16> = x.iter().map(|&v| half::f16::from_f32(v)).collect();
+        let xt = up("x", &[n], &x);
+        let h = wgbert::ops::convert::to_f16(&g, &xt).unwrap();
+        assert_eq!(h.dtype(), wgbert::gpu::DType::F16);
+        let got = h.to_vec().unwrap();
+        for (i, (g16, w)) in got.iter().zip(&want).enumerate() {
+            let w = w.to_f32();
+            assert!(
+                g16.to_bits() == w.to_bits() || (g16.is_nan() && w.is_nan()),
+                "n {n}, element {i}: {} -> {g16}, expected {w}",
+                x[i]
+            );
+        }
+        // Back to f32 exactly, from the GPU's f16 and from an upload of the host's.
+        let back = wgbert::ops::convert::to_f32(&g, &h).unwrap().to_vec().unwrap();
+        let uploaded = g.upload_f16("h", &[n], &x).unwrap();
+        let back2 = wgbert::ops::convert::to_f32(&g, &uploaded).unwrap().to_vec().unwrap();
+        for i in 0..n {
+            let w = want[i].to_f32();
+            assert!(back[i].to_bits() == w.to_bits() || w.is_nan() && back[i].is_nan(), "n {n}, element {i}");
+            assert!(back2[i].to_bits() == w.to_bits() || w.is_nan() && back2[i].is_nan(), "n {n}, element {i}");
+        }
+    }
+    // An f16 tensor given to an f32 kernel is refused, naming it.
+    let h = g.upload_f16("weights", &[4], &[1.0; 4]).unwrap();
+    let err =
+        wgbert::ops::gelu::gelu_forward(&g, &h, wgbert::ops::gelu::GeluKind::Erf).map(|_| ()).unwrap_err().to_string();
+    assert!(err.contains("weights") && err.contains("f16"), "{err}");
+}

@@ -319,7 +319,7 @@ impl Gpu {
 
     fn alloc(self: &Arc<Self>, name: &str, shape: &[usize], dtype: DType) -> Result<Tensor> {
         let n: usize = shape.iter().product();
-        let bytes = (n.max(1) * 4) as u64;
+        let bytes = ((n.max(1) * dtype.size()).div_ceil(4) * 4) as u64;
         self.check_fits(&format!("{name} {shape:?}"), bytes)?;
         let buffer = self.pool.take(&self.device, bytes);
         Ok(Tensor::from_buffer(self.clone(), buffer, name, shape, dtype))
@@ -347,6 +347,35 @@ impl Gpu {
 
     pub fn upload(self: &Arc<Self>, name: &str, shape: &[usize], data: &[f32]) -> Result<Tensor> {
         self.upload_words(name, shape, DType::F32, bytemuck::cast_slice(data), data.len())
+    }
+
+    /// Whether this adapter stores and computes f16 (WGSL `enable f16`).
+    pub fn has_f16(&self) -> bool {
+        self.features.contains(wgpu::Features::SHADER_F16)
+    }
+
+    /// An f16 tensor of `data` rounded to nearest, ties to even (values past ±65504 become ±inf).
+    pub fn upload_f16(self: &Arc<Self>, name: &str, shape: &[usize], data: &[f32]) -> Result<Tensor> {
+        self.require_f16(name)?;
+        let mut halves: Vec<half::f16> = data.iter().map(|&v| half::f16::from_f32(v)).collect();
+        halves.resize(data.len().div_ceil(2) * 2, half::f16::ZERO);
+        self.upload_words(name, shape, DType::F16, bytemuck::cast_slice(&halves), data.len())
+    }
+
+    /// An f16 tensor whose contents a kernel will assign.
+    pub fn empty_f16(self: &Arc<Self>, name: &str, shape: &[usize]) -> Result<Tensor> {
+        self.require_f16(name)?;
+        self.alloc(name, shape, DType::F16)
+    }
+
+    fn require_f16(&self, name: &str) -> Result<()> {
+        if !self.has_f16() {
+            return Err(GpuError::Unsupported(format!(
+                "tensor {name} is f16, and adapter {} has no shader-f16 feature",
+                self.info.name
+            )));
+        }
+        Ok(())
     }
 
     pub fn upload_u32(self: &Arc<Self>, name: &str, shape: &[usize], data: &[u32]) -> Result<Tensor> {
@@ -437,6 +466,16 @@ impl Gpu {
                 limit_name: "max_compute_workgroups_per_dimension",
                 limit: max as u64,
             });
+        }
+        // f16 tensors are read and written by the conversion kernels alone.
+        if kernel.shader != super::Shader::Convert {
+            if let Some(t) = args.iter().map(|a| a.tensor()).find(|t| t.dtype() == DType::F16) {
+                return Err(GpuError::Shape(format!(
+                    "{}: tensor {} is f16; this kernel takes f32",
+                    kernel.entry,
+                    t.name()
+                )));
+            }
         }
         if groups.contains(&0) {
             return Ok(());

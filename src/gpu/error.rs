@@ -28,6 +28,8 @@ pub enum GpuError {
     BadSetting { name: &'static str, value: String, expected: &'static str },
     #[error("{0}")]
     Shape(String),
+    #[error("{0}")]
+    Unsupported(String),
     #[error("the GPU device was lost: {0}")]
     DeviceLost(String),
     #[error("GPU error: {0}")]

@@ -23,6 +23,7 @@ pub enum Shader {
     Loss,
     Adamw,
     Attention,
+    Convert,
 }
 
 impl Shader {
@@ -38,6 +39,7 @@ impl Shader {
             Shader::Loss => "loss.wgsl",
             Shader::Adamw => "adamw.wgsl",
             Shader::Attention => "attention.wgsl",
+            Shader::Convert => "convert.wgsl",
         }
     }
 
@@ -53,6 +55,7 @@ impl Shader {
             Shader::Loss => include_str!("../../shaders/loss.wgsl"),
             Shader::Adamw => include_str!("../../shaders/adamw.wgsl"),
             Shader::Attention => include_str!("../../shaders/attention.wgsl"),
+            Shader::Convert => include_str!("../../shaders/convert.wgsl"),
         }
     }
 }

@@ -12,6 +12,18 @@ use super::Result;
 pub enum DType {
     F32,
     U32,
+    /// IEEE half precision, where the adapter has shader-f16 (`Gpu::has_f16`). Only the
+    /// conversion kernels (ops::convert) read or write it; every other kernel takes f32.
+    F16,
+}
+
+impl DType {
+    pub fn size(self) -> usize {
+        match self {
+            DType::F32 | DType::U32 => 4,
+            DType::F16 => 2,
+        }
+    }
 }
 
 pub(crate) struct Storage {
@@ -64,8 +76,10 @@ impl Tensor {
         self.shape.iter().product()
     }
     /// Bytes of the logical contents (the buffer may be larger: pool size class).
+    /// Bytes of the contents, rounded up to whole 4-byte words (an odd number of f16 values
+    /// ends in half a word: buffers and bindings come in multiples of 4 bytes).
     pub fn bytes(&self) -> u64 {
-        (self.numel() * 4) as u64
+        ((self.numel() * self.dtype.size()).div_ceil(4) * 4) as u64
     }
     pub fn gpu(&self) -> &Arc<Gpu> {
         &self.storage.gpu
@@ -94,8 +108,13 @@ impl Tensor {
     }
 
     /// Copies the tensor to the host (waits for the GPU).
+    /// f16 tensors come back widened to f32 (exactly: every f16 is an f32).
     pub fn to_vec(&self) -> Result<Vec<f32>> {
         let bytes = self.storage.gpu.read_bytes(self)?;
+        if self.dtype == DType::F16 {
+            let halves: &[half::f16] = bytemuck::cast_slice(&bytes);
+            return Ok(halves[..self.numel()].iter().map(|h| h.to_f32()).collect());
+        }
         Ok(bytemuck::cast_slice::<u8, f32>(&bytes).to_vec())
     }
 

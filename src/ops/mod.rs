@@ -8,6 +8,7 @@
 pub mod adamw;
 pub mod attention;
 pub mod attention_fused;
+pub mod convert;
 pub mod elementwise;
 pub mod embedding;
 pub mod gelu;
