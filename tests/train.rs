@@ -36,6 +36,15 @@ fn training_lowers_the_loss_and_the_export_reloads_to_the_same_predictions() {
     let last: f64 = h.steps[h.steps.len() - 4..].iter().map(|s| s.1).sum::<f64>() / 4.0;
     assert!(last < 0.7 * first, "training loss went from {first:.4} to {last:.4}");
     assert!(h.epochs.iter().all(|e| e.val_loss.is_some()));
+    // examples.json names every example the run used, each once, with its label.
+    let ex: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("examples.json")).unwrap()).unwrap();
+    let sources = |part: &str| -> Vec<String> {
+        ex[part].as_array().unwrap().iter().map(|e| e["source"].as_str().unwrap().to_string()).collect()
+    };
+    let (tr, va, te) = (sources("train"), sources("validation"), sources("test"));
+    assert_eq!((tr.len() + va.len(), te.len()), (40, 16));
+    assert!(tr.iter().all(|s| !va.contains(s)), "no example both trains and validates");
+    assert!(ex["train"][0]["label"] == "pos" || ex["train"][0]["label"] == "neg");
     assert!(std::fs::read_to_string(run.join("history.csv"))
         .unwrap()
         .starts_with("epoch,loss,accuracy,val_loss,val_accuracy"));

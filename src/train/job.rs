@@ -108,6 +108,21 @@ pub fn load_job_data(job: &TrainJob) -> Result<JobData> {
     Ok(JobData { classes, train, validation, test, notices })
 }
 
+/// Which examples a run trains, validates and tests on, by source (file, archive member or
+/// file:line) and label, so that a run can be audited or repeated by another tool.
+fn examples_json(d: &JobData) -> Result<Vec<u8>> {
+    let list = |set: &Dataset| -> Vec<serde_json::Value> {
+        set.examples.iter().map(|e| serde_json::json!({"source": e.source, "label": d.classes[e.label]})).collect()
+    };
+    let doc = serde_json::json!({
+        "classes": d.classes,
+        "train": list(&d.train),
+        "validation": list(&d.validation),
+        "test": d.test.as_ref().map(list),
+    });
+    Ok(serde_json::to_vec(&doc)?)
+}
+
 fn is_table(p: &Path) -> bool {
     let s = p.to_string_lossy().to_ascii_lowercase();
     s.ends_with(".csv") || s.ends_with(".jsonl") || s.ends_with(".json")
@@ -161,6 +176,7 @@ pub fn run_job(
     std::fs::create_dir_all(run_dir).with_context(|| format!("creating the run folder {}", run_dir.display()))?;
     crate::fsio::write_atomic(&run_dir.join("run.json"), &serde_json::to_vec_pretty(job)?)?;
     crate::fsio::write_atomic(&run_dir.join("classes.json"), &serde_json::to_vec(&d.classes)?)?;
+    crate::fsio::write_atomic(&run_dir.join("examples.json"), &examples_json(&d)?)?;
     for n in notices {
         say(&format!("notice: {n}"));
     }
