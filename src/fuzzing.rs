@@ -21,7 +21,7 @@ pub fn vocab_path() -> std::path::PathBuf {
 /// The uncased and cased BERT tokenizers over one vocabulary, built once per process.
 pub fn tokenizers() -> (&'static Tokenizer, &'static Tokenizer) {
     static TOKS: OnceLock<(Tokenizer, Tokenizer)> = OnceLock::new();
-    let (u, c) = TOKS.get_or_init(|| {
+    let toks = TOKS.get_or_init(|| {
         let p = vocab_path();
         let make = |lower| {
             Tokenizer::from_vocab_file_with_config(&p, TokenizerConfig::with_lowercase(lower))
@@ -30,7 +30,7 @@ pub fn tokenizers() -> (&'static Tokenizer, &'static Tokenizer) {
         };
         (make(true), make(false))
     });
-    (u, c)
+    (&toks.0, &toks.1)
 }
 
 /// The tokenizer target: the first byte picks the casing and max_len, the rest is the text.
@@ -60,13 +60,13 @@ pub fn check_encodings(tok: &Tokenizer, bytes: &[u8], max_len: usize) {
         assert!(e.ids.iter().all(|&id| id < vocab), "{what}: id outside the vocabulary");
         assert!(e.ids[real..].iter().all(|&id| id == tok.pad_id()), "{what}: padding");
     };
-    check(&tok.encode_for_model(&text, max_len), 2, "single");
+    let single = tok.encode_for_model(&text, max_len);
+    check(&single, 2, "single");
     let (a, b) = text.split_once('\t').unwrap_or((&text, ""));
     check(&tok.encode_pair(a, b, max_len), 3, "pair");
     // Unbounded encoding agrees with the truncated one on the tokens both keep.
     let full = tok.encode(&text); // [CLS] pieces [SEP], untruncated
     let pieces = &full[1..full.len() - 1];
-    let single = tok.encode_for_model(&text, max_len);
     let kept = single.real_len() - 2;
     assert_eq!(kept, pieces.len().min(max_len.max(2) - 2), "pieces kept of {} for max_len {max_len}", pieces.len());
     assert_eq!(&single.ids[1..1 + kept], &pieces[..kept], "truncation changed the pieces it kept");

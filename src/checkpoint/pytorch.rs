@@ -121,8 +121,6 @@ pub fn parse_pytorch(path: &Path, bytes: &[u8]) -> Result<(Checkpoint, Vec<Notic
     Ok(out.finish())
 }
 
-/// The entries of the state dict: the top object itself, or the dict under "state_dict"/"model"
-/// for training checkpoints that wrap it.
 /// Unpickles a bare `data.pkl` as `parse_pytorch` does and counts its state dict's entries.
 /// The fuzz target of the pickle reader (tools/fuzz): hostile bytes give an error, never a
 /// panic, a hang or an allocation the input does not pay for.
@@ -131,6 +129,8 @@ pub fn parse_state_dict_pickle(bytes: &[u8]) -> std::result::Result<usize, Strin
     state_dict(root).map(|items| items.len()).ok_or_else(|| "no state dict".to_string())
 }
 
+/// The entries of the state dict: the top object itself, or the dict under "state_dict"/"model"
+/// for training checkpoints that wrap it.
 fn state_dict(root: Value) -> Option<Vec<(Value, Value)>> {
     let Value::Dict(items) = root else {
         return None;

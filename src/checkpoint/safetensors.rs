@@ -16,7 +16,7 @@ pub fn load_safetensors(path: impl AsRef<Path>) -> Result<(Checkpoint, Vec<Notic
 
 /// Reads the tensors of a safetensors file already in memory; `path` names it in errors.
 pub fn parse_safetensors(path: &Path, bytes: &[u8]) -> Result<(Checkpoint, Vec<Notice>)> {
-    let (header_len, metadata) = SafeTensors::read_metadata(&bytes).map_err(|e| header_error(path, bytes, e))?;
+    let (header_len, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| header_error(path, bytes, e))?;
     let data = &bytes[8 + header_len..];
 
     let mut out = Collector::new(path);
@@ -50,11 +50,16 @@ pub fn parse_safetensors(path: &Path, bytes: &[u8]) -> Result<(Checkpoint, Vec<N
     Ok(out.finish())
 }
 
+/// The header length the first 8 bytes give (called once the crate has read a header).
+fn header_len(bytes: &[u8]) -> usize {
+    u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize
+}
+
 /// Turns the crate's error into ours; for a truncated file, finds the first tensor that no longer fits.
 fn header_error(path: &Path, bytes: &[u8], e: SafeTensorError) -> CheckpointError {
     if let SafeTensorError::MetadataIncompleteBuffer = e {
         // The header parsed, so re-read it to name the tensor that the file cuts off.
-        let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+        let n = header_len(bytes);
         let available = bytes.len() - 8 - n;
         let described = match serde_json::from_slice::<Metadata>(&bytes[8..8 + n]) {
             Ok(meta) => {
@@ -82,7 +87,7 @@ fn header_error(path: &Path, bytes: &[u8], e: SafeTensorError) -> CheckpointErro
     }
     if let SafeTensorError::InvalidOffset(name) = e {
         // The header parsed; tell a range past the end from one that overlaps its neighbour.
-        let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+        let n = header_len(bytes);
         let available = bytes.len().saturating_sub(8 + n);
         // (Metadata's own deserialiser refuses such a header, so read it as plain JSON.)
         let end = serde_json::from_slice::<serde_json::Value>(&bytes[8..8 + n])

@@ -319,8 +319,14 @@ impl Gpu {
 
     fn alloc(self: &Arc<Self>, name: &str, shape: &[usize], dtype: DType) -> Result<Tensor> {
         let n: usize = shape.iter().product();
-        let bytes = ((n.max(1) * dtype.size()).div_ceil(4) * 4) as u64;
-        self.check_fits(&format!("{name} {shape:?}"), bytes)?;
+        let bytes = dtype.bytes_for(n.max(1));
+        // The name with the shape is formatted only for the error: alloc is on every op's path.
+        self.check_fits(name, bytes).map_err(|e| match e {
+            GpuError::OverLimit { bytes, limit_name, limit, .. } => {
+                GpuError::OverLimit { name: format!("{name} {shape:?}"), bytes, limit_name, limit }
+            }
+            other => other,
+        })?;
         let buffer = self.pool.take(&self.device, bytes);
         Ok(Tensor::from_buffer(self.clone(), buffer, name, shape, dtype))
     }

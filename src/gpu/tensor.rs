@@ -24,6 +24,12 @@ impl DType {
             DType::F16 => 2,
         }
     }
+
+    /// Bytes of `n` elements, rounded up to whole 4-byte words (an odd number of f16 values ends
+    /// in half a word: buffers and bindings come in multiples of 4 bytes).
+    pub fn bytes_for(self, n: usize) -> u64 {
+        ((n * self.size()).div_ceil(4) * 4) as u64
+    }
 }
 
 pub(crate) struct Storage {
@@ -75,11 +81,9 @@ impl Tensor {
     pub fn numel(&self) -> usize {
         self.shape.iter().product()
     }
-    /// Bytes of the logical contents (the buffer may be larger: pool size class).
-    /// Bytes of the contents, rounded up to whole 4-byte words (an odd number of f16 values
-    /// ends in half a word: buffers and bindings come in multiples of 4 bytes).
+    /// Bytes of the logical contents in whole words (the buffer may be larger: pool size class).
     pub fn bytes(&self) -> u64 {
-        ((self.numel() * self.dtype.size()).div_ceil(4) * 4) as u64
+        self.dtype.bytes_for(self.numel())
     }
     pub fn gpu(&self) -> &Arc<Gpu> {
         &self.storage.gpu
@@ -107,8 +111,7 @@ impl Tensor {
         self
     }
 
-    /// Copies the tensor to the host (waits for the GPU).
-    /// f16 tensors come back widened to f32 (exactly: every f16 is an f32).
+    /// Copies the tensor to the host (waits for the GPU); f16 comes back widened to f32 (exactly).
     pub fn to_vec(&self) -> Result<Vec<f32>> {
         let bytes = self.storage.gpu.read_bytes(self)?;
         if self.dtype == DType::F16 {

@@ -194,6 +194,16 @@ impl<'a> Trainer<'a> {
         Ok((v[0] as f64, v[1] as f64))
     }
 
+    /// Saves the state in the middle of an epoch begun at `t0`: the saved position counts the
+    /// epoch's seconds so far (a resumed run adds its own), the running one keeps counting from `t0`.
+    fn save_mid_epoch(&mut self, run_dir: &std::path::Path, t0: Instant) -> Result<()> {
+        let before = self.pos.epoch_seconds;
+        self.pos.epoch_seconds += t0.elapsed().as_secs_f64();
+        let saved = save_state(run_dir, self);
+        self.pos.epoch_seconds = before;
+        saved
+    }
+
     /// Trains from the current position to the last epoch, saving state in `run_dir` after each
     /// epoch and when `interrupt` is set. A non-finite loss stops the run with an error and
     /// leaves the last saved state untouched.
@@ -214,8 +224,7 @@ impl<'a> Trainer<'a> {
             event(Event::EpochStart { epoch, steps });
             while self.pos.step_in_epoch < steps {
                 if interrupt.load(Ordering::SeqCst) {
-                    self.pos.epoch_seconds += t0.elapsed().as_secs_f64();
-                    save_state(run_dir, self)?;
+                    self.save_mid_epoch(run_dir, t0)?;
                     event(Event::Saved { step: self.pos.global_step });
                     return Ok(Outcome::Interrupted { step: self.pos.global_step });
                 }
@@ -234,10 +243,7 @@ impl<'a> Trainer<'a> {
                 let every = self.opts.checkpoint_every.unwrap_or(0);
                 // The epoch's last step is saved by the epoch's end, below.
                 if every > 0 && self.pos.global_step % every as u64 == 0 && self.pos.step_in_epoch < steps {
-                    let before = self.pos.epoch_seconds;
-                    self.pos.epoch_seconds += t0.elapsed().as_secs_f64();
-                    save_state(run_dir, self)?;
-                    self.pos.epoch_seconds = before;
+                    self.save_mid_epoch(run_dir, t0)?;
                     event(Event::Saved { step: self.pos.global_step });
                 }
                 let seen = self.pos.seen.max(1) as f64;
