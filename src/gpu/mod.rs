@@ -2,6 +2,7 @@
 //!
 //! `ops` builds on this; nothing here knows about BERT or the tape.
 
+mod adapter;
 mod context;
 mod error;
 mod kernel;
@@ -9,7 +10,8 @@ mod pool;
 mod profiler;
 mod tensor;
 
-pub use context::{enumerate_adapters, AdapterSummary, Gpu, GpuOptions};
+pub use adapter::{enumerate as enumerate_adapters, AdapterSummary, GpuOptions};
+pub use context::Gpu;
 pub use error::{shape_err, GpuError};
 pub use kernel::{Arg, Kernel, Shader};
 pub use pool::MemoryStats;
