@@ -19,8 +19,8 @@
 //                SIMD lanes (measured: ~1 GFLOP/s whatever the register tiling), while a
 //                uniform-buffer load is a real vector gather (~10x faster). So A and B are first
 //                packed (pack_a, pack_b) into 64 KiB panels of PANEL x PANEL_K, zero-padded, and
-//                each dispatch multiplies one A panel by one B panel bound as uniform buffers,
-//                accumulating one 128x128 block of C over the K chunks.
+//                each dispatch multiplies up to 4 A panels by 4 B panels bound as uniform
+//                buffers, accumulating one 128x128 block of C over the K chunks.
 
 struct Params {
     m: u32, n: u32, k: u32, nb2: u32,
@@ -31,6 +31,7 @@ struct Params {
     // matmul_panel and the packing kernels only:
     blocks_m: u32, blocks_n: u32, chunks: u32, total: u32,
     m0: u32, n0: u32, first: u32, chunk_k: u32,
+    chunks_here: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -183,104 +184,221 @@ fn matmul_tiled(
 const PANEL: u32 = 128u;    // rows of an A panel / columns of a B panel
 const PANEL_K: u32 = 128u;  // depth of a panel: PANEL * PANEL_K floats = 64 KiB
 
-@group(0) @binding(3) var<storage, read_write> packed: array<f32>;
+// Packing: one invocation per 4x4 tile of a panel, written as 4 vec4s. Where the source's
+// offsets and row stride are multiples of 4 (PACK_VEC4) and the tile lies inside the matrix, it
+// is read as 4 vec4s too (transposed in registers when the panel runs across the source's rows):
+// on lavapipe each load or store costs a pass over the SIMD lanes, vec4 or scalar alike.
+@group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> packed4: array<vec4<f32>>;
+override PACK_VEC4: bool = false;
 
-// One invocation per packed element: panel (z, block, chunk), element (kk, i) = op(X)(row, k).
-fn panel_coords(i: u32, blocks: u32) -> vec4<u32> {
-    let per = PANEL * PANEL_K;
-    let panel = i / per;
-    let e = i % per;
+fn src1(from_b: bool, i: u32) -> f32 {
+    if from_b { return b4[i / 4u][i % 4u]; }
+    return a4[i / 4u][i % 4u];
+}
+fn src4(from_b: bool, i: u32) -> vec4<f32> {
+    if from_b { return b4[i / 4u]; }
+    return a4[i / 4u];
+}
+
+// Tile t of the panels of op(A) (from_b false; rows are m) or of op(B) (from_b true; rows are n).
+// Element (row, k) of the operand is at base + row·sr + k·sk.
+fn pack_tile(from_b: bool, t: u32) {
+    let tiles = PANEL * PANEL_K / 16u;
+    let panel = t / tiles;
+    let e = t % tiles;
+    var blocks = p.blocks_m;
+    var rows = p.m;
+    if from_b { blocks = p.blocks_n; rows = p.n; }
     let z = panel / (blocks * p.chunks);
     let rem = panel % (blocks * p.chunks);
-    // (z, row, k, _)
-    return vec4<u32>(z, (rem / p.chunks) * PANEL + e % PANEL, (rem % p.chunks) * PANEL_K + e / PANEL, 0u);
+    let lr = (e % (PANEL / 4u)) * 4u;       // first row of the tile within the panel
+    let lk = (e / (PANEL / 4u)) * 4u;       // first k of the tile within the panel
+    let r0 = (rem / p.chunks) * PANEL + lr;
+    let k0 = (rem % p.chunks) * PANEL_K + lk;
+    let bases = batch_bases(z);
+    var base = bases.a;
+    var sr = a_strides().x;
+    var sk = a_strides().y;
+    // The panel's vec4s run along rows: a direct copy when the source is contiguous along rows.
+    var direct = TRANS_A;
+    if from_b {
+        base = bases.b;
+        sr = b_strides().y;
+        sk = b_strides().x;
+        direct = !TRANS_B;
+    }
+    var v0 = vec4<f32>(0.0); var v1 = vec4<f32>(0.0); var v2 = vec4<f32>(0.0); var v3 = vec4<f32>(0.0);
+    if PACK_VEC4 && r0 + 3u < rows && k0 + 3u < p.k {
+        if direct {
+            v0 = src4(from_b, base + r0 + k0 * sk);
+            v1 = src4(from_b, base + r0 + (k0 + 1u) * sk);
+            v2 = src4(from_b, base + r0 + (k0 + 2u) * sk);
+            v3 = src4(from_b, base + r0 + (k0 + 3u) * sk);
+        } else {
+            let x0 = src4(from_b, base + r0 * sr + k0);
+            let x1 = src4(from_b, base + (r0 + 1u) * sr + k0);
+            let x2 = src4(from_b, base + (r0 + 2u) * sr + k0);
+            let x3 = src4(from_b, base + (r0 + 3u) * sr + k0);
+            v0 = vec4<f32>(x0.x, x1.x, x2.x, x3.x);
+            v1 = vec4<f32>(x0.y, x1.y, x2.y, x3.y);
+            v2 = vec4<f32>(x0.z, x1.z, x2.z, x3.z);
+            v3 = vec4<f32>(x0.w, x1.w, x2.w, x3.w);
+        }
+    } else {
+        // Edges and unaligned sources: element by element, zero outside the matrix.
+        for (var i = 0u; i < 4u; i++) {
+            let r = r0 + i;
+            if r >= rows { break; }
+            let at = base + r * sr + k0 * sk;
+            if k0 < p.k { v0[i] = src1(from_b, at); }
+            if k0 + 1u < p.k { v1[i] = src1(from_b, at + sk); }
+            if k0 + 2u < p.k { v2[i] = src1(from_b, at + 2u * sk); }
+            if k0 + 3u < p.k { v3[i] = src1(from_b, at + 3u * sk); }
+        }
+    }
+    let out = (panel * PANEL * PANEL_K + lk * PANEL + lr) / 4u;
+    packed4[out] = v0;
+    packed4[out + PANEL / 4u] = v1;
+    packed4[out + PANEL / 2u] = v2;
+    packed4[out + 3u * PANEL / 4u] = v3;
 }
 
 @compute @workgroup_size(256)
 fn pack_a(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) li: u32) {
-    let i = (wg.y * nwg.x + wg.x) * 256u + li;
-    if i >= p.total { return; }
-    let q = panel_coords(i, p.blocks_m);
-    var v = 0.0;
-    if q.y < p.m && q.z < p.k {
-        let sa = a_strides();
-        v = a[batch_bases(q.x).a + q.y * sa.x + q.z * sa.y];
-    }
-    packed[i] = v;
+    let t = (wg.y * nwg.x + wg.x) * 256u + li;
+    if t < p.total { pack_tile(false, t); }
 }
 
 @compute @workgroup_size(256)
 fn pack_b(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) li: u32) {
-    let i = (wg.y * nwg.x + wg.x) * 256u + li;
-    if i >= p.total { return; }
-    let q = panel_coords(i, p.blocks_n);   // row = column n of op(B)
-    var v = 0.0;
-    if q.y < p.n && q.z < p.k {
-        let sb = b_strides();
-        v = b[batch_bases(q.x).b + q.z * sb.x + q.y * sb.y];
-    }
-    packed[i] = v;
+    let t = (wg.y * nwg.x + wg.x) * 256u + li;
+    if t < p.total { pack_tile(true, t); }
 }
 
-@group(0) @binding(1) var<uniform> pa: array<vec4<f32>, 4096>;  // (PANEL_K, PANEL): 4 rows of A per vec4
-@group(0) @binding(2) var<uniform> pb: array<vec4<f32>, 4096>;  // (PANEL_K, PANEL): 4 columns of B per vec4
+// Up to PANEL_CHUNKS consecutive K chunks per dispatch, each an A and a B panel bound as its own
+// 64 KiB uniform buffer. Every dispatch reads and writes its 128x128 block of C and costs a
+// fixed launch on lavapipe, so covering 4 chunks at once (K = 512) cut 1024³ from ~220 to
+// ~110 ms there. WGSL cannot index bindings, so the four loops are spelled out (a `switch` on
+// the chunk inside one loop measured 3x slower).
+const PANEL_CHUNKS: u32 = 4u;
+@group(0) @binding(1) var<uniform> pa0: array<vec4<f32>, 4096>;  // (PANEL_K, PANEL): 4 rows of A per vec4
+@group(0) @binding(2) var<uniform> pa1: array<vec4<f32>, 4096>;
+@group(0) @binding(3) var<uniform> pa2: array<vec4<f32>, 4096>;
+@group(0) @binding(4) var<uniform> pa3: array<vec4<f32>, 4096>;
+@group(0) @binding(5) var<uniform> pb0: array<vec4<f32>, 4096>;  // (PANEL_K, PANEL): 4 columns of B per vec4
+@group(0) @binding(6) var<uniform> pb1: array<vec4<f32>, 4096>;
+@group(0) @binding(7) var<uniform> pb2: array<vec4<f32>, 4096>;
+@group(0) @binding(8) var<uniform> pb3: array<vec4<f32>, 4096>;
+@group(0) @binding(9) var<storage, read> panel_bias: array<f32>;
+// C as vec4s: a vec4 store is one pass over the SIMD lanes where four scalar stores are four.
+@group(0) @binding(10) var<storage, read_write> panel_c: array<vec4<f32>>;
 
-fn store_panel(m: u32, n: u32, v: f32) {
-    if m >= p.m || n >= p.n { return; }
-    let i = p.c_off + m * p.ldc + n;
+// C_VEC4: C's offset and row stride are multiples of 4, so the 4 columns a vec4 covers are one
+// aligned vec4 of panel_c.
+override C_VEC4: bool = false;
+
+// An invocation's 8x8 block of C: row r's columns 0-3 in rNl, 4-7 in rNh.
+struct Block {
+    r0l: vec4<f32>, r0h: vec4<f32>, r1l: vec4<f32>, r1h: vec4<f32>,
+    r2l: vec4<f32>, r2h: vec4<f32>, r3l: vec4<f32>, r3h: vec4<f32>,
+    r4l: vec4<f32>, r4h: vec4<f32>, r5l: vec4<f32>, r5h: vec4<f32>,
+    r6l: vec4<f32>, r6h: vec4<f32>, r7l: vec4<f32>, r7h: vec4<f32>,
+}
+
+// One step of k: rows a0 (4) and a1 (4) of A times columns bl (4) and bh (4) of B.
+fn outer(acc: ptr<function, Block>, a0: vec4<f32>, a1: vec4<f32>, bl: vec4<f32>, bh: vec4<f32>) {
+    (*acc).r0l = fma(vec4<f32>(a0.x), bl, (*acc).r0l); (*acc).r0h = fma(vec4<f32>(a0.x), bh, (*acc).r0h);
+    (*acc).r1l = fma(vec4<f32>(a0.y), bl, (*acc).r1l); (*acc).r1h = fma(vec4<f32>(a0.y), bh, (*acc).r1h);
+    (*acc).r2l = fma(vec4<f32>(a0.z), bl, (*acc).r2l); (*acc).r2h = fma(vec4<f32>(a0.z), bh, (*acc).r2h);
+    (*acc).r3l = fma(vec4<f32>(a0.w), bl, (*acc).r3l); (*acc).r3h = fma(vec4<f32>(a0.w), bh, (*acc).r3h);
+    (*acc).r4l = fma(vec4<f32>(a1.x), bl, (*acc).r4l); (*acc).r4h = fma(vec4<f32>(a1.x), bh, (*acc).r4h);
+    (*acc).r5l = fma(vec4<f32>(a1.y), bl, (*acc).r5l); (*acc).r5h = fma(vec4<f32>(a1.y), bh, (*acc).r5h);
+    (*acc).r6l = fma(vec4<f32>(a1.z), bl, (*acc).r6l); (*acc).r6h = fma(vec4<f32>(a1.z), bh, (*acc).r6h);
+    (*acc).r7l = fma(vec4<f32>(a1.w), bl, (*acc).r7l); (*acc).r7h = fma(vec4<f32>(a1.w), bh, (*acc).r7h);
+}
+
+// Depth of chunk i of this dispatch: full panels, except the last, which may be short.
+fn chunk_depth(i: u32) -> u32 {
+    if i + 1u == p.chunks_here { return p.chunk_k; }
+    return PANEL_K;
+}
+
+// The value to store at C[i] for column n: alpha·v, plus the bias and the old C where due.
+fn panel_value(i: u32, n: u32, v: f32) -> f32 {
     var r = p.alpha * v;
     if p.first == 1u {
-        if HAS_BIAS { r += bias[n]; }
-        if ACCUMULATE { r += c[i]; }
+        if HAS_BIAS { r += panel_bias[n]; }
+        if ACCUMULATE { r += panel_c[i / 4u][i % 4u]; }
     } else {
-        r += c[i];
+        r += panel_c[i / 4u][i % 4u];
     }
-    c[i] = r;
+    return r;
 }
 
-fn store_panel_row(m: u32, n: u32, lo: vec4<f32>, hi: vec4<f32>) {
-    store_panel(m, n, lo.x); store_panel(m, n + 1u, lo.y); store_panel(m, n + 2u, lo.z); store_panel(m, n + 3u, lo.w);
-    store_panel(m, n + 4u, hi.x); store_panel(m, n + 5u, hi.y); store_panel(m, n + 6u, hi.z); store_panel(m, n + 7u, hi.w);
+// Columns n..n+3 of row m.
+fn store_panel4(m: u32, n: u32, v: vec4<f32>) {
+    if m >= p.m { return; }
+    let i = p.c_off + m * p.ldc + n;
+    if C_VEC4 && n + 3u < p.n {
+        var r = p.alpha * v;
+        let keep = p.first == 0u || ACCUMULATE;
+        if p.first == 1u && HAS_BIAS {
+            r += vec4<f32>(panel_bias[n], panel_bias[n + 1u], panel_bias[n + 2u], panel_bias[n + 3u]);
+        }
+        if keep { r += panel_c[i / 4u]; }
+        panel_c[i / 4u] = r;
+        return;
+    }
+    for (var q = 0u; q < 4u; q++) {
+        if n + q < p.n {
+            panel_c[(i + q) / 4u][(i + q) % 4u] = panel_value(i + q, n + q, v[q]);
+        }
+    }
 }
 
-// A dispatch of 2x2 workgroups covers one 128x128 block of C; each invocation owns 8x8 of it:
-// per step of k, 4 uniform loads feed 64 FMAs.
+// A dispatch of 2x2 workgroups covers one 128x128 block of C over p.chunks_here K chunks;
+// each invocation owns 8x8 of it: per step of k, 4 uniform loads feed 64 FMAs.
 @compute @workgroup_size(8, 8, 1)
 fn matmul_panel(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let mm = wg.y * 64u + lid.y * 8u;
     let nn = wg.x * 64u + lid.x * 8u;
     let ai = mm / 4u;
     let bi = nn / 4u;
-    var r0l = vec4<f32>(0.0); var r0h = vec4<f32>(0.0); var r1l = vec4<f32>(0.0); var r1h = vec4<f32>(0.0);
-    var r2l = vec4<f32>(0.0); var r2h = vec4<f32>(0.0); var r3l = vec4<f32>(0.0); var r3h = vec4<f32>(0.0);
-    var r4l = vec4<f32>(0.0); var r4h = vec4<f32>(0.0); var r5l = vec4<f32>(0.0); var r5h = vec4<f32>(0.0);
-    var r6l = vec4<f32>(0.0); var r6h = vec4<f32>(0.0); var r7l = vec4<f32>(0.0); var r7h = vec4<f32>(0.0);
-    for (var kk = 0u; kk < p.chunk_k; kk++) {
-        let row = kk * (PANEL / 4u);
-        let a0 = pa[row + ai];
-        let a1 = pa[row + ai + 1u];
-        let bl = pb[row + bi];
-        let bh = pb[row + bi + 1u];
-        r0l += a0.x * bl; r0h += a0.x * bh;
-        r1l += a0.y * bl; r1h += a0.y * bh;
-        r2l += a0.z * bl; r2h += a0.z * bh;
-        r3l += a0.w * bl; r3h += a0.w * bh;
-        r4l += a1.x * bl; r4h += a1.x * bh;
-        r5l += a1.y * bl; r5h += a1.y * bh;
-        r6l += a1.z * bl; r6h += a1.z * bh;
-        r7l += a1.w * bl; r7h += a1.w * bh;
+    var acc: Block;
+    for (var kk = 0u; kk < chunk_depth(0u); kk++) {
+        let r = kk * (PANEL / 4u);
+        outer(&acc, pa0[r + ai], pa0[r + ai + 1u], pb0[r + bi], pb0[r + bi + 1u]);
+    }
+    if p.chunks_here > 1u {
+        for (var kk = 0u; kk < chunk_depth(1u); kk++) {
+            let r = kk * (PANEL / 4u);
+            outer(&acc, pa1[r + ai], pa1[r + ai + 1u], pb1[r + bi], pb1[r + bi + 1u]);
+        }
+    }
+    if p.chunks_here > 2u {
+        for (var kk = 0u; kk < chunk_depth(2u); kk++) {
+            let r = kk * (PANEL / 4u);
+            outer(&acc, pa2[r + ai], pa2[r + ai + 1u], pb2[r + bi], pb2[r + bi + 1u]);
+        }
+    }
+    if p.chunks_here > 3u {
+        for (var kk = 0u; kk < chunk_depth(3u); kk++) {
+            let r = kk * (PANEL / 4u);
+            outer(&acc, pa3[r + ai], pa3[r + ai + 1u], pb3[r + bi], pb3[r + bi + 1u]);
+        }
     }
     let m = p.m0 + mm;
     let n = p.n0 + nn;
-    store_panel_row(m, n, r0l, r0h);
-    store_panel_row(m + 1u, n, r1l, r1h);
-    store_panel_row(m + 2u, n, r2l, r2h);
-    store_panel_row(m + 3u, n, r3l, r3h);
-    store_panel_row(m + 4u, n, r4l, r4h);
-    store_panel_row(m + 5u, n, r5l, r5h);
-    store_panel_row(m + 6u, n, r6l, r6h);
-    store_panel_row(m + 7u, n, r7l, r7h);
+    store_panel4(m, n, acc.r0l); store_panel4(m, n + 4u, acc.r0h);
+    store_panel4(m + 1u, n, acc.r1l); store_panel4(m + 1u, n + 4u, acc.r1h);
+    store_panel4(m + 2u, n, acc.r2l); store_panel4(m + 2u, n + 4u, acc.r2h);
+    store_panel4(m + 3u, n, acc.r3l); store_panel4(m + 3u, n + 4u, acc.r3h);
+    store_panel4(m + 4u, n, acc.r4l); store_panel4(m + 4u, n + 4u, acc.r4h);
+    store_panel4(m + 5u, n, acc.r5l); store_panel4(m + 5u, n + 4u, acc.r5h);
+    store_panel4(m + 6u, n, acc.r6l); store_panel4(m + 6u, n + 4u, acc.r6h);
+    store_panel4(m + 7u, n, acc.r7l); store_panel4(m + 7u, n + 4u, acc.r7h);
 }
-

@@ -21,7 +21,7 @@ use super::{GpuError, Result};
 const PARAM_SLOT: u64 = 256;
 const PARAM_SLOTS: u64 = 2048;
 /// At most this many storage buffers per kernel: the portable limit per shader stage.
-const MAX_ARGS: usize = 8;
+const MAX_STORAGE_ARGS: usize = 8;
 
 pub struct Gpu {
     pub(super) device: wgpu::Device,
@@ -329,7 +329,13 @@ impl Gpu {
 
     /// Records one kernel launch. `groups` is the workgroup grid.
     pub fn launch(&self, kernel: &Kernel, params: &[u32], args: &[Arg], groups: [u32; 3]) -> Result<()> {
-        if params.len() * 4 > PARAM_SLOT as usize || args.len() > MAX_ARGS {
+        let uniforms = args.iter().filter(|a| matches!(a, Arg::U(..))).count();
+        let storage = args.len() - uniforms;
+        // The parameter block is a uniform binding too.
+        if params.len() * 4 > PARAM_SLOT as usize
+            || storage > MAX_STORAGE_ARGS
+            || uniforms + 1 > self.limits.max_uniform_buffers_per_shader_stage as usize
+        {
             return Err(GpuError::Validation(format!("{}: too many parameters or arguments", kernel.entry)));
         }
         let max = self.limits.max_compute_workgroups_per_dimension;

@@ -96,10 +96,11 @@ impl Arg<'_> {
             Arg::R(t) | Arg::W(t) | Arg::U(t, _, _) => t,
         }
     }
-    /// (offset, size) of the bound range in bytes.
+    /// (offset, size) of the bound range in bytes. Storage bindings are rounded up to 16 bytes
+    /// (pool buffers are multiples of 16) so that a kernel may view any tensor as vec4s.
     pub(crate) fn range(&self) -> (u64, u64) {
         match self {
-            Arg::R(t) | Arg::W(t) => (0, t.bytes().max(4)),
+            Arg::R(t) | Arg::W(t) => (0, t.bytes().div_ceil(16).max(1) * 16),
             Arg::U(_, off, size) => (*off, *size),
         }
     }

@@ -172,7 +172,7 @@ pub fn gemm_with(
     }
     let (tm, tn) = variant.tile();
     let u = |x: usize| x as u32;
-    // The words of matmul.wgsl's Params, in order; the last 8 are set per panel dispatch.
+    // The words of matmul.wgsl's Params, in order; the last 9 are set per panel dispatch.
     #[rustfmt::skip]
     let mut params = [
         u(d.m), u(d.n), u(d.k), u(d.nb2),
@@ -180,7 +180,7 @@ pub fn gemm_with(
         u(b.1.off), u(b.1.ld), u(b.1.s1), u(b.1.s2),
         u(c.1.off), u(c.1.ld), u(c.1.s1), u(c.1.s2),
         f(alpha),
-        0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0,
     ];
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
     let constants = [
@@ -191,7 +191,7 @@ pub fn gemm_with(
     ];
     let bias_arg = bias.unwrap_or(a.0); // unread when HAS_BIAS is off
     if variant == Variant::Panel {
-        return gemm_panels(gpu, d, a.0, b.0, bias_arg, c, &mut params, &constants);
+        return gemm_panels(gpu, d, a, b, bias_arg, c, &mut params, &constants);
     }
     let kernel = Kernel { shader: Shader::Matmul, entry: variant.entry(), constants: &constants };
     gpu.launch(
@@ -207,6 +207,27 @@ pub fn gemm_with(
 const PANEL: usize = 128;
 const PANEL_K: usize = 128;
 const PANEL_BYTES: u64 = (PANEL * PANEL_K * 4) as u64;
+/// K chunks per panel dispatch (matmul.wgsl's PANEL_CHUNKS): 4 A + 4 B panels + the parameters
+/// are 9 uniform bindings.
+const PANEL_CHUNKS: usize = 4;
+
+/// The K chunks of one panel dispatch: the first chunk, how many, and the depth of the last
+/// (PANEL_K except at the end of K). The shader reads that many rows of the last panel, so a
+/// depth past PANEL_K would read outside its binding.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct ChunkRun {
+    first: usize,
+    count: usize,
+    last_depth: usize,
+}
+
+fn chunk_runs(k: usize) -> impl Iterator<Item = ChunkRun> {
+    let chunks = k.div_ceil(PANEL_K);
+    (0..chunks).step_by(PANEL_CHUNKS).map(move |first| {
+        let count = (chunks - first).min(PANEL_CHUNKS);
+        ChunkRun { first, count, last_depth: (k - (first + count - 1) * PANEL_K).min(PANEL_K) }
+    })
+}
 
 /// The panel variant: pack both operands into zero-padded panels, then one dispatch per
 /// (batch, block of C, K chunk).
@@ -214,15 +235,20 @@ const PANEL_BYTES: u64 = (PANEL * PANEL_K * 4) as u64;
 fn gemm_panels(
     gpu: &Arc<Gpu>,
     d: Dims,
-    a: &Tensor,
-    b: &Tensor,
+    a: (&Tensor, Layout),
+    b: (&Tensor, Layout),
     bias: &Tensor,
     c: (&Tensor, Layout),
-    params: &mut [u32; 25],
+    params: &mut [u32; 26],
     constants: &[(&'static str, f64)],
 ) -> Result<(), GpuError> {
-    if gpu.limits().max_uniform_buffer_binding_size < PANEL_BYTES {
-        return Err(shape_err("matmul: the panel variant needs 64 KiB uniform bindings; choose reg or tiled"));
+    let limits = gpu.limits();
+    if limits.max_uniform_buffer_binding_size < PANEL_BYTES
+        || (limits.max_uniform_buffers_per_shader_stage as usize) < 2 * PANEL_CHUNKS + 1
+    {
+        return Err(shape_err(
+            "matmul: the panel variant needs 9 uniform bindings of 64 KiB per shader stage; choose reg or tiled",
+        ));
     }
     let batches = d.nb1 * d.nb2;
     let (blocks_m, blocks_n, chunks) = (d.m.div_ceil(PANEL), d.n.div_ceil(PANEL), d.k.div_ceil(PANEL_K));
@@ -231,39 +257,49 @@ fn gemm_panels(
     params[18] = blocks_n as u32;
     params[19] = chunks as u32;
     // pack_a reads A, pack_b reads B; both see the same bindings.
-    let pack = |entry: &'static str, blocks: usize, name: &str, params: &mut [u32; 25]| -> Result<Tensor, GpuError> {
+    // Every batch's matrix starts on a vec4 and its rows stay on vec4s.
+    let vec4 = |l: &Layout| [l.off, l.ld, l.s1, l.s2].iter().all(|x| x % 4 == 0);
+    let pack = |entry: &'static str, blocks: usize, aligned: bool, name: &str, params: &mut [u32; 26]| {
         let total = batches * blocks * chunks * per;
         let packed = gpu.empty(name, &[total])?;
-        params[20] = total as u32;
+        let tiles = total / 16;
+        params[20] = tiles as u32;
+        let mut pack_constants = constants.to_vec();
+        pack_constants.push(("PACK_VEC4", if aligned { 1.0 } else { 0.0 }));
         gpu.launch(
-            &Kernel { shader: Shader::Matmul, entry, constants },
+            &Kernel { shader: Shader::Matmul, entry, constants: &pack_constants },
             &params[..],
-            &[Arg::R(a), Arg::R(b), Arg::W(&packed)],
-            super::grid_1d(total, 256),
+            &[Arg::R(a.0), Arg::R(b.0), Arg::W(&packed)],
+            super::grid_1d(tiles, 256),
         )?;
-        Ok(packed)
+        Ok::<_, GpuError>(packed)
     };
-    let pa = pack("pack_a", blocks_m, "matmul A panels", params)?;
-    let pb = pack("pack_b", blocks_n, "matmul B panels", params)?;
-    let kernel = Kernel { shader: Shader::Matmul, entry: "matmul_panel", constants };
+    let pa = pack("pack_a", blocks_m, vec4(&a.1), "matmul A panels", params)?;
+    let pb = pack("pack_b", blocks_n, vec4(&b.1), "matmul B panels", params)?;
+    let c_vec4 = vec4(&c.1);
+    let mut panel_constants = constants.to_vec();
+    panel_constants.push(("C_VEC4", if c_vec4 { 1.0 } else { 0.0 }));
+    let kernel = Kernel { shader: Shader::Matmul, entry: "matmul_panel", constants: &panel_constants };
     for z in 0..batches {
         let (z1, z2) = (z / d.nb2, z % d.nb2);
         params[12] = (c.1.off + z1 * c.1.s1 + z2 * c.1.s2) as u32;
         for bm in 0..blocks_m {
             for bn in 0..blocks_n {
-                for kc in 0..chunks {
+                for run in chunk_runs(d.k) {
                     params[21] = (bm * PANEL) as u32;
                     params[22] = (bn * PANEL) as u32;
-                    params[23] = (kc == 0) as u32;
-                    params[24] = (d.k - kc * PANEL_K).min(PANEL_K) as u32;
-                    let off_a = (((z * blocks_m + bm) * chunks + kc) * per * 4) as u64;
-                    let off_b = (((z * blocks_n + bn) * chunks + kc) * per * 4) as u64;
-                    gpu.launch(
-                        &kernel,
-                        &params[..],
-                        &[Arg::U(&pa, off_a, PANEL_BYTES), Arg::U(&pb, off_b, PANEL_BYTES), Arg::R(bias), Arg::W(c.0)],
-                        [2, 2, 1],
-                    )?;
+                    params[23] = (run.first == 0) as u32;
+                    params[24] = run.last_depth as u32;
+                    params[25] = run.count as u32;
+                    // Slots past `run.count` repeat the last panel: bound, never read.
+                    let panel =
+                        |base: usize, i: usize| (((base * chunks) + run.first + i.min(run.count - 1)) * per * 4) as u64;
+                    let mut args = Vec::with_capacity(2 * PANEL_CHUNKS + 2);
+                    args.extend((0..PANEL_CHUNKS).map(|i| Arg::U(&pa, panel(z * blocks_m + bm, i), PANEL_BYTES)));
+                    args.extend((0..PANEL_CHUNKS).map(|i| Arg::U(&pb, panel(z * blocks_n + bn, i), PANEL_BYTES)));
+                    args.push(Arg::R(bias));
+                    args.push(Arg::W(c.0));
+                    gpu.launch(&kernel, &params[..], &args, [2, 2, 1])?;
                 }
             }
         }
@@ -367,4 +403,27 @@ pub fn linear_backward(
         false,
     )?;
     Ok(Some(dx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_runs_cover_k_once_and_never_read_past_a_panel() {
+        for k in [1, 127, 128, 129, 384, 512, 513, 1100, 1536, 4096] {
+            let runs: Vec<ChunkRun> = chunk_runs(k).collect();
+            let mut next = 0;
+            let mut depth = 0;
+            for r in &runs {
+                assert_eq!(r.first, next, "k={k}: runs must be contiguous");
+                assert!((1..=PANEL_CHUNKS).contains(&r.count), "k={k}: {r:?}");
+                assert!((1..=PANEL_K).contains(&r.last_depth), "k={k}: {r:?} reads past its panel");
+                next += r.count;
+                depth += (r.count - 1) * PANEL_K + r.last_depth;
+            }
+            assert_eq!(next, k.div_ceil(PANEL_K), "k={k}");
+            assert_eq!(depth, k, "k={k}: the runs' depths must sum to K");
+        }
+    }
 }
