@@ -53,6 +53,9 @@ fn train_args(model: &Path, data: &Path, out: &Path, epochs: usize) -> Vec<Strin
 fn spawn(args: &[String]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_wgbert"))
         .args(args)
+        // Runs are compared bit for bit across processes: fixed kernel choices, so that tuning
+        // in this binary's parallel tests cannot pick another variant (other rounding) midway.
+        .env("WGBERT_TUNE", "off")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

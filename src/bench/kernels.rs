@@ -252,7 +252,9 @@ pub fn run(
     o: &KernelBenchOptions,
     mut progress: impl FnMut(&KernelResult),
 ) -> Result<Vec<KernelResult>, GpuError> {
-    let variant = Variant::for_gpu(gpu).name().to_string();
+    // With tuning on (and no variant forced), each matmul runs its shape's measured choice.
+    let tuned = gpu.tuning() != crate::gpu::TuneMode::Off && gpu.variant("matmul").is_none();
+    let variant = if tuned { "tuned".to_string() } else { Variant::for_gpu(gpu).name().to_string() };
     let timestamps = gpu.features().contains(wgpu::Features::TIMESTAMP_QUERY);
     let attention_fused = crate::ops::attention::use_fused(gpu, &AttentionShape { b: 32, t: 128, nh: 12, hs: 32 });
     let mut results = Vec::new();

@@ -48,6 +48,32 @@ pub struct TrainBench {
     pub launches_per_step: u64,
     pub submissions_per_step: u64,
     pub profile: Vec<FamilyTime>,
+    /// The same table for one inference batch.
+    pub inference_profile: Vec<FamilyTime>,
+}
+
+/// GPU time per kernel family of what `run` records, from timestamp queries; empty where the
+/// adapter has none.
+fn profile_families(gpu: &Arc<Gpu>, run: impl FnOnce() -> Result<(), GpuError>) -> Result<Vec<FamilyTime>, GpuError> {
+    if !gpu.profile_begin(2048) {
+        return Ok(Vec::new());
+    }
+    let ran = run();
+    let timings = ran.and_then(|()| gpu.profile_collect());
+    gpu.profile_end();
+    let mut by: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
+    for (entry, ms) in timings? {
+        let e = by.entry(family(entry)).or_default();
+        e.0 += ms;
+        e.1 += 1;
+    }
+    let total: f64 = by.values().map(|v| v.0).sum();
+    let mut profile: Vec<FamilyTime> = by
+        .into_iter()
+        .map(|(f, (ms, k))| FamilyTime { family: f.into(), ms, share: ms / total.max(1e-9), launches: k })
+        .collect();
+    profile.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+    Ok(profile)
 }
 
 /// The op family of a kernel entry point, for the profile table.
@@ -133,7 +159,7 @@ pub fn run(
     };
     gpu.reset_memory_peaks();
     let first = step(0)?;
-    progress(&format!("first step (compiles pipelines): {first:.2} s"));
+    progress(&format!("first step (compiles pipelines, tunes new shapes): {first:.2} s"));
     for i in 0..o.warmup {
         step(1 + i)?;
     }
@@ -147,36 +173,21 @@ pub fn run(
     let n = times.len() as u64;
     let spread = Spread::of(&times);
 
-    let mut profile = Vec::new();
-    if o.profile && gpu.profile_begin(2048) {
-        step(1000)?;
-        let timings = gpu.profile_collect()?;
-        gpu.profile_end();
-        let mut by: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
-        for (entry, ms) in timings {
-            let e = by.entry(family(entry)).or_default();
-            e.0 += ms;
-            e.1 += 1;
-        }
-        let total: f64 = by.values().map(|v| v.0).sum();
-        profile = by
-            .into_iter()
-            .map(|(f, (ms, k))| FamilyTime { family: f.into(), ms, share: ms / total.max(1e-9), launches: k })
-            .collect();
-        profile.sort_by(|a, b| b.ms.total_cmp(&a.ms));
-    }
+    let profile = if o.profile { profile_families(gpu, || step(1000).map(drop))? } else { Vec::new() };
 
-    // Inference: no tape, batch b.
+    // Inference as eval and predict run it: no tape, no dropout, batch b.
     let (batch, mask, _) = random_batch(gpu, model, b, t, 7)?;
+    let no_dropout = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
     let infer = || -> Result<f64, GpuError> {
         let t0 = Instant::now();
         let mut tape = Tape::inference(gpu);
-        let logits = model.forward(&mut tape, &batch, &mask, dropouts)?;
+        let logits = model.forward(&mut tape, &batch, &mask, no_dropout)?;
         logits.value.to_vec()?;
         Ok(t0.elapsed().as_secs_f64())
     };
     infer()?;
     let it = infer()?.min(infer()?);
+    let inference_profile = if o.profile { profile_families(gpu, || infer().map(drop))? } else { Vec::new() };
 
     Ok(TrainBench {
         adapter: gpu.info().name.clone(),
@@ -193,5 +204,6 @@ pub fn run(
         launches_per_step: (launch1 - launch0) / n,
         submissions_per_step: (sub1 - sub0) / n,
         profile,
+        inference_profile,
     })
 }

@@ -202,9 +202,13 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         r.host_peak_rss_mib.map(|m| format!("{m:.0} MiB")).unwrap_or("-".into())
     );
     println!("per step: {} kernel launches, {} submissions", r.launches_per_step, r.submissions_per_step);
-    if !r.profile.is_empty() {
+    for (what, table) in [("training step", &r.profile), ("inference batch", &r.inference_profile)] {
+        if table.is_empty() {
+            continue;
+        }
+        println!("{what}:");
         println!("{:<18} {:>10} {:>7} {:>9}", "family", "GPU ms", "share", "launches");
-        for f in &r.profile {
+        for f in table {
             println!("{:<18} {:>10.1} {:>6.1}% {:>9}", f.family, f.ms, 100.0 * f.share, f.launches);
         }
     }

@@ -21,7 +21,7 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
     };
     println!("adapters:");
     for b in &backends {
-        let list = enumerate_adapters(&GpuOptions { backend: Some(b.clone()), adapter: None })?;
+        let list = enumerate_adapters(&GpuOptions { backend: Some(b.clone()), ..Default::default() })?;
         if list.is_empty() {
             println!("  {b:<7} (none)");
         }
@@ -34,7 +34,7 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let all = enumerate_adapters(&GpuOptions { backend: opts.backend.clone(), adapter: None })?;
+    let all = enumerate_adapters(&GpuOptions { backend: opts.backend.clone(), ..Default::default() })?;
     println!("index for --adapter:");
     for (_, s) in &all {
         println!("  {}: {} ({})", s.index, s.name, s.backend);

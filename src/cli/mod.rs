@@ -30,12 +30,21 @@ pub struct GpuArgs {
     /// Adapter index or name substring from `wgbert info` (env WGBERT_ADAPTER).
     #[arg(long, global = true)]
     adapter: Option<String>,
+    /// Kernel tuning: auto (measure each new shape once, cached on disk), off, or retune
+    /// (env WGBERT_TUNE; cache folder WGBERT_CACHE_DIR).
+    #[arg(long, global = true)]
+    tune: Option<String>,
 }
 
 impl GpuArgs {
     fn options(&self) -> GpuOptions {
         let env = GpuOptions::from_env();
-        GpuOptions { backend: self.backend.clone().or(env.backend), adapter: self.adapter.clone().or(env.adapter) }
+        GpuOptions {
+            backend: self.backend.clone().or(env.backend),
+            adapter: self.adapter.clone().or(env.adapter),
+            tune: self.tune.clone().or(env.tune).or(Some("auto".into())),
+            tune_cache: None,
+        }
     }
 }
 

@@ -10,6 +10,10 @@ pub struct GpuOptions {
     pub backend: Option<String>,
     /// Index into the adapter list, or a substring of the adapter's name (case-insensitive).
     pub adapter: Option<String>,
+    /// Kernel tuning: off, auto or retune (`TuneMode::parse`); off when None.
+    pub tune: Option<String>,
+    /// Folder of the tuning cache; `tuning::default_cache_dir()` when None.
+    pub tune_cache: Option<std::path::PathBuf>,
 }
 
 impl GpuOptions {
@@ -18,6 +22,8 @@ impl GpuOptions {
         GpuOptions {
             backend: std::env::var("WGBERT_BACKEND").ok().filter(|s| !s.is_empty()),
             adapter: std::env::var("WGBERT_ADAPTER").ok().filter(|s| !s.is_empty()),
+            tune: std::env::var("WGBERT_TUNE").ok().filter(|s| !s.is_empty()),
+            tune_cache: None,
         }
     }
 }

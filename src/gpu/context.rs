@@ -14,6 +14,7 @@ use super::kernel::{Arg, Kernel, KernelCache};
 use super::pool::{BufferPool, MemoryStats};
 use super::profiler::Profiler;
 use super::tensor::{DType, Tensor};
+use super::tuning::{default_cache_dir, TuneMode, Tuned, TuningTable};
 use super::{GpuError, Result};
 
 /// Each launch's parameters live in one 256-byte slot of a uniform arena (256 is the largest
@@ -37,6 +38,8 @@ pub struct Gpu {
     pub(super) profiler: Mutex<Option<Profiler>>,
     /// Kernel variant per op family ("matmul" -> "reg"), filled by tuning or by the user.
     variants: Mutex<HashMap<String, String>>,
+    /// Measured per-shape choices (`ops::tune`), cached on disk.
+    tuning: Mutex<TuningTable>,
 }
 
 pub(super) struct Recorder {
@@ -53,8 +56,16 @@ impl Gpu {
     pub fn new(opts: &GpuOptions) -> Result<Arc<Gpu>> {
         // An adapter that fails to open (a broken driver) gives way to the next.
         let mut first_err = None;
+        let tune = match opts.tune.as_deref() {
+            None => TuneMode::Off,
+            Some(s) => TuneMode::parse(s).ok_or_else(|| GpuError::BadSetting {
+                name: "WGBERT_TUNE / --tune",
+                value: s.to_string(),
+                expected: "auto, off or retune",
+            })?,
+        };
         for adapter in candidates(opts)? {
-            match Self::open(adapter) {
+            match Self::open(adapter, tune, opts.tune_cache.clone().or_else(default_cache_dir)) {
                 Ok(gpu) => return Ok(gpu),
                 Err(e) => {
                     first_err.get_or_insert(e);
@@ -64,7 +75,7 @@ impl Gpu {
         Err(first_err.expect("candidates() is never empty"))
     }
 
-    fn open(adapter: wgpu::Adapter) -> Result<Arc<Gpu>> {
+    fn open(adapter: wgpu::Adapter, tune: TuneMode, cache: Option<std::path::PathBuf>) -> Result<Arc<Gpu>> {
         let info = adapter.get_info();
         let limits = requested_limits(&adapter)?;
         let wanted = wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
@@ -89,6 +100,10 @@ impl Gpu {
         let errors_cb = errors.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| lock(&errors_cb).push(e.to_string())));
 
+        let adapter_key = format!(
+            "{} | {:?} | {} {} | {:04x}:{:04x}",
+            info.name, info.backend, info.driver, info.driver_info, info.vendor, info.device
+        );
         let arena = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("wgbert kernel parameters"),
             size: PARAM_SLOT * PARAM_SLOTS,
@@ -115,6 +130,7 @@ impl Gpu {
             errors,
             profiler: Mutex::new(None),
             variants: Mutex::new(HashMap::new()),
+            tuning: Mutex::new(TuningTable::new(tune, cache.clone(), adapter_key)),
         }))
     }
 
@@ -169,6 +185,22 @@ impl Gpu {
 
     pub fn set_variant(&self, family: &str, name: &str) {
         lock(&self.variants).insert(family.to_string(), name.to_string());
+    }
+
+    /// Whether kernel choices are measured (`--tune auto|retune`).
+    pub fn tuning(&self) -> TuneMode {
+        lock(&self.tuning).mode()
+    }
+    /// Where measured choices are kept, if anywhere.
+    pub fn tuning_cache(&self) -> Option<std::path::PathBuf> {
+        lock(&self.tuning).path().map(Into::into)
+    }
+    /// The measured choice for `key` (e.g. "matmul@<kernel hash> 4096x384x1536 …").
+    pub fn tuned(&self, key: &str) -> Option<String> {
+        lock(&self.tuning).get(key).map(Into::into)
+    }
+    pub fn record_tuned(&self, key: &str, tuned: &Tuned) {
+        lock(&self.tuning).insert(key, tuned)
     }
 
     /// Errors if a tensor of `bytes` cannot exist on this adapter, naming it and the limit.
@@ -321,10 +353,18 @@ impl Gpu {
                 dst.shape()
             )));
         }
+        self.check_own([src, dst].into_iter())?;
         let mut rec = lock(&self.rec);
         let enc = rec.encoder(&self.device);
         enc.copy_buffer_to_buffer(src.buffer(), 0, dst.buffer(), 0, src.bytes());
         Ok(())
+    }
+
+    fn check_own<'t>(&self, mut tensors: impl Iterator<Item = &'t Tensor>) -> Result<()> {
+        match tensors.find(|t| !t.is_on(self)) {
+            Some(t) => Err(GpuError::Validation(format!("tensor {} belongs to another GPU device", t.name()))),
+            None => Ok(()),
+        }
     }
 
     /// Records one kernel launch. `groups` is the workgroup grid.
@@ -338,6 +378,7 @@ impl Gpu {
         {
             return Err(GpuError::Validation(format!("{}: too many parameters or arguments", kernel.entry)));
         }
+        self.check_own(args.iter().map(|a| a.tensor()))?;
         let max = self.limits.max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > max) {
             return Err(GpuError::OverLimit {

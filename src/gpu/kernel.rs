@@ -43,6 +43,11 @@ impl Shader {
         }
     }
 
+    /// A hash of the WGSL source: tuning choices are kept per kernel source.
+    pub fn source_hash(self) -> u64 {
+        super::tuning::fnv64(self.source().as_bytes())
+    }
+
     fn source(self) -> &'static str {
         match self {
             Shader::Matmul => include_str!("../../shaders/matmul.wgsl"),

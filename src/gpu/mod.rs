@@ -9,6 +9,7 @@ mod kernel;
 mod pool;
 mod profiler;
 mod tensor;
+mod tuning;
 
 pub use adapter::{enumerate as enumerate_adapters, AdapterSummary, GpuOptions};
 pub use context::Gpu;
@@ -16,5 +17,6 @@ pub use error::{shape_err, GpuError};
 pub use kernel::{Arg, Kernel, Shader};
 pub use pool::MemoryStats;
 pub use tensor::{DType, Tensor};
+pub use tuning::{default_cache_dir, TuneMode, Tuned};
 
 pub type Result<T, E = GpuError> = std::result::Result<T, E>;

@@ -60,6 +60,11 @@ impl std::fmt::Debug for Tensor {
 }
 
 impl Tensor {
+    /// Whether the tensor lives on `gpu` (a buffer of one device means nothing on another).
+    pub(crate) fn is_on(&self, gpu: &Gpu) -> bool {
+        std::ptr::eq(Arc::as_ptr(&self.storage.gpu), gpu)
+    }
+
     pub(crate) fn from_buffer(gpu: Arc<Gpu>, buffer: wgpu::Buffer, name: &str, shape: &[usize], dtype: DType) -> Self {
         Tensor {
             storage: Arc::new(Storage { buffer: Some(buffer), gpu }),

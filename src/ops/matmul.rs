@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use super::{f, reduce};
-use crate::gpu::{shape_err, Arg, Gpu, GpuError, Kernel, Shader, Tensor};
+use super::{f, reduce, tune};
+use crate::gpu::{shape_err, Arg, Gpu, GpuError, Kernel, Shader, Tensor, TuneMode};
 
 /// How one operand is laid out in its buffer. Element (row, col) of the *stored* matrix of
 /// batch (z1, z2) is at `off + z1·s1 + z2·s2 + row·ld + col`. With `trans`, the stored matrix is
@@ -67,12 +67,18 @@ impl Variant {
         Variant::ALL.into_iter().find(|v| v.name() == s)
     }
 
-    /// The variant for this adapter: the tuning table's choice, else `WGBERT_MATMUL`, else by
-    /// device type (workgroup memory is slow on CPU devices and fast on GPUs).
+    /// The variant for this adapter when no shape is measured: the user's choice
+    /// (`WGBERT_MATMUL`, `--variant`), else by device type (workgroup memory is slow on CPU
+    /// devices and fast on GPUs).
     pub fn for_gpu(gpu: &Gpu) -> Variant {
-        if let Some(v) = gpu.variant("matmul").and_then(|s| Variant::parse(&s)) {
-            return v;
-        }
+        Variant::user_choice(gpu).unwrap_or_else(|| Variant::default_for(gpu))
+    }
+
+    fn user_choice(gpu: &Gpu) -> Option<Variant> {
+        gpu.variant("matmul").and_then(|s| Variant::parse(&s))
+    }
+
+    fn default_for(gpu: &Gpu) -> Variant {
         if gpu.is_cpu() {
             Variant::Panel
         } else {
@@ -122,8 +128,8 @@ fn check_operand(what: &str, t: &Tensor, l: &Layout, rows: usize, cols: usize, d
     Ok(())
 }
 
-/// C = alpha · op(A) · op(B) (+ bias) (+ C if `accumulate`), for every batch, with the
-/// adapter's matmul variant.
+/// C = alpha · op(A) · op(B) (+ bias) (+ C if `accumulate`), for every batch, with the variant
+/// `chosen_variant` picks for the problem.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(
     gpu: &Arc<Gpu>,
@@ -135,7 +141,124 @@ pub fn gemm(
     alpha: f32,
     accumulate: bool,
 ) -> Result<(), GpuError> {
-    gemm_with(gpu, Variant::for_gpu(gpu), d, a, b, bias, c, alpha, accumulate)
+    let variant = chosen_variant(gpu, d, a.1, b.1, bias.is_some(), c.1, accumulate)?;
+    gemm_with(gpu, variant, d, a, b, bias, c, alpha, accumulate)
+}
+
+/// Every batch's matrix starts on a vec4 and its rows stay on vec4s.
+fn vec4_aligned(l: &Layout) -> bool {
+    [l.off, l.ld, l.s1, l.s2].iter().all(|x| x % 4 == 0)
+}
+
+/// The variant `gemm` runs for this problem: the user's choice, else the measured one for the
+/// shape (measured now when tuning is on and the shape is new; see `ops::tune`), else the
+/// device type's default.
+pub fn chosen_variant(
+    gpu: &Arc<Gpu>,
+    d: Dims,
+    la: Layout,
+    lb: Layout,
+    bias: bool,
+    lc: Layout,
+    accumulate: bool,
+) -> Result<Variant, GpuError> {
+    if let Some(v) = Variant::user_choice(gpu) {
+        return Ok(v);
+    }
+    let default = Variant::default_for(gpu);
+    if gpu.tuning() == TuneMode::Off {
+        return Ok(default);
+    }
+    let aligned = vec4_aligned(&la) && vec4_aligned(&lb) && vec4_aligned(&lc);
+    let flag = |b: bool, y: &'static str| if b { y } else { "-" };
+    let key = format!(
+        "matmul@{:016x} {}x{}x{} b{} {}{} {} {} {}",
+        Shader::Matmul.source_hash(),
+        d.m,
+        d.n,
+        d.k,
+        d.nb1 * d.nb2,
+        if la.trans { 't' } else { 'n' },
+        if lb.trans { 't' } else { 'n' },
+        flag(bias, "bias"),
+        flag(accumulate, "acc"),
+        flag(aligned, "vec4"),
+    );
+    if let Some(v) = gpu.tuned(&key).and_then(|s| Variant::parse(&s)) {
+        return Ok(v);
+    }
+    tune_gemm(gpu, &key, d, (la.trans, lb.trans), bias, accumulate, aligned, default)
+}
+
+/// `d` trimmed to about `budget` flops: fewer batches, then rows, depth and columns, never
+/// below one panel (128) of rows and columns or four panels (512) of depth.
+fn trial_dims(d: Dims, budget: u64) -> Dims {
+    let flops = |t: &Dims| 2 * (t.m * t.n * t.k * t.nb1) as u64;
+    let mut t = Dims { nb1: d.nb1 * d.nb2, nb2: 1, ..d };
+    while flops(&t) > budget && t.nb1 > 1 {
+        t.nb1 = t.nb1.div_ceil(2);
+    }
+    while flops(&t) > budget && t.m > PANEL {
+        t.m = (t.m / 2).max(PANEL);
+    }
+    while flops(&t) > budget && t.k > PANEL_CHUNKS * PANEL_K {
+        t.k = (t.k / 2).max(PANEL_CHUNKS * PANEL_K);
+    }
+    while flops(&t) > budget && t.n > PANEL {
+        t.n = (t.n / 2).max(PANEL);
+    }
+    t
+}
+
+/// Times every variant on zero-filled operands of the trial shape, with the problem's
+/// transposes, bias, accumulation and vec4 alignment (which pick the pipelines).
+#[allow(clippy::too_many_arguments)]
+fn tune_gemm(
+    gpu: &Arc<Gpu>,
+    key: &str,
+    d: Dims,
+    (ta, tb): (bool, bool),
+    bias: bool,
+    accumulate: bool,
+    aligned: bool,
+    default: Variant,
+) -> Result<Variant, GpuError> {
+    let t = trial_dims(d, tune::trial_flops(gpu));
+    let ld = |cols: usize| match (aligned, cols.is_multiple_of(4)) {
+        (true, _) => cols.next_multiple_of(4),
+        (false, true) => cols + 1,
+        (false, false) => cols,
+    };
+    // Stored matrices: A is (K, M) when transposed, else (M, K); B is (N, K) or (K, N).
+    let layout = |rows: usize, cols: usize, trans: bool| {
+        let l = ld(cols);
+        let s1 = (rows * l).next_multiple_of(4);
+        (Layout { off: 0, ld: l, s1, s2: 0, trans }, s1 * t.nb1)
+    };
+    let (la, na) = if ta { layout(t.k, t.m, true) } else { layout(t.m, t.k, false) };
+    let (lb, nb) = if tb { layout(t.n, t.k, true) } else { layout(t.k, t.n, false) };
+    let (lc, nc) = layout(t.m, t.n, false);
+    let a = gpu.zeros("tuning A", &[na])?;
+    let b = gpu.zeros("tuning B", &[nb])?;
+    let c = gpu.zeros("tuning C", &[nc])?;
+    let tiny = Dims { m: t.m.min(8), n: t.n.min(8), k: t.k.min(8), nb1: 1, nb2: 1 };
+    let (bias_trial, bias_tiny) = (gpu.zeros("tuning bias", &[t.n])?, gpu.zeros("tuning bias", &[tiny.n])?);
+    let (bias_trial, bias_tiny) = (bias.then_some(&bias_trial), bias.then_some(&bias_tiny));
+    let mut order = vec![default];
+    order.extend(Variant::ALL.into_iter().filter(|v| *v != default));
+    let candidates = order
+        .into_iter()
+        .map(|v| {
+            let (a, b, c) = (&a, &b, &c);
+            tune::Candidate {
+                name: v.name(),
+                warm: Box::new(move || gemm_with(gpu, v, tiny, (a, la), (b, lb), bias_tiny, (c, lc), 1.0, accumulate)),
+                run: Box::new(move || gemm_with(gpu, v, t, (a, la), (b, lb), bias_trial, (c, lc), 1.0, accumulate)),
+            }
+        })
+        .collect();
+    let choice = tune::pick(gpu, key, candidates)?;
+    Ok(Variant::parse(&choice).unwrap_or(default))
 }
 
 /// `gemm` with an explicit kernel variant (tests and the tuner try each).
@@ -257,8 +380,6 @@ fn gemm_panels(
     params[18] = blocks_n as u32;
     params[19] = chunks as u32;
     // pack_a reads A, pack_b reads B; both see the same bindings.
-    // Every batch's matrix starts on a vec4 and its rows stay on vec4s.
-    let vec4 = |l: &Layout| [l.off, l.ld, l.s1, l.s2].iter().all(|x| x % 4 == 0);
     let pack = |entry: &'static str, blocks: usize, aligned: bool, name: &str, params: &mut [u32; 26]| {
         let total = batches * blocks * chunks * per;
         let packed = gpu.empty(name, &[total])?;
@@ -274,9 +395,9 @@ fn gemm_panels(
         )?;
         Ok::<_, GpuError>(packed)
     };
-    let pa = pack("pack_a", blocks_m, vec4(&a.1), "matmul A panels", params)?;
-    let pb = pack("pack_b", blocks_n, vec4(&b.1), "matmul B panels", params)?;
-    let c_vec4 = vec4(&c.1);
+    let pa = pack("pack_a", blocks_m, vec4_aligned(&a.1), "matmul A panels", params)?;
+    let pb = pack("pack_b", blocks_n, vec4_aligned(&b.1), "matmul B panels", params)?;
+    let c_vec4 = vec4_aligned(&c.1);
     let mut panel_constants = constants.to_vec();
     panel_constants.push(("C_VEC4", if c_vec4 { 1.0 } else { 0.0 }));
     let kernel = Kernel { shader: Shader::Matmul, entry: "matmul_panel", constants: &panel_constants };
