@@ -9,6 +9,7 @@ use wgbert::ops::attention::{
     attention_backward, attention_forward_with, softmax_backward, softmax_forward, AttentionSaved, AttentionShape,
     ProbDropout,
 };
+use wgbert::ops::layernorm::LnVariant;
 use wgbert::ops::matmul::{chosen_variant, gemm, gemm_with, linear, linear_backward, Dims, Layout, Variant};
 use wgbert::ops::{adamw, attention_fused, elementwise, embedding, gelu, layernorm, loss, reduce};
 use wgbert::reference as r;
@@ -182,19 +183,27 @@ fn layernorm_forward_and_backward_match_reference() {
             let beta = rng.vec(cols, 1.0);
             let dy = rng.vec(rows * cols, 1.0);
             let (tx, tg, tb) = (up("x", &[rows, cols], &x), up("gamma", &[cols], &gamma), up("beta", &[cols], &beta));
-            let (y, saved) = layernorm::layernorm_forward(&g, &tx, &tg, &tb, 1e-12).unwrap();
             let (ry, rs) = r::layernorm::forward(&f64s(&x), &f64s(&gamma), &f64s(&beta), cols, 1e-12);
-            assert_close(&format!("layernorm y {rows}x{cols}"), &y.to_vec().unwrap(), &ry, 1e-5, 1e-5);
-
-            let (dg, db) = (g.zeros("dgamma", &[cols]).unwrap(), g.zeros("dbeta", &[cols]).unwrap());
-            let dx =
-                layernorm::layernorm_backward(&g, &up("dy", &[rows, cols], &dy), &tx, &tg, &saved, &dg, &db).unwrap();
             let (rdx, rdg, rdb) = r::layernorm::backward(&f64s(&dy), &f64s(&x), &f64s(&gamma), &rs, cols);
-            assert_close(&format!("layernorm dx {rows}x{cols}"), &dx.to_vec().unwrap(), &rdx, 1e-4, 1e-4);
-            // Column sums over `rows` terms.
-            let tol = 1e-6 * rows as f64 + 1e-5;
-            assert_close(&format!("layernorm dgamma {rows}x{cols}"), &dg.to_vec().unwrap(), &rdg, tol, 1e-5);
-            assert_close(&format!("layernorm dbeta {rows}x{cols}"), &db.to_vec().unwrap(), &rdb, tol, 1e-5);
+            for v in [LnVariant::Workgroup, LnVariant::Rows] {
+                if v == LnVariant::Rows && cols % 4 != 0 {
+                    let e = layernorm::layernorm_forward_with(&g, v, &tx, &tg, &tb, 1e-12).err().expect("refused");
+                    assert!(e.to_string().contains("C % 4 == 0"), "{e}");
+                    continue;
+                }
+                let name = format!("{rows}x{cols} {v:?}");
+                let (y, saved) = layernorm::layernorm_forward_with(&g, v, &tx, &tg, &tb, 1e-12).unwrap();
+                assert_close(&format!("layernorm y {name}"), &y.to_vec().unwrap(), &ry, 1e-5, 1e-5);
+
+                let (dg, db) = (g.zeros("dgamma", &[cols]).unwrap(), g.zeros("dbeta", &[cols]).unwrap());
+                let tdy = up("dy", &[rows, cols], &dy);
+                let dx = layernorm::layernorm_backward_with(&g, v, &tdy, &tx, &tg, &saved, &dg, &db).unwrap();
+                assert_close(&format!("layernorm dx {name}"), &dx.to_vec().unwrap(), &rdx, 1e-4, 1e-4);
+                // Column sums over `rows` terms.
+                let tol = 1e-6 * rows as f64 + 1e-5;
+                assert_close(&format!("layernorm dgamma {name}"), &dg.to_vec().unwrap(), &rdg, tol, 1e-5);
+                assert_close(&format!("layernorm dbeta {name}"), &db.to_vec().unwrap(), &rdb, tol, 1e-5);
+            }
         }
     }
 }

@@ -11,6 +11,42 @@ pub struct LayerNormSaved {
     pub rstd: Tensor,
 }
 
+/// How the kernels cover the rows (layernorm.wgsl): a workgroup per row, or a row per invocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LnVariant {
+    Workgroup,
+    /// Needs C to be a multiple of 4.
+    Rows,
+}
+
+impl LnVariant {
+    /// `WGBERT_LAYERNORM=wg|rows`, else rows on CPU adapters (where C allows it).
+    pub fn for_gpu(gpu: &Gpu, cols: usize) -> LnVariant {
+        let rows_ok = cols.is_multiple_of(4);
+        match gpu.variant("layernorm").as_deref() {
+            Some("rows") if rows_ok => LnVariant::Rows,
+            Some("wg") => LnVariant::Workgroup,
+            _ if rows_ok && gpu.is_cpu() => LnVariant::Rows,
+            _ => LnVariant::Workgroup,
+        }
+    }
+
+    fn check(self, cols: usize) -> Result<(), GpuError> {
+        if self == LnVariant::Rows && !cols.is_multiple_of(4) {
+            return Err(GpuError::Unsupported(format!("layernorm: the rows variant needs C % 4 == 0, C is {cols}")));
+        }
+        Ok(())
+    }
+
+    /// Entry point and grid for `rows` rows.
+    fn launch(self, entry: &'static str, rows: usize) -> (&'static str, [u32; 3]) {
+        match self {
+            LnVariant::Workgroup => (entry, grid_1d(rows, 1)),
+            LnVariant::Rows => (if entry == "ln_fwd" { "ln_fwd_rows" } else { "ln_bwd_input_rows" }, grid_1d(rows, 64)),
+        }
+    }
+}
+
 /// y = LayerNorm(x) · gamma + beta over the last dimension C of x (…, C).
 pub fn layernorm_forward(
     gpu: &Arc<Gpu>,
@@ -19,17 +55,31 @@ pub fn layernorm_forward(
     beta: &Tensor,
     eps: f32,
 ) -> Result<(Tensor, LayerNormSaved), GpuError> {
+    layernorm_forward_with(gpu, LnVariant::for_gpu(gpu, gamma.numel()), x, gamma, beta, eps)
+}
+
+/// `layernorm_forward` with the variant chosen by the caller (tests try both).
+pub fn layernorm_forward_with(
+    gpu: &Arc<Gpu>,
+    variant: LnVariant,
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f32,
+) -> Result<(Tensor, LayerNormSaved), GpuError> {
     let cols = gamma.numel();
+    variant.check(cols)?;
     super::expect_numel("layernorm beta", beta, cols)?;
     let rows = super::rows_of("layernorm", x, cols)?;
     let y = gpu.empty("layernorm output", x.shape())?;
     let mean = gpu.empty("layernorm mean", &[rows])?;
     let rstd = gpu.empty("layernorm rstd", &[rows])?;
+    let (entry, grid) = variant.launch("ln_fwd", rows);
     gpu.launch(
-        &Kernel::new(Shader::Layernorm, "ln_fwd"),
+        &Kernel::new(Shader::Layernorm, entry),
         &[rows as u32, cols as u32, f(eps), 0],
         &[Arg::R(x), Arg::R(gamma), Arg::R(beta), Arg::W(&y), Arg::W(&mean), Arg::W(&rstd)],
-        grid_1d(rows, 1),
+        grid,
     )?;
     Ok((y, LayerNormSaved { mean, rstd }))
 }
@@ -44,17 +94,34 @@ pub fn layernorm_backward(
     dgamma: &Tensor,
     dbeta: &Tensor,
 ) -> Result<Tensor, GpuError> {
+    layernorm_backward_with(gpu, LnVariant::for_gpu(gpu, gamma.numel()), dy, x, gamma, saved, dgamma, dbeta)
+}
+
+/// `layernorm_backward` with the variant chosen by the caller.
+#[allow(clippy::too_many_arguments)]
+pub fn layernorm_backward_with(
+    gpu: &Arc<Gpu>,
+    variant: LnVariant,
+    dy: &Tensor,
+    x: &Tensor,
+    gamma: &Tensor,
+    saved: &LayerNormSaved,
+    dgamma: &Tensor,
+    dbeta: &Tensor,
+) -> Result<Tensor, GpuError> {
     let cols = gamma.numel();
+    variant.check(cols)?;
     let rows = super::rows_of("layernorm backward", x, cols)?;
     super::expect_numel("layernorm backward dy", dy, rows * cols)?;
     super::expect_numel("layernorm backward dgamma", dgamma, cols)?;
     super::expect_numel("layernorm backward dbeta", dbeta, cols)?;
     let dx = gpu.empty("layernorm input gradient", x.shape())?;
+    let (entry, grid) = variant.launch("ln_bwd_input", rows);
     gpu.launch(
-        &Kernel::new(Shader::Layernorm, "ln_bwd_input"),
+        &Kernel::new(Shader::Layernorm, entry),
         &[rows as u32, cols as u32, 0, 0],
         &[Arg::R(x), Arg::R(gamma), Arg::R(&saved.mean), Arg::R(&saved.rstd), Arg::R(dy), Arg::W(&dx)],
-        grid_1d(rows, 1),
+        grid,
     )?;
     let chunks = rows.div_ceil(reduce::CHUNK_ROWS).max(1);
     let part_g = gpu.empty("layernorm dgamma partials", &[chunks, cols])?;
