@@ -110,6 +110,16 @@ fn tuning_measures_a_new_shape_once_then_reuses_the_cached_choice() {
     std::fs::write(&file, serde_json::to_vec(&edited).unwrap()).unwrap();
     assert_eq!(chosen_variant(&open("auto"), d, la, lb, false, lc, false).unwrap(), planted);
 
+    // Attention: both paths are timed and the choice recorded.
+    let s = AttentionShape { b: 2, t: 16, nh: 2, hs: 8 };
+    let fused = wgbert::ops::attention::use_fused(&g, &s).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let (_, entries) = json["adapters"].as_object().unwrap().iter().next().unwrap();
+    let (_, att) =
+        entries.as_object().unwrap().iter().find(|(k, _)| k.starts_with("attention@")).expect("attention entry");
+    assert_eq!(att["choice"], if fused { "fused" } else { "matmul" });
+    assert!(att["ms"]["fused"].as_f64().is_some() && att["ms"]["matmul"].as_f64().is_some(), "{att}");
+
     // Retune measures again (new timings); off uses the device type's default.
     chosen_variant(&open("retune"), d, la, lb, false, lc, false).unwrap();
     let (_, after) = entry(&serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap());

@@ -256,7 +256,13 @@ pub fn run(
     let tuned = gpu.tuning() != crate::gpu::TuneMode::Off && gpu.variant("matmul").is_none();
     let variant = if tuned { "tuned".to_string() } else { Variant::for_gpu(gpu).name().to_string() };
     let timestamps = gpu.features().contains(wgpu::Features::TIMESTAMP_QUERY);
-    let attention_fused = crate::ops::attention::use_fused(gpu, &AttentionShape { b: 32, t: 128, nh: 12, hs: 32 });
+    let attention_label = if gpu.tuning() != crate::gpu::TuneMode::Off && gpu.variant("attention").is_none() {
+        "tuned".to_string()
+    } else if crate::ops::attention::use_fused(gpu, &AttentionShape { b: 32, t: 128, nh: 12, hs: 32 })? {
+        "fused".to_string()
+    } else {
+        format!("matmul:{}", Variant::for_gpu(gpu).name())
+    };
     let mut results = Vec::new();
     for case in cases(gpu, o)? {
         for _ in 0..o.warmup {
@@ -290,8 +296,7 @@ pub fn run(
             shape: case.shape.clone(),
             variant: match case.kernel {
                 "matmul" => variant.clone(),
-                "attention" if attention_fused => "fused".into(),
-                "attention" => variant.clone(),
+                "attention" => attention_label.clone(),
                 _ => "-".into(),
             },
             gflops,

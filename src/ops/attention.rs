@@ -14,9 +14,9 @@
 use std::sync::Arc;
 
 use super::elementwise::dropout;
-use super::f;
 use super::matmul::{gemm, Dims, Layout};
-use crate::gpu::{shape_err, Arg, Gpu, GpuError, Kernel, Shader, Tensor};
+use super::{f, tune};
+use crate::gpu::{shape_err, Arg, Gpu, GpuError, Kernel, Shader, Tensor, TuneMode};
 
 #[derive(Clone, Copy, Debug)]
 pub struct AttentionShape {
@@ -88,15 +88,55 @@ pub enum AttentionSaved {
     Stats(Tensor),
 }
 
-/// Which implementation runs: `WGBERT_ATTENTION=fused|matmul` (or the tuning table) decides,
-/// else the fused kernel on CPU adapters where the shape allows it.
-pub fn use_fused(gpu: &Gpu, s: &AttentionShape) -> bool {
+/// Which implementation runs: `WGBERT_ATTENTION=fused|matmul` decides, else the measured
+/// choice for the shape (measured now when tuning is on and the shape is new), else the fused
+/// kernel on CPU adapters where the shape allows it.
+pub fn use_fused(gpu: &Arc<Gpu>, s: &AttentionShape) -> Result<bool, GpuError> {
     let ok = super::attention_fused::supported(gpu, s);
     match gpu.variant("attention").as_deref() {
-        Some("fused") => ok,
-        Some("matmul") => false,
-        _ => ok && gpu.is_cpu(),
+        Some("fused") => return Ok(ok),
+        Some("matmul") => return Ok(false),
+        _ => {}
     }
+    if !ok || gpu.tuning() == TuneMode::Off {
+        return Ok(ok && gpu.is_cpu());
+    }
+    let key = format!(
+        "attention@{:016x}.{:016x} b{} t{} nh{} hs{}",
+        Shader::Attention.source_hash(),
+        Shader::Matmul.source_hash(),
+        s.b,
+        s.t,
+        s.nh,
+        s.hs
+    );
+    if let Some(c) = gpu.tuned(&key) {
+        return Ok(c == "fused");
+    }
+    Ok(tune_attention(gpu, &key, *s)? == "fused")
+}
+
+/// Times forward + backward of both paths on zero inputs with fewer sequences (to the trial
+/// budget). The matmul path's own products are tuned during its first (untimed) run.
+fn tune_attention(gpu: &Arc<Gpu>, key: &str, s: AttentionShape) -> Result<String, GpuError> {
+    let per_sequence = 4 * (s.nh * s.t * s.t * s.hs) as u64;
+    let b = ((tune::trial_flops(gpu) / per_sequence.max(1)) as usize).clamp(1, s.b);
+    let t = AttentionShape { b, ..s };
+    let qkv = gpu.zeros("tuning qkv", &[b * s.t, 3 * s.c()])?;
+    let mask = gpu.zeros("tuning mask", &[b * s.t])?;
+    let dctx = gpu.zeros("tuning dctx", &[b * s.t, s.c()])?;
+    let (qkv, mask, dctx) = (&qkv, &mask, &dctx);
+    let both = move |fused: bool| {
+        move || -> Result<(), GpuError> {
+            let (ctx, saved) = attention_forward_with(gpu, fused, t, qkv, mask, None)?;
+            attention_backward(gpu, t, dctx, qkv, mask, &ctx, &saved, None).map(drop)
+        }
+    };
+    let candidates = [("fused", true), ("matmul", false)]
+        .into_iter()
+        .map(|(name, fused)| tune::Candidate { name, warm: Box::new(both(fused)), run: Box::new(both(fused)) })
+        .collect();
+    tune::pick(gpu, key, candidates)
 }
 
 /// Returns ctx (B·T, C) and what the backward needs.
@@ -107,7 +147,7 @@ pub fn attention_forward(
     mask: &Tensor,
     pdrop: Option<ProbDropout>,
 ) -> Result<(Tensor, AttentionSaved), GpuError> {
-    attention_forward_with(gpu, use_fused(gpu, &s), s, qkv, mask, pdrop)
+    attention_forward_with(gpu, use_fused(gpu, &s)?, s, qkv, mask, pdrop)
 }
 
 /// `attention_forward` with the implementation chosen by the caller (tests try both).
