@@ -358,6 +358,9 @@ fn every_bad_input_is_one_clear_message() {
         vec!["train".into(), "--resume".into(), s(&dir)],
         &["not a run folder"],
     ));
+    let corrupt_cache = dir.join("corrupt-cache");
+    std::fs::create_dir_all(&corrupt_cache).unwrap();
+    std::fs::write(corrupt_cache.join("tuning.json"), "{\"format\": 1, \"adapters\": ").unwrap();
     // WGBERT_MAX_BUFFER gives lavapipe a smaller GPU's limits (1 MiB here).
     let wide = wider_vocab(&dir, "vocab-9000", 9000); // 9000 x 32 f32 = 1.15 MB of word embeddings
     cases.push(Case {
@@ -378,6 +381,28 @@ fn every_bad_input_is_one_clear_message() {
         env: vec![("WGBERT_MAX_BUFFER", "1M".into())],
         expect: vec!["tensor".into(), "max_buffer_size of 1048576 bytes".into(), "smaller batch".into()],
         succeeds: false,
+    });
+    cases.push(Case {
+        name: "an unknown --tune mode",
+        args: vec!["info".into(), "--tune".into(), "fast".into()],
+        env: vec![],
+        expect: vec!["--tune (or WGBERT_TUNE)=\"fast\"".into(), "expected auto, off or retune".into()],
+        succeeds: false,
+    });
+    cases.push(Case {
+        name: "a corrupt tuning cache is rebuilt, not fatal",
+        args: vec![
+            "bench".into(),
+            "kernels".into(),
+            "--quick".into(),
+            "--filter".into(),
+            "matmul".into(),
+            "--reps".into(),
+            "1".into(),
+        ],
+        env: vec![("WGBERT_CACHE_DIR", s(&corrupt_cache))],
+        expect: vec!["tuning cache".into(), "moved it to".into(), "re-tuning".into()],
+        succeeds: true,
     });
     cases.push(Case {
         name: "a malformed WGBERT_MAX_BUFFER",

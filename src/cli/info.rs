@@ -71,6 +71,13 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
     ] {
         println!("  {name:<16} {}", if f.contains(flag) { "yes" } else { "no" });
     }
-    println!("matmul variant: {}", crate::ops::matmul::Variant::for_gpu(&gpu).name());
+    let tuning = gpu.tuning() != crate::gpu::TuneMode::Off && gpu.variant("matmul").is_none();
+    println!(
+        "matmul variant: {}{}",
+        crate::ops::matmul::Variant::for_gpu(&gpu).name(),
+        if tuning { " (where no shape is measured; tuning picks per shape)" } else { "" }
+    );
+    let cache = gpu.tuning_cache().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into());
+    println!("tuning: {:?} (cache: {cache})", gpu.tuning());
     Ok(())
 }

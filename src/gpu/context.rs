@@ -59,7 +59,7 @@ impl Gpu {
         let tune = match opts.tune.as_deref() {
             None => TuneMode::Off,
             Some(s) => TuneMode::parse(s).ok_or_else(|| GpuError::BadSetting {
-                name: "WGBERT_TUNE / --tune",
+                name: "--tune (or WGBERT_TUNE)",
                 value: s.to_string(),
                 expected: "auto, off or retune",
             })?,
