@@ -32,6 +32,8 @@ fn matmul_all_variants_and_transposes_match_reference() {
         (30522, 8, 16),
         // K > 4 panel chunks: the panel variant accumulates over several dispatches.
         (40, 36, 1100),
+        // Three blocks of columns, the last partial, over 3 K chunks (one of them partial).
+        (40, 300, 300),
     ];
     for (m, n, k) in shapes {
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
