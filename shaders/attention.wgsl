@@ -44,7 +44,10 @@ fn pcg(v: u32) -> u32 {
 
 // Dropout factor of probability (i, j) of head z: the mask elementwise.wgsl's dropout draws for
 // element (z, i, j) of the (B·NH, T, T) probabilities.
+// DROPOUT off (no dropout this call): no draw at all, the keep factor is 1.
+override DROPOUT: bool = true;
 fn keep(i: u32, j: u32) -> f32 {
+    if !DROPOUT { return 1.0; }
     let idx = (p.z * p.t + i) * p.t + j;
     return select(p.keep_scale, 0.0, pcg(pcg(idx) ^ p.drop_seed) < p.drop_threshold);
 }
@@ -109,26 +112,27 @@ fn attn_fwd(@builtin(global_invocation_id) gid: vec3<u32>) {
         let e = qbase + d * 4u;
         q[d] = vec4<f32>(qkv[e], qkv[e + 1u], qkv[e + 2u], qkv[e + 3u]);
     }
-    // One pass for the maximum and the denominator (rescaled as the maximum grows), one for
-    // the weighted sum: two reads of K instead of three.
+    // One pass (online softmax): the running maximum, denominator and weighted sum of V are
+    // rescaled as the maximum grows, so each score is computed once and K read once.
     var mx = F32_MIN;
     var l = 0.0;
+    var o: array<vec4<f32>, MAX_HS4>;
     for (var j = 0u; j < p.t; j++) {
         let sj = score(&q, j);
         let m2 = max(mx, sj);
-        l = l * exp(mx - m2) + exp(sj - m2);
+        let r = exp(mx - m2);
+        let e = exp(sj - m2);
+        l = l * r + e;
+        let w = e * keep(i, j);
+        for (var d = 0u; d < HS4; d++) { o[d] = o[d] * r + w * vw[j * HS4 + d]; }
         mx = m2;
     }
-    var o: array<vec4<f32>, MAX_HS4>;
     let inv = 1.0 / l;
-    for (var j = 0u; j < p.t; j++) {
-        let w = exp(score(&q, j) - mx) * inv * keep(i, j);
-        for (var d = 0u; d < HS4; d++) { o[d] += w * vw[j * HS4 + d]; }
-    }
     let obase = (b * p.t + i) * c + h * hs;
     for (var d = 0u; d < HS4; d++) {
         let e = obase + d * 4u;
-        ctx[e] = o[d].x; ctx[e + 1u] = o[d].y; ctx[e + 2u] = o[d].z; ctx[e + 3u] = o[d].w;
+        let v = o[d] * inv;
+        ctx[e] = v.x; ctx[e + 1u] = v.y; ctx[e + 2u] = v.z; ctx[e + 3u] = v.w;
     }
     let zt = p.b * p.nh * p.t;
     stats[p.z * p.t + i] = mx;

@@ -60,8 +60,9 @@ impl Geometry {
         ]
     }
 
-    fn constants(&self) -> [(&'static str, f64); 1] {
-        [("HS4", (self.s.hs / 4) as f64)]
+    /// `dropout`: whether the probabilities are dropped (without, no mask is drawn per score).
+    fn constants(&self, dropout: bool) -> [(&'static str, f64); 2] {
+        [("HS4", (self.s.hs / 4) as f64), ("DROPOUT", if dropout { 1.0 } else { 0.0 })]
     }
 
     /// Per-head copies (B·NH, T, HS) of columns [col, col + C) of `src` (B·T, ld).
@@ -70,7 +71,7 @@ impl Geometry {
         let z = s.b * s.nh;
         let dst = gpu.empty("attention packed heads", &[z * self.head_stride + WINDOW_FLOATS])?;
         let total = z * s.t * s.hs;
-        let c = self.constants();
+        let c = self.constants(false);
         gpu.launch(
             &Kernel { shader: Shader::Attention, entry: "pack_heads", constants: &c },
             &self.params(0, ld, col, total, None),
@@ -84,7 +85,7 @@ impl Geometry {
     fn pack_rows(&self, gpu: &Arc<Gpu>, src: &Tensor, col: usize, rows: usize) -> Result<Tensor, GpuError> {
         let dst = gpu.empty("attention packed rows", &[rows * self.row_stride + WINDOW_FLOATS])?;
         let total = rows * self.s.t;
-        let c = self.constants();
+        let c = self.constants(false);
         gpu.launch(
             &Kernel { shader: Shader::Attention, entry: "pack_rows", constants: &c },
             &self.params(0, 0, col, total, None),
@@ -120,7 +121,7 @@ pub fn forward(
     let ctx = gpu.empty("attention context", &[s.b * s.t, c])?;
     let z_all = s.b * s.nh;
     let stats = gpu.empty("attention row statistics", &[3, z_all, s.t])?;
-    let consts = g.constants();
+    let consts = g.constants(drop.is_some());
     let kernel = Kernel { shader: Shader::Attention, entry: "attn_fwd", constants: &consts };
     for z in 0..z_all {
         let (kw, bw) = (g.head_window(z), g.row_window(z / s.nh));
@@ -156,7 +157,7 @@ pub fn backward(
     let g = Geometry::new(s);
     let c = s.c();
     let z_all = s.b * s.nh;
-    let consts = g.constants();
+    let consts = g.constants(drop.is_some());
     let dqkv = gpu.empty("attention qkv gradient", &[s.b * s.t, 3 * c])?;
     {
         let kp = g.pack_heads(gpu, qkv, 3 * c, c)?;
