@@ -253,10 +253,10 @@ pub fn run(
     mut progress: impl FnMut(&KernelResult),
 ) -> Result<Vec<KernelResult>, GpuError> {
     // With tuning on (and no variant forced), each matmul runs its shape's measured choice.
-    let tuned = gpu.tuning() != crate::gpu::TuneMode::Off && gpu.variant("matmul").is_none();
+    let tuned = gpu.tunes("matmul");
     let variant = if tuned { "tuned".to_string() } else { Variant::for_gpu(gpu).name().to_string() };
     let timestamps = gpu.features().contains(wgpu::Features::TIMESTAMP_QUERY);
-    let attention_label = if gpu.tuning() != crate::gpu::TuneMode::Off && gpu.variant("attention").is_none() {
+    let attention_label = if gpu.tunes("attention") {
         "tuned".to_string()
     } else if crate::ops::attention::use_fused(gpu, &AttentionShape { b: 32, t: 128, nh: 12, hs: 32 })? {
         "fused".to_string()

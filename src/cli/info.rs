@@ -71,7 +71,7 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
     ] {
         println!("  {name:<16} {}", if f.contains(flag) { "yes" } else { "no" });
     }
-    let tuning = gpu.tuning() != crate::gpu::TuneMode::Off && gpu.variant("matmul").is_none();
+    let tuning = gpu.tunes("matmul");
     println!(
         "matmul variant: {}{}",
         crate::ops::matmul::Variant::for_gpu(&gpu).name(),

@@ -191,6 +191,11 @@ impl Gpu {
     pub fn tuning(&self) -> TuneMode {
         lock(&self.tuning).mode()
     }
+    /// Whether `family`'s kernel is picked by measurement: tuning is on and the user forced no
+    /// variant (`WGBERT_<FAMILY>`).
+    pub fn tunes(&self, family: &str) -> bool {
+        self.tuning() != TuneMode::Off && self.variant(family).is_none()
+    }
     /// Where measured choices are kept, if anywhere.
     pub fn tuning_cache(&self) -> Option<std::path::PathBuf> {
         lock(&self.tuning).path().map(Into::into)

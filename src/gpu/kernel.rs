@@ -26,6 +26,8 @@ pub enum Shader {
     Convert,
 }
 
+const SHADER_COUNT: usize = Shader::Convert as usize + 1;
+
 impl Shader {
     pub fn name(self) -> &'static str {
         match self {
@@ -43,9 +45,11 @@ impl Shader {
         }
     }
 
-    /// A hash of the WGSL source: tuning choices are kept per kernel source.
+    /// A hash of the WGSL source: tuning choices are kept per kernel source. Computed once per
+    /// shader: it is part of the tuning key every matmul launch looks up.
     pub fn source_hash(self) -> u64 {
-        super::tuning::fnv64(self.source().as_bytes())
+        static HASHES: [std::sync::OnceLock<u64>; SHADER_COUNT] = [const { std::sync::OnceLock::new() }; SHADER_COUNT];
+        *HASHES[self as usize].get_or_init(|| super::tuning::fnv64(self.source().as_bytes()))
     }
 
     fn source(self) -> &'static str {

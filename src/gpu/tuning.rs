@@ -138,17 +138,23 @@ fn load_adapter(path: &Path, adapter_key: &str) -> HashMap<String, String> {
 fn save_entry(path: &Path, adapter_key: &str, key: &str, tuned: &Tuned) -> std::io::Result<()> {
     let mut file = load_file(path);
     file.insert("format".into(), json!(FORMAT));
-    let adapters = file.entry("adapters").or_insert_with(|| json!({}));
-    if !adapters.is_object() {
-        *adapters = json!({});
-    }
-    let entries = adapters.as_object_mut().unwrap().entry(adapter_key).or_insert_with(|| json!({}));
-    if !entries.is_object() {
-        *entries = json!({});
-    }
-    entries.as_object_mut().unwrap().insert(key.to_string(), json!({ "choice": tuned.choice, "ms": tuned.ms }));
+    let adapters = object_at(file.entry("adapters"));
+    let entries = object_at(adapters.entry(adapter_key));
+    entries.insert(key.to_string(), json!({ "choice": tuned.choice, "ms": tuned.ms }));
     let text = serde_json::to_vec_pretty(&Value::Object(file)).map_err(std::io::Error::other)?;
     crate::fsio::write_atomic(path, &text)
+}
+
+/// The object at a map entry, made one (empty) when missing or of another type.
+fn object_at(entry: serde_json::map::Entry<'_>) -> &mut Map<String, Value> {
+    let v = entry.or_insert_with(|| json!({}));
+    if !v.is_object() {
+        *v = json!({});
+    }
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("made an object above"),
+    }
 }
 
 /// A 64-bit FNV-1a hash: kernel sources in cache keys (a changed kernel is re-tuned).

@@ -38,11 +38,11 @@ impl LnVariant {
         Ok(())
     }
 
-    /// Entry point and grid for `rows` rows.
-    fn launch(self, entry: &'static str, rows: usize) -> (&'static str, [u32; 3]) {
+    /// The entry point (`wg_entry` or its `_rows` twin) and grid for `rows` rows.
+    fn launch(self, wg_entry: &'static str, rows_entry: &'static str, rows: usize) -> (&'static str, [u32; 3]) {
         match self {
-            LnVariant::Workgroup => (entry, grid_1d(rows, 1)),
-            LnVariant::Rows => (if entry == "ln_fwd" { "ln_fwd_rows" } else { "ln_bwd_input_rows" }, grid_1d(rows, 64)),
+            LnVariant::Workgroup => (wg_entry, grid_1d(rows, 1)),
+            LnVariant::Rows => (rows_entry, grid_1d(rows, 64)),
         }
     }
 }
@@ -74,7 +74,7 @@ pub fn layernorm_forward_with(
     let y = gpu.empty("layernorm output", x.shape())?;
     let mean = gpu.empty("layernorm mean", &[rows])?;
     let rstd = gpu.empty("layernorm rstd", &[rows])?;
-    let (entry, grid) = variant.launch("ln_fwd", rows);
+    let (entry, grid) = variant.launch("ln_fwd", "ln_fwd_rows", rows);
     gpu.launch(
         &Kernel::new(Shader::Layernorm, entry),
         &[rows as u32, cols as u32, f(eps), 0],
@@ -116,7 +116,7 @@ pub fn layernorm_backward_with(
     super::expect_numel("layernorm backward dgamma", dgamma, cols)?;
     super::expect_numel("layernorm backward dbeta", dbeta, cols)?;
     let dx = gpu.empty("layernorm input gradient", x.shape())?;
-    let (entry, grid) = variant.launch("ln_bwd_input", rows);
+    let (entry, grid) = variant.launch("ln_bwd_input", "ln_bwd_input_rows", rows);
     gpu.launch(
         &Kernel::new(Shader::Layernorm, entry),
         &[rows as u32, cols as u32, 0, 0],

@@ -315,7 +315,8 @@ impl Tokenizer {
                 .collect();
             let mut out = Vec::with_capacity(items.len());
             for h in handles {
-                out.extend(h.join().expect("tokenizer worker thread panicked"));
+                // A worker's panic is a bug: re-raise it here with its own message.
+                out.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
             }
             out
         })
