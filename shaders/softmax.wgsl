@@ -1,6 +1,6 @@
 // Attention softmax over the keys, in place on the score matrix.
 //
-//   forward   P = softmax(S · scale + (1 - mask) · f32::MIN)   S, P: (B·NH·T, T), rows = queries
+//   forward   P = softmax(S · scale + (1 - mask) · f32::MIN)   S, P: (B·NH·Q, T), rows = queries
 //   backward  dS = P ⊙ (dP - Σ_keys P ⊙ dP) · scale             written over dP
 //
 // mask is the attention mask (B, T) of 1 (token) and 0 (padding), as HF BertModel turns it into
@@ -9,9 +9,9 @@
 // The scores come from matmul.wgsl (QKᵀ) and go back into it (P·V); see src/ops/attention.rs.
 
 struct Params {
-    rows: u32,            // B · NH · T
+    rows: u32,            // B · NH · Q (Q = T queries, or 1 for the [CLS]-only attention)
     cols: u32,            // T (keys)
-    rows_per_batch: u32,  // NH · T: rows sharing one mask row
+    rows_per_batch: u32,  // NH · Q: rows sharing one mask row
     scale: f32,
 }
 

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use wgbert::autograd::Tape;
 use wgbert::checkpoint::load_model_dir;
-use wgbert::model::{BertClassifier, Dropouts};
+use wgbert::model::{BertClassifier, Dropouts, Rows};
 use wgbert::ops::embedding::TokenBatch;
 use wgbert::tokenizer::Tokenizer;
 
@@ -74,10 +74,22 @@ fn minilm_hidden_states_and_pooler_match_transformers() {
     let t0 = Instant::now();
     let mut tape = Tape::inference(&g);
     let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
-    let hidden = model.encode(&mut tape, &batch, &mask, none).unwrap();
-    let pooled = model.pool(&mut tape, &hidden, b, t).unwrap();
+    let hidden = model.encode(&mut tape, &batch, &mask, none, Rows::All).unwrap();
+    let cls = tape.first_token(&hidden, b, t).unwrap();
+    let pooled = model.pool(&mut tape, &cls).unwrap();
     let (h, p) = (hidden.value.to_vec().unwrap(), pooled.value.to_vec().unwrap());
     eprintln!("forward of 8 x 128 tokens: {:.2} s", t0.elapsed().as_secs_f64());
+    // The classifier's path: the last layer for token 0 alone.
+    let cls_only = model.encode(&mut tape, &batch, &mask, none, Rows::Cls).unwrap();
+    let pooled_cls_only = model.pool(&mut tape, &cls_only).unwrap().value.to_vec().unwrap();
+    let c = config.hidden_size;
+    let (ec, _) = max_abs_err(
+        &cls_only.value.to_vec().unwrap(),
+        &floats(&st, "last_hidden_state").chunks(t * c).flat_map(|rows| rows[..c].to_vec()).collect::<Vec<_>>(),
+    );
+    let (epc, _) = max_abs_err(&pooled_cls_only, &floats(&st, "pooler_output"));
+    eprintln!("[CLS]-only last layer: hidden state {ec:.2e}, pooler_output {epc:.2e}");
+    assert!(ec <= 1e-4 && epc <= 1e-4, "[CLS]-only path differs: hidden {ec}, pooler {epc}");
 
     let (eh, _) = max_abs_err(&h, &floats(&st, "last_hidden_state"));
     let (ep, _) = max_abs_err(&p, &floats(&st, "pooler_output"));

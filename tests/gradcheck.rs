@@ -10,8 +10,8 @@ use common::*;
 
 use std::sync::Arc;
 use wgbert::gpu::{Gpu, Tensor};
-use wgbert::ops::attention::{attention_backward, attention_forward_with, AttentionShape};
-use wgbert::ops::{elementwise, embedding, gelu, layernorm, loss, matmul};
+use wgbert::ops::attention::{attention_backward, attention_forward_with, AttentionShape, ProbDropout};
+use wgbert::ops::{attention_cls, elementwise, embedding, gelu, layernorm, loss, matmul};
 use wgbert::reference as r;
 
 fn dot(a: &[f64], w: &[f64]) -> f64 {
@@ -195,6 +195,36 @@ fn attention_gradients() {
         let dctx = up("dctx", &[s.b * s.t, s.c()], &w32);
         let d = attention_backward(&g, s, &dctx, &tq, &tm, &ctx, &saved, None).unwrap().to_vec().unwrap();
         check_gpu(&format!("gpu attention dqkv (fused: {fused})"), &q32, &d, 24, 1e-2, fwd);
+    }
+}
+
+#[test]
+fn cls_attention_gradients_with_dropout() {
+    // The [CLS]-only attention with dropout on its probabilities: the backward must drop the
+    // same probabilities as the forward (a fixed seed makes the forward a function of qkv).
+    let g: Arc<Gpu> = gpu();
+    let s = AttentionShape { b: 2, t: 6, nh: 2, hs: 4 };
+    let mut rng = Rng::new(5);
+    let q32 = rng.vec(s.b * s.t * 3 * s.c(), 1.0);
+    let w32 = rng.vec(s.b * s.c(), 1.0);
+    let tm = up("mask", &[s.b, s.t], &[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0]);
+    let drop = Some(ProbDropout { p: 0.3, seed: 7 });
+    let fwd = |v: &[f32]| {
+        let (ctx, _) = attention_cls::forward(&g, s, &up("qkv", &[s.b * s.t, 3 * s.c()], v), &tm, drop).unwrap();
+        weighted(&ctx, &f64s(&w32))
+    };
+    let tq = up("qkv", &[s.b * s.t, 3 * s.c()], &q32);
+    let (ctx, probs) = attention_cls::forward(&g, s, &tq, &tm, drop).unwrap();
+    let (undropped, _) = attention_cls::forward(&g, s, &tq, &tm, None).unwrap();
+    assert_ne!(ctx.to_vec().unwrap(), undropped.to_vec().unwrap(), "dropout changes the context");
+    let dctx = up("dctx0", &[s.b, s.c()], &w32);
+    let d = attention_cls::backward(&g, s, &dctx, &tq, &probs, drop).unwrap().to_vec().unwrap();
+    check_gpu("gpu [CLS] attention dqkv with dropout", &q32, &d, 40, 1e-2, fwd);
+    // Queries other than token 0 do not exist: their gradient is exactly zero.
+    for (row, r) in d.chunks(3 * s.c()).enumerate() {
+        if row % s.t != 0 {
+            assert!(r[..s.c()].iter().all(|&v| v == 0.0), "dq of row {row} is not zero");
+        }
     }
 }
 

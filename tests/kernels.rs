@@ -11,7 +11,7 @@ use wgbert::ops::attention::{
 };
 use wgbert::ops::layernorm::LnVariant;
 use wgbert::ops::matmul::{gemm_with, linear, linear_backward, Dims, Layout, Variant};
-use wgbert::ops::{adamw, attention_fused, elementwise, embedding, gelu, layernorm, loss, reduce};
+use wgbert::ops::{adamw, attention_cls, attention_fused, elementwise, embedding, gelu, layernorm, loss, reduce};
 use wgbert::reference as r;
 
 /// The row counts the issue names: none is a multiple of a tile except 384 and 1536.
@@ -251,6 +251,37 @@ fn attention_forward_and_backward_match_reference() {
             let dqkv = attention_backward(&g, s, &tdctx, &tq, &tm, &ctx, &saved, None).unwrap();
             assert_close(&format!("{what} dqkv"), &dqkv.to_vec().unwrap(), &rdqkv, 1e-5, 1e-4);
         }
+    }
+}
+
+#[test]
+fn cls_attention_matches_row_0_of_full_attention() {
+    // The [CLS]-only path of a classifier's last layer: ctx₀ is row 0 of each sequence's full
+    // context, and its dqkv is the full backward's for a dctx that is zero outside rows 0.
+    let g = gpu();
+    let mut rng = Rng::new(18);
+    for (b, t, nh, hs) in [(1, 1, 1, 1), (2, 7, 2, 4), (3, 33, 3, 8), (2, 129, 2, 32), (4, 128, 2, 64)] {
+        let s = AttentionShape { b, t, nh, hs };
+        let c = s.c();
+        let qkv = rng.vec(b * t * 3 * c, 1.0);
+        let mask = mask_with_padding(b, t);
+        let (tq, tm) = (up("qkv", &[b * t, 3 * c], &qkv), up("mask", &[b, t], &mask));
+        let (rctx, rp) = r::attention::forward(&f64s(&qkv), &f64s(&mask), &s);
+        let first_rows =
+            |x: &[f64], width: usize| -> Vec<f64> { x.chunks(t * width).flat_map(|r| r[..width].to_vec()).collect() };
+        let what = format!("[CLS] attention {b}x{t}x{nh}x{hs}");
+        let (ctx, probs) = attention_cls::forward(&g, s, &tq, &tm, None).unwrap();
+        assert_close(&format!("{what} ctx"), &ctx.to_vec().unwrap(), &first_rows(&rctx, c), 1e-5, 1e-5);
+        assert_close(&format!("{what} probs"), &probs.to_vec().unwrap(), &first_rows(&rp, t), 1e-6, 1e-5);
+
+        let dctx0 = rng.vec(b * c, 1.0);
+        let mut dctx = vec![0.0; b * t * c];
+        for i in 0..b {
+            dctx[i * t * c..i * t * c + c].copy_from_slice(&dctx0[i * c..(i + 1) * c]);
+        }
+        let rdqkv = r::attention::backward(&f64s(&dctx), &f64s(&qkv), &rp, &s);
+        let dqkv = attention_cls::backward(&g, s, &up("dctx0", &[b, c], &dctx0), &tq, &probs, None).unwrap();
+        assert_close(&format!("{what} dqkv"), &dqkv.to_vec().unwrap(), &rdqkv, 1e-5, 1e-4);
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use wgbert::autograd::Tape;
 use wgbert::checkpoint::load_model_dir;
-use wgbert::model::{BertClassifier, Dropouts};
+use wgbert::model::{BertClassifier, Dropouts, Rows};
 use wgbert::ops::embedding::TokenBatch;
 
 const DIR: &str = "tests/fixtures/tiny_bert";
@@ -29,8 +29,10 @@ fn outputs(folder: &str) -> (Vec<f32>, Vec<f32>) {
     let mask = g.upload("mask", &[3, 8], &mask).unwrap();
     let mut tape = Tape::inference(&g);
     let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
-    let h = model.encode(&mut tape, &batch, &mask, none).unwrap();
-    let p = model.pool(&mut tape, &h, 3, 8).unwrap();
+    let h = model.encode(&mut tape, &batch, &mask, none, Rows::All).unwrap();
+    // The pooler through the classifier's path: the last layer for token 0 alone.
+    let cls = model.encode(&mut tape, &batch, &mask, none, Rows::Cls).unwrap();
+    let p = model.pool(&mut tape, &cls).unwrap();
     (h.value.to_vec().unwrap(), p.value.to_vec().unwrap())
 }
 

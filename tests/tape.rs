@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use wgbert::autograd::Tape;
 use wgbert::checkpoint::{load_safetensors, BertConfig};
-use wgbert::model::{BertClassifier, Dropouts};
+use wgbert::model::{BertClassifier, Dropouts, Rows};
 use wgbert::ops::embedding::TokenBatch;
 use wgbert::optim::{AdamW, AdamWConfig};
 
@@ -231,6 +231,33 @@ fn gradients_accumulate_across_micro_batches() {
         let scale = a.data.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
         let err = max_abs_err(&b.data, &f64s(&a.data)).0;
         assert!(err <= 1e-5 * scale + 1e-7, "{name}: accumulated gradient differs by {err}");
+    }
+}
+
+#[test]
+fn cls_only_last_layer_gives_the_full_encoders_logits_and_gradients() {
+    // forward() runs the last layer for token 0 alone; forward_rows(All) runs it for every
+    // token. The logits and every parameter gradient agree (the other rows never reach the loss).
+    let g = gpu();
+    let (model, ids, types, mask, labels) = tiny_setup();
+    let batch = Arc::new(TokenBatch::upload(&g, &ids, &types, 4, 8, 300, 2).unwrap());
+    let (mask, labels) = (g.upload("mask", &[4, 8], &mask).unwrap(), g.upload("labels", &[4], &labels).unwrap());
+    let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
+    let run = |rows: Rows| {
+        model.params.zero_grad(&g).unwrap();
+        let mut tape = Tape::new(&g, 0);
+        let logits = model.forward_rows(&mut tape, &batch, &mask, none, rows).unwrap();
+        tape.loss(&logits, &labels, 1.0).unwrap();
+        tape.backward().unwrap();
+        (logits.value.to_vec().unwrap(), model.export_tensors(true).unwrap())
+    };
+    let (full_logits, full_grads) = run(Rows::All);
+    let (cls_logits, cls_grads) = run(Rows::Cls);
+    assert_close("logits", &cls_logits, &f64s(&full_logits), 1e-6, 1e-5);
+    for ((name, a), (_, b)) in full_grads.iter().zip(&cls_grads) {
+        let scale = a.data.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
+        let err = max_abs_err(&b.data, &f64s(&a.data)).0;
+        assert!(err <= 1e-5 * scale + 1e-7, "{name}: gradient differs by {err} (scale {scale})");
     }
 }
 

@@ -10,7 +10,7 @@ use crate::ops::embedding::{embedding_backward, embedding_forward, TokenBatch};
 use crate::ops::gelu::{gelu_backward, gelu_forward, GeluKind};
 use crate::ops::layernorm::{layernorm_backward, layernorm_forward};
 use crate::ops::loss::{loss_backward, loss_forward};
-use crate::ops::{elementwise, matmul};
+use crate::ops::{attention_cls, elementwise, matmul};
 
 type Result<T> = std::result::Result<T, GpuError>;
 
@@ -149,6 +149,20 @@ impl Tape {
             let Some(dctx) = g.take(id) else { return Ok(()) };
             let dqkv = attention_backward(&gpu, shape, &dctx, &qv, &mask, &ctx, &saved, pdrop)?;
             g.add(qid, dqkv)
+        });
+        Ok(out)
+    }
+
+    /// Self-attention of each sequence's first token ([CLS]) over all its tokens: (B, C). What
+    /// a classifier's last layer needs; see ops::attention_cls.
+    pub fn attention_cls(&mut self, qkv: &Var, mask: &Tensor, shape: AttentionShape, p_drop: f32) -> Result<Var> {
+        let pdrop = (p_drop > 0.0 && self.recording).then(|| ProbDropout { p: p_drop, seed: self.next_seed() });
+        let (ctx, probs) = attention_cls::forward(&self.gpu, shape, &qkv.value, mask, pdrop)?;
+        let out = self.var(ctx);
+        let (id, qid, qv, gpu) = (out.id, qkv.id, qkv.value.clone(), self.gpu.clone());
+        self.record(move |g| {
+            let Some(dctx) = g.take(id) else { return Ok(()) };
+            g.add(qid, attention_cls::backward(&gpu, shape, &dctx, &qv, &probs, pdrop)?)
         });
         Ok(out)
     }

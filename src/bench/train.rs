@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::stats::Spread;
 use crate::autograd::Tape;
 use crate::gpu::{Gpu, GpuError};
-use crate::model::{BertClassifier, Dropouts};
+use crate::model::{BertClassifier, Dropouts, Rows};
 use crate::ops::embedding::TokenBatch;
 use crate::optim::{AdamW, AdamWConfig};
 
@@ -22,6 +22,8 @@ pub struct TrainBenchOptions {
     pub steps: usize,
     pub warmup: usize,
     pub profile: bool,
+    /// The encoder's rows: `Cls` (what train, eval and predict run) or `All` (a full encoder).
+    pub rows: Rows,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -37,6 +39,8 @@ pub struct TrainBench {
     pub adapter: String,
     pub batch: usize,
     pub seq: usize,
+    /// "cls": the last layer for [CLS] alone (train, eval and predict); "all": every token.
+    pub last_layer: &'static str,
     pub parameters: usize,
     pub step_s_median: f64,
     pub step_s_min: f64,
@@ -149,7 +153,7 @@ pub fn run(
         let (batch, mask, labels) = random_batch(gpu, model, b, t, i as u64)?;
         model.params.zero_grad(gpu)?;
         let mut tape = Tape::new(gpu, i as u32);
-        let logits = model.forward(&mut tape, &batch, &mask, dropouts)?;
+        let logits = model.forward_rows(&mut tape, &batch, &mask, dropouts, o.rows)?;
         let metrics = tape.loss(&logits, &labels, 1.0)?;
         drop(logits);
         tape.backward()?;
@@ -184,7 +188,7 @@ pub fn run(
     let infer = || -> Result<f64, GpuError> {
         let t0 = Instant::now();
         let mut tape = Tape::inference(gpu);
-        let logits = model.forward(&mut tape, &batch, &mask, no_dropout)?;
+        let logits = model.forward_rows(&mut tape, &batch, &mask, no_dropout, o.rows)?;
         logits.value.to_vec()?;
         Ok(t0.elapsed().as_secs_f64())
     };
@@ -196,6 +200,10 @@ pub fn run(
         adapter: gpu.info().name.clone(),
         batch: b,
         seq: t,
+        last_layer: match o.rows {
+            Rows::Cls => "cls",
+            Rows::All => "all",
+        },
         parameters: model.params.numel(),
         step_s_median: spread.median,
         step_s_min: spread.min,

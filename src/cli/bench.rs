@@ -42,6 +42,10 @@ struct TrainArgs {
     /// GPU time per kernel family (timestamp queries) over one more step.
     #[arg(long)]
     profile: bool,
+    /// Run the last encoder layer for every token, as a full encoder does (by default a
+    /// classifier runs it for [CLS] alone, the only token its output depends on).
+    #[arg(long)]
+    full_last_layer: bool,
     #[arg(long)]
     json: bool,
 }
@@ -178,6 +182,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         steps: a.steps,
         warmup: 0,
         profile: a.profile,
+        rows: if a.full_last_layer { crate::model::Rows::All } else { crate::model::Rows::Cls },
     };
     let json = a.json;
     let r = crate::bench::train::run(&gpu, &model, &o, |m| {
@@ -191,6 +196,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     }
     println!("adapter: {}", r.adapter);
     println!("model: {} ({} parameters), batch {} x seq {}", a.model.display(), r.parameters, r.batch, r.seq);
+    println!("last encoder layer: {}", r.last_layer);
     println!(
         "training step (fwd + bwd + AdamW): median {:.2} s (min {:.2}, max {:.2}); first step {:.2} s",
         r.step_s_median, r.step_s_min, r.step_s_max, r.first_step_s

@@ -35,6 +35,15 @@ struct Layer {
     out_ln_b: usize,
 }
 
+/// Which tokens' hidden states the encoder returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rows {
+    /// Every token's: (B·T, C).
+    All,
+    /// Token 0's ([CLS]) alone: (B, C).
+    Cls,
+}
+
 /// Dropout probabilities while training (all 0 for inference, which the tape enforces anyway).
 #[derive(Clone, Copy, Debug)]
 pub struct Dropouts {
@@ -185,13 +194,14 @@ impl BertClassifier {
         self.params.get(i)
     }
 
-    /// The encoder's last hidden state (B·T, C).
+    /// The encoder's last hidden state: (B·T, C) for `Rows::All`, (B, C) for `Rows::Cls`.
     pub fn encode(
         &self,
         tape: &mut Tape,
         batch: &Arc<TokenBatch>,
         mask: &Tensor,
         drop: Dropouts,
+        rows: Rows,
     ) -> Result<Var, GpuError> {
         let cfg = &self.config;
         let eps = cfg.layer_norm_eps;
@@ -206,12 +216,20 @@ impl BertClassifier {
         let x = tape.embedding(batch, self.p(self.word), self.p(self.pos), self.p(self.ttype))?;
         let x = tape.layernorm(&x, self.p(self.emb_ln_w), self.p(self.emb_ln_b), eps)?;
         let mut x = tape.dropout(&x, drop.hidden)?;
-        for l in &self.layers {
+        for (i, l) in self.layers.iter().enumerate() {
             let qkv = tape.linear(&x, self.p(l.qkv_w), self.p(l.qkv_b))?;
-            let ctx = tape.attention(&qkv, mask, shape, drop.attention)?;
+            // Keys and values come from every token; in the last layer of `Rows::Cls` only token
+            // 0's query, residual and feed-forward are computed, as nothing else reaches the output.
+            let cls_only = rows == Rows::Cls && i + 1 == self.layers.len();
+            let (ctx, residual) = if cls_only {
+                let ctx = tape.attention_cls(&qkv, mask, shape, drop.attention)?;
+                (ctx, tape.first_token(&x, batch.b, batch.t)?)
+            } else {
+                (tape.attention(&qkv, mask, shape, drop.attention)?, x)
+            };
             let a = tape.linear(&ctx, self.p(l.attn_out_w), self.p(l.attn_out_b))?;
             let a = tape.dropout(&a, drop.hidden)?;
-            let a = tape.add(&a, &x)?;
+            let a = tape.add(&a, &residual)?;
             let x1 = tape.layernorm(&a, self.p(l.attn_ln_w), self.p(l.attn_ln_b), eps)?;
             let h = tape.linear(&x1, self.p(l.inter_w), self.p(l.inter_b))?;
             let h = tape.activation(&h, act)?;
@@ -220,17 +238,20 @@ impl BertClassifier {
             let o = tape.add(&o, &x1)?;
             x = tape.layernorm(&o, self.p(l.out_ln_w), self.p(l.out_ln_b), eps)?;
         }
+        if rows == Rows::Cls && self.layers.is_empty() {
+            x = tape.first_token(&x, batch.b, batch.t)?;
+        }
         Ok(x)
     }
 
-    /// The pooler output tanh(dense(h[:, 0])) (B, C).
-    pub fn pool(&self, tape: &mut Tape, hidden: &Var, b: usize, t: usize) -> Result<Var, GpuError> {
-        let cls = tape.first_token(hidden, b, t)?;
-        let pooled = tape.linear(&cls, self.p(self.pool_w), self.p(self.pool_b))?;
+    /// The pooler output tanh(dense(h₀)) (B, C) of the first tokens' hidden states h₀ (B, C).
+    pub fn pool(&self, tape: &mut Tape, cls: &Var) -> Result<Var, GpuError> {
+        let pooled = tape.linear(cls, self.p(self.pool_w), self.p(self.pool_b))?;
         tape.tanh(&pooled)
     }
 
-    /// Logits (B, labels).
+    /// Logits (B, labels). The last layer runs for token 0 alone (`Rows::Cls`): the same
+    /// logits as the full encoder, for about a sixth less work with MiniLM's 6 layers.
     pub fn forward(
         &self,
         tape: &mut Tape,
@@ -238,8 +259,25 @@ impl BertClassifier {
         mask: &Tensor,
         drop: Dropouts,
     ) -> Result<Var, GpuError> {
-        let hidden = self.encode(tape, batch, mask, drop)?;
-        let pooled = self.pool(tape, &hidden, batch.b, batch.t)?;
+        self.forward_rows(tape, batch, mask, drop, Rows::Cls)
+    }
+
+    /// `forward` with the encoder's rows chosen by the caller (`Rows::All` computes every
+    /// token's last layer too: the benchmark and the tests compare both).
+    pub fn forward_rows(
+        &self,
+        tape: &mut Tape,
+        batch: &Arc<TokenBatch>,
+        mask: &Tensor,
+        drop: Dropouts,
+        rows: Rows,
+    ) -> Result<Var, GpuError> {
+        let hidden = self.encode(tape, batch, mask, drop, rows)?;
+        let cls = match rows {
+            Rows::Cls => hidden,
+            Rows::All => tape.first_token(&hidden, batch.b, batch.t)?,
+        };
+        let pooled = self.pool(tape, &cls)?;
         let pooled = tape.dropout(&pooled, drop.classifier)?;
         tape.linear(&pooled, self.p(self.cls_w), self.p(self.cls_b))
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{BertClassifier, Dropouts};
+use super::{BertClassifier, Dropouts, Rows};
 use crate::autograd::Tape;
 use crate::gpu::{Gpu, GpuError};
 use crate::ops::embedding::TokenBatch;
@@ -55,32 +55,26 @@ pub fn embed_texts(
         let mask_t = gpu.upload("attention mask", &[b, t], &mask)?;
         let mut tape = Tape::inference(gpu);
         let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
-        let hidden = model.encode(&mut tape, &tb, &mask_t, none)?;
-        match pool {
-            Pooling::Pooler => {
-                let p = model.pool(&mut tape, &hidden, b, t)?.value.to_vec()?;
-                out.extend(p.chunks(c).map(|r| r.to_vec()));
-            }
-            Pooling::Cls | Pooling::Mean => {
-                let h = hidden.value.to_vec()?;
-                for i in 0..b {
-                    let rows = &h[i * t * c..(i + 1) * t * c];
-                    if pool == Pooling::Cls {
-                        out.push(rows[..c].to_vec());
-                        continue;
+        if pool == Pooling::Mean {
+            let h = model.encode(&mut tape, &tb, &mask_t, none, Rows::All)?.value.to_vec()?;
+            for (rows, m) in h.chunks(t * c).zip(mask.chunks(t)) {
+                let n = m.iter().sum::<f32>().max(1e-9);
+                let mut v = vec![0.0f32; c];
+                for (j, w) in m.iter().enumerate() {
+                    for k in 0..c {
+                        v[k] += w * rows[j * c + k];
                     }
-                    let m = &mask[i * t..(i + 1) * t];
-                    let n = m.iter().sum::<f32>().max(1e-9);
-                    let mut v = vec![0.0f32; c];
-                    for (j, w) in m.iter().enumerate() {
-                        for k in 0..c {
-                            v[k] += w * rows[j * c + k];
-                        }
-                    }
-                    out.push(v.iter().map(|x| x / n).collect());
                 }
+                out.push(v.iter().map(|x| x / n).collect());
             }
+            continue;
         }
+        // [CLS] and pooler need token 0 alone: its last layer is all that runs.
+        let mut cls = model.encode(&mut tape, &tb, &mask_t, none, Rows::Cls)?;
+        if pool == Pooling::Pooler {
+            cls = model.pool(&mut tape, &cls)?;
+        }
+        out.extend(cls.value.to_vec()?.chunks(c).map(|r| r.to_vec()));
     }
     Ok(out)
 }

@@ -5,6 +5,6 @@ mod bert;
 mod embed;
 mod init;
 
-pub use bert::{BertClassifier, Dropouts};
+pub use bert::{BertClassifier, Dropouts, Rows};
 pub use embed::{embed_texts, Pooling};
 pub use init::normal_init;

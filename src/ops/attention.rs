@@ -31,7 +31,7 @@ impl AttentionShape {
         self.nh * self.hs
     }
 
-    fn check(&self, qkv: &Tensor, mask: &Tensor) -> Result<(), GpuError> {
+    pub(crate) fn check(&self, qkv: &Tensor, mask: &Tensor) -> Result<(), GpuError> {
         let AttentionShape { b, t, .. } = *self;
         qkv.expect_shape("attention", &[b * t, 3 * self.c()])?;
         if mask.numel() != b * t {
@@ -46,7 +46,7 @@ impl AttentionShape {
     }
 
     /// Head (b, h) of Q, K or V (`which` = 0, 1, 2) inside qkv: a (T, HS) matrix.
-    fn qkv_layout(&self, which: usize) -> Layout {
+    pub(crate) fn qkv_layout(&self, which: usize) -> Layout {
         let c3 = 3 * self.c();
         Layout { off: which * self.c(), ld: c3, s1: self.t * c3, s2: self.hs, trans: false }
     }
@@ -61,7 +61,7 @@ impl AttentionShape {
         Layout { off: 0, ld: self.t, s1: self.nh * self.t * self.t, s2: self.t * self.t, trans: false }
     }
 
-    fn dims(&self, m: usize, n: usize, k: usize) -> Dims {
+    pub(crate) fn dims(&self, m: usize, n: usize, k: usize) -> Dims {
         Dims { m, n, k, nb1: self.b, nb2: self.nh }
     }
 }
@@ -74,7 +74,7 @@ pub struct ProbDropout {
 }
 
 /// P' = dropout(P), or P itself without dropout.
-fn dropped(gpu: &Arc<Gpu>, probs: &Tensor, pdrop: Option<ProbDropout>) -> Result<Tensor, GpuError> {
+pub(crate) fn dropped(gpu: &Arc<Gpu>, probs: &Tensor, pdrop: Option<ProbDropout>) -> Result<Tensor, GpuError> {
     match pdrop {
         Some(d) => dropout(gpu, probs, d.p, d.seed),
         None => Ok(probs.clone()),
@@ -238,11 +238,12 @@ pub fn matmul_backward(
     Ok(dqkv)
 }
 
-/// In place: scores (B·NH, T, T) become softmax(scores·scale + mask) over the last dimension.
+/// In place: scores (B·NH, Q, T) become softmax(scores·scale + mask) over the last dimension.
+/// Q is the number of query rows per head: T for full attention, 1 for the [CLS]-only path.
 pub fn softmax_forward(gpu: &Gpu, scores: &Tensor, mask: &Tensor, nh: usize, scale: f32) -> Result<(), GpuError> {
-    let (rows, cols) = score_rows(scores)?;
-    let b = rows / (nh * cols);
-    if b * nh * cols != rows || mask.numel() != b * cols {
+    let (z, q, cols) = score_dims(scores)?;
+    let b = z / nh;
+    if b * nh != z || mask.numel() != b * cols {
         return Err(shape_err(format!(
             "softmax: scores {:?} and mask {:?} disagree for {nh} heads",
             scores.shape(),
@@ -251,29 +252,32 @@ pub fn softmax_forward(gpu: &Gpu, scores: &Tensor, mask: &Tensor, nh: usize, sca
     }
     gpu.launch(
         &Kernel::new(Shader::Softmax, "softmax_fwd"),
-        &[rows as u32, cols as u32, (nh * cols) as u32, f(scale)],
+        &[(z * q) as u32, cols as u32, (nh * q) as u32, f(scale)],
         &[Arg::R(mask), Arg::W(scores)],
-        super::grid_1d(rows, 64),
+        super::grid_1d(z * q, 64),
     )
 }
 
 /// In place: dprobs becomes the score gradient P ⊙ (dP − Σ P ⊙ dP) · scale.
 pub fn softmax_backward(gpu: &Gpu, probs: &Tensor, dprobs: &Tensor, nh: usize, scale: f32) -> Result<(), GpuError> {
-    let (rows, cols) = score_rows(probs)?;
+    let (z, q, cols) = score_dims(probs)?;
     if dprobs.shape() != probs.shape() {
         return Err(shape_err(format!("softmax backward: {:?} vs {:?}", dprobs.shape(), probs.shape())));
     }
     gpu.launch(
         &Kernel::new(Shader::Softmax, "softmax_bwd"),
-        &[rows as u32, cols as u32, (nh * cols) as u32, f(scale)],
+        &[(z * q) as u32, cols as u32, (nh * q) as u32, f(scale)],
         &[Arg::R(probs), Arg::W(dprobs)],
-        super::grid_1d(rows, 64),
+        super::grid_1d(z * q, 64),
     )
 }
 
-fn score_rows(scores: &Tensor) -> Result<(usize, usize), GpuError> {
+/// (B·NH, Q, T) of a score matrix, where Q is T (every query) or 1 (the first query only).
+fn score_dims(scores: &Tensor) -> Result<(usize, usize, usize), GpuError> {
     match scores.shape() {
-        [z, t, t2] if t == t2 => Ok((z * t, *t)),
-        s => Err(shape_err(format!("softmax: scores {} must be (B·NH, T, T), has {s:?}", scores.name()))),
+        [z, q, t] if q == t || *q == 1 => Ok((*z, *q, *t)),
+        s => {
+            Err(shape_err(format!("softmax: scores {} must be (B·NH, T, T) or (B·NH, 1, T), has {s:?}", scores.name())))
+        }
     }
 }
