@@ -10,8 +10,10 @@ use common::*;
 
 use std::sync::Arc;
 use wgbert::gpu::{Gpu, Tensor};
-use wgbert::ops::attention::{attention_backward, attention_forward_with, AttentionShape, ProbDropout};
-use wgbert::ops::{attention_cls, elementwise, embedding, gelu, layernorm, loss, matmul};
+use wgbert::ops::attention::{
+    attention_backward, attention_forward_with, cls_backward, cls_forward, AttentionShape, ProbDropout,
+};
+use wgbert::ops::{elementwise, embedding, gelu, layernorm, loss, matmul};
 use wgbert::reference as r;
 
 fn dot(a: &[f64], w: &[f64]) -> f64 {
@@ -210,15 +212,15 @@ fn cls_attention_gradients_with_dropout() {
     let tm = up("mask", &[s.b, s.t], &[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0]);
     let drop = Some(ProbDropout { p: 0.3, seed: 7 });
     let fwd = |v: &[f32]| {
-        let (ctx, _) = attention_cls::forward(&g, s, &up("qkv", &[s.b * s.t, 3 * s.c()], v), &tm, drop).unwrap();
+        let (ctx, _) = cls_forward(&g, s, &up("qkv", &[s.b * s.t, 3 * s.c()], v), &tm, drop).unwrap();
         weighted(&ctx, &f64s(&w32))
     };
     let tq = up("qkv", &[s.b * s.t, 3 * s.c()], &q32);
-    let (ctx, probs) = attention_cls::forward(&g, s, &tq, &tm, drop).unwrap();
-    let (undropped, _) = attention_cls::forward(&g, s, &tq, &tm, None).unwrap();
+    let (ctx, probs) = cls_forward(&g, s, &tq, &tm, drop).unwrap();
+    let (undropped, _) = cls_forward(&g, s, &tq, &tm, None).unwrap();
     assert_ne!(ctx.to_vec().unwrap(), undropped.to_vec().unwrap(), "dropout changes the context");
     let dctx = up("dctx0", &[s.b, s.c()], &w32);
-    let d = attention_cls::backward(&g, s, &dctx, &tq, &probs, drop).unwrap().to_vec().unwrap();
+    let d = cls_backward(&g, s, &dctx, &tq, &probs, drop).unwrap().to_vec().unwrap();
     check_gpu("gpu [CLS] attention dqkv with dropout", &q32, &d, 40, 1e-2, fwd);
     // Queries other than token 0 do not exist: their gradient is exactly zero.
     for (row, r) in d.chunks(3 * s.c()).enumerate() {

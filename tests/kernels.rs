@@ -6,12 +6,12 @@ use common::*;
 
 use wgbert::gpu::{Gpu, GpuOptions};
 use wgbert::ops::attention::{
-    attention_backward, attention_forward_with, softmax_backward, softmax_forward, AttentionSaved, AttentionShape,
-    ProbDropout,
+    attention_backward, attention_forward_with, cls_backward, cls_forward, softmax_backward, softmax_forward,
+    AttentionSaved, AttentionShape, ProbDropout,
 };
 use wgbert::ops::layernorm::LnVariant;
 use wgbert::ops::matmul::{gemm_with, linear, linear_backward, Dims, Layout, Variant};
-use wgbert::ops::{adamw, attention_cls, attention_fused, elementwise, embedding, gelu, layernorm, loss, reduce};
+use wgbert::ops::{adamw, attention_fused, elementwise, embedding, gelu, layernorm, loss, reduce};
 use wgbert::reference as r;
 
 /// The row counts the issue names: none is a multiple of a tile except 384 and 1536.
@@ -270,7 +270,7 @@ fn cls_attention_matches_row_0_of_full_attention() {
         let first_rows =
             |x: &[f64], width: usize| -> Vec<f64> { x.chunks(t * width).flat_map(|r| r[..width].to_vec()).collect() };
         let what = format!("[CLS] attention {b}x{t}x{nh}x{hs}");
-        let (ctx, probs) = attention_cls::forward(&g, s, &tq, &tm, None).unwrap();
+        let (ctx, probs) = cls_forward(&g, s, &tq, &tm, None).unwrap();
         assert_close(&format!("{what} ctx"), &ctx.to_vec().unwrap(), &first_rows(&rctx, c), 1e-5, 1e-5);
         assert_close(&format!("{what} probs"), &probs.to_vec().unwrap(), &first_rows(&rp, t), 1e-6, 1e-5);
 
@@ -280,7 +280,7 @@ fn cls_attention_matches_row_0_of_full_attention() {
             dctx[i * t * c..i * t * c + c].copy_from_slice(&dctx0[i * c..(i + 1) * c]);
         }
         let rdqkv = r::attention::backward(&f64s(&dctx), &f64s(&qkv), &rp, &s);
-        let dqkv = attention_cls::backward(&g, s, &up("dctx0", &[b, c], &dctx0), &tq, &probs, None).unwrap();
+        let dqkv = cls_backward(&g, s, &up("dctx0", &[b, c], &dctx0), &tq, &probs, None).unwrap();
         assert_close(&format!("{what} dqkv"), &dqkv.to_vec().unwrap(), &rdqkv, 1e-5, 1e-4);
     }
 }

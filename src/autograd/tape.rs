@@ -5,12 +5,14 @@ use std::sync::Arc;
 
 use super::Param;
 use crate::gpu::{Gpu, GpuError, Tensor};
-use crate::ops::attention::{attention_backward, attention_forward, AttentionShape, ProbDropout};
+use crate::ops::attention::{
+    attention_backward, attention_forward, cls_backward, cls_forward, AttentionShape, ProbDropout,
+};
 use crate::ops::embedding::{embedding_backward, embedding_forward, TokenBatch};
 use crate::ops::gelu::{gelu_backward, gelu_forward, GeluKind};
 use crate::ops::layernorm::{layernorm_backward, layernorm_forward};
 use crate::ops::loss::{loss_backward, loss_forward};
-use crate::ops::{attention_cls, elementwise, matmul};
+use crate::ops::{elementwise, matmul};
 
 type Result<T> = std::result::Result<T, GpuError>;
 
@@ -157,12 +159,12 @@ impl Tape {
     /// a classifier's last layer needs; see ops::attention_cls.
     pub fn attention_cls(&mut self, qkv: &Var, mask: &Tensor, shape: AttentionShape, p_drop: f32) -> Result<Var> {
         let pdrop = (p_drop > 0.0 && self.recording).then(|| ProbDropout { p: p_drop, seed: self.next_seed() });
-        let (ctx, probs) = attention_cls::forward(&self.gpu, shape, &qkv.value, mask, pdrop)?;
+        let (ctx, probs) = cls_forward(&self.gpu, shape, &qkv.value, mask, pdrop)?;
         let out = self.var(ctx);
         let (id, qid, qv, gpu) = (out.id, qkv.id, qkv.value.clone(), self.gpu.clone());
         self.record(move |g| {
             let Some(dctx) = g.take(id) else { return Ok(()) };
-            g.add(qid, attention_cls::backward(&gpu, shape, &dctx, &qv, &probs, pdrop)?)
+            g.add(qid, cls_backward(&gpu, shape, &dctx, &qv, &probs, pdrop)?)
         });
         Ok(out)
     }

@@ -10,6 +10,9 @@
 //!   dQ = dS·K, dK = dSᵀ·Q
 //!
 //! The dropped-out P' is never stored: the backward recomputes it from P and the seed.
+//!
+//! `cls_forward` / `cls_backward` are the same path for the first query of each sequence alone
+//! (Q = 1 instead of T): a classifier's last layer, whose output only [CLS] reaches.
 
 use std::sync::Arc;
 
@@ -31,7 +34,7 @@ impl AttentionShape {
         self.nh * self.hs
     }
 
-    pub(crate) fn check(&self, qkv: &Tensor, mask: &Tensor) -> Result<(), GpuError> {
+    fn check(&self, qkv: &Tensor, mask: &Tensor) -> Result<(), GpuError> {
         let AttentionShape { b, t, .. } = *self;
         qkv.expect_shape("attention", &[b * t, 3 * self.c()])?;
         if mask.numel() != b * t {
@@ -46,22 +49,12 @@ impl AttentionShape {
     }
 
     /// Head (b, h) of Q, K or V (`which` = 0, 1, 2) inside qkv: a (T, HS) matrix.
-    pub(crate) fn qkv_layout(&self, which: usize) -> Layout {
+    fn qkv_layout(&self, which: usize) -> Layout {
         let c3 = 3 * self.c();
         Layout { off: which * self.c(), ld: c3, s1: self.t * c3, s2: self.hs, trans: false }
     }
 
-    /// Head (b, h) of a (B·T, C) tensor: a (T, HS) matrix.
-    fn ctx_layout(&self) -> Layout {
-        Layout { off: 0, ld: self.c(), s1: self.t * self.c(), s2: self.hs, trans: false }
-    }
-
-    /// Head (b, h) of the (B·NH, T, T) scores: a (T, T) matrix.
-    fn scores_layout(&self) -> Layout {
-        Layout { off: 0, ld: self.t, s1: self.nh * self.t * self.t, s2: self.t * self.t, trans: false }
-    }
-
-    pub(crate) fn dims(&self, m: usize, n: usize, k: usize) -> Dims {
+    fn dims(&self, m: usize, n: usize, k: usize) -> Dims {
         Dims { m, n, k, nb1: self.b, nb2: self.nh }
     }
 }
@@ -74,7 +67,7 @@ pub struct ProbDropout {
 }
 
 /// P' = dropout(P), or P itself without dropout.
-pub(crate) fn dropped(gpu: &Arc<Gpu>, probs: &Tensor, pdrop: Option<ProbDropout>) -> Result<Tensor, GpuError> {
+fn dropped(gpu: &Arc<Gpu>, probs: &Tensor, pdrop: Option<ProbDropout>) -> Result<Tensor, GpuError> {
     match pdrop {
         Some(d) => dropout(gpu, probs, d.p, d.seed),
         None => Ok(probs.clone()),
@@ -194,17 +187,7 @@ pub fn matmul_forward(
     mask: &Tensor,
     pdrop: Option<ProbDropout>,
 ) -> Result<(Tensor, Tensor), GpuError> {
-    s.check(qkv, mask)?;
-    let AttentionShape { b, t, nh, hs } = s;
-    let probs = gpu.empty("attention probabilities", &[b * nh, t, t])?;
-    let (q, k, v) = (s.qkv_layout(0), s.qkv_layout(1), s.qkv_layout(2));
-    let (ls, lc) = (s.scores_layout(), s.ctx_layout());
-    gemm(gpu, s.dims(t, t, hs), (qkv, q), (qkv, k.t()), None, (&probs, ls), 1.0, false)?;
-    softmax_forward(gpu, &probs, mask, nh, 1.0 / (hs as f32).sqrt())?;
-    let used = dropped(gpu, &probs, pdrop)?;
-    let ctx = gpu.empty("attention context", &[b * t, s.c()])?;
-    gemm(gpu, s.dims(t, hs, t), (&used, ls), (qkv, v), None, (&ctx, lc), 1.0, false)?;
-    Ok((ctx, probs))
+    forward_queries(gpu, s, s.t, qkv, mask, pdrop)
 }
 
 /// The matmul path's backward: dqkv (B·T, 3C), assigned. `pdrop` must be the forward's.
@@ -216,25 +199,99 @@ pub fn matmul_backward(
     probs: &Tensor,
     pdrop: Option<ProbDropout>,
 ) -> Result<Tensor, GpuError> {
+    backward_queries(gpu, s, s.t, dctx, qkv, probs, pdrop)
+}
+
+/// Attention for each sequence's first query ([CLS]) alone, over all its keys and values: all
+/// the last encoder layer of a classifier needs, since the pooler reads token 0 and nothing
+/// else. Returns ctx₀ (B, C) and p (B·NH, 1, T) before dropout.
+pub fn cls_forward(
+    gpu: &Arc<Gpu>,
+    s: AttentionShape,
+    qkv: &Tensor,
+    mask: &Tensor,
+    pdrop: Option<ProbDropout>,
+) -> Result<(Tensor, Tensor), GpuError> {
+    forward_queries(gpu, s, 1, qkv, mask, pdrop)
+}
+
+/// Backward of `cls_forward`: dqkv (B·T, 3C), assigned; rows 1.. of dQ are zero, as those
+/// queries do not exist.
+pub fn cls_backward(
+    gpu: &Arc<Gpu>,
+    s: AttentionShape,
+    dctx: &Tensor,
+    qkv: &Tensor,
+    probs: &Tensor,
+    pdrop: Option<ProbDropout>,
+) -> Result<Tensor, GpuError> {
+    backward_queries(gpu, s, 1, dctx, qkv, probs, pdrop)
+}
+
+/// Layouts of the matmul path for the first `q` queries of each sequence (q = T or 1): head
+/// (b, h) of the scores (B·NH, q, T) is a (q, T) matrix, of the context (B·q, C) a (q, HS) one.
+fn query_layouts(s: &AttentionShape, q: usize) -> (Layout, Layout) {
+    let scores = Layout { off: 0, ld: s.t, s1: s.nh * q * s.t, s2: q * s.t, trans: false };
+    let ctx = Layout { off: 0, ld: s.c(), s1: q * s.c(), s2: s.hs, trans: false };
+    (scores, ctx)
+}
+
+fn forward_queries(
+    gpu: &Arc<Gpu>,
+    s: AttentionShape,
+    nq: usize,
+    qkv: &Tensor,
+    mask: &Tensor,
+    pdrop: Option<ProbDropout>,
+) -> Result<(Tensor, Tensor), GpuError> {
+    s.check(qkv, mask)?;
     let AttentionShape { b, t, nh, hs } = s;
-    dctx.expect_shape("attention backward", &[b * t, s.c()])?;
-    qkv.expect_shape("attention backward", &[b * t, 3 * s.c()])?;
-    probs.expect_shape("attention backward", &[b * nh, t, t])?;
+    let probs = gpu.empty("attention probabilities", &[b * nh, nq, t])?;
     let (q, k, v) = (s.qkv_layout(0), s.qkv_layout(1), s.qkv_layout(2));
-    let (ls, lc) = (s.scores_layout(), s.ctx_layout());
-    let dqkv = gpu.empty("attention qkv gradient", &[b * t, 3 * s.c()])?;
-    let dp = gpu.empty("attention score gradient", &[b * nh, t, t])?;
+    let (ls, lc) = query_layouts(&s, nq);
+    // With nq < T only the first nq rows of each head's Q are read.
+    gemm(gpu, s.dims(nq, t, hs), (qkv, q), (qkv, k.t()), None, (&probs, ls), 1.0, false)?;
+    softmax_forward(gpu, &probs, mask, nh, 1.0 / (hs as f32).sqrt())?;
+    let used = dropped(gpu, &probs, pdrop)?;
+    let ctx = gpu.empty("attention context", &[b * nq, s.c()])?;
+    gemm(gpu, s.dims(nq, hs, t), (&used, ls), (qkv, v), None, (&ctx, lc), 1.0, false)?;
+    Ok((ctx, probs))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backward_queries(
+    gpu: &Arc<Gpu>,
+    s: AttentionShape,
+    nq: usize,
+    dctx: &Tensor,
+    qkv: &Tensor,
+    probs: &Tensor,
+    pdrop: Option<ProbDropout>,
+) -> Result<Tensor, GpuError> {
+    let AttentionShape { b, t, nh, hs } = s;
+    dctx.expect_shape("attention backward", &[b * nq, s.c()])?;
+    qkv.expect_shape("attention backward", &[b * t, 3 * s.c()])?;
+    probs.expect_shape("attention backward", &[b * nh, nq, t])?;
+    let (q, k, v) = (s.qkv_layout(0), s.qkv_layout(1), s.qkv_layout(2));
+    let (ls, lc) = query_layouts(&s, nq);
+    // With nq < T, rows nq.. of dQ are never written: they start at zero.
+    let dqkv = if nq < t {
+        gpu.zeros("attention qkv gradient", &[b * t, 3 * s.c()])?
+    } else {
+        gpu.empty("attention qkv gradient", &[b * t, 3 * s.c()])?
+    };
+    let dp = gpu.empty("attention score gradient", &[b * nh, nq, t])?;
     // dP' = dctx · Vᵀ ; dV = P'ᵀ · dctx
-    gemm(gpu, s.dims(t, t, hs), (dctx, lc), (qkv, v.t()), None, (&dp, ls), 1.0, false)?;
+    gemm(gpu, s.dims(nq, t, hs), (dctx, lc), (qkv, v.t()), None, (&dp, ls), 1.0, false)?;
     let used = dropped(gpu, probs, pdrop)?;
-    gemm(gpu, s.dims(t, hs, t), (&used, ls.t()), (dctx, lc), None, (&dqkv, v), 1.0, false)?;
+    gemm(gpu, s.dims(t, hs, nq), (&used, ls.t()), (dctx, lc), None, (&dqkv, v), 1.0, false)?;
     drop(used);
     // dP = dropout(dP'), then dS (over dP) = P ⊙ (dP − rowsum(P ⊙ dP)) / √HS
     let dp = dropped(gpu, &dp, pdrop)?;
     softmax_backward(gpu, probs, &dp, nh, 1.0 / (hs as f32).sqrt())?;
     // dQ = dS · K ; dK = dSᵀ · Q
-    gemm(gpu, s.dims(t, hs, t), (&dp, ls), (qkv, k), None, (&dqkv, q), 1.0, false)?;
-    gemm(gpu, s.dims(t, hs, t), (&dp, ls.t()), (qkv, q), None, (&dqkv, k), 1.0, false)?;
+    gemm(gpu, s.dims(nq, hs, t), (&dp, ls), (qkv, k), None, (&dqkv, q), 1.0, false)?;
+    gemm(gpu, s.dims(t, hs, nq), (&dp, ls.t()), (qkv, q), None, (&dqkv, k), 1.0, false)?;
     Ok(dqkv)
 }
 

@@ -7,7 +7,6 @@
 
 pub mod adamw;
 pub mod attention;
-pub mod attention_cls;
 pub mod attention_fused;
 pub mod convert;
 pub mod elementwise;
