@@ -1,6 +1,7 @@
 // LayerNorm over the last dimension C of x (R, C), R = B·T rows.
 //
 //   forward   y = (x - mean) · rstd · gamma + beta;  saves mean and rstd (R) for the backward
+//             (ln_fwd_add: x = dropout(a) + residual, computed here and saved when training)
 //   backward  dx = rstd · (g - mean(g) - xhat · mean(g · xhat)),  g = dy · gamma  (assigned)
 //             dgamma = Σ_rows dy · xhat, dbeta = Σ_rows dy                        (accumulated)
 //
@@ -16,6 +17,9 @@ struct Params {
     cols: u32,
     eps: f32,
     chunk_rows: u32,   // ln_bwd_params_partial: rows per partial sum
+    threshold: u32,    // ln_fwd_add dropout: drop when hash < threshold = p · 2³²
+    seed: u32,
+    keep_scale: f32,   // 1 / (1 - p)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -46,12 +50,52 @@ fn row_of(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
 }
 
 // ---- forward ----
-@group(0) @binding(1) var<storage, read> x: array<f32>;             // (R, C)
+// ln_fwd normalizes x; ln_fwd_add normalizes s = dropout(a) + residual, the sub-layer output
+// added to its input as BERT does before every LayerNorm but the embeddings', in the same pass
+// (no separate add or dropout kernel, and s is written only when training: SAVE_SUM). The first
+// pass puts each row's input into y, and the statistics and normalization then read y.
+@group(0) @binding(1) var<storage, read> x: array<f32>;             // (R, C): x, or a for ln_fwd_add
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;         // (C)
 @group(0) @binding(3) var<storage, read> beta: array<f32>;          // (C)
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;       // (R, C)
 @group(0) @binding(5) var<storage, read_write> mean_out: array<f32>;  // (R)
 @group(0) @binding(6) var<storage, read_write> rstd_out: array<f32>;  // (R)
+@group(0) @binding(7) var<storage, read> residual: array<f32>;      // (R, C), ln_fwd_add
+@group(0) @binding(8) var<storage, read_write> sum_out: array<f32>; // (R, C) s, when SAVE_SUM
+
+// ln_fwd_add: dropout on a (p.threshold, p.seed, p.keep_scale), and whether s is saved.
+override DROPOUT: bool = false;
+override SAVE_SUM: bool = false;
+
+// The hash of elementwise.wgsl's dropout: the same (seed, index) drops the same element, so the
+// backward drops the gradient with that kernel.
+fn pcg(v: u32) -> u32 {
+    let state = v * 747796405u + 2891336453u;
+    let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+    return (word >> 22u) ^ word;
+}
+
+fn dropped(v: f32, i: u32) -> f32 {
+    if !DROPOUT { return v; }
+    return select(v * p.keep_scale, 0.0, pcg(pcg(i) ^ p.seed) < p.threshold);
+}
+
+// Statistics and output of the row at `base` whose input is in y and sums to `total`.
+fn normalize_row(li: u32, row: u32, base: u32, total: f32) {
+    let mean = total / f32(p.cols);
+    // Two passes (mean, then squared deviations) rather than E[x²] - mean²: no cancellation.
+    var v = 0.0;
+    for (var c = li; c < p.cols; c += WG) { let d = y[base + c] - mean; v += d * d; }
+    let var_ = reduce2(li, v, 0.0).x / f32(p.cols);
+    let rstd = inverseSqrt(var_ + p.eps);
+    for (var c = li; c < p.cols; c += WG) {
+        y[base + c] = (y[base + c] - mean) * rstd * gamma[c] + beta[c];
+    }
+    if li == 0u {
+        mean_out[row] = mean;
+        rstd_out[row] = rstd;
+    }
+}
 
 @compute @workgroup_size(64)
 fn ln_fwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -60,20 +104,24 @@ fn ln_fwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
     if row >= p.rows { return; }   // uniform per workgroup
     let base = row * p.cols;
     var s = 0.0;
-    for (var c = li; c < p.cols; c += WG) { s += x[base + c]; }
-    let mean = reduce2(li, s, 0.0).x / f32(p.cols);
-    // Two passes (mean, then squared deviations) rather than E[x²] - mean²: no cancellation.
-    var v = 0.0;
-    for (var c = li; c < p.cols; c += WG) { let d = x[base + c] - mean; v += d * d; }
-    let var_ = reduce2(li, v, 0.0).x / f32(p.cols);
-    let rstd = inverseSqrt(var_ + p.eps);
+    for (var c = li; c < p.cols; c += WG) { let v = x[base + c]; y[base + c] = v; s += v; }
+    normalize_row(li, row, base, reduce2(li, s, 0.0).x);
+}
+
+@compute @workgroup_size(64)
+fn ln_fwd_add(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) li: u32) {
+    let row = row_of(wg, nwg);
+    if row >= p.rows { return; }
+    let base = row * p.cols;
+    var s = 0.0;
     for (var c = li; c < p.cols; c += WG) {
-        y[base + c] = (x[base + c] - mean) * rstd * gamma[c] + beta[c];
+        let v = dropped(x[base + c], base + c) + residual[base + c];
+        y[base + c] = v;
+        if SAVE_SUM { sum_out[base + c] = v; }
+        s += v;
     }
-    if li == 0u {
-        mean_out[row] = mean;
-        rstd_out[row] = rstd;
-    }
+    normalize_row(li, row, base, reduce2(li, s, 0.0).x);
 }
 
 // ---- forward, one row per invocation (C a multiple of 4) ----
@@ -81,6 +129,8 @@ fn ln_fwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
 @group(0) @binding(2) var<storage, read> gamma4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> beta4: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> y4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> residual4: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read_write> sum_out4: array<vec4<f32>>;
 
 fn hsum(v: vec4<f32>) -> f32 {
     return (v.x + v.y) + (v.z + v.w);
@@ -90,24 +140,51 @@ fn row_of_rows(wg: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
     return (wg.y * nwg.x + wg.x) * WG + li;
 }
 
+fn dropped4(v: vec4<f32>, i4: u32) -> vec4<f32> {
+    if !DROPOUT { return v; }
+    let i = i4 * 4u;
+    return vec4<f32>(dropped(v.x, i), dropped(v.y, i + 1u), dropped(v.z, i + 2u), dropped(v.w, i + 3u));
+}
+
+// `normalize_row` for a row per invocation, C/4 vec4s from `base`.
+fn normalize_row4(row: u32, base: u32, total: vec4<f32>) {
+    let c4 = p.cols / 4u;
+    let mean = hsum(total) / f32(p.cols);
+    var v = vec4<f32>(0.0);
+    for (var c = 0u; c < c4; c++) { let d = y4[base + c] - mean; v += d * d; }
+    let rstd = inverseSqrt(hsum(v) / f32(p.cols) + p.eps);
+    for (var c = 0u; c < c4; c++) {
+        y4[base + c] = (y4[base + c] - mean) * rstd * gamma4[c] + beta4[c];
+    }
+    mean_out[row] = mean;
+    rstd_out[row] = rstd;
+}
+
 @compute @workgroup_size(64)
 fn ln_fwd_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
     let row = row_of_rows(wg, nwg, li);
     if row >= p.rows { return; }
-    let c4 = p.cols / 4u;
-    let base = row * c4;
+    let base = row * (p.cols / 4u);
     var s = vec4<f32>(0.0);
-    for (var c = 0u; c < c4; c++) { s += x4[base + c]; }
-    let mean = hsum(s) / f32(p.cols);
-    var v = vec4<f32>(0.0);
-    for (var c = 0u; c < c4; c++) { let d = x4[base + c] - mean; v += d * d; }
-    let rstd = inverseSqrt(hsum(v) / f32(p.cols) + p.eps);
-    for (var c = 0u; c < c4; c++) {
-        y4[base + c] = (x4[base + c] - mean) * rstd * gamma4[c] + beta4[c];
+    for (var c = 0u; c < p.cols / 4u; c++) { let v = x4[base + c]; y4[base + c] = v; s += v; }
+    normalize_row4(row, base, s);
+}
+
+@compute @workgroup_size(64)
+fn ln_fwd_add_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                   @builtin(local_invocation_index) li: u32) {
+    let row = row_of_rows(wg, nwg, li);
+    if row >= p.rows { return; }
+    let base = row * (p.cols / 4u);
+    var s = vec4<f32>(0.0);
+    for (var c = 0u; c < p.cols / 4u; c++) {
+        let v = dropped4(x4[base + c], base + c) + residual4[base + c];
+        y4[base + c] = v;
+        if SAVE_SUM { sum_out4[base + c] = v; }
+        s += v;
     }
-    mean_out[row] = mean;
-    rstd_out[row] = rstd;
+    normalize_row4(row, base, s);
 }
 
 // ---- backward: input gradient ----

@@ -1,6 +1,10 @@
 // Matrix multiply with transposes, two-level strided batches and a fused epilogue.
 //
-//   C[z] = alpha · op(A[z]) · op(B[z])  (+ bias)  (+ C[z] when ACCUMULATE)
+//   C[z] = act(alpha · op(A[z]) · op(B[z])  (+ bias)  (+ C[z] when ACCUMULATE))
+//
+// act is the identity, or with EPILOGUE = kind + 1 the feed-forward activation of that kind
+// (activation.wgsl, appended to this file); SAVE_PRE also writes its input to `pre`, which the
+// backward needs. The FFN's first dense layer thus needs no separate GELU pass over its output.
 //
 // op(A) is (M, K), op(B) is (K, N), C is (M, N) with row stride ldc. With TRANS_A, A is stored
 // (K, M) with row stride lda, else (M, K); likewise B. The batch index z = z1·nb2 + z2 has a
@@ -32,6 +36,7 @@ struct Params {
     blocks_m: u32, blocks_n: u32, chunks: u32, total: u32,
     m0: u32, n0: u32, first: u32, chunk_k: u32,
     chunks_here: u32,
+    last: u32,         // 1 on the dispatch that finishes C (the last K run): the activation's turn
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -39,11 +44,14 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;        // (N), read when HAS_BIAS
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
+@group(0) @binding(5) var<storage, read_write> pre: array<f32>;     // like C, when SAVE_PRE
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
 override ACCUMULATE: bool = false;
+override EPILOGUE: u32 = 0u;
+override SAVE_PRE: bool = false;
 
 // Strides of op(A) along m and k, and of op(B) along k and n.
 fn a_strides() -> vec2<u32> {
@@ -61,6 +69,10 @@ fn store(cbase: u32, m: u32, n: u32, v: f32) {
     if HAS_BIAS { r += bias[n]; }
     let i = cbase + m * p.ldc + n;
     if ACCUMULATE { r += c[i]; }
+    if EPILOGUE != 0u {
+        if SAVE_PRE { pre[i] = r; }
+        r = activation(r, EPILOGUE - 1u);
+    }
     c[i] = r;
 }
 
@@ -296,6 +308,7 @@ const PANEL_CHUNKS: u32 = 4u;
 @group(0) @binding(9) var<storage, read> panel_bias: array<f32>;
 // C as vec4s: a vec4 store is one pass over the SIMD lanes where four scalar stores are four.
 @group(0) @binding(10) var<storage, read_write> panel_c: array<vec4<f32>>;
+@group(0) @binding(11) var<storage, read_write> panel_pre: array<vec4<f32>>;  // like C, when SAVE_PRE
 
 // C_VEC4: C's offset and row stride are multiples of 4, so the 4 columns a vec4 covers are one
 // aligned vec4 of panel_c.
@@ -336,7 +349,21 @@ fn panel_value(i: u32, n: u32, v: f32) -> f32 {
     } else {
         r += panel_c[i / 4u][i % 4u];
     }
-    return r;
+    return finish(i, r);
+}
+
+// The epilogue activation, once C is complete (the last K run); the input saved for SAVE_PRE.
+fn finish(i: u32, r: f32) -> f32 {
+    if EPILOGUE == 0u || p.last == 0u { return r; }
+    if SAVE_PRE { panel_pre[i / 4u][i % 4u] = r; }
+    return activation(r, EPILOGUE - 1u);
+}
+
+fn finish4(j: u32, r: vec4<f32>) -> vec4<f32> {
+    if EPILOGUE == 0u || p.last == 0u { return r; }
+    if SAVE_PRE { panel_pre[j] = r; }
+    let k = EPILOGUE - 1u;
+    return vec4<f32>(activation(r.x, k), activation(r.y, k), activation(r.z, k), activation(r.w, k));
 }
 
 // Columns n..n+3 of row m.
@@ -350,7 +377,7 @@ fn store_panel4(m: u32, n: u32, v: vec4<f32>) {
             r += vec4<f32>(panel_bias[n], panel_bias[n + 1u], panel_bias[n + 2u], panel_bias[n + 3u]);
         }
         if keep { r += panel_c[i / 4u]; }
-        panel_c[i / 4u] = r;
+        panel_c[i / 4u] = finish4(i / 4u, r);
         return;
     }
     for (var q = 0u; q < 4u; q++) {

@@ -10,7 +10,9 @@ use wgbert::ops::attention::{
     AttentionSaved, AttentionShape, ProbDropout,
 };
 use wgbert::ops::layernorm::LnVariant;
-use wgbert::ops::matmul::{gemm_with, linear, linear_backward, Dims, Layout, Variant};
+use wgbert::ops::matmul::{
+    gemm_epilogue, gemm_with, linear, linear_act, linear_backward, Dims, Epilogue, Layout, Variant,
+};
 use wgbert::ops::{adamw, attention_fused, elementwise, embedding, gelu, layernorm, loss, reduce};
 use wgbert::reference as r;
 
@@ -153,6 +155,55 @@ fn layernorm_forward_and_backward_match_reference() {
 }
 
 #[test]
+fn add_layernorm_matches_dropout_add_then_reference_layernorm() {
+    // BERT's add & norm in one kernel: LayerNorm(dropout(a) + residual), with the dropout mask
+    // of elementwise.wgsl (the backward drops the gradient with that kernel).
+    let g = gpu();
+    let mut rng = Rng::new(21);
+    for (rows, cols) in [(1, 8), (33, 12), (129, 384), (7, 7)] {
+        let a = rng.vec(rows * cols, 2.0);
+        let res: Vec<f32> = rng.vec(rows * cols, 3.0).iter().map(|v| v + 1.0).collect();
+        let (gamma, beta) = (rng.vec(cols, 1.0), rng.vec(cols, 1.0));
+        let (ta, tr) = (up("a", &[rows, cols], &a), up("residual", &[rows, cols], &res));
+        let (tg, tb) = (up("gamma", &[cols], &gamma), up("beta", &[cols], &beta));
+        for drop in [None, Some(layernorm::AddDropout { p: 0.25, seed: 11 })] {
+            let da = match drop {
+                Some(d) => r::elementwise::dropout(&f64s(&a), d.p, d.seed),
+                None => f64s(&a),
+            };
+            let sum: Vec<f64> = da.iter().zip(&res).map(|(x, r)| x + *r as f64).collect();
+            let (ry, rs) = r::layernorm::forward(&sum, &f64s(&gamma), &f64s(&beta), cols, 1e-12);
+            for v in [LnVariant::Workgroup, LnVariant::Rows] {
+                let name = format!("{rows}x{cols} {v:?} dropout {}", drop.is_some());
+                let run = |save| layernorm::add_layernorm_forward_with(&g, v, &ta, &tr, drop, &tg, &tb, 1e-12, save);
+                if v == LnVariant::Rows && cols % 4 != 0 {
+                    assert!(run(true).is_err(), "{name}: the rows variant needs C % 4 == 0");
+                    continue;
+                }
+                let (y, saved_sum, saved) = run(true).unwrap();
+                assert_close(&format!("add & norm y {name}"), &y.to_vec().unwrap(), &ry, 1e-5, 1e-5);
+                assert_close(
+                    &format!("add & norm sum {name}"),
+                    &saved_sum.unwrap().to_vec().unwrap(),
+                    &sum,
+                    1e-6,
+                    1e-6,
+                );
+                assert_close(&format!("add & norm rstd {name}"), &saved.rstd.to_vec().unwrap(), &rs.rstd, 1e-5, 1e-4);
+                // Inference saves no sum and gives the same output.
+                let (y2, none, _) = run(false).unwrap();
+                assert!(none.is_none());
+                assert_eq!(y2.to_vec().unwrap(), y.to_vec().unwrap(), "{name}: with and without the saved sum");
+            }
+        }
+    }
+    let wrong = up("residual", &[3, 8], &[0.0; 24]);
+    let (tg, tb) = (up("gamma", &[8], &[1.0; 8]), up("beta", &[8], &[0.0; 8]));
+    let e = layernorm::add_layernorm_forward(&g, &up("a", &[2, 8], &[0.0; 16]), &wrong, None, &tg, &tb, 1e-12, true);
+    assert!(e.err().expect("shapes differ").to_string().contains("residual"));
+}
+
+#[test]
 fn gelu_exact_and_tanh_match_reference() {
     let g = gpu();
     // A dense sweep of [-10, 10] plus the tails.
@@ -169,6 +220,58 @@ fn gelu_exact_and_tanh_match_reference() {
         let wdx: Vec<f64> = x.iter().zip(&dy).map(|(&v, &d)| d as f64 * r::gelu::gelu_grad(v as f64, kind)).collect();
         assert_close(&format!("gelu backward {kind:?}"), &dx, &wdx, 2e-6, 1e-6);
     }
+}
+
+#[test]
+fn matmul_activation_epilogue_matches_linear_then_activation() {
+    // act(x · wᵀ + bias) in the matmul's epilogue, every variant: K = 1100 takes three panel
+    // dispatches per block (the activation only on the last), 33 x 37 leaves ragged edges.
+    let g = gpu();
+    let mut rng = Rng::new(22);
+    for (rows, in_f, out_f) in [(33, 32, 37), (129, 1100, 64), (256, 384, 1536)] {
+        let x = rng.vec(rows * in_f, 1.0);
+        let w = rng.vec(out_f * in_f, 2.0 / (in_f as f32).sqrt());
+        let bias = rng.vec(out_f, 0.5);
+        let (tx, tw, tb) = (up("x", &[rows, in_f], &x), up("w", &[out_f, in_f], &w), up("b", &[out_f], &bias));
+        let h = r::matmul::linear(&f64s(&x), &f64s(&w), Some(&f64s(&bias)), rows, in_f, out_f);
+        let d = Dims { m: rows, n: out_f, k: in_f, nb1: 1, nb2: 1 };
+        let (la, lb, lc) = (Layout::rows(in_f), Layout::rows(in_f).t(), Layout::rows(out_f));
+        for act in [gelu::GeluKind::Erf, gelu::GeluKind::Tanh, gelu::GeluKind::Relu] {
+            let want: Vec<f64> = h.iter().map(|&v| r::gelu::gelu(v, act)).collect();
+            for v in Variant::ALL {
+                let what = format!("{} {rows}x{in_f}x{out_f} {act:?}", v.name());
+                let (y, pre) = (g.empty("y", &[rows, out_f]).unwrap(), g.empty("pre", &[rows, out_f]).unwrap());
+                let e = Epilogue { act, pre: Some(&pre) };
+                gemm_epilogue(&g, v, d, (&tx, la), (&tw, lb), Some(&tb), (&y, lc), 1.0, false, Some(e)).unwrap();
+                let tol = 1e-5 * in_f as f64;
+                assert_close(&format!("epilogue y {what}"), &y.to_vec().unwrap(), &want, tol, 1e-5);
+                assert_close(&format!("epilogue pre {what}"), &pre.to_vec().unwrap(), &h, tol, 1e-5);
+            }
+        }
+        // The op the model calls: the tuned variant, with and without the saved input.
+        let (y, pre) = linear_act(&g, &tx, &tw, Some(&tb), gelu::GeluKind::Erf, false).unwrap();
+        assert!(pre.is_none());
+        let want: Vec<f64> = h.iter().map(|&v| r::gelu::gelu(v, gelu::GeluKind::Erf)).collect();
+        assert_close("linear_act", &y.to_vec().unwrap(), &want, 1e-5 * in_f as f64, 1e-5);
+    }
+    // An epilogue cannot accumulate: C would be act(old C + product).
+    let t = up("t", &[4, 4], &[1.0; 16]);
+    let e = Epilogue { act: gelu::GeluKind::Erf, pre: None };
+    let d = Dims { m: 4, n: 4, k: 4, nb1: 1, nb2: 1 };
+    let l = Layout::rows(4);
+    let err = gemm_epilogue(
+        &g,
+        Variant::Register,
+        d,
+        (&t, l),
+        (&t, l),
+        None,
+        (&up("c", &[4, 4], &[0.0; 16]), l),
+        1.0,
+        true,
+        Some(e),
+    );
+    assert!(err.unwrap_err().to_string().contains("epilogue"));
 }
 
 #[test]

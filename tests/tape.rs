@@ -262,6 +262,57 @@ fn cls_only_last_layer_gives_the_full_encoders_logits_and_gradients() {
 }
 
 #[test]
+fn gradients_through_hidden_dropout_match_finite_differences() {
+    // With a fixed tape seed the dropout masks are fixed, so the loss is a function of the
+    // parameters: central differences check the backward through every add & norm's dropout
+    // (the fused kernel draws the mask forward, elementwise dropout applies it backward).
+    let g = gpu();
+    let (model, ids, types, mask, labels) = tiny_setup();
+    let batch = Arc::new(TokenBatch::upload(&g, &ids, &types, 4, 8, 300, 2).unwrap());
+    let (mask, labels) = (g.upload("mask", &[4, 8], &mask).unwrap(), g.upload("labels", &[4], &labels).unwrap());
+    let drop = Dropouts { hidden: 0.3, attention: 0.0, classifier: 0.0 };
+    let loss = |backward: bool| -> f64 {
+        let mut tape = Tape::new(&g, 5);
+        let logits = model.forward(&mut tape, &batch, &mask, drop).unwrap();
+        let l = tape.loss(&logits, &labels, 1.0).unwrap();
+        if backward {
+            tape.backward().unwrap();
+        }
+        l.to_vec().unwrap()[0] as f64
+    };
+    model.params.zero_grad(&g).unwrap();
+    let l0 = loss(true);
+    let none = Dropouts { hidden: 0.0, ..drop };
+    let mut plain = Tape::new(&g, 5);
+    let logits = model.forward(&mut plain, &batch, &mask, none).unwrap();
+    let l_plain = plain.loss(&logits, &labels, 1.0).unwrap().to_vec().unwrap()[0] as f64;
+    assert_ne!(l0, l_plain, "dropout changes the loss");
+    // A weight whose output is dropped before the first add & norm, and one after it.
+    for name in ["encoder.layer.0.attention.output.dense.weight", "encoder.layer.0.output.dense.bias"] {
+        let p = model.params.by_name(name).unwrap();
+        let (value, grad) = (p.value.to_vec().unwrap(), p.grad.to_vec().unwrap());
+        let mut rng = Rng::new(3);
+        for _ in 0..6 {
+            let i = rng.below(value.len() as u32) as usize;
+            let h = 1e-2f32;
+            let at = |d: f32| {
+                let mut v = value.clone();
+                v[i] += d;
+                g.write(&p.value, bytemuck::cast_slice(&v)).unwrap();
+                loss(false)
+            };
+            let numeric = (at(h) - at(-h)) / (2.0 * h as f64);
+            g.write(&p.value, bytemuck::cast_slice(&value)).unwrap();
+            let a = grad[i] as f64;
+            assert!(
+                (a - numeric).abs() <= 2e-4 + 2e-2 * numeric.abs(),
+                "{name}[{i}]: backward {a}, finite difference {numeric}"
+            );
+        }
+    }
+}
+
+#[test]
 fn optimizer_and_parameters_resume_from_saved_state() {
     let g = gpu();
     let dir = std::env::temp_dir().join(format!("wgbert-resume-{}", std::process::id()));

@@ -10,7 +10,7 @@ use crate::ops::attention::{
 };
 use crate::ops::embedding::{embedding_backward, embedding_forward, TokenBatch};
 use crate::ops::gelu::{gelu_backward, gelu_forward, GeluKind};
-use crate::ops::layernorm::{layernorm_backward, layernorm_forward};
+use crate::ops::layernorm::{add_layernorm_forward, layernorm_backward, layernorm_forward, AddDropout};
 use crate::ops::loss::{loss_backward, loss_forward};
 use crate::ops::{elementwise, matmul};
 
@@ -127,6 +127,39 @@ impl Tape {
         Ok(out)
     }
 
+    /// LayerNorm(dropout(a) + residual): BERT's add & norm after each sub-layer, one kernel
+    /// forward. Backward: the LayerNorm backward gives ds, which the residual takes as it is
+    /// and `a` through the same dropout mask.
+    pub fn add_layernorm(
+        &mut self,
+        a: &Var,
+        residual: &Var,
+        p_drop: f32,
+        gamma: &Param,
+        beta: &Param,
+        eps: f32,
+    ) -> Result<Var> {
+        let drop = (p_drop > 0.0 && self.recording).then(|| AddDropout { p: p_drop, seed: self.next_seed() });
+        let (gv, bv) = (&gamma.value, &beta.value);
+        let (y, sum, saved) =
+            add_layernorm_forward(&self.gpu, &a.value, &residual.value, drop, gv, bv, eps, self.recording)?;
+        let out = self.var(y);
+        let (id, aid, rid, gpu) = (out.id, a.id, residual.id, self.gpu.clone());
+        let (gv, dg, db) = (gamma.value.clone(), gamma.grad.clone(), beta.grad.clone());
+        self.record(move |g| {
+            let Some(dy) = g.take(id) else { return Ok(()) };
+            let sum = sum.expect("a recording tape saves the sum");
+            let ds = layernorm_backward(&gpu, &dy, &sum, &gv, &saved, &dg, &db)?;
+            let da = match drop {
+                Some(d) => elementwise::dropout(&gpu, &ds, d.p, d.seed)?,
+                None => ds.clone(),
+            };
+            g.add(rid, ds)?;
+            g.add(aid, da)
+        });
+        Ok(out)
+    }
+
     /// x · wᵀ + b, w stored (OUT, IN).
     pub fn linear(&mut self, x: &Var, w: &Param, b: &Param) -> Result<Var> {
         let out = self.var(matmul::linear(&self.gpu, &x.value, &w.value, Some(&b.value))?);
@@ -135,6 +168,25 @@ impl Tape {
         self.record(move |g| {
             let Some(dy) = g.take(id) else { return Ok(()) };
             let dx = matmul::linear_backward(&gpu, &dy, &xv, &wv, &dw, Some(&db), true)?;
+            g.add(xid, dx.expect("asked for dx"))
+        });
+        Ok(out)
+    }
+
+    /// act(x · wᵀ + b) with the activation in the matmul's epilogue (the FFN's first dense
+    /// layer). The backward takes the activation's gradient at the saved input, then the
+    /// linear's.
+    pub fn linear_act(&mut self, x: &Var, w: &Param, b: &Param, act: GeluKind) -> Result<Var> {
+        let (y, pre) = matmul::linear_act(&self.gpu, &x.value, &w.value, Some(&b.value), act, self.recording)?;
+        let out = self.var(y);
+        let (id, xid, xv, gpu) = (out.id, x.id, x.value.clone(), self.gpu.clone());
+        let (wv, dw, db) = (w.value.clone(), w.grad.clone(), b.grad.clone());
+        self.record(move |g| {
+            let Some(dy) = g.take(id) else { return Ok(()) };
+            let pre = pre.expect("a recording tape saves the pre-activation");
+            let dh = gelu_backward(&gpu, &dy, &pre, act)?;
+            drop((dy, pre));
+            let dx = matmul::linear_backward(&gpu, &dh, &xv, &wv, &dw, Some(&db), true)?;
             g.add(xid, dx.expect("asked for dx"))
         });
         Ok(out)

@@ -54,9 +54,14 @@ impl Shader {
 
     fn source(self) -> &'static str {
         match self {
-            Shader::Matmul => include_str!("../../shaders/matmul.wgsl"),
+            // activation.wgsl is shared: the GELU kernels and the matmul epilogue.
+            Shader::Matmul => {
+                concat!(include_str!("../../shaders/matmul.wgsl"), include_str!("../../shaders/activation.wgsl"))
+            }
             Shader::Layernorm => include_str!("../../shaders/layernorm.wgsl"),
-            Shader::Gelu => include_str!("../../shaders/gelu.wgsl"),
+            Shader::Gelu => {
+                concat!(include_str!("../../shaders/gelu.wgsl"), include_str!("../../shaders/activation.wgsl"))
+            }
             Shader::Softmax => include_str!("../../shaders/softmax.wgsl"),
             Shader::Embedding => include_str!("../../shaders/embedding.wgsl"),
             Shader::Elementwise => include_str!("../../shaders/elementwise.wgsl"),

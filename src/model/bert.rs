@@ -1,8 +1,9 @@
 //! BERT for sequence classification, the same maths as HF `BertForSequenceClassification`:
 //!
 //!   x = LayerNorm(word[ids] + pos[t] + type[types]) → dropout
-//!   L × { qkv = x·Wqkvᵀ (one fused projection) → attention → dense → dropout → LayerNorm(· + x)
-//!         → dense → GELU → dense → dropout → LayerNorm(· + x) }
+//!   L × { qkv = x·Wqkvᵀ (one fused projection) → attention → dense → LayerNorm(dropout(·) + x)
+//!         → GELU(dense) → dense → LayerNorm(dropout(·) + x) }
+//!   (add & norm: one kernel; GELU: the dense layer's matmul epilogue)
 //!   pooled = tanh(dense(x[:, 0])) → dropout → logits = dense(pooled)     (B, labels)
 //!
 //! Q, K and V are stored fused as one (3C, C) weight; `export_tensors` splits them back into
@@ -228,15 +229,10 @@ impl BertClassifier {
                 (tape.attention(&qkv, mask, shape, drop.attention)?, x)
             };
             let a = tape.linear(&ctx, self.p(l.attn_out_w), self.p(l.attn_out_b))?;
-            let a = tape.dropout(&a, drop.hidden)?;
-            let a = tape.add(&a, &residual)?;
-            let x1 = tape.layernorm(&a, self.p(l.attn_ln_w), self.p(l.attn_ln_b), eps)?;
-            let h = tape.linear(&x1, self.p(l.inter_w), self.p(l.inter_b))?;
-            let h = tape.activation(&h, act)?;
+            let x1 = tape.add_layernorm(&a, &residual, drop.hidden, self.p(l.attn_ln_w), self.p(l.attn_ln_b), eps)?;
+            let h = tape.linear_act(&x1, self.p(l.inter_w), self.p(l.inter_b), act)?;
             let o = tape.linear(&h, self.p(l.out_w), self.p(l.out_b))?;
-            let o = tape.dropout(&o, drop.hidden)?;
-            let o = tape.add(&o, &x1)?;
-            x = tape.layernorm(&o, self.p(l.out_ln_w), self.p(l.out_ln_b), eps)?;
+            x = tape.add_layernorm(&o, &x1, drop.hidden, self.p(l.out_ln_w), self.p(l.out_ln_b), eps)?;
         }
         if rows == Rows::Cls && self.layers.is_empty() {
             x = tape.first_token(&x, batch.b, batch.t)?;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::{f, grid_1d, reduce};
-use crate::gpu::{Arg, Gpu, GpuError, Kernel, Shader, Tensor};
+use crate::gpu::{shape_err, Arg, Gpu, GpuError, Kernel, Shader, Tensor};
 
 /// What the forward saves for the backward: per-row mean and 1/std (R).
 pub struct LayerNormSaved {
@@ -77,11 +77,92 @@ pub fn layernorm_forward_with(
     let (entry, grid) = variant.launch("ln_fwd", "ln_fwd_rows", rows);
     gpu.launch(
         &Kernel::new(Shader::Layernorm, entry),
-        &[rows as u32, cols as u32, f(eps), 0],
+        &[rows as u32, cols as u32, f(eps), 0, 0, 0, 0],
         &[Arg::R(x), Arg::R(gamma), Arg::R(beta), Arg::W(&y), Arg::W(&mean), Arg::W(&rstd)],
         grid,
     )?;
     Ok((y, LayerNormSaved { mean, rstd }))
+}
+
+/// Dropout on the sub-layer output before the residual add (elementwise.wgsl's mask).
+#[derive(Clone, Copy, Debug)]
+pub struct AddDropout {
+    pub p: f32,
+    pub seed: u32,
+}
+
+/// y = LayerNorm(dropout(a) + residual) · gamma + beta in one kernel: BERT's "add & norm".
+/// Returns y, the sum s = dropout(a) + residual when `save_sum` (the backward's LayerNorm
+/// input; inference needs none), and the statistics.
+#[allow(clippy::too_many_arguments)]
+pub fn add_layernorm_forward(
+    gpu: &Arc<Gpu>,
+    a: &Tensor,
+    residual: &Tensor,
+    drop: Option<AddDropout>,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f32,
+    save_sum: bool,
+) -> Result<(Tensor, Option<Tensor>, LayerNormSaved), GpuError> {
+    let variant = LnVariant::for_gpu(gpu, gamma.numel());
+    add_layernorm_forward_with(gpu, variant, a, residual, drop, gamma, beta, eps, save_sum)
+}
+
+/// `add_layernorm_forward` with the variant chosen by the caller (tests try both).
+#[allow(clippy::too_many_arguments)]
+pub fn add_layernorm_forward_with(
+    gpu: &Arc<Gpu>,
+    variant: LnVariant,
+    a: &Tensor,
+    residual: &Tensor,
+    drop: Option<AddDropout>,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f32,
+    save_sum: bool,
+) -> Result<(Tensor, Option<Tensor>, LayerNormSaved), GpuError> {
+    let cols = gamma.numel();
+    variant.check(cols)?;
+    super::expect_numel("layernorm beta", beta, cols)?;
+    let rows = super::rows_of("add & layernorm", a, cols)?;
+    if residual.shape() != a.shape() {
+        return Err(shape_err(format!(
+            "add & layernorm: {} {:?} and residual {} {:?} differ",
+            a.name(),
+            a.shape(),
+            residual.name(),
+            residual.shape()
+        )));
+    }
+    let y = gpu.empty("layernorm output", a.shape())?;
+    let mean = gpu.empty("layernorm mean", &[rows])?;
+    let rstd = gpu.empty("layernorm rstd", &[rows])?;
+    // Without save_sum the binding is still declared: a one-word stand-in, never written.
+    let sum = gpu.empty("residual sum", if save_sum { a.shape() } else { &[1] })?;
+    let (threshold, seed, keep) = match drop {
+        Some(d) => (crate::reference::elementwise::dropout_threshold(d.p), d.seed, 1.0 / (1.0 - d.p)),
+        None => (0, 0, 1.0),
+    };
+    let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    let constants = [("DROPOUT", flag(drop.is_some())), ("SAVE_SUM", flag(save_sum))];
+    let (entry, grid) = variant.launch("ln_fwd_add", "ln_fwd_add_rows", rows);
+    gpu.launch(
+        &Kernel { shader: Shader::Layernorm, entry, constants: &constants },
+        &[rows as u32, cols as u32, f(eps), 0, threshold, seed, f(keep)],
+        &[
+            Arg::R(a),
+            Arg::R(gamma),
+            Arg::R(beta),
+            Arg::W(&y),
+            Arg::W(&mean),
+            Arg::W(&rstd),
+            Arg::R(residual),
+            Arg::W(&sum),
+        ],
+        grid,
+    )?;
+    Ok((y, save_sum.then_some(sum), LayerNormSaved { mean, rstd }))
 }
 
 /// Returns dx (assigned); accumulates dgamma += Σ dy·xhat and dbeta += Σ dy.
@@ -119,7 +200,7 @@ pub fn layernorm_backward_with(
     let (entry, grid) = variant.launch("ln_bwd_input", "ln_bwd_input_rows", rows);
     gpu.launch(
         &Kernel::new(Shader::Layernorm, entry),
-        &[rows as u32, cols as u32, 0, 0],
+        &[rows as u32, cols as u32, 0, 0, 0, 0, 0],
         &[Arg::R(x), Arg::R(gamma), Arg::R(&saved.mean), Arg::R(&saved.rstd), Arg::R(dy), Arg::W(&dx)],
         grid,
     )?;
@@ -128,7 +209,7 @@ pub fn layernorm_backward_with(
     let part_b = gpu.empty("layernorm dbeta partials", &[chunks, cols])?;
     gpu.launch(
         &Kernel::new(Shader::Layernorm, "ln_bwd_params_partial"),
-        &[rows as u32, cols as u32, 0, reduce::CHUNK_ROWS as u32],
+        &[rows as u32, cols as u32, 0, reduce::CHUNK_ROWS as u32, 0, 0, 0],
         &[Arg::R(x), Arg::R(&saved.mean), Arg::R(&saved.rstd), Arg::R(dy), Arg::W(&part_g), Arg::W(&part_b)],
         [cols.div_ceil(64) as u32, chunks as u32, 1],
     )?;

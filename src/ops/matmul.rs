@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use super::gelu::GeluKind;
 use super::{f, reduce, tune};
 use crate::gpu::{shape_err, Arg, Gpu, GpuError, Kernel, Shader, Tensor, TuneMode};
 
@@ -261,6 +262,14 @@ fn tune_gemm(
     Ok(Variant::parse(&choice).unwrap_or(default))
 }
 
+/// An activation applied to C as it is stored (matmul.wgsl's epilogue), with the tensor that
+/// receives its input (laid out like C) when the backward needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct Epilogue<'a> {
+    pub act: GeluKind,
+    pub pre: Option<&'a Tensor>,
+}
+
 /// `gemm` with an explicit kernel variant (tests and the tuner try each).
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_with(
@@ -273,6 +282,23 @@ pub fn gemm_with(
     c: (&Tensor, Layout),
     alpha: f32,
     accumulate: bool,
+) -> Result<(), GpuError> {
+    gemm_epilogue(gpu, variant, d, a, b, bias, c, alpha, accumulate, None)
+}
+
+/// `gemm_with` and an activation epilogue.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_epilogue(
+    gpu: &Arc<Gpu>,
+    variant: Variant,
+    d: Dims,
+    a: (&Tensor, Layout),
+    b: (&Tensor, Layout),
+    bias: Option<&Tensor>,
+    c: (&Tensor, Layout),
+    alpha: f32,
+    accumulate: bool,
+    epilogue: Option<Epilogue>,
 ) -> Result<(), GpuError> {
     if d.m == 0 || d.n == 0 || d.nb1 == 0 || d.nb2 == 0 {
         return Ok(());
@@ -289,13 +315,19 @@ pub fn gemm_with(
     if let Some(bias) = bias {
         super::expect_numel("matmul bias", bias, d.n)?;
     }
+    if let Some(Epilogue { pre: Some(pre), .. }) = epilogue {
+        check_operand("pre-activation", pre, &c.1, d.m, d.n, &d)?;
+    }
+    if epilogue.is_some() && accumulate {
+        return Err(shape_err("matmul: an activation epilogue cannot accumulate into C"));
+    }
     let batches = d.nb1 * d.nb2;
     if batches > 65535 {
         return Err(shape_err(format!("matmul: {batches} batches exceed the 65535 a dispatch allows")));
     }
     let (tm, tn) = variant.tile();
     let u = |x: usize| x as u32;
-    // The words of matmul.wgsl's Params, in order; the last 9 are set per panel dispatch.
+    // The words of matmul.wgsl's Params, in order; the last 10 are set per panel dispatch.
     #[rustfmt::skip]
     let mut params = [
         u(d.m), u(d.n), u(d.k), u(d.nb2),
@@ -304,6 +336,7 @@ pub fn gemm_with(
         u(c.1.off), u(c.1.ld), u(c.1.s1), u(c.1.s2),
         f(alpha),
         0, 0, 0, 0, 0, 0, 0, 0, 0,
+        1,
     ];
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
     let constants = [
@@ -311,16 +344,28 @@ pub fn gemm_with(
         ("TRANS_B", flag(b.1.trans)),
         ("HAS_BIAS", flag(bias.is_some())),
         ("ACCUMULATE", flag(accumulate)),
+        ("EPILOGUE", epilogue.map_or(0.0, |e| (e.act as u32 + 1) as f64)),
+        ("SAVE_PRE", flag(matches!(epilogue, Some(Epilogue { pre: Some(_), .. })))),
     ];
     let bias_arg = bias.unwrap_or(a.0); // unread when HAS_BIAS is off
+                                        // The pre-activation binding is declared by every matmul entry point: without SAVE_PRE a
+                                        // one-word stand-in is bound, never written.
+    let unused;
+    let pre_arg = match epilogue.and_then(|e| e.pre) {
+        Some(t) => t,
+        None => {
+            unused = gpu.empty("matmul pre-activation (unused)", &[1])?;
+            &unused
+        }
+    };
     if variant == Variant::Panel {
-        return gemm_panels(gpu, d, a, b, bias_arg, c, &mut params, &constants);
+        return gemm_panels(gpu, d, a, b, bias_arg, c, pre_arg, &mut params, &constants);
     }
     let kernel = Kernel { shader: Shader::Matmul, entry: variant.entry(), constants: &constants };
     gpu.launch(
         &kernel,
         &params,
-        &[Arg::R(a.0), Arg::R(b.0), Arg::R(bias_arg), Arg::W(c.0)],
+        &[Arg::R(a.0), Arg::R(b.0), Arg::R(bias_arg), Arg::W(c.0), Arg::W(pre_arg)],
         [d.n.div_ceil(tn) as u32, d.m.div_ceil(tm) as u32, batches as u32],
     )
 }
@@ -362,7 +407,8 @@ fn gemm_panels(
     b: (&Tensor, Layout),
     bias: &Tensor,
     c: (&Tensor, Layout),
-    params: &mut [u32; 26],
+    pre: &Tensor,
+    params: &mut [u32; 27],
     constants: &[(&'static str, f64)],
 ) -> Result<(), GpuError> {
     let limits = gpu.limits();
@@ -380,7 +426,7 @@ fn gemm_panels(
     params[18] = blocks_n as u32;
     params[19] = chunks as u32;
     // pack_a reads A, pack_b reads B; both see the same bindings.
-    let pack = |entry: &'static str, blocks: usize, aligned: bool, name: &str, params: &mut [u32; 26]| {
+    let pack = |entry: &'static str, blocks: usize, aligned: bool, name: &str, params: &mut [u32; 27]| {
         let total = batches * blocks * chunks * per;
         let packed = gpu.empty(name, &[total])?;
         let tiles = total / 16;
@@ -412,14 +458,16 @@ fn gemm_panels(
                     params[23] = (run.first == 0) as u32;
                     params[24] = run.last_depth as u32;
                     params[25] = run.count as u32;
+                    params[26] = (run.first + run.count == chunks) as u32;
                     // Slots past `run.count` repeat the last panel: bound, never read.
                     let panel =
                         |base: usize, i: usize| (((base * chunks) + run.first + i.min(run.count - 1)) * per * 4) as u64;
-                    let mut args = Vec::with_capacity(2 * PANEL_CHUNKS + 2);
+                    let mut args = Vec::with_capacity(2 * PANEL_CHUNKS + 3);
                     args.extend((0..PANEL_CHUNKS).map(|i| Arg::U(&pa, panel(z * blocks_m + bm, i), PANEL_BYTES)));
                     args.extend((0..PANEL_CHUNKS).map(|i| Arg::U(&pb, panel(z * blocks_n + bn, i), PANEL_BYTES)));
                     args.push(Arg::R(bias));
                     args.push(Arg::W(c.0));
+                    args.push(Arg::W(pre));
                     gpu.launch(&kernel, &params[..], &args, [2, 2, 1])?;
                 }
             }
@@ -475,6 +523,31 @@ pub fn linear(gpu: &Arc<Gpu>, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> 
     let mut shape = x.shape().to_vec();
     *shape.last_mut().expect("rows_of checked the rank") = out_f;
     y.reshape(&shape)
+}
+
+/// y (R, OUT) = act(x (R, IN) · wᵀ + bias) with the activation in the matmul's epilogue, and
+/// with `save_pre` its input h = x · wᵀ + bias, which the backward needs (inference needs none).
+pub fn linear_act(
+    gpu: &Arc<Gpu>,
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    act: GeluKind,
+    save_pre: bool,
+) -> Result<(Tensor, Option<Tensor>), GpuError> {
+    let (out_f, in_f) = dims2("linear", w)?;
+    let rows = super::rows_of("linear", x, in_f)?;
+    let mut shape = x.shape().to_vec();
+    *shape.last_mut().expect("rows_of checked the rank") = out_f;
+    let y = gpu.empty("linear output", &shape)?;
+    let pre = if save_pre { Some(gpu.empty("linear pre-activation", &shape)?) } else { None };
+    let d = Dims { m: rows, n: out_f, k: in_f, nb1: 1, nb2: 1 };
+    let (la, lb, lc) = (Layout::rows(in_f), Layout::rows(in_f).t(), Layout::rows(out_f));
+    // The variant tuned for the plain product of this shape: the epilogue runs once per element.
+    let variant = chosen_variant(gpu, d, la, lb, bias.is_some(), lc, false)?;
+    let epilogue = Epilogue { act, pre: pre.as_ref() };
+    gemm_epilogue(gpu, variant, d, (x, la), (w, lb), bias, (&y, lc), 1.0, false, Some(epilogue))?;
+    Ok((y, pre))
 }
 
 /// Backward of `linear`: returns dx (assigned) and accumulates dw += dyᵀ·x and dbias += Σ_rows dy.
