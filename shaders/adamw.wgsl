@@ -1,8 +1,8 @@
 // AdamW (decoupled weight decay, bias-corrected), as torch.optim.AdamW, with the global-norm
-// gradient clip of clip_grad_norm_ folded in:
+// gradient clip of clip_grad_norm_ folded in, over a whole arena of parameters at once:
 //
 //   g     = grad · min(1, max_norm / (‖all grads‖ + 1e-6))   (no clip when max_norm = 0)
-//   p    -= lr · wd · p
+//   p    -= lr · wd · decay[i / 64] · p      (decay: 1 or 0 per 64-element slot of the arena)
 //   m     = β1 m + (1 - β1) g;   v = β2 v + (1 - β2) g²
 //   p    -= (lr / bc1) · m / (√v / √bc2 + eps)              bc = 1 - βᵗ, computed on the host
 //
@@ -27,6 +27,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> param: array<f32>;
 @group(0) @binding(4) var<storage, read_write> m: array<f32>;
 @group(0) @binding(5) var<storage, read_write> v: array<f32>;
+@group(0) @binding(6) var<storage, read> decay: array<f32>;      // (⌈n / 64⌉)
 
 @compute @workgroup_size(256)
 fn adamw_step(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -39,7 +40,7 @@ fn adamw_step(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
     }
     let g = grad[i] * clip;
     var w = param[i];
-    w -= p.lr * p.weight_decay * w;
+    w -= p.lr * p.weight_decay * decay[i / 64u] * w;
     let mi = p.beta1 * m[i] + (1.0 - p.beta1) * g;
     let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
     m[i] = mi;

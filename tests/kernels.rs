@@ -563,22 +563,29 @@ fn adamw_with_clipping_matches_reference() {
     reduce::global_sumsq(&g, &[&tg], &norm_sq).unwrap();
     let h =
         adamw::AdamwStep { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-6, weight_decay: 0.01, step: 3, max_norm: 1.0 };
-    adamw::adamw_update(&g, &h, &tp, &tg, &tm, &tv, &norm_sq).unwrap();
+    // Weight decay per 64-element slot, as a parameter arena lays it out: on, off, on, ...
+    let slots = n.div_ceil(adamw::DECAY_SLOT);
+    let decay: Vec<f32> = (0..slots).map(|s| (s % 2 == 0) as u32 as f32).collect();
+    adamw::adamw_update(&g, &h, &tp, &tg, &tm, &tv, &up("decay", &[slots], &decay), &norm_sq).unwrap();
     let (mut rp, mut rm, mut rv) = (f64s(&p0), f64s(&m0), f64s(&v0));
     let norm = g0.iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt();
-    r::adamw::step(
-        &mut rp,
-        &f64s(&g0),
-        &mut rm,
-        &mut rv,
-        1e-3,
-        0.9,
-        0.999,
-        1e-6,
-        0.01,
-        3,
-        r::adamw::clip_coefficient(norm, 1.0),
-    );
+    let g64 = f64s(&g0);
+    for s in 0..slots {
+        let r = s * adamw::DECAY_SLOT..((s + 1) * adamw::DECAY_SLOT).min(n);
+        r::adamw::step(
+            &mut rp[r.clone()],
+            &g64[r.clone()],
+            &mut rm[r.clone()],
+            &mut rv[r],
+            1e-3,
+            0.9,
+            0.999,
+            1e-6,
+            0.01 * decay[s] as f64,
+            3,
+            r::adamw::clip_coefficient(norm, 1.0),
+        );
+    }
     assert_close("adamw param", &tp.to_vec().unwrap(), &rp, 1e-6, 1e-6);
     assert_close("adamw m", &tm.to_vec().unwrap(), &rm, 1e-7, 1e-6);
     assert_close("adamw v", &tv.to_vec().unwrap(), &rv, 1e-9, 1e-5);

@@ -9,5 +9,5 @@
 mod params;
 mod tape;
 
-pub use params::{Param, ParamStore};
+pub use params::{Arena, Param, ParamStore};
 pub use tape::{Tape, Var};

@@ -1,4 +1,9 @@
-//! Named parameters with their gradient buffers.
+//! Named parameters with their gradient buffers, packed into a few arenas.
+//!
+//! After `ParamStore::pack`, every value is a view into one buffer of an arena and every
+//! gradient a view into another, at the same element offset (slots rounded up to 64 floats, the
+//! storage-binding alignment). Ops see ordinary tensors; the optimizer sees a whole arena at once:
+//! one clip-norm reduction and one AdamW dispatch per arena instead of a few per parameter.
 
 use std::sync::Arc;
 
@@ -13,6 +18,8 @@ pub struct Param {
     pub grad: Tensor,
     /// Whether AdamW's weight decay applies: not to biases nor LayerNorm weights (BERT's rule).
     pub decay: bool,
+    /// Where `pack` put it: (arena, first element).
+    pub slot: Option<(usize, usize)>,
 }
 
 impl Param {
@@ -20,14 +27,29 @@ impl Param {
         let value = gpu.upload(name, shape, data)?;
         let grad = gpu.zeros(&format!("{name} (gradient)"), shape)?;
         let decay = !(name.contains("bias") || name.contains("LayerNorm.weight"));
-        Ok(Param { name: name.to_string(), value, grad, decay })
+        Ok(Param { name: name.to_string(), value, grad, decay, slot: None })
     }
+}
+
+/// Elements per slot alignment: 64 floats = 256 bytes, the largest storage-binding offset
+/// alignment WebGPU allows an adapter to ask.
+const SLOT_ALIGN: usize = 64;
+
+/// Consecutive parameters in one buffer of values and one of gradients, each at most the
+/// adapter's storage-binding size.
+#[derive(Debug)]
+pub struct Arena {
+    pub values: Tensor,
+    pub grads: Tensor,
+    /// (len / 64): 1 where the slot's parameter takes weight decay, else 0.
+    pub decay: Tensor,
 }
 
 /// All parameters of a model, in a fixed order (the optimizer's state follows it).
 #[derive(Default, Debug)]
 pub struct ParamStore {
     pub params: Vec<Param>,
+    pub arenas: Vec<Arena>,
 }
 
 impl ParamStore {
@@ -64,9 +86,56 @@ impl ParamStore {
 
     /// Sets every gradient to zero (recorded; no wait).
     pub fn zero_grad(&self, gpu: &Gpu) -> Result<(), GpuError> {
-        for p in &self.params {
+        for a in &self.arenas {
+            gpu.fill_zero(&a.grads)?;
+        }
+        for p in self.params.iter().filter(|p| p.slot.is_none()) {
             gpu.fill_zero(&p.grad)?;
         }
+        Ok(())
+    }
+
+    /// Moves every parameter into arenas (see the module comment): values copied on the GPU,
+    /// gradients zero. Parameters are grouped in order, an arena closing when the next would
+    /// take it past the adapter's storage-binding or buffer size.
+    pub fn pack(&mut self, gpu: &Arc<Gpu>) -> Result<(), GpuError> {
+        let limits = gpu.limits();
+        self.pack_within(gpu, (limits.max_storage_buffer_binding_size as u64).min(limits.max_buffer_size))
+    }
+
+    /// `pack` with arenas of at most `max_bytes` (tests use small ones to get several).
+    pub fn pack_within(&mut self, gpu: &Arc<Gpu>, max_bytes: u64) -> Result<(), GpuError> {
+        let cap = max_bytes as usize / 4;
+        let slot = |p: &Param| p.value.numel().div_ceil(SLOT_ALIGN).max(1) * SLOT_ALIGN;
+        let mut groups: Vec<(usize, usize)> = Vec::new(); // (first param, floats)
+        for (i, p) in self.params.iter().enumerate() {
+            match groups.last_mut() {
+                Some((_, len)) if *len + slot(p) <= cap => *len += slot(p),
+                _ => groups.push((i, slot(p))),
+            }
+        }
+        let mut arenas = Vec::with_capacity(groups.len());
+        for (k, &(first, len)) in groups.iter().enumerate() {
+            let end = groups.get(k + 1).map_or(self.params.len(), |g| g.0);
+            let values = gpu.zeros(&format!("parameters (arena {k})"), &[len])?;
+            let grads = gpu.zeros(&format!("gradients (arena {k})"), &[len])?;
+            let mut decay = vec![0.0f32; len / SLOT_ALIGN];
+            let mut start = 0;
+            for p in &mut self.params[first..end] {
+                let shape = p.value.shape().to_vec();
+                let value = values.view(&p.name, start, &shape)?;
+                gpu.copy(&p.value, &value)?;
+                p.value = value;
+                p.grad = grads.view(&format!("{} (gradient)", p.name), start, &shape)?;
+                p.slot = Some((k, start));
+                let n = slot(p);
+                decay[start / SLOT_ALIGN..(start + n) / SLOT_ALIGN].fill(if p.decay { 1.0 } else { 0.0 });
+                start += n;
+            }
+            let decay = gpu.upload(&format!("weight decay per slot (arena {k})"), &[len / SLOT_ALIGN], &decay)?;
+            arenas.push(Arena { values, grads, decay });
+        }
+        self.arenas = arenas;
         Ok(())
     }
 }

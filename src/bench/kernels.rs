@@ -215,12 +215,13 @@ fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> 
         });
     }
     {
-        // All of all-MiniLM-L6-v2's 22.7 M parameters as one tensor.
+        // All of all-MiniLM-L6-v2's 22.7 M parameters as one arena, as a training step runs it.
         let n = if o.quick { 10_000 } else { 22_713_216 };
         let p = rand_tensor(gpu, "param", &[n], 1.0)?;
         let gr = rand_tensor(gpu, "grad", &[n], 1.0)?;
         let (m, v) = (gpu.zeros("m", &[n])?, gpu.zeros("v", &[n])?);
         let norm = gpu.zeros("norm", &[1])?;
+        let decay = gpu.upload("decay", &[n.div_ceil(adamw::DECAY_SLOT)], &vec![1.0; n.div_ceil(adamw::DECAY_SLOT)])?;
         reduce::global_sumsq(gpu, &[&gr], &norm)?;
         let g = gpu.clone();
         let h = adamw::AdamwStep {
@@ -237,7 +238,7 @@ fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> 
             pass: "step",
             shape: format!("{n}"),
             work: Work::Bytes(28.0 * n as f64),
-            run: Box::new(move || adamw::adamw_update(&g, &h, &p, &gr, &m, &v, &norm)),
+            run: Box::new(move || adamw::adamw_update(&g, &h, &p, &gr, &m, &v, &decay, &norm)),
         });
     }
     if let Some(f) = &o.filter {

@@ -245,14 +245,14 @@ impl Gpu {
         let t = self.alloc(name, shape, DType::F32)?;
         let mut rec = lock(&self.rec);
         let enc = rec.encoder(&self.device);
-        enc.clear_buffer(t.buffer(), 0, Some(t.bytes().max(4)));
+        enc.clear_buffer(t.buffer(), t.offset(), Some(t.bytes().max(4)));
         Ok(t)
     }
 
     /// Sets a tensor to zero, in order with recorded launches.
     pub fn fill_zero(&self, t: &Tensor) -> Result<()> {
         let mut rec = lock(&self.rec);
-        rec.encoder(&self.device).clear_buffer(t.buffer(), 0, Some(t.bytes().max(4)));
+        rec.encoder(&self.device).clear_buffer(t.buffer(), t.offset(), Some(t.bytes().max(4)));
         Ok(())
     }
 
@@ -340,9 +340,9 @@ impl Gpu {
                     .map_err(|e| GpuError::Validation(format!("mapping upload buffer for {}: {e}", t.name())))?
                     .copy_from_slice(bytes);
                 staging.unmap();
-                enc.copy_buffer_to_buffer(&staging, 0, t.buffer(), 0, bytes.len() as u64);
+                enc.copy_buffer_to_buffer(&staging, 0, t.buffer(), t.offset(), bytes.len() as u64);
             }
-            None => self.queue.write_buffer(t.buffer(), 0, bytes),
+            None => self.queue.write_buffer(t.buffer(), t.offset(), bytes),
         }
         Ok(())
     }
@@ -361,7 +361,7 @@ impl Gpu {
         self.check_own([src, dst].into_iter())?;
         let mut rec = lock(&self.rec);
         let enc = rec.encoder(&self.device);
-        enc.copy_buffer_to_buffer(src.buffer(), 0, dst.buffer(), 0, src.bytes());
+        enc.copy_buffer_to_buffer(src.buffer(), src.offset(), dst.buffer(), dst.offset(), src.bytes());
         Ok(())
     }
 
@@ -540,7 +540,7 @@ impl Gpu {
         });
         let idx = {
             let mut rec = lock(&self.rec);
-            rec.encoder(&self.device).copy_buffer_to_buffer(t.buffer(), 0, &staging, 0, size);
+            rec.encoder(&self.device).copy_buffer_to_buffer(t.buffer(), t.offset(), &staging, 0, size);
             self.submit(&mut rec)
         };
         let (tx, rx) = std::sync::mpsc::channel();

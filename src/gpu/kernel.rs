@@ -114,8 +114,8 @@ impl Arg<'_> {
     /// (pool buffers are multiples of 16) so that a kernel may view any tensor as vec4s.
     pub(crate) fn range(&self) -> (u64, u64) {
         match self {
-            Arg::R(t) | Arg::W(t) => (0, t.bytes().div_ceil(16).max(1) * 16),
-            Arg::U(_, off, size) => (*off, *size),
+            Arg::R(t) | Arg::W(t) => (t.offset(), t.bytes().div_ceil(16).max(1) * 16),
+            Arg::U(t, off, size) => (t.offset() + off, *size),
         }
     }
     fn kind(&self) -> BindKind {

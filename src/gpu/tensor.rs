@@ -48,6 +48,9 @@ impl Drop for Storage {
 #[derive(Clone)]
 pub struct Tensor {
     storage: Arc<Storage>,
+    /// Where the tensor starts in its buffer, in bytes: 0, or for a view (`Tensor::view`) a
+    /// multiple of the storage-binding alignment.
+    offset: u64,
     shape: Vec<usize>,
     dtype: DType,
     name: Arc<str>,
@@ -68,6 +71,7 @@ impl Tensor {
     pub(crate) fn from_buffer(gpu: Arc<Gpu>, buffer: wgpu::Buffer, name: &str, shape: &[usize], dtype: DType) -> Self {
         Tensor {
             storage: Arc::new(Storage { buffer: Some(buffer), gpu }),
+            offset: 0,
             shape: shape.to_vec(),
             dtype,
             name: name.into(),
@@ -107,7 +111,42 @@ impl Tensor {
         if n != self.numel() {
             return Err(shape_err(format!("cannot reshape {} {:?} to {:?}", self.name, self.shape, shape)));
         }
-        Ok(Tensor { storage: self.storage.clone(), shape: shape.to_vec(), dtype: self.dtype, name: self.name.clone() })
+        Ok(Tensor { shape: shape.to_vec(), ..self.clone() })
+    }
+
+    /// Elements [start, start + numel(shape)) of this tensor as a tensor of its own, sharing
+    /// the buffer (parameters live in a few such arenas: see autograd::ParamStore). `start`
+    /// must keep the view on the adapter's storage-binding alignment (256 bytes at most).
+    pub fn view(&self, name: &str, start: usize, shape: &[usize]) -> Result<Tensor> {
+        let n: usize = shape.iter().product();
+        if start + n > self.numel() {
+            return Err(shape_err(format!(
+                "view {name} of {}: elements {start}..{} lie outside its {}",
+                self.name,
+                start + n,
+                self.numel()
+            )));
+        }
+        let offset = self.offset + (start * self.dtype.size()) as u64;
+        let align = self.gpu().limits().min_storage_buffer_offset_alignment as u64;
+        if offset % align.max(4) != 0 {
+            return Err(shape_err(format!(
+                "view {name} of {}: offset {offset} is not a multiple of {align} bytes",
+                self.name
+            )));
+        }
+        Ok(Tensor {
+            storage: self.storage.clone(),
+            offset,
+            shape: shape.to_vec(),
+            dtype: self.dtype,
+            name: name.into(),
+        })
+    }
+
+    /// Byte offset of the tensor in its buffer (non-zero for views).
+    pub(crate) fn offset(&self) -> u64 {
+        self.offset
     }
 
     /// A renamed handle (error messages and profiles use the name).

@@ -174,6 +174,7 @@ impl BertClassifier {
         };
         let cls_w = add(&mut params, "classifier.weight", &cls_w_t)?;
         let cls_b = add(&mut params, "classifier.bias", &cls_b_t)?;
+        params.pack(gpu)?;
         Ok(BertClassifier {
             config: config.clone(),
             num_labels,

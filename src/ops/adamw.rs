@@ -1,4 +1,5 @@
-//! One AdamW step over one parameter (adamw.wgsl), with the global-norm clip folded in.
+//! One AdamW step over a buffer of parameters (adamw.wgsl), with the global-norm clip folded in
+//! and the weight decay chosen per 64-element slot.
 
 use super::{expect_numel, f, grid_1d};
 use crate::gpu::{Arg, Gpu, GpuError, Kernel, Shader, Tensor};
@@ -23,7 +24,10 @@ impl AdamwStep {
     }
 }
 
-/// Updates param, m and v in place from grad; `norm_sq` (1) holds Σ g² over all parameters.
+/// Updates param, m and v in place from grad; `norm_sq` (1) holds Σ g² over all parameters;
+/// `decay` (⌈n / 64⌉) scales the weight decay of each 64-element slot (1 or 0: a parameter store's
+/// arena puts each parameter in slots of its own).
+#[allow(clippy::too_many_arguments)]
 pub fn adamw_update(
     gpu: &Gpu,
     h: &AdamwStep,
@@ -31,19 +35,24 @@ pub fn adamw_update(
     grad: &Tensor,
     m: &Tensor,
     v: &Tensor,
+    decay: &Tensor,
     norm_sq: &Tensor,
 ) -> Result<(), GpuError> {
     let n = param.numel();
     for t in [grad, m, v] {
         expect_numel(&format!("adamw on {}", param.name()), t, n)?;
     }
+    expect_numel(&format!("adamw decay of {}", param.name()), decay, n.div_ceil(DECAY_SLOT))?;
     let (bc1, bc2) = h.corrections();
     let params =
         [n as u32, f(h.lr), f(h.beta1), f(h.beta2), f(h.eps), f(h.weight_decay), f(bc1), f(bc2), f(h.max_norm)];
     gpu.launch(
         &Kernel::new(Shader::Adamw, "adamw_step"),
         &params,
-        &[Arg::R(grad), Arg::R(norm_sq), Arg::W(param), Arg::W(m), Arg::W(v)],
+        &[Arg::R(grad), Arg::R(norm_sq), Arg::W(param), Arg::W(m), Arg::W(v), Arg::R(decay)],
         grid_1d(n, 256),
     )
 }
+
+/// Elements that share one weight-decay factor (adamw.wgsl).
+pub const DECAY_SLOT: usize = 64;

@@ -30,48 +30,63 @@ pub struct AdamW {
     pub config: AdamWConfig,
     /// Steps taken so far.
     pub step: u32,
-    /// First and second moments, in the order of the parameter store.
+    /// First and second moments, one view per parameter in the order of the parameter store,
+    /// into buffers laid out like the store's arenas.
     pub m: Vec<Tensor>,
     pub v: Vec<Tensor>,
+    /// The moment buffers, one per arena: what each step updates in one dispatch.
+    m_arenas: Vec<Tensor>,
+    v_arenas: Vec<Tensor>,
     /// Σ g² over all gradients of the last step (1).
     pub norm_sq: Tensor,
 }
 
 impl AdamW {
+    /// Moments at zero for every parameter of a packed store (`ParamStore::pack`).
     pub fn new(gpu: &Arc<Gpu>, params: &ParamStore, config: AdamWConfig) -> Result<AdamW, GpuError> {
-        let mut m = Vec::with_capacity(params.len());
-        let mut v = Vec::with_capacity(params.len());
-        for p in params.iter() {
-            m.push(gpu.zeros(&format!("{} (adam m)", p.name), p.value.shape())?);
-            v.push(gpu.zeros(&format!("{} (adam v)", p.name), p.value.shape())?);
+        let (mut m_arenas, mut v_arenas) = (Vec::new(), Vec::new());
+        for (k, a) in params.arenas.iter().enumerate() {
+            m_arenas.push(gpu.zeros(&format!("adam m (arena {k})"), a.values.shape())?);
+            v_arenas.push(gpu.zeros(&format!("adam v (arena {k})"), a.values.shape())?);
         }
-        Ok(AdamW { config, step: 0, m, v, norm_sq: gpu.zeros("gradient norm²", &[1])? })
+        let (mut m, mut v) = (Vec::with_capacity(params.len()), Vec::with_capacity(params.len()));
+        for p in params.iter() {
+            let Some((k, start)) = p.slot else {
+                return Err(GpuError::Shape(format!("optimizer: parameter {} is not packed into an arena", p.name)));
+            };
+            m.push(m_arenas[k].view(&format!("{} (adam m)", p.name), start, p.value.shape())?);
+            v.push(v_arenas[k].view(&format!("{} (adam v)", p.name), start, p.value.shape())?);
+        }
+        Ok(AdamW { config, step: 0, m, v, m_arenas, v_arenas, norm_sq: gpu.zeros("gradient norm²", &[1])? })
     }
 
-    /// One update of every parameter from its gradient, at learning rate `lr`.
+    /// One update of every parameter from its gradient, at learning rate `lr`: the global
+    /// gradient norm, then one AdamW dispatch per arena.
     pub fn update(&mut self, gpu: &Arc<Gpu>, params: &ParamStore, lr: f32) -> Result<(), GpuError> {
-        if params.len() != self.m.len() {
+        if params.len() != self.m.len() || params.arenas.len() != self.m_arenas.len() {
             return Err(GpuError::Shape(format!(
-                "optimizer holds {} states for {} parameters",
+                "optimizer holds {} states in {} arenas for {} parameters in {}",
                 self.m.len(),
-                params.len()
+                self.m_arenas.len(),
+                params.len(),
+                params.arenas.len()
             )));
         }
-        let grads: Vec<&Tensor> = params.iter().map(|p| &p.grad).collect();
+        let grads: Vec<&Tensor> = params.arenas.iter().map(|a| &a.grads).collect();
         reduce::global_sumsq(gpu, &grads, &self.norm_sq)?;
         self.step += 1;
         let c = self.config;
-        for (i, p) in params.iter().enumerate() {
-            let h = AdamwStep {
-                lr,
-                beta1: c.beta1,
-                beta2: c.beta2,
-                eps: c.eps,
-                weight_decay: if p.decay { c.weight_decay } else { 0.0 },
-                step: self.step,
-                max_norm: c.max_grad_norm,
-            };
-            adamw_update(gpu, &h, &p.value, &p.grad, &self.m[i], &self.v[i], &self.norm_sq)?;
+        let h = AdamwStep {
+            lr,
+            beta1: c.beta1,
+            beta2: c.beta2,
+            eps: c.eps,
+            weight_decay: c.weight_decay,
+            step: self.step,
+            max_norm: c.max_grad_norm,
+        };
+        for (k, a) in params.arenas.iter().enumerate() {
+            adamw_update(gpu, &h, &a.values, &a.grads, &self.m_arenas[k], &self.v_arenas[k], &a.decay, &self.norm_sq)?;
         }
         Ok(())
     }
