@@ -9,7 +9,7 @@ use crate::ops::attention::{
     attention_backward, attention_forward, cls_backward, cls_forward, AttentionShape, ProbDropout,
 };
 use crate::ops::embedding::{embedding_backward, embedding_forward, TokenBatch};
-use crate::ops::gelu::{gelu_backward, gelu_forward, GeluKind};
+use crate::ops::gelu::{gelu_backward, GeluKind};
 use crate::ops::layernorm::{add_layernorm_forward, layernorm_backward, layernorm_forward, AddDropout};
 use crate::ops::loss::{loss_backward, loss_forward};
 use crate::ops::{elementwise, matmul};
@@ -217,28 +217,6 @@ impl Tape {
         self.record(move |g| {
             let Some(dctx) = g.take(id) else { return Ok(()) };
             g.add(qid, cls_backward(&gpu, shape, &dctx, &qv, &probs, pdrop)?)
-        });
-        Ok(out)
-    }
-
-    /// GELU (or ReLU) of the feed-forward layer.
-    pub fn activation(&mut self, x: &Var, kind: GeluKind) -> Result<Var> {
-        let out = self.var(gelu_forward(&self.gpu, &x.value, kind)?);
-        let (id, xid, xv, gpu) = (out.id, x.id, x.value.clone(), self.gpu.clone());
-        self.record(move |g| {
-            let Some(dy) = g.take(id) else { return Ok(()) };
-            g.add(xid, gelu_backward(&gpu, &dy, &xv, kind)?)
-        });
-        Ok(out)
-    }
-
-    pub fn add(&mut self, a: &Var, b: &Var) -> Result<Var> {
-        let out = self.var(elementwise::add(&self.gpu, &a.value, &b.value)?);
-        let (id, aid, bid) = (out.id, a.id, b.id);
-        self.record(move |g| {
-            let Some(dy) = g.take(id) else { return Ok(()) };
-            g.add(aid, dy.clone())?;
-            g.add(bid, dy)
         });
         Ok(out)
     }

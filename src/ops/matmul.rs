@@ -348,8 +348,9 @@ pub fn gemm_epilogue(
         ("SAVE_PRE", flag(matches!(epilogue, Some(Epilogue { pre: Some(_), .. })))),
     ];
     let bias_arg = bias.unwrap_or(a.0); // unread when HAS_BIAS is off
-                                        // The pre-activation binding is declared by every matmul entry point: without SAVE_PRE a
-                                        // one-word stand-in is bound, never written.
+
+    // The pre-activation binding is declared by every matmul entry point: without SAVE_PRE a
+    // one-word stand-in is bound, never written.
     let unused;
     let pre_arg = match epilogue.and_then(|e| e.pre) {
         Some(t) => t,
@@ -431,7 +432,9 @@ fn gemm_panels(
         let packed = gpu.empty(name, &[total])?;
         let tiles = total / 16;
         params[20] = tiles as u32;
-        let mut pack_constants = constants.to_vec();
+        // The packing kernels ignore the epilogue: their pipelines stay one per layout.
+        let mut pack_constants: Vec<_> =
+            constants.iter().filter(|(k, _)| !matches!(*k, "EPILOGUE" | "SAVE_PRE")).copied().collect();
         pack_constants.push(("PACK_VEC4", if aligned { 1.0 } else { 0.0 }));
         gpu.launch(
             &Kernel { shader: Shader::Matmul, entry, constants: &pack_constants },
