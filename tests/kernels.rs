@@ -570,7 +570,7 @@ fn adamw_with_clipping_matches_reference() {
     let (mut rp, mut rm, mut rv) = (f64s(&p0), f64s(&m0), f64s(&v0));
     let norm = g0.iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt();
     let g64 = f64s(&g0);
-    for s in 0..slots {
+    for (s, &d) in decay.iter().enumerate() {
         let r = s * adamw::DECAY_SLOT..((s + 1) * adamw::DECAY_SLOT).min(n);
         r::adamw::step(
             &mut rp[r.clone()],
@@ -581,7 +581,7 @@ fn adamw_with_clipping_matches_reference() {
             0.9,
             0.999,
             1e-6,
-            0.01 * decay[s] as f64,
+            0.01 * d as f64,
             3,
             r::adamw::clip_coefficient(norm, 1.0),
         );

@@ -100,7 +100,7 @@ impl ParamStore {
     /// take it past the adapter's storage-binding or buffer size.
     pub fn pack(&mut self, gpu: &Arc<Gpu>) -> Result<(), GpuError> {
         let limits = gpu.limits();
-        self.pack_within(gpu, (limits.max_storage_buffer_binding_size as u64).min(limits.max_buffer_size))
+        self.pack_within(gpu, limits.max_storage_buffer_binding_size.min(limits.max_buffer_size))
     }
 
     /// `pack` with arenas of at most `max_bytes` (tests use small ones to get several).

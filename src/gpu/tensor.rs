@@ -129,7 +129,7 @@ impl Tensor {
         }
         let offset = self.offset + (start * self.dtype.size()) as u64;
         let align = self.gpu().limits().min_storage_buffer_offset_alignment as u64;
-        if offset % align.max(4) != 0 {
+        if !offset.is_multiple_of(align.max(4)) {
             return Err(shape_err(format!(
                 "view {name} of {}: offset {offset} is not a multiple of {align} bytes",
                 self.name

@@ -248,7 +248,7 @@ impl BertClassifier {
     }
 
     /// Logits (B, labels). The last layer runs for token 0 alone (`Rows::Cls`): the same
-    /// logits as the full encoder, for about a sixth less work with MiniLM's 6 layers.
+    /// logits as the full encoder, for about an eighth less arithmetic with MiniLM's 6 layers.
     pub fn forward(
         &self,
         tape: &mut Tape,
