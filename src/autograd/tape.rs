@@ -49,6 +49,12 @@ impl Grads {
 
 type Backward = Box<dyn FnOnce(&mut Grads) -> Result<()>>;
 
+/// A backward closure found missing what its forward should have kept: a bug, reported as an
+/// error naming the op rather than a panic.
+fn unsaved(op: &str, what: &str) -> GpuError {
+    GpuError::Validation(format!("{op} backward: the forward kept no {what}"))
+}
+
 pub struct Tape {
     gpu: Arc<Gpu>,
     recording: bool,
@@ -148,7 +154,7 @@ impl Tape {
         let (gv, dg, db) = (gamma.value.clone(), gamma.grad.clone(), beta.grad.clone());
         self.record(move |g| {
             let Some(dy) = g.take(id) else { return Ok(()) };
-            let sum = sum.expect("a recording tape saves the sum");
+            let sum = sum.ok_or_else(|| unsaved("add & norm", "residual sum"))?;
             let ds = layernorm_backward(&gpu, &dy, &sum, &gv, &saved, &dg, &db)?;
             let da = match drop {
                 Some(d) => elementwise::dropout(&gpu, &ds, d.p, d.seed)?,
@@ -168,7 +174,7 @@ impl Tape {
         self.record(move |g| {
             let Some(dy) = g.take(id) else { return Ok(()) };
             let dx = matmul::linear_backward(&gpu, &dy, &xv, &wv, &dw, Some(&db), true)?;
-            g.add(xid, dx.expect("asked for dx"))
+            g.add(xid, dx.ok_or_else(|| unsaved("linear", "input gradient"))?)
         });
         Ok(out)
     }
@@ -183,11 +189,11 @@ impl Tape {
         let (wv, dw, db) = (w.value.clone(), w.grad.clone(), b.grad.clone());
         self.record(move |g| {
             let Some(dy) = g.take(id) else { return Ok(()) };
-            let pre = pre.expect("a recording tape saves the pre-activation");
+            let pre = pre.ok_or_else(|| unsaved("linear_act", "pre-activation"))?;
             let dh = gelu_backward(&gpu, &dy, &pre, act)?;
             drop((dy, pre));
             let dx = matmul::linear_backward(&gpu, &dh, &xv, &wv, &dw, Some(&db), true)?;
-            g.add(xid, dx.expect("asked for dx"))
+            g.add(xid, dx.ok_or_else(|| unsaved("linear", "input gradient"))?)
         });
         Ok(out)
     }
