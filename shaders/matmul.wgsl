@@ -15,6 +15,10 @@
 // transpose flags flipped (and ACCUMULATE for parameter gradients); dbias is a column sum
 // (reduce.wgsl). See src/ops/matmul.rs.
 //
+// Operands: `operand` is f32, or f16 in the mixed-precision build of this file (src/gpu/kernel.rs
+// prepends the alias, and `enable f16` for f16). Either way every load is widened to f32 and
+// the products accumulate in f32; C, the bias and the packed panels are f32.
+//
 // Three variants with one interface (src/ops/matmul.rs picks one per adapter):
 //   matmul_reg   each invocation owns a 4x4 block of C in registers, no workgroup memory.
 //   matmul_tiled a 64x64 tile of C per 16x16 workgroup, A and B staged through workgroup
@@ -40,8 +44,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<operand>;
+@group(0) @binding(2) var<storage, read> b: array<operand>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;        // (N), read when HAS_BIAS
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 @group(0) @binding(5) var<storage, read_write> pre: array<f32>;     // like C, when SAVE_PRE
@@ -125,8 +129,8 @@ fn matmul_reg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
     for (var k = 0u; k < p.k; k++) {
         let ka = k * sa.y;
         let kb = k * sb.x;
-        let av = vec4<f32>(a[ra.x + ka], a[ra.y + ka], a[ra.z + ka], a[ra.w + ka]);
-        let bv = vec4<f32>(b[cb.x + kb], b[cb.y + kb], b[cb.z + kb], b[cb.w + kb]);
+        let av = vec4<f32>(f32(a[ra.x + ka]), f32(a[ra.y + ka]), f32(a[ra.z + ka]), f32(a[ra.w + ka]));
+        let bv = vec4<f32>(f32(b[cb.x + kb]), f32(b[cb.y + kb]), f32(b[cb.z + kb]), f32(b[cb.w + kb]));
         acc0 += av.x * bv;
         acc1 += av.y * bv;
         acc2 += av.z * bv;
@@ -165,7 +169,7 @@ fn matmul_tiled(
             let gm = tm0 + mm;
             let gk = k0 + kk;
             var v = 0.0;
-            if gm < p.m && gk < p.k { v = a[base.a + gm * sa.x + gk * sa.y]; }
+            if gm < p.m && gk < p.k { v = f32(a[base.a + gm * sa.x + gk * sa.y]); }
             a_tile[kk * TILE + mm] = v;
 
             var nn: u32; var kb: u32;
@@ -173,7 +177,7 @@ fn matmul_tiled(
             let gn = tn0 + nn;
             let gkb = k0 + kb;
             var w = 0.0;
-            if gn < p.n && gkb < p.k { w = b[base.b + gkb * sb.x + gn * sb.y]; }
+            if gn < p.n && gkb < p.k { w = f32(b[base.b + gkb * sb.x + gn * sb.y]); }
             b_tile[kb * TILE + nn] = w;
         }
         workgroupBarrier();
@@ -200,18 +204,18 @@ const PANEL_K: u32 = 128u;  // depth of a panel: PANEL * PANEL_K floats = 64 KiB
 // offsets and row stride are multiples of 4 (PACK_VEC4) and the tile lies inside the matrix, it
 // is read as 4 vec4s too (transposed in registers when the panel runs across the source's rows):
 // on lavapipe each load or store costs a pass over the SIMD lanes, vec4 or scalar alike.
-@group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> a4: array<vec4<operand>>;
+@group(0) @binding(2) var<storage, read> b4: array<vec4<operand>>;
 @group(0) @binding(3) var<storage, read_write> packed4: array<vec4<f32>>;
 override PACK_VEC4: bool = false;
 
 fn src1(from_b: bool, i: u32) -> f32 {
-    if from_b { return b4[i / 4u][i % 4u]; }
-    return a4[i / 4u][i % 4u];
+    if from_b { return f32(b4[i / 4u][i % 4u]); }
+    return f32(a4[i / 4u][i % 4u]);
 }
 fn src4(from_b: bool, i: u32) -> vec4<f32> {
-    if from_b { return b4[i / 4u]; }
-    return a4[i / 4u];
+    if from_b { return vec4<f32>(b4[i / 4u]); }
+    return vec4<f32>(a4[i / 4u]);
 }
 
 // Tile t of the panels of op(A) (from_b false; rows are m) or of op(B) (from_b true; rows are n).

@@ -561,8 +561,17 @@ fn adamw_with_clipping_matches_reference() {
     let (tp, tg, tm, tv) = (up("p", &[n], &p0), up("g", &[n], &g0), up("m", &[n], &m0), up("v", &[n], &v0));
     let norm_sq = g.zeros("norm", &[1]).unwrap();
     reduce::global_sumsq(&g, &[&tg], &norm_sq).unwrap();
-    let h =
-        adamw::AdamwStep { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-6, weight_decay: 0.01, step: 3, max_norm: 1.0 };
+    let h = adamw::AdamwStep {
+        lr: 1e-3,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-6,
+        weight_decay: 0.01,
+        step: 3,
+        max_norm: 1.0,
+        grad_scale: 1.0,
+        check_finite: false,
+    };
     // Weight decay per 64-element slot, as a parameter arena lays it out: on, off, on, ...
     let slots = n.div_ceil(adamw::DECAY_SLOT);
     let decay: Vec<f32> = (0..slots).map(|s| (s % 2 == 0) as u32 as f32).collect();
@@ -668,4 +677,167 @@ fn a_tensor_of_another_device_is_refused() {
     let l = Layout::rows(4);
     let e = gemm_with(&other, Variant::Register, d, (&a, l), (&b, l), None, (&c, l), 1.0, false).unwrap_err();
     assert!(e.to_string().contains("tensor a belongs to another GPU device"), "{e}");
+}
+
+/// Mixed precision's products: every variant with f16 A and B (f32 accumulation, bias, C and
+/// epilogue in f32) against the f64 reference on the same f16-rounded inputs, so only the f32
+/// accumulation differs (same tolerance as the f32 test). Mixed operand types are refused.
+#[test]
+fn matmul_with_f16_operands_matches_reference_on_rounded_inputs() {
+    let g = gpu();
+    if !g.has_f16() {
+        eprintln!("skipped: {} has no shader-f16", g.info().name);
+        return;
+    }
+    let mut rng = Rng::new(17);
+    let round = |x: &[f32]| x.iter().map(|&v| half::f16::from_f32(v).to_f32()).collect::<Vec<f32>>();
+    for (m, n, k) in [(1, 1, 1), (7, 33, 5), (127, 129, 33), (40, 36, 1100), (40, 300, 300)] {
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let (a, b) = (rng.vec(m * k, 1.0), rng.vec(k * n, 1.0));
+            let (bias, c0) = (rng.vec(n, 1.0), rng.vec(m * n, 1.0));
+            let la = Layout { trans: ta, ..Layout::rows(if ta { m } else { k }) };
+            let lb = Layout { trans: tb, ..Layout::rows(if tb { k } else { n }) };
+            let d = Dims { m, n, k, nb1: 1, nb2: 1 };
+            let mut want = f64s(&c0);
+            let (a16, b16) = (f64s(&round(&a)), f64s(&round(&b)));
+            r::matmul::gemm(d, &a16, la, &b16, lb, Some(&f64s(&bias)), &mut want, Layout::rows(n), 0.5, true);
+            let (ta_, tb_) = (g.upload_f16("a", &[a.len()], &a).unwrap(), g.upload_f16("b", &[b.len()], &b).unwrap());
+            for v in Variant::ALL {
+                let (tbias, tc) = (up("bias", &[n], &bias), up("c", &[m, n], &c0));
+                gemm_with(&g, v, d, (&ta_, la), (&tb_, lb), Some(&tbias), (&tc, Layout::rows(n)), 0.5, true).unwrap();
+                assert_close(
+                    &format!("f16 matmul {} {m}x{n}x{k} ta={ta} tb={tb}", v.name()),
+                    &tc.to_vec().unwrap(),
+                    &want,
+                    1e-5 * k as f64,
+                    1e-5,
+                );
+            }
+        }
+    }
+    // The GELU epilogue with f16 operands, pre-activation saved, all variants.
+    let (m, n, k) = (33, 130, 300);
+    let (x, w, bias) = (rng.vec(m * k, 1.0), rng.vec(n * k, 0.1), rng.vec(n, 1.0));
+    let (xt, wt) = (g.upload_f16("x", &[m, k], &x).unwrap(), g.upload_f16("w", &[n, k], &w).unwrap());
+    let mut pre = vec![0.0; m * n];
+    let d = Dims { m, n, k, nb1: 1, nb2: 1 };
+    let (lx, lw) = (Layout::rows(k), Layout::rows(k).t());
+    r::matmul::gemm(
+        d,
+        &f64s(&round(&x)),
+        lx,
+        &f64s(&round(&w)),
+        lw,
+        Some(&f64s(&bias)),
+        &mut pre,
+        Layout::rows(n),
+        1.0,
+        false,
+    );
+    let want: Vec<f64> = pre.iter().map(|&h| r::gelu::gelu(h, gelu::GeluKind::Erf)).collect();
+    for v in Variant::ALL {
+        let (y, p) = (g.zeros("y", &[m, n]).unwrap(), g.zeros("pre", &[m, n]).unwrap());
+        let e = Epilogue { act: gelu::GeluKind::Erf, pre: Some(&p) };
+        let tb = up("bias", &[n], &bias);
+        gemm_epilogue(&g, v, d, (&xt, lx), (&wt, lw), Some(&tb), (&y, Layout::rows(n)), 1.0, false, Some(e)).unwrap();
+        assert_close(&format!("f16 gelu epilogue {}", v.name()), &y.to_vec().unwrap(), &want, 1e-4, 1e-4);
+        assert_close(&format!("f16 pre-activation {}", v.name()), &p.to_vec().unwrap(), &pre, 1e-4, 1e-4);
+    }
+    // f16 A with f32 B: an error naming both, not a wrong product.
+    let bt = up("b32", &[n, k], &w);
+    let y = g.zeros("y", &[m, n]).unwrap();
+    let e = gemm_with(&g, Variant::Register, d, (&xt, lx), (&bt, lw), None, (&y, Layout::rows(n)), 1.0, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("x") && e.contains("b32") && e.contains("both"), "{e}");
+}
+
+/// Gradients under loss scaling are rounded to f16 with an overflow check: a value past ±65504,
+/// an infinity or a NaN sets the flag (scalar and vec4 paths) and is stored as 0; values f16
+/// holds (65504 itself, subnormals) round as `to_f16` does and leave the flag alone.
+#[test]
+fn checked_f16_rounding_flags_overflow() {
+    let g = gpu();
+    if !g.has_f16() {
+        eprintln!("skipped: {} has no shader-f16", g.info().name);
+        return;
+    }
+    let mut rng = Rng::new(18);
+    for n in [7, 384, 1025] {
+        let clean = {
+            let mut x = rng.vec(n, 100.0);
+            x[0] = 65504.0;
+            x[1] = -65504.0;
+            x[2] = 6e-8;
+            x
+        };
+        let flag = g.upload_u32("flag", &[2], &[0, 0]).unwrap();
+        let h = wgbert::ops::convert::to_f16_checked(&g, &up("x", &[n], &clean), &flag).unwrap();
+        assert_eq!(flag.to_vec_u32().unwrap(), [0, 0], "n {n}: no overflow in finite f16 values");
+        for (i, (got, &x)) in h.to_vec().unwrap().iter().zip(&clean).enumerate() {
+            assert_eq!(got.to_bits(), half::f16::from_f32(x).to_f32().to_bits(), "n {n}, element {i}");
+        }
+        for bad in [65520.0, -1e9, f32::INFINITY, f32::NEG_INFINITY, f32::NAN] {
+            let mut x = clean.clone();
+            let at = n - 1; // the last element: the tail of the vec4 path's last group
+            x[at] = bad;
+            let flag = g.upload_u32("flag", &[2], &[0, 0]).unwrap();
+            let h = wgbert::ops::convert::to_f16_checked(&g, &up("x", &[n], &x), &flag).unwrap();
+            assert_eq!(flag.to_vec_u32().unwrap()[0], 1, "n {n}: {bad} must set the overflow flag");
+            assert_eq!(h.to_vec().unwrap()[at], 0.0, "n {n}: {bad} is stored as 0");
+        }
+    }
+}
+
+/// AdamW under loss scaling: gradients scaled by S with grad_scale 1/S give the unscaled step
+/// (clip included); a set overflow flag, or a non-finite norm with check_finite, leaves
+/// parameters and moments untouched and reports the skip in status[1].
+#[test]
+fn adamw_unscales_and_skips_overflowed_steps() {
+    let g = gpu();
+    let mut rng = Rng::new(19);
+    let n = 777;
+    let (p0, g0, m0) = (rng.vec(n, 1.0), rng.vec(n, 1.0), rng.vec(n, 0.1));
+    let v0: Vec<f32> = rng.vec(n, 0.01).iter().map(|v| v.abs()).collect();
+    let slots = n.div_ceil(adamw::DECAY_SLOT);
+    let decay = up("decay", &[slots], &vec![1.0; slots]);
+    let h = |grad_scale: f32, check_finite: bool| adamw::AdamwStep {
+        lr: 1e-3,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-6,
+        weight_decay: 0.01,
+        step: 3,
+        max_norm: 1.0,
+        grad_scale,
+        check_finite,
+    };
+    let run = |grads: &[f32], step: adamw::AdamwStep, status0: u32| {
+        let (tp, tg, tm, tv) = (up("p", &[n], &p0), up("g", &[n], grads), up("m", &[n], &m0), up("v", &[n], &v0));
+        let norm_sq = g.zeros("norm", &[1]).unwrap();
+        reduce::global_sumsq(&g, &[&tg], &norm_sq).unwrap();
+        let status = g.upload_u32("status", &[2], &[status0, 7]).unwrap();
+        adamw::adamw_update_guarded(&g, &step, &tp, &tg, &tm, &tv, &decay, &norm_sq, &status).unwrap();
+        let out = (tp.to_vec().unwrap(), tm.to_vec().unwrap(), tv.to_vec().unwrap());
+        (out, status.to_vec_u32().unwrap()[1])
+    };
+    let (plain, skipped) = run(&g0, h(1.0, false), 0);
+    assert_eq!(skipped, 0);
+    let s = 4096.0;
+    let scaled: Vec<f32> = g0.iter().map(|v| v * s).collect();
+    let (unscaled, skipped) = run(&scaled, h(1.0 / s, true), 0);
+    assert_eq!(skipped, 0);
+    assert_close("parameters, scaled gradients", &unscaled.0, &f64s(&plain.0), 1e-6, 1e-6);
+    assert_close("m, scaled gradients", &unscaled.1, &f64s(&plain.1), 1e-6, 1e-5);
+    assert_close("v, scaled gradients", &unscaled.2, &f64s(&plain.2), 1e-7, 1e-5);
+    // An overflow flag from the gradient casts: nothing moves.
+    let (held, skipped) = run(&scaled, h(1.0 / s, true), 1);
+    assert_eq!(skipped, 1);
+    assert_eq!((held.0, held.1, held.2), (p0.clone(), m0.clone(), v0.clone()));
+    // An infinite gradient (its norm is inf) with check_finite: nothing moves either.
+    let mut inf = scaled.clone();
+    inf[5] = f32::INFINITY;
+    let (held, skipped) = run(&inf, h(1.0 / s, true), 0);
+    assert_eq!(skipped, 1);
+    assert_eq!((held.0, held.1, held.2), (p0.clone(), m0.clone(), v0.clone()));
 }

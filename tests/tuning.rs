@@ -48,7 +48,7 @@ fn tuning_measures_a_new_shape_once_then_reuses_the_cached_choice() {
     for variant in Variant::ALL {
         assert!(v["ms"][variant.name()].as_f64().is_some_and(|t| t > 0.0), "{key}: {variant:?} was not timed: {v}");
     }
-    assert_eq!(chosen_variant(&g, d, la, lb, false, lc, false).unwrap(), choice);
+    assert_eq!(chosen_variant(&g, DType::F32, d, la, lb, false, lc, false).unwrap(), choice);
 
     // Another process reads the cached choice instead of measuring: plant a different one.
     let planted = if choice == Variant::Tiled { Variant::Register } else { Variant::Tiled };
@@ -56,7 +56,7 @@ fn tuning_measures_a_new_shape_once_then_reuses_the_cached_choice() {
     let adapter = edited["adapters"].as_object().unwrap().keys().next().unwrap().clone();
     edited["adapters"][&adapter][&key]["choice"] = planted.name().into();
     std::fs::write(&file, serde_json::to_vec(&edited).unwrap()).unwrap();
-    assert_eq!(chosen_variant(&open("auto"), d, la, lb, false, lc, false).unwrap(), planted);
+    assert_eq!(chosen_variant(&open("auto"), DType::F32, d, la, lb, false, lc, false).unwrap(), planted);
 
     // Attention: both paths are timed and the choice recorded.
     let s = AttentionShape { b: 2, t: 16, nh: 2, hs: 8 };
@@ -69,10 +69,10 @@ fn tuning_measures_a_new_shape_once_then_reuses_the_cached_choice() {
     assert!(att["ms"]["fused"].as_f64().is_some() && att["ms"]["matmul"].as_f64().is_some(), "{att}");
 
     // Retune measures again (new timings); off uses the device type's default.
-    chosen_variant(&open("retune"), d, la, lb, false, lc, false).unwrap();
+    chosen_variant(&open("retune"), DType::F32, d, la, lb, false, lc, false).unwrap();
     let (_, after) = entry(&serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap());
     assert_ne!(after["ms"], v["ms"], "retune must measure again");
     let off = open("off");
-    assert_eq!(chosen_variant(&off, d, la, lb, false, lc, false).unwrap(), Variant::for_gpu(&off));
+    assert_eq!(chosen_variant(&off, DType::F32, d, la, lb, false, lc, false).unwrap(), Variant::for_gpu(&off));
     let _ = std::fs::remove_dir_all(&dir);
 }

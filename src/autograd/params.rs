@@ -1,13 +1,15 @@
 //! Named parameters with their gradient buffers, packed into a few arenas.
 //!
 //! After `ParamStore::pack`, every value is a view into one buffer of an arena and every
-//! gradient a view into another, at the same element offset (slots rounded up to 64 floats, the
-//! storage-binding alignment). Ops see ordinary tensors; the optimizer sees a whole arena at once:
+//! gradient a view into another, at the same element offset (slots rounded up to 128 floats:
+//! 512 bytes, so that the f16 shadows of mixed precision, at half the offset, still meet the
+//! 256-byte storage-binding alignment). Ops see ordinary tensors; the optimizer sees a whole arena at once:
 //! one clip-norm reduction and one AdamW dispatch per arena instead of a few per parameter.
 
 use std::sync::Arc;
 
 use crate::gpu::{Gpu, GpuError, Tensor};
+use crate::ops::adamw::DECAY_SLOT;
 
 /// A trainable tensor and the buffer its gradient accumulates into.
 #[derive(Clone, Debug)]
@@ -20,6 +22,9 @@ pub struct Param {
     pub decay: bool,
     /// Where `pack` put it: (arena, first element).
     pub slot: Option<(usize, usize)>,
+    /// The value rounded to f16, for mixed precision (`ParamStore::add_half_shadows`): a view
+    /// into the arena's shadow, refreshed from the f32 master value before each step.
+    pub half: Option<Tensor>,
 }
 
 impl Param {
@@ -27,13 +32,13 @@ impl Param {
         let value = gpu.upload(name, shape, data)?;
         let grad = gpu.zeros(&format!("{name} (gradient)"), shape)?;
         let decay = !(name.contains("bias") || name.contains("LayerNorm.weight"));
-        Ok(Param { name: name.to_string(), value, grad, decay, slot: None })
+        Ok(Param { name: name.to_string(), value, grad, decay, slot: None, half: None })
     }
 }
 
-/// Elements per slot alignment: 64 floats = 256 bytes, the largest storage-binding offset
-/// alignment WebGPU allows an adapter to ask.
-const SLOT_ALIGN: usize = 64;
+/// Elements per slot alignment: 128 floats = 512 bytes, twice the largest storage-binding offset
+/// alignment WebGPU allows an adapter to ask (256), so f16 shadows are aligned too.
+const SLOT_ALIGN: usize = 128;
 
 /// Consecutive parameters in one buffer of values and one of gradients, each at most the
 /// adapter's storage-binding size.
@@ -43,6 +48,9 @@ pub struct Arena {
     pub grads: Tensor,
     /// (len / 64): 1 where the slot's parameter takes weight decay, else 0.
     pub decay: Tensor,
+    /// Mixed precision: the f16 copy of the values from element `.0` on (the span of the
+    /// parameters that have shadows), else None.
+    pub half: Option<(usize, Tensor)>,
 }
 
 /// All parameters of a model, in a fixed order (the optimizer's state follows it).
@@ -119,7 +127,7 @@ impl ParamStore {
             let end = groups.get(k + 1).map_or(self.params.len(), |g| g.0);
             let values = gpu.zeros(&format!("parameters (arena {k})"), &[len])?;
             let grads = gpu.zeros(&format!("gradients (arena {k})"), &[len])?;
-            let mut decay = vec![0.0f32; len / SLOT_ALIGN];
+            let mut decay = vec![0.0f32; len / DECAY_SLOT];
             let mut start = 0;
             for p in &mut self.params[first..end] {
                 let shape = p.value.shape().to_vec();
@@ -129,14 +137,58 @@ impl ParamStore {
                 p.grad = grads.view(&format!("{} (gradient)", p.name), start, &shape)?;
                 p.slot = Some((k, start));
                 let n = slot(p);
-                decay[start / SLOT_ALIGN..(start + n) / SLOT_ALIGN].fill(if p.decay { 1.0 } else { 0.0 });
+                decay[start / DECAY_SLOT..(start + n) / DECAY_SLOT].fill(if p.decay { 1.0 } else { 0.0 });
                 start += n;
             }
-            let decay = gpu.upload(&format!("weight decay per slot (arena {k})"), &[len / SLOT_ALIGN], &decay)?;
-            arenas.push(Arena { values, grads, decay });
+            let decay = gpu.upload(&format!("weight decay per slot (arena {k})"), &[len / DECAY_SLOT], &decay)?;
+            arenas.push(Arena { values, grads, decay, half: None });
         }
         self.arenas = arenas;
         Ok(())
+    }
+
+    /// Gives the parameters `wanted` picks (the linear layers' weights) f16 shadows
+    /// (`Param::half`), one buffer per arena spanning them, filled now. Mixed precision's
+    /// products read these; the f32 values stay the master copy the optimizer updates.
+    pub fn add_half_shadows(&mut self, gpu: &Arc<Gpu>, wanted: impl Fn(&Param) -> bool) -> Result<(), GpuError> {
+        if self.arenas.is_empty() || self.params.iter().any(|p| p.slot.is_none()) {
+            return Err(GpuError::Shape("f16 shadows need a packed parameter store (ParamStore::pack)".into()));
+        }
+        let slot = |p: &Param| p.value.numel().div_ceil(SLOT_ALIGN).max(1) * SLOT_ALIGN;
+        for (k, a) in self.arenas.iter_mut().enumerate() {
+            let spans = self.params.iter().filter(|p| p.slot.is_some_and(|s| s.0 == k) && wanted(p));
+            let spans: Vec<(usize, usize)> = spans.map(|p| (p.slot.expect("packed").1, slot(p))).collect();
+            let (Some(lo), Some(hi)) = (spans.iter().map(|s| s.0).min(), spans.iter().map(|s| s.0 + s.1).max()) else {
+                a.half = None;
+                continue;
+            };
+            a.half = Some((lo, gpu.empty_f16(&format!("parameters in f16 (arena {k})"), &[hi - lo])?));
+        }
+        for p in self.params.iter_mut() {
+            p.half = None;
+            if !wanted(p) {
+                continue;
+            }
+            let (k, start) = p.slot.expect("checked above");
+            let (lo, half) = self.arenas[k].half.as_ref().expect("made above for every wanted parameter");
+            p.half = Some(half.view(&format!("{} (f16)", p.name), start - lo, p.value.shape())?);
+        }
+        self.refresh_half(gpu)
+    }
+
+    /// Rounds the shadowed span of the values to f16 (one dispatch per arena with shadows).
+    pub fn refresh_half(&self, gpu: &Arc<Gpu>) -> Result<(), GpuError> {
+        for a in &self.arenas {
+            if let Some((lo, half)) = &a.half {
+                let span = a.values.view("parameters with f16 shadows", *lo, half.shape())?;
+                crate::ops::convert::to_f16_into(gpu, &span, half)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn has_half_shadows(&self) -> bool {
+        self.arenas.iter().any(|a| a.half.is_some())
     }
 }
 

@@ -12,7 +12,7 @@ use crate::ops::embedding::{embedding_backward, embedding_forward, TokenBatch};
 use crate::ops::gelu::{gelu_backward, GeluKind};
 use crate::ops::layernorm::{add_layernorm_forward, layernorm_backward, layernorm_forward, AddDropout};
 use crate::ops::loss::{loss_backward, loss_forward};
-use crate::ops::{elementwise, matmul};
+use crate::ops::{convert, elementwise, matmul};
 
 type Result<T> = std::result::Result<T, GpuError>;
 
@@ -63,12 +63,26 @@ pub struct Tape {
     /// Dropout seeds: each dropout site of a step gets its own, derived from this.
     seed: u32,
     sites: u32,
+    /// Mixed precision: the linear layers' products read f16 copies of their input, weight and
+    /// output gradient (f32 accumulation); overflow of a gradient cast sets word 0 of this u32
+    /// (2) status (the optimizer's), which makes the step skip.
+    mixed: Option<Tensor>,
 }
 
 impl Tape {
     /// A tape that records (training).
     pub fn new(gpu: &Arc<Gpu>, seed: u32) -> Tape {
-        Tape { gpu: gpu.clone(), recording: true, next_id: 0, ops: Vec::new(), seed, sites: 0 }
+        Tape { gpu: gpu.clone(), recording: true, next_id: 0, ops: Vec::new(), seed, sites: 0, mixed: None }
+    }
+
+    /// A training tape in mixed precision (see `mixed`): the parameters need f16 shadows
+    /// (`ParamStore::add_half_shadows`), and the loss a scale (`Tape::loss`).
+    pub fn mixed(gpu: &Arc<Gpu>, seed: u32, status: &Tensor) -> Tape {
+        Tape { mixed: Some(status.clone()), ..Tape::new(gpu, seed) }
+    }
+
+    pub fn is_mixed(&self) -> bool {
+        self.mixed.is_some()
     }
 
     /// A tape that records and saves nothing (inference): ops only run forward.
@@ -168,6 +182,9 @@ impl Tape {
 
     /// x · wᵀ + b, w stored (OUT, IN).
     pub fn linear(&mut self, x: &Var, w: &Param, b: &Param) -> Result<Var> {
+        if let Some(status) = self.mixed.clone() {
+            return self.linear_half(x, w, b, None, status);
+        }
         let out = self.var(matmul::linear(&self.gpu, &x.value, &w.value, Some(&b.value))?);
         let (id, xid, xv, gpu) = (out.id, x.id, x.value.clone(), self.gpu.clone());
         let (wv, dw, db) = (w.value.clone(), w.grad.clone(), b.grad.clone());
@@ -183,6 +200,9 @@ impl Tape {
     /// layer). The backward takes the activation's gradient at the saved input, then the
     /// linear's.
     pub fn linear_act(&mut self, x: &Var, w: &Param, b: &Param, act: GeluKind) -> Result<Var> {
+        if let Some(status) = self.mixed.clone() {
+            return self.linear_half(x, w, b, Some(act), status);
+        }
         let (y, pre) = matmul::linear_act(&self.gpu, &x.value, &w.value, Some(&b.value), act, self.recording)?;
         let out = self.var(y);
         let (id, xid, xv, gpu) = (out.id, x.id, x.value.clone(), self.gpu.clone());
@@ -193,6 +213,38 @@ impl Tape {
             let dh = gelu_backward(&gpu, &dy, &pre, act)?;
             drop((dy, pre));
             let dx = matmul::linear_backward(&gpu, &dh, &xv, &wv, &dw, Some(&db), true)?;
+            g.add(xid, dx.ok_or_else(|| unsaved("linear", "input gradient"))?)
+        });
+        Ok(out)
+    }
+
+    /// `linear` / `linear_act` in mixed precision: the product reads x and w in f16 and
+    /// accumulates in f32 (bias, activation and output in f32). The backward rounds dy (loss-
+    /// scaled) to f16 for its two products, flagging overflow in `status`; the bias gradient
+    /// sums the f32 dy. The saved input is the f16 copy: half the memory of an f32 one.
+    fn linear_half(&mut self, x: &Var, w: &Param, b: &Param, act: Option<GeluKind>, status: Tensor) -> Result<Var> {
+        let w16 = w.half.clone().ok_or_else(|| {
+            GpuError::Validation(format!(
+                "mixed precision: parameter {} has no f16 shadow (ParamStore::add_half_shadows)",
+                w.name
+            ))
+        })?;
+        let x16 = convert::to_f16(&self.gpu, &x.value)?;
+        let (y, pre) = match act {
+            Some(a) => matmul::linear_act(&self.gpu, &x16, &w16, Some(&b.value), a, self.recording)?,
+            None => (matmul::linear(&self.gpu, &x16, &w16, Some(&b.value))?, None),
+        };
+        let out = self.var(y);
+        let (id, xid, gpu) = (out.id, x.id, self.gpu.clone());
+        let (dw, db) = (w.grad.clone(), b.grad.clone());
+        self.record(move |g| {
+            let Some(dy) = g.take(id) else { return Ok(()) };
+            let dy = match act {
+                Some(a) => gelu_backward(&gpu, &dy, &pre.ok_or_else(|| unsaved("linear_act", "pre-activation"))?, a)?,
+                None => dy,
+            };
+            let dy16 = convert::to_f16_checked(&gpu, &dy, &status)?;
+            let dx = matmul::linear_backward_with(&gpu, &dy, &dy16, &x16, &w16, &dw, Some(&db), true)?;
             g.add(xid, dx.ok_or_else(|| unsaved("linear", "input gradient"))?)
         });
         Ok(out)
@@ -267,7 +319,7 @@ impl Tape {
 
     /// The mean loss of `logits` against `labels`, and the number of correct predictions, as a
     /// (2) tensor. Its backward seeds the pass with d(scale · loss): scale is 1, or 1/k when
-    /// gradients of k micro-batches are accumulated.
+    /// gradients of k micro-batches are accumulated, times the loss scale in mixed precision.
     pub fn loss(&mut self, logits: &Var, labels: &Tensor, scale: f32) -> Result<Tensor> {
         let out = loss_forward(&self.gpu, &logits.value, labels)?;
         let (lid, lv, labels, gpu) = (logits.id, logits.value.clone(), labels.clone(), self.gpu.clone());

@@ -232,6 +232,8 @@ fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> 
             weight_decay: 0.01,
             step: 1,
             max_norm: 1.0,
+            grad_scale: 1.0,
+            check_finite: false,
         };
         cases.push(Case {
             kernel: "adamw",

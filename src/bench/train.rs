@@ -24,6 +24,9 @@ pub struct TrainBenchOptions {
     pub profile: bool,
     /// The encoder's rows: `Cls` (what train, eval and predict run) or `All` (a full encoder).
     pub rows: Rows,
+    /// Train steps in mixed precision (the model needs f16 shadows: `train::prepare_precision`),
+    /// at a fixed loss scale of 2^16.
+    pub mixed: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -152,12 +155,19 @@ pub fn run(
         let t0 = Instant::now();
         let (batch, mask, labels) = random_batch(gpu, model, b, t, i as u64)?;
         model.params.zero_grad(gpu)?;
-        let mut tape = Tape::new(gpu, i as u32);
+        let scale = o.mixed.then_some(65536.0);
+        let mut tape = if o.mixed {
+            model.params.refresh_half(gpu)?;
+            opt.clear_status(gpu)?;
+            Tape::mixed(gpu, i as u32, &opt.status)
+        } else {
+            Tape::new(gpu, i as u32)
+        };
         let logits = model.forward_rows(&mut tape, &batch, &mask, dropouts, o.rows)?;
-        let metrics = tape.loss(&logits, &labels, 1.0)?;
+        let metrics = tape.loss(&logits, &labels, scale.unwrap_or(1.0))?;
         drop(logits);
         tape.backward()?;
-        opt.update(gpu, &model.params, 1e-5)?;
+        opt.update_scaled(gpu, &model.params, 1e-5, scale)?;
         let m = metrics.to_vec()?; // the one read-back of a step
         if !m[0].is_finite() {
             return Err(GpuError::Validation(format!("loss is {} at step {i}", m[0])));

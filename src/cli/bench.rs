@@ -46,6 +46,9 @@ struct TrainArgs {
     /// classifier runs it for [CLS] alone, the only token its output depends on).
     #[arg(long)]
     full_last_layer: bool,
+    /// Train steps in f32, or mixed (f16 operands in the linear layers; needs shader-f16).
+    #[arg(long, default_value = "f32", value_parser = ["f32", "mixed"])]
+    precision: String,
     #[arg(long)]
     json: bool,
 }
@@ -174,8 +177,10 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
             config.max_position_embeddings
         );
     }
-    let model = crate::model::BertClassifier::from_checkpoint(&gpu, &config, &ckpt, 1, 42)?;
+    let mut model = crate::model::BertClassifier::from_checkpoint(&gpu, &config, &ckpt, 1, 42)?;
     drop(ckpt);
+    let precision = crate::train::Precision::parse(&a.precision).expect("clap checked the value");
+    crate::train::prepare_precision(&gpu, &mut model, precision)?;
     let o = crate::bench::train::TrainBenchOptions {
         batch: a.batch_size,
         seq: a.max_len,
@@ -183,6 +188,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         warmup: 0,
         profile: a.profile,
         rows: if a.full_last_layer { crate::model::Rows::All } else { crate::model::Rows::Cls },
+        mixed: precision == crate::train::Precision::Mixed,
     };
     let json = a.json;
     let r = crate::bench::train::run(&gpu, &model, &o, |m| {

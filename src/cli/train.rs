@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::GpuArgs;
 use crate::gpu::Gpu;
 use crate::train::job::{run_job, TrainJob};
-use crate::train::{Event, Outcome};
+use crate::train::{Event, Outcome, Precision};
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -51,6 +51,13 @@ pub struct TrainArgs {
     weight_decay: f32,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// f32, or mixed: f16 operands with f32 accumulation in the linear layers, f32 master weights,
+    /// dynamic loss scaling (needs an adapter with shader-f16).
+    #[arg(long, default_value = "f32", value_parser = ["f32", "mixed"])]
+    precision: String,
+    /// First loss scale of --precision mixed (halved on overflow, doubled after 2000 clean steps).
+    #[arg(long, default_value_t = 65536.0)]
+    loss_scale: f32,
     /// Also save a checkpoint every N steps (one is always saved at each epoch's end and on Ctrl-C).
     #[arg(long, value_name = "N")]
     checkpoint_every: Option<usize>,
@@ -89,6 +96,8 @@ fn job_of(a: &TrainArgs) -> anyhow::Result<(TrainJob, PathBuf)> {
     (o.epochs, o.batch_size, o.max_len, o.lr, o.warmup_fraction, o.dropout, o.weight_decay, o.seed) =
         (a.epochs, a.batch_size, a.max_len, a.lr, a.warmup, a.dropout, a.weight_decay, a.seed);
     o.checkpoint_every = a.checkpoint_every;
+    o.precision = Precision::parse(&a.precision).expect("clap checked the value");
+    o.loss_scale = a.loss_scale;
     Ok((job, out.clone()))
 }
 
@@ -162,6 +171,10 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
                 log_lines.push(line);
             }
             Event::Saved { step } => log_lines.push(format!("checkpoint saved at step {step}")),
+            Event::Notice(n) => {
+                eprintln!("{n}");
+                log_lines.push(n);
+            }
         },
         |m| {
             eprintln!("{m}");

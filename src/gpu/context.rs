@@ -393,8 +393,8 @@ impl Gpu {
                 limit: max as u64,
             });
         }
-        // f16 tensors are read and written by the conversion kernels alone.
-        if kernel.shader != super::Shader::Convert {
+        // f16 tensors are read and written by the conversion and f16-operand matmul kernels alone.
+        if !kernel.shader.takes_f16() {
             if let Some(t) = args.iter().map(|a| a.tensor()).find(|t| t.dtype() == DType::F16) {
                 return Err(GpuError::Shape(format!(
                     "{}: tensor {} is f16; this kernel takes f32",

@@ -14,6 +14,8 @@ use super::GpuError;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Shader {
     Matmul,
+    /// matmul.wgsl with f16 operands (mixed precision): the same kernels, loads widened to f32.
+    MatmulF16,
     Layernorm,
     Gelu,
     Softmax,
@@ -32,6 +34,7 @@ impl Shader {
     pub fn name(self) -> &'static str {
         match self {
             Shader::Matmul => "matmul.wgsl",
+            Shader::MatmulF16 => "matmul.wgsl (f16 operands)",
             Shader::Layernorm => "layernorm.wgsl",
             Shader::Gelu => "gelu.wgsl",
             Shader::Softmax => "softmax.wgsl",
@@ -47,6 +50,11 @@ impl Shader {
 
     /// A hash of the WGSL source: tuning choices are kept per kernel source. Computed once per
     /// shader: it is part of the tuning key every matmul launch looks up.
+    /// Whether the shader's kernels take f16 tensors (the others refuse them).
+    pub fn takes_f16(self) -> bool {
+        matches!(self, Shader::Convert | Shader::MatmulF16)
+    }
+
     pub fn source_hash(self) -> u64 {
         static HASHES: [std::sync::OnceLock<u64>; SHADER_COUNT] = [const { std::sync::OnceLock::new() }; SHADER_COUNT];
         *HASHES[self as usize].get_or_init(|| super::tuning::fnv64(self.source().as_bytes()))
@@ -55,9 +63,17 @@ impl Shader {
     fn source(self) -> &'static str {
         match self {
             // activation.wgsl is shared: the GELU kernels and the matmul epilogue.
-            Shader::Matmul => {
-                concat!(include_str!("../../shaders/matmul.wgsl"), include_str!("../../shaders/activation.wgsl"))
-            }
+            // matmul.wgsl names its operands' element type `operand`.
+            Shader::Matmul => concat!(
+                "alias operand = f32;\n",
+                include_str!("../../shaders/matmul.wgsl"),
+                include_str!("../../shaders/activation.wgsl")
+            ),
+            Shader::MatmulF16 => concat!(
+                "enable f16;\nalias operand = f16;\n",
+                include_str!("../../shaders/matmul.wgsl"),
+                include_str!("../../shaders/activation.wgsl")
+            ),
             Shader::Layernorm => include_str!("../../shaders/layernorm.wgsl"),
             Shader::Gelu => {
                 concat!(include_str!("../../shaders/gelu.wgsl"), include_str!("../../shaders/activation.wgsl"))

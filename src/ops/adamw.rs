@@ -1,6 +1,8 @@
 //! One AdamW step over a buffer of parameters (adamw.wgsl), with the global-norm clip folded in
 //! and the weight decay chosen per 64-element slot.
 
+use std::sync::Arc;
+
 use super::{expect_numel, f, grid_1d};
 use crate::gpu::{Arg, Gpu, GpuError, Kernel, Shader, Tensor};
 
@@ -15,6 +17,10 @@ pub struct AdamwStep {
     pub step: u32,
     /// Clip to this global gradient norm; 0 turns clipping off.
     pub max_norm: f32,
+    /// Multiplies every gradient (and the norm) first: 1, or 1 / loss scale.
+    pub grad_scale: f32,
+    /// Skip the step when the global norm is inf or NaN (mixed precision).
+    pub check_finite: bool,
 }
 
 impl AdamwStep {
@@ -29,7 +35,7 @@ impl AdamwStep {
 /// arena puts each parameter in slots of its own).
 #[allow(clippy::too_many_arguments)]
 pub fn adamw_update(
-    gpu: &Gpu,
+    gpu: &Arc<Gpu>,
     h: &AdamwStep,
     param: &Tensor,
     grad: &Tensor,
@@ -38,18 +44,41 @@ pub fn adamw_update(
     decay: &Tensor,
     norm_sq: &Tensor,
 ) -> Result<(), GpuError> {
+    let status = gpu.upload_u32("adamw status", &[2], &[0, 0])?;
+    adamw_update_guarded(gpu, h, param, grad, m, v, decay, norm_sq, &status)
+}
+
+/// `adamw_update` that leaves everything as it is when `status[0]` (u32, set by
+/// `convert::to_f16_checked`) is non-zero or, with `check_finite`, the norm is not finite; it
+/// writes 1 to `status[1]` when it skipped, else 0.
+#[allow(clippy::too_many_arguments)]
+pub fn adamw_update_guarded(
+    gpu: &Gpu,
+    h: &AdamwStep,
+    param: &Tensor,
+    grad: &Tensor,
+    m: &Tensor,
+    v: &Tensor,
+    decay: &Tensor,
+    norm_sq: &Tensor,
+    status: &Tensor,
+) -> Result<(), GpuError> {
     let n = param.numel();
+    expect_numel("adamw status", status, 2)?;
     for t in [grad, m, v] {
         expect_numel(&format!("adamw on {}", param.name()), t, n)?;
     }
     expect_numel(&format!("adamw decay of {}", param.name()), decay, n.div_ceil(DECAY_SLOT))?;
     let (bc1, bc2) = h.corrections();
-    let params =
-        [n as u32, f(h.lr), f(h.beta1), f(h.beta2), f(h.eps), f(h.weight_decay), f(bc1), f(bc2), f(h.max_norm)];
+    #[rustfmt::skip]
+    let params = [
+        n as u32, f(h.lr), f(h.beta1), f(h.beta2), f(h.eps), f(h.weight_decay), f(bc1), f(bc2), f(h.max_norm),
+        f(h.grad_scale), h.check_finite as u32,
+    ];
     gpu.launch(
         &Kernel::new(Shader::Adamw, "adamw_step"),
         &params,
-        &[Arg::R(grad), Arg::R(norm_sq), Arg::W(param), Arg::W(m), Arg::W(v), Arg::R(decay)],
+        &[Arg::R(grad), Arg::R(norm_sq), Arg::W(param), Arg::W(m), Arg::W(v), Arg::R(decay), Arg::W(status)],
         grid_1d(n, 256),
     )
 }

@@ -6,19 +6,55 @@ use std::sync::Arc;
 use super::grid_1d;
 use crate::gpu::{shape_err, Arg, DType, Gpu, GpuError, Kernel, Shader, Tensor};
 
-fn convert(gpu: &Arc<Gpu>, x: &Tensor, from: DType, entry: &'static str, out: Tensor) -> Result<Tensor, GpuError> {
-    if x.dtype() != from {
-        return Err(shape_err(format!("{entry}: {} is {:?}, expected {from:?}", x.name(), x.dtype())));
+fn check(entry: &str, t: &Tensor, want: DType) -> Result<(), GpuError> {
+    if t.dtype() != want {
+        return Err(shape_err(format!("{entry}: {} is {:?}, expected {want:?}", t.name(), t.dtype())));
     }
-    let n = x.numel();
-    gpu.launch(&Kernel::new(Shader::Convert, entry), &[n as u32], &[Arg::R(x), Arg::W(&out)], grid_1d(n, 256))?;
+    Ok(())
+}
+
+fn convert(gpu: &Arc<Gpu>, x: &Tensor, from: DType, entry: &'static str, out: Tensor) -> Result<Tensor, GpuError> {
+    check(entry, x, from)?;
+    launch(gpu, entry, &[Arg::R(x), Arg::W(&out)], x.numel())?;
     Ok(out)
+}
+
+/// One invocation per element, or per 4 (the f32 → f16 kernels' `_x4` entries) when `n` allows.
+fn launch(gpu: &Arc<Gpu>, entry: &'static str, args: &[Arg], n: usize) -> Result<(), GpuError> {
+    let x4 = match entry {
+        "to_f16" if n.is_multiple_of(4) => Some("to_f16_x4"),
+        "to_f16_checked" if n.is_multiple_of(4) => Some("to_f16_checked_x4"),
+        _ => None,
+    };
+    match x4 {
+        Some(e) => gpu.launch(&Kernel::new(Shader::Convert, e), &[n as u32], args, grid_1d(n / 4, 256)),
+        None => gpu.launch(&Kernel::new(Shader::Convert, entry), &[n as u32], args, grid_1d(n, 256)),
+    }
 }
 
 /// An f16 copy of the f32 tensor `x`, rounded to nearest even.
 pub fn to_f16(gpu: &Arc<Gpu>, x: &Tensor) -> Result<Tensor, GpuError> {
     let out = gpu.empty_f16(&format!("{} (f16)", x.name()), x.shape())?;
     convert(gpu, x, DType::F32, "to_f16", out)
+}
+
+/// Writes `x` rounded to f16 into `out` (same number of elements): the f16 shadows of the
+/// parameters, refreshed in place each step.
+pub fn to_f16_into(gpu: &Arc<Gpu>, x: &Tensor, out: &Tensor) -> Result<(), GpuError> {
+    check("to_f16", out, DType::F16)?;
+    super::expect_numel("to_f16 output", out, x.numel())?;
+    convert(gpu, x, DType::F32, "to_f16", out.clone()).map(drop)
+}
+
+/// `to_f16` for a loss-scaled gradient: an element f16 cannot hold (past ±65504, inf, NaN)
+/// becomes 0 and sets `overflow[0]` to 1 (a u32 flag the caller cleared), which makes the
+/// optimizer skip the step.
+pub fn to_f16_checked(gpu: &Arc<Gpu>, x: &Tensor, overflow: &Tensor) -> Result<Tensor, GpuError> {
+    check("to_f16_checked", x, DType::F32)?;
+    check("to_f16_checked overflow flag", overflow, DType::U32)?;
+    let out = gpu.empty_f16(&format!("{} (f16)", x.name()), x.shape())?;
+    launch(gpu, "to_f16_checked", &[Arg::R(x), Arg::W(&out), Arg::W(overflow)], x.numel())?;
+    Ok(out)
 }
 
 /// An f32 copy of the f16 tensor `x` (exact).

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::gelu::GeluKind;
 use super::{f, reduce, tune};
-use crate::gpu::{shape_err, Arg, Gpu, GpuError, Kernel, Shader, Tensor, TuneMode};
+use crate::gpu::{shape_err, Arg, DType, Gpu, GpuError, Kernel, Shader, Tensor, TuneMode};
 
 /// How one operand is laid out in its buffer. Element (row, col) of the *stored* matrix of
 /// batch (z1, z2) is at `off + z1·s1 + z2·s2 + row·ld + col`. With `trans`, the stored matrix is
@@ -142,7 +142,7 @@ pub fn gemm(
     alpha: f32,
     accumulate: bool,
 ) -> Result<(), GpuError> {
-    let variant = chosen_variant(gpu, d, a.1, b.1, bias.is_some(), c.1, accumulate)?;
+    let variant = chosen_variant(gpu, a.0.dtype(), d, a.1, b.1, bias.is_some(), c.1, accumulate)?;
     gemm_with(gpu, variant, d, a, b, bias, c, alpha, accumulate)
 }
 
@@ -153,9 +153,12 @@ fn vec4_aligned(l: &Layout) -> bool {
 
 /// The variant `gemm` runs for this problem: the user's choice, else the measured one for the
 /// shape (measured now when tuning is on and the shape is new; see `ops::tune`), else the
-/// device type's default.
+/// device type's default. `operands` is the element type of A and B (f16 operands are a
+/// shader of their own, tuned apart).
+#[allow(clippy::too_many_arguments)]
 pub fn chosen_variant(
     gpu: &Arc<Gpu>,
+    operands: DType,
     d: Dims,
     la: Layout,
     lb: Layout,
@@ -174,7 +177,7 @@ pub fn chosen_variant(
     let flag = |b: bool, y: &'static str| if b { y } else { "-" };
     let key = format!(
         "matmul@{:016x} {}x{}x{} b{} {}{} {} {} {}",
-        Shader::Matmul.source_hash(),
+        operand_shader(operands).source_hash(),
         d.m,
         d.n,
         d.k,
@@ -188,7 +191,16 @@ pub fn chosen_variant(
     if let Some(v) = gpu.tuned(&key).and_then(|s| Variant::parse(&s)) {
         return Ok(v);
     }
-    tune_gemm(gpu, &key, d, (la.trans, lb.trans), bias, accumulate, aligned, default)
+    tune_gemm(gpu, &key, operands, d, (la.trans, lb.trans), bias, accumulate, aligned, default)
+}
+
+/// The build of matmul.wgsl for operands of this element type (C is f32 either way).
+fn operand_shader(operands: DType) -> Shader {
+    if operands == DType::F16 {
+        Shader::MatmulF16
+    } else {
+        Shader::Matmul
+    }
 }
 
 /// `d` trimmed to about `budget` flops: fewer batches, then rows, depth and columns, never
@@ -217,6 +229,7 @@ fn trial_dims(d: Dims, budget: u64) -> Dims {
 fn tune_gemm(
     gpu: &Arc<Gpu>,
     key: &str,
+    operands: DType,
     d: Dims,
     (ta, tb): (bool, bool),
     bias: bool,
@@ -239,8 +252,12 @@ fn tune_gemm(
     let (la, na) = if ta { layout(t.k, t.m, true) } else { layout(t.m, t.k, false) };
     let (lb, nb) = if tb { layout(t.n, t.k, true) } else { layout(t.k, t.n, false) };
     let (lc, nc) = layout(t.m, t.n, false);
-    let a = gpu.zeros("tuning A", &[na])?;
-    let b = gpu.zeros("tuning B", &[nb])?;
+    let zeros = |name: &str, n: usize| match operands {
+        DType::F16 => gpu.empty_f16(name, &[n]).and_then(|t| gpu.fill_zero(&t).map(|_| t)),
+        _ => gpu.zeros(name, &[n]),
+    };
+    let a = zeros("tuning A", na)?;
+    let b = zeros("tuning B", nb)?;
     let c = gpu.zeros("tuning C", &[nc])?;
     let tiny = Dims { m: t.m.min(8), n: t.n.min(8), k: t.k.min(8), nb1: 1, nb2: 1 };
     let (bias_trial, bias_tiny) = (gpu.zeros("tuning bias", &[t.n])?, gpu.zeros("tuning bias", &[tiny.n])?);
@@ -306,6 +323,22 @@ pub fn gemm_epilogue(
     if d.k == 0 {
         return Err(shape_err(format!("matmul: inner dimension of {} and {} is 0", a.0.name(), b.0.name())));
     }
+    let shader = match (a.0.dtype(), b.0.dtype()) {
+        (DType::F32, DType::F32) => Shader::Matmul,
+        (DType::F16, DType::F16) => Shader::MatmulF16,
+        (ta, tb) => {
+            return Err(shape_err(format!(
+                "matmul: operands {} ({ta:?}) and {} ({tb:?}) must both be f32 or both f16",
+                a.0.name(),
+                b.0.name()
+            )))
+        }
+    };
+    for (what, t) in [("output", Some(c.0)), ("bias", bias), ("pre-activation", epilogue.and_then(|e| e.pre))] {
+        if let Some(t) = t.filter(|t| t.dtype() != DType::F32) {
+            return Err(shape_err(format!("matmul: the {what} {} is {:?}; it must be f32", t.name(), t.dtype())));
+        }
+    }
     check_operand("A", a.0, &a.1, d.m, d.k, &d)?;
     check_operand("B", b.0, &b.1, d.k, d.n, &d)?;
     if c.1.trans {
@@ -360,9 +393,9 @@ pub fn gemm_epilogue(
         }
     };
     if variant == Variant::Panel {
-        return gemm_panels(gpu, d, a, b, bias_arg, c, pre_arg, &mut params, &constants);
+        return gemm_panels(gpu, shader, d, a, b, bias_arg, c, pre_arg, &mut params, &constants);
     }
-    let kernel = Kernel { shader: Shader::Matmul, entry: variant.entry(), constants: &constants };
+    let kernel = Kernel { shader, entry: variant.entry(), constants: &constants };
     gpu.launch(
         &kernel,
         &params,
@@ -403,6 +436,7 @@ fn chunk_runs(k: usize) -> impl Iterator<Item = ChunkRun> {
 #[allow(clippy::too_many_arguments)]
 fn gemm_panels(
     gpu: &Arc<Gpu>,
+    shader: Shader,
     d: Dims,
     a: (&Tensor, Layout),
     b: (&Tensor, Layout),
@@ -437,7 +471,7 @@ fn gemm_panels(
             constants.iter().filter(|(k, _)| !matches!(*k, "EPILOGUE" | "SAVE_PRE")).copied().collect();
         pack_constants.push(("PACK_VEC4", if aligned { 1.0 } else { 0.0 }));
         gpu.launch(
-            &Kernel { shader: Shader::Matmul, entry, constants: &pack_constants },
+            &Kernel { shader, entry, constants: &pack_constants },
             &params[..],
             &[Arg::R(a.0), Arg::R(b.0), Arg::W(&packed)],
             super::grid_1d(tiles, 256),
@@ -449,7 +483,7 @@ fn gemm_panels(
     let c_vec4 = vec4_aligned(&c.1);
     let mut panel_constants = constants.to_vec();
     panel_constants.push(("C_VEC4", if c_vec4 { 1.0 } else { 0.0 }));
-    let kernel = Kernel { shader: Shader::Matmul, entry: "matmul_panel", constants: &panel_constants };
+    let kernel = Kernel { shader, entry: "matmul_panel", constants: &panel_constants };
     for z in 0..batches {
         let (z1, z2) = (z / d.nb2, z % d.nb2);
         params[12] = (c.1.off + z1 * c.1.s1 + z2 * c.1.s2) as u32;
@@ -547,7 +581,7 @@ pub fn linear_act(
     let d = Dims { m: rows, n: out_f, k: in_f, nb1: 1, nb2: 1 };
     let (la, lb, lc) = (Layout::rows(in_f), Layout::rows(in_f).t(), Layout::rows(out_f));
     // The variant tuned for the plain product of this shape: the epilogue runs once per element.
-    let variant = chosen_variant(gpu, d, la, lb, bias.is_some(), lc, false)?;
+    let variant = chosen_variant(gpu, x.dtype(), d, la, lb, bias.is_some(), lc, false)?;
     let epilogue = Epilogue { act, pre: pre.as_ref() };
     gemm_epilogue(gpu, variant, d, (x, la), (w, lb), bias, (&y, lc), 1.0, false, Some(epilogue))?;
     Ok((y, pre))
@@ -563,12 +597,38 @@ pub fn linear_backward(
     dbias: Option<&Tensor>,
     need_dx: bool,
 ) -> Result<Option<Tensor>, GpuError> {
+    linear_backward_with(gpu, dy, dy, x, w, dw, dbias, need_dx)
+}
+
+/// `linear_backward` where the products read `dy_operand`, a copy of dy in the element type of
+/// x and w (f16 under mixed precision), while the bias gradient sums dy itself (f32).
+#[allow(clippy::too_many_arguments)]
+pub fn linear_backward_with(
+    gpu: &Arc<Gpu>,
+    dy: &Tensor,
+    dy_operand: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
+    dw: &Tensor,
+    dbias: Option<&Tensor>,
+    need_dx: bool,
+) -> Result<Option<Tensor>, GpuError> {
     let (out_f, in_f) = dims2("linear backward", w)?;
     let rows = super::rows_of("linear backward", x, in_f)?;
     let rows_dy = super::rows_of("linear backward", dy, out_f)?;
     if rows != rows_dy {
         return Err(shape_err(format!("linear backward: {} has {rows} rows, {} has {rows_dy}", x.name(), dy.name())));
     }
+    if dy_operand.shape() != dy.shape() {
+        return Err(shape_err(format!(
+            "linear backward: {} {:?} is not a copy of {} {:?}",
+            dy_operand.name(),
+            dy_operand.shape(),
+            dy.name(),
+            dy.shape()
+        )));
+    }
+    let (dy_f32, dy) = (dy, dy_operand);
     dw.expect_shape("linear backward", &[out_f, in_f])?;
     // dw (OUT, IN) += dyᵀ (OUT, R) · x (R, IN)
     gemm(
@@ -582,7 +642,7 @@ pub fn linear_backward(
         true,
     )?;
     if let Some(db) = dbias {
-        reduce::col_sum(gpu, dy, db, true)?;
+        reduce::col_sum(gpu, dy_f32, db, true)?;
     }
     if !need_dx {
         return Ok(None);

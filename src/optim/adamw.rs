@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::autograd::ParamStore;
 use crate::checkpoint::{load_tensors, save_tensors, HostTensor};
 use crate::gpu::{Gpu, GpuError, Tensor};
-use crate::ops::adamw::{adamw_update, AdamwStep};
+use crate::ops::adamw::{adamw_update_guarded, AdamwStep};
 use crate::ops::reduce;
 
 #[derive(Clone, Copy, Debug)]
@@ -39,6 +39,9 @@ pub struct AdamW {
     v_arenas: Vec<Tensor>,
     /// Σ g² over all gradients of the last step (1).
     pub norm_sq: Tensor,
+    /// (2) u32: [0] set when a loss-scaled gradient overflowed f16 this step
+    /// (`convert::to_f16_checked`), [1] set by the update when it skipped the step.
+    pub status: Tensor,
 }
 
 impl AdamW {
@@ -57,12 +60,39 @@ impl AdamW {
             m.push(m_arenas[k].view(&format!("{} (adam m)", p.name), start, p.value.shape())?);
             v.push(v_arenas[k].view(&format!("{} (adam v)", p.name), start, p.value.shape())?);
         }
-        Ok(AdamW { config, step: 0, m, v, m_arenas, v_arenas, norm_sq: gpu.zeros("gradient norm²", &[1])? })
+        Ok(AdamW {
+            config,
+            step: 0,
+            m,
+            v,
+            m_arenas,
+            v_arenas,
+            norm_sq: gpu.zeros("gradient norm²", &[1])?,
+            status: gpu.upload_u32("optimizer status (overflow, skipped)", &[2], &[0, 0])?,
+        })
     }
 
     /// One update of every parameter from its gradient, at learning rate `lr`: the global
     /// gradient norm, then one AdamW dispatch per arena.
     pub fn update(&mut self, gpu: &Arc<Gpu>, params: &ParamStore, lr: f32) -> Result<(), GpuError> {
+        self.update_scaled(gpu, params, lr, None)
+    }
+
+    /// Clears `status` before a step's backward.
+    pub fn clear_status(&self, gpu: &Gpu) -> Result<(), GpuError> {
+        gpu.fill_zero(&self.status)
+    }
+
+    /// `update` for gradients of a loss multiplied by `loss_scale` (mixed precision): they are
+    /// divided by it, and the step is skipped on the GPU when one overflowed (see `status`).
+    /// The host learns of a skip from `status[1]` and calls `undo_skipped`.
+    pub fn update_scaled(
+        &mut self,
+        gpu: &Arc<Gpu>,
+        params: &ParamStore,
+        lr: f32,
+        loss_scale: Option<f32>,
+    ) -> Result<(), GpuError> {
         if params.len() != self.m.len() || params.arenas.len() != self.m_arenas.len() {
             return Err(GpuError::Shape(format!(
                 "optimizer holds {} states in {} arenas for {} parameters in {}",
@@ -84,11 +114,19 @@ impl AdamW {
             weight_decay: c.weight_decay,
             step: self.step,
             max_norm: c.max_grad_norm,
+            grad_scale: loss_scale.map_or(1.0, |s| 1.0 / s),
+            check_finite: loss_scale.is_some(),
         };
         for (k, a) in params.arenas.iter().enumerate() {
-            adamw_update(gpu, &h, &a.values, &a.grads, &self.m_arenas[k], &self.v_arenas[k], &a.decay, &self.norm_sq)?;
+            let (m, v) = (&self.m_arenas[k], &self.v_arenas[k]);
+            adamw_update_guarded(gpu, &h, &a.values, &a.grads, m, v, &a.decay, &self.norm_sq, &self.status)?;
         }
         Ok(())
+    }
+
+    /// A step the GPU skipped does not count: the next one uses this one's bias correction.
+    pub fn undo_skipped(&mut self) {
+        self.step = self.step.saturating_sub(1);
     }
 }
 

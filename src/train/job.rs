@@ -184,8 +184,9 @@ pub fn run_job(
         say(&format!("notice: {n}"));
     }
     let num_labels = if d.classes.len() == 2 { 1 } else { d.classes.len() };
-    let model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, num_labels, o.seed)?;
+    let mut model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, num_labels, o.seed)?;
     drop(ckpt);
+    super::prepare_precision(gpu, &mut model, o.precision)?;
     say(&format!(
         "data: {} training, {} validation, {} test examples; classes: {}",
         d.train.len(),

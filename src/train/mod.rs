@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::autograd::Tape;
 use crate::gpu::Gpu;
 use crate::model::{BertClassifier, Dropouts};
-use crate::optim::{AdamW, AdamWConfig, WarmupLinear};
+use crate::optim::{AdamW, AdamWConfig, LossScale, WarmupLinear, MAX_SKIPPED_IN_A_ROW};
 
 pub use batches::{make_batch, Encoded};
 pub use history::{EpochRow, History};
@@ -45,6 +45,54 @@ pub struct TrainOptions {
     /// Also save a checkpoint every N steps (besides each epoch's end and Ctrl-C).
     #[serde(default)]
     pub checkpoint_every: Option<usize>,
+    /// f32 throughout, or mixed: the linear layers' products read f16 (see `Tape::mixed`).
+    #[serde(default)]
+    pub precision: Precision,
+    /// The first loss scale of mixed precision (GradScaler's init_scale).
+    #[serde(default = "default_loss_scale")]
+    pub loss_scale: f32,
+}
+
+fn default_loss_scale() -> f32 {
+    65536.0
+}
+
+/// The arithmetic of a training step.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    F32,
+    /// f16 operands with f32 accumulation in the linear layers, f32 master weights and
+    /// everything else in f32, dynamic loss scaling. Needs an adapter with shader-f16.
+    Mixed,
+}
+
+impl Precision {
+    pub fn parse(s: &str) -> Option<Precision> {
+        match s {
+            "f32" => Some(Precision::F32),
+            "mixed" => Some(Precision::Mixed),
+            _ => None,
+        }
+    }
+}
+
+/// Readies `model` for training in `precision`: for mixed, f16 shadows of the parameters
+/// (refused, with the reason, on an adapter without shader-f16).
+pub fn prepare_precision(gpu: &Arc<Gpu>, model: &mut BertClassifier, precision: Precision) -> Result<()> {
+    if precision == Precision::Mixed && !model.params.has_half_shadows() {
+        if !gpu.has_f16() {
+            bail!(
+                "--precision mixed needs an adapter with the shader-f16 feature, and {} has none; train with --precision f32",
+                gpu.info().name
+            );
+        }
+        // The linear layers' weights: the only parameters a product reads (the embeddings are
+        // gathered, LayerNorm and biases are f32 element-wise ops).
+        model.params.add_half_shadows(gpu, |p| p.value.shape().len() == 2 && !p.name.starts_with("embeddings."))?;
+    }
+    Ok(())
 }
 
 impl Default for TrainOptions {
@@ -60,16 +108,31 @@ impl Default for TrainOptions {
             max_grad_norm: 1.0,
             seed: 42,
             checkpoint_every: None,
+            precision: Precision::F32,
+            loss_scale: default_loss_scale(),
         }
     }
 }
 
 /// What the loop tells its caller (the CLI draws progress bars from these).
 pub enum Event<'a> {
-    EpochStart { epoch: usize, steps: usize },
-    Step { epoch: usize, step: usize, steps: usize, loss: f64, accuracy: f64 },
+    EpochStart {
+        epoch: usize,
+        steps: usize,
+    },
+    Step {
+        epoch: usize,
+        step: usize,
+        steps: usize,
+        loss: f64,
+        accuracy: f64,
+    },
     EpochEnd(&'a EpochRow),
-    Saved { step: u64 },
+    Saved {
+        step: u64,
+    },
+    /// Something the user should know (printed and logged).
+    Notice(String),
 }
 
 /// Why `train` returned.
@@ -142,6 +205,8 @@ pub struct Trainer<'a> {
     pub history: History,
     pub pos: Position,
     pub pad_id: u32,
+    /// Mixed precision's loss scale; None in f32.
+    pub loss_scale: Option<LossScale>,
 }
 
 impl<'a> Trainer<'a> {
@@ -155,6 +220,18 @@ impl<'a> Trainer<'a> {
         if train_len == 0 {
             bail!("no training examples");
         }
+        let loss_scale = match opts.precision {
+            Precision::F32 => None,
+            Precision::Mixed => {
+                if !model.params.has_half_shadows() {
+                    bail!("mixed precision: the model has no f16 shadows (call train::prepare_precision first)");
+                }
+                if !(opts.loss_scale.is_finite() && opts.loss_scale > 0.0) {
+                    bail!("--loss-scale must be a positive number, not {}", opts.loss_scale);
+                }
+                Some(LossScale::new(opts.loss_scale))
+            }
+        };
         let cfg = AdamWConfig {
             weight_decay: opts.weight_decay,
             max_grad_norm: opts.max_grad_norm,
@@ -170,6 +247,7 @@ impl<'a> Trainer<'a> {
             history: History::default(),
             pos: Position::default(),
             pad_id,
+            loss_scale,
         })
     }
 
@@ -181,16 +259,38 @@ impl<'a> Trainer<'a> {
         let seed = crate::reference::elementwise::pcg(
             (self.opts.seed as u32) ^ crate::reference::elementwise::pcg(self.pos.global_step as u32),
         );
-        let mut tape = Tape::new(&self.gpu, seed);
+        let scale = self.loss_scale.as_ref().map(|s| s.scale);
+        let mut tape = match scale {
+            None => Tape::new(&self.gpu, seed),
+            Some(_) => {
+                m.params.refresh_half(&self.gpu)?;
+                self.opt.clear_status(&self.gpu)?;
+                Tape::mixed(&self.gpu, seed, &self.opt.status)
+            }
+        };
         let p = self.opts.dropout;
         let logits =
             m.forward(&mut tape, &batch.tokens, &batch.mask, Dropouts { hidden: p, attention: p, classifier: p })?;
-        let metrics = tape.loss(&logits, &batch.labels, 1.0)?;
+        let metrics = tape.loss(&logits, &batch.labels, scale.unwrap_or(1.0))?;
         drop(logits);
         tape.backward()?;
         let lr = self.schedule.lr(self.pos.global_step as u32);
-        self.opt.update(&self.gpu, &m.params, lr)?;
-        let v = metrics.to_vec()?; // the step's one read-back
+        self.opt.update_scaled(&self.gpu, &m.params, lr, scale)?;
+        let v = metrics.to_vec()?; // the step's one read-back (and, mixed, the skip flag's)
+        if let Some(ls) = &mut self.loss_scale {
+            let skipped = self.opt.status.to_vec_u32()?[1] != 0;
+            if skipped {
+                self.opt.undo_skipped();
+            }
+            ls.after_step(skipped);
+            if ls.skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW {
+                bail!(
+                    "mixed precision: the gradients overflowed f16 in {} steps in a row (loss scale now {:e}); the run stops, the last saved checkpoint is kept; try --precision f32",
+                    ls.skipped_in_a_row,
+                    ls.scale
+                );
+            }
+        }
         Ok((v[0] as f64, v[1] as f64))
     }
 
@@ -271,6 +371,12 @@ impl<'a> Trainer<'a> {
             }
             row.seconds = self.pos.epoch_seconds + t0.elapsed().as_secs_f64();
             self.history.epochs.push(row.clone());
+            if let Some(ls) = &self.loss_scale {
+                event(Event::Notice(format!(
+                    "mixed precision: loss scale {}, {} of {} steps skipped so far (gradient overflow in f16)",
+                    ls.scale, ls.skipped, self.pos.global_step
+                )));
+            }
             self.pos = Position { epoch: epoch + 1, global_step: self.pos.global_step, ..Position::default() };
             save_state(run_dir, self)?;
             self.history.save(run_dir)?;

@@ -27,6 +27,9 @@ pub struct Position {
 struct Progress {
     position: Position,
     history: History,
+    /// Mixed precision's loss scale (absent in f32 runs and in runs saved before it existed).
+    #[serde(default)]
+    loss_scale: Option<crate::optim::LossScale>,
 }
 
 fn checkpoints(run: &Path) -> PathBuf {
@@ -42,7 +45,7 @@ pub fn save_state(run: &Path, t: &Trainer) -> Result<()> {
         .save(&dir.join("params.safetensors"))
         .with_context(|| format!("saving step {}", t.pos.global_step))?;
     t.opt.save(&dir.join("optimizer.safetensors"), &t.model.params)?;
-    let progress = Progress { position: t.pos.clone(), history: t.history.clone() };
+    let progress = Progress { position: t.pos.clone(), history: t.history.clone(), loss_scale: t.loss_scale.clone() };
     crate::fsio::write_atomic(&dir.join("progress.json"), &serde_json::to_vec_pretty(&progress)?)?;
     crate::fsio::write_atomic(&checkpoints(run).join("latest"), name.as_bytes())?;
     // Older checkpoints are no longer needed once `latest` names the new one.
@@ -72,5 +75,8 @@ pub fn load_state(run: &Path, t: &mut Trainer) -> Result<bool> {
     t.opt.load(&t.gpu, &dir.join("optimizer.safetensors"), &t.model.params)?;
     t.pos = progress.position;
     t.history = progress.history;
+    if t.loss_scale.is_some() {
+        t.loss_scale = progress.loss_scale.or(t.loss_scale.take());
+    }
     Ok(true)
 }
