@@ -383,6 +383,23 @@ fn every_bad_input_is_one_clear_message() {
         succeeds: false,
     });
     cases.push(Case {
+        name: "--precision mixed on an adapter without shader-f16",
+        args: train("p1", &good, &data, &["--precision", "mixed"]),
+        env: vec![("WGBERT_NO_F16", "1".into())],
+        expect: vec!["--precision mixed needs an adapter with the shader-f16 feature".into(), "--precision f32".into()],
+        succeeds: false,
+    });
+    cases.push(fails(
+        "a loss scale that is no positive number",
+        train("p2", &good, &data, &["--precision", "mixed", "--loss-scale", "0"]),
+        &["--loss-scale must be a positive number"],
+    ));
+    cases.push(fails(
+        "an unknown --precision",
+        train("p3", &good, &data, &["--precision", "half"]),
+        &["'half'", "--precision", "f32, mixed"],
+    ));
+    cases.push(Case {
         name: "an unknown --tune mode",
         args: vec!["info".into(), "--tune".into(), "fast".into()],
         env: vec![],

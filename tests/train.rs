@@ -170,3 +170,122 @@ fn curves_png_is_a_png_of_the_right_size() {
     assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), H);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The progress file of a run's latest checkpoint.
+fn progress(run: &Path) -> serde_json::Value {
+    let latest = std::fs::read_to_string(run.join("checkpoints/latest")).unwrap();
+    let p = run.join("checkpoints").join(latest.trim()).join("progress.json");
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+/// Optimizer steps taken, from the latest checkpoint's optimizer state.
+fn optimizer_steps(run: &Path) -> u64 {
+    let latest = std::fs::read_to_string(run.join("checkpoints/latest")).unwrap();
+    let p = run.join("checkpoints").join(latest.trim()).join("optimizer.safetensors");
+    wgbert::checkpoint::load_tensors(&p).unwrap().1["step"].parse().unwrap()
+}
+
+#[test]
+fn mixed_precision_trains_like_f32_and_resumes_with_its_loss_scale() {
+    let g = gpu();
+    if !g.has_f16() {
+        eprintln!("skipped: {} has no shader-f16", g.info().name);
+        return;
+    }
+    let dir = temp("train-mixed");
+    let mut j = job(&dir, 2);
+    let f32_run = dir.join("f32");
+    run_job(&g, &j, &f32_run, &AtomicBool::new(false), |_| {}, |_| {}).unwrap();
+    j.options.precision = train::Precision::Mixed;
+    let straight = dir.join("mixed");
+    let mut notices = Vec::new();
+    let r = run_job(
+        &g,
+        &j,
+        &straight,
+        &AtomicBool::new(false),
+        |e| {
+            if let Event::Notice(n) = e {
+                notices.push(n)
+            }
+        },
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(r.outcome, Outcome::Finished);
+    assert!(notices.iter().any(|n| n.contains("loss scale 65536")), "{notices:?}");
+    // Step by step the losses follow f32's to f16 rounding.
+    let losses = |run: &Path| -> Vec<f64> {
+        let h: train::History = serde_json::from_slice(&std::fs::read(run.join("history.json")).unwrap()).unwrap();
+        h.steps.iter().map(|s| s.1).collect()
+    };
+    let (a, b) = (losses(&f32_run), losses(&straight));
+    assert_eq!(a.len(), b.len());
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!((x - y).abs() < 2e-2 * x.abs().max(0.1), "step {}: f32 loss {x}, mixed {y}", i + 1);
+    }
+    assert_ne!(a, b, "mixed precision must round something");
+    let p = progress(&straight);
+    assert_eq!(p["loss_scale"]["scale"], 65536.0);
+    assert_eq!(optimizer_steps(&straight), a.len() as u64, "no step was skipped");
+
+    // Interrupted and resumed, it ends on the same parameters (loss scale and all).
+    let resumed = dir.join("resumed");
+    let stop = AtomicBool::new(false);
+    let r = run_job(
+        &g,
+        &j,
+        &resumed,
+        &stop,
+        |e| {
+            if let Event::Step { epoch: 0, step: 3, .. } = e {
+                stop.store(true, Ordering::SeqCst);
+            }
+        },
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(r.outcome, Outcome::Interrupted { step: 3 });
+    assert!(progress(&resumed)["loss_scale"].is_object());
+    run_job(&g, &j, &resumed, &AtomicBool::new(false), |_| {}, |_| {}).unwrap();
+    let x = wgbert::checkpoint::load_tensors(&straight.join("model/model.safetensors")).unwrap().0;
+    let y = wgbert::checkpoint::load_tensors(&resumed.join("model/model.safetensors")).unwrap().0;
+    for (name, t) in &x {
+        assert_eq!(t.data, y[name].data, "{name} differs after resuming in mixed precision");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn an_overflowing_loss_scale_skips_steps_until_it_comes_down() {
+    let g = gpu();
+    if !g.has_f16() {
+        eprintln!("skipped: {} has no shader-f16", g.info().name);
+        return;
+    }
+    let dir = temp("train-overflow");
+    let mut j = job(&dir, 8);
+    j.options.precision = train::Precision::Mixed;
+    j.options.loss_scale = 2f32.powi(32); // the output gradients overflow f16 at this scale
+    let run = dir.join("run");
+    let r = run_job(&g, &j, &run, &AtomicBool::new(false), |_| {}, |_| {}).unwrap();
+    assert_eq!(r.outcome, Outcome::Finished);
+    let ls = &progress(&run)["loss_scale"];
+    let (scale, skipped) = (ls["scale"].as_f64().unwrap(), ls["skipped"].as_u64().unwrap());
+    let h: train::History = serde_json::from_slice(&std::fs::read(run.join("history.json")).unwrap()).unwrap();
+    let steps = h.steps.len() as u64;
+    assert!(skipped >= 1 && skipped + 8 <= steps, "{skipped} of {steps} steps skipped");
+    assert_eq!(scale, 2f64.powi(32 - skipped as i32), "halved once per skipped step");
+    // Skipped steps are not optimizer steps, and the model still learned and stayed finite.
+    assert_eq!(optimizer_steps(&run), steps - skipped);
+    assert!(h.steps.last().unwrap().1 < h.steps[0].1, "the loss fell once steps went through");
+
+    // At a scale no halving can rescue within the limit, the run stops with the reason.
+    let mut j = job(&dir, 17); // 4 steps an epoch: past the limit of 64
+    j.options.precision = train::Precision::Mixed;
+    j.options.loss_scale = 1e38;
+    let e = run_job(&g, &j, &dir.join("hopeless"), &AtomicBool::new(false), |_| {}, |_| {}).unwrap_err();
+    let e = format!("{e:#}");
+    assert!(e.contains("overflowed f16 in 64 steps in a row") && e.contains("--precision f32"), "{e}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

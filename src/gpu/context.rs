@@ -78,7 +78,11 @@ impl Gpu {
     fn open(adapter: wgpu::Adapter, tune: TuneMode, cache: Option<std::path::PathBuf>) -> Result<Arc<Gpu>> {
         let info = adapter.get_info();
         let limits = requested_limits(&adapter)?;
-        let wanted = wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
+        let mut wanted = wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
+        // WGBERT_NO_F16=1 stands in for an adapter without shader-f16 (tests, comparisons).
+        if std::env::var("WGBERT_NO_F16").is_ok_and(|v| v == "1") {
+            wanted.remove(wgpu::Features::SHADER_F16);
+        }
         let features = adapter.features() & wanted;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("wgbert"),
