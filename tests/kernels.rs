@@ -551,6 +551,21 @@ fn reductions_match_reference() {
     assert_close("global sum of squares", &out.to_vec().unwrap(), &[want], 0.0, 1e-5);
 }
 
+/// BERT's AdamW settings at step 3 with clipping at norm 1.
+fn adamw_step_3(grad_scale: f32, check_finite: bool) -> adamw::AdamwStep {
+    adamw::AdamwStep {
+        lr: 1e-3,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-6,
+        weight_decay: 0.01,
+        step: 3,
+        max_norm: 1.0,
+        grad_scale,
+        check_finite,
+    }
+}
+
 #[test]
 fn adamw_with_clipping_matches_reference() {
     let g = gpu();
@@ -561,17 +576,7 @@ fn adamw_with_clipping_matches_reference() {
     let (tp, tg, tm, tv) = (up("p", &[n], &p0), up("g", &[n], &g0), up("m", &[n], &m0), up("v", &[n], &v0));
     let norm_sq = g.zeros("norm", &[1]).unwrap();
     reduce::global_sumsq(&g, &[&tg], &norm_sq).unwrap();
-    let h = adamw::AdamwStep {
-        lr: 1e-3,
-        beta1: 0.9,
-        beta2: 0.999,
-        eps: 1e-6,
-        weight_decay: 0.01,
-        step: 3,
-        max_norm: 1.0,
-        grad_scale: 1.0,
-        check_finite: false,
-    };
+    let h = adamw_step_3(1.0, false);
     // Weight decay per 64-element slot, as a parameter arena lays it out: on, off, on, ...
     let slots = n.div_ceil(adamw::DECAY_SLOT);
     let decay: Vec<f32> = (0..slots).map(|s| (s % 2 == 0) as u32 as f32).collect();
@@ -625,11 +630,7 @@ fn tensors_over_the_adapter_limits_are_errors_naming_them() {
 /// overflow to infinity, NaN. Tolerance: exact (both sides are IEEE conversions).
 #[test]
 fn f16_storage_converts_exactly_both_ways() {
-    let g = gpu();
-    if !g.has_f16() {
-        eprintln!("skipped: {} has no shader-f16", g.info().name);
-        return;
-    }
+    let Some(g) = gpu_with_f16() else { return };
     let mut rng = Rng::new(16);
     let specials = [0.0, -0.0, 1.0, 65504.0, 65520.0, -1e6, 6e-8, 3e-5, 1.0 + 1.0 / 2048.0, f32::INFINITY, f32::NAN];
     for n in ROWS {
@@ -684,11 +685,7 @@ fn a_tensor_of_another_device_is_refused() {
 /// accumulation differs (same tolerance as the f32 test). Mixed operand types are refused.
 #[test]
 fn matmul_with_f16_operands_matches_reference_on_rounded_inputs() {
-    let g = gpu();
-    if !g.has_f16() {
-        eprintln!("skipped: {} has no shader-f16", g.info().name);
-        return;
-    }
+    let Some(g) = gpu_with_f16() else { return };
     let mut rng = Rng::new(17);
     let round = |x: &[f32]| x.iter().map(|&v| half::f16::from_f32(v).to_f32()).collect::<Vec<f32>>();
     for (m, n, k) in [(1, 1, 1), (7, 33, 5), (127, 129, 33), (40, 36, 1100), (40, 300, 300)] {
@@ -757,11 +754,7 @@ fn matmul_with_f16_operands_matches_reference_on_rounded_inputs() {
 /// holds (65504 itself, subnormals) round as `to_f16` does and leave the flag alone.
 #[test]
 fn checked_f16_rounding_flags_overflow() {
-    let g = gpu();
-    if !g.has_f16() {
-        eprintln!("skipped: {} has no shader-f16", g.info().name);
-        return;
-    }
+    let Some(g) = gpu_with_f16() else { return };
     let mut rng = Rng::new(18);
     for n in [7, 384, 1025] {
         let clean = {
@@ -801,17 +794,7 @@ fn adamw_unscales_and_skips_overflowed_steps() {
     let v0: Vec<f32> = rng.vec(n, 0.01).iter().map(|v| v.abs()).collect();
     let slots = n.div_ceil(adamw::DECAY_SLOT);
     let decay = up("decay", &[slots], &vec![1.0; slots]);
-    let h = |grad_scale: f32, check_finite: bool| adamw::AdamwStep {
-        lr: 1e-3,
-        beta1: 0.9,
-        beta2: 0.999,
-        eps: 1e-6,
-        weight_decay: 0.01,
-        step: 3,
-        max_norm: 1.0,
-        grad_scale,
-        check_finite,
-    };
+    let h = adamw_step_3;
     let run = |grads: &[f32], step: adamw::AdamwStep, status0: u32| {
         let (tp, tg, tm, tv) = (up("p", &[n], &p0), up("g", &[n], grads), up("m", &[n], &m0), up("v", &[n], &v0));
         let norm_sq = g.zeros("norm", &[1]).unwrap();

@@ -377,11 +377,7 @@ fn optimizer_and_parameters_resume_from_saved_state() {
 /// 1e-3 — and the logits differ from f32's (the f16 path really ran).
 #[test]
 fn mixed_precision_gradients_match_pytorch_within_f16_rounding() {
-    let g = gpu();
-    if !g.has_f16() {
-        eprintln!("skipped: {} has no shader-f16", g.info().name);
-        return;
-    }
+    let Some(g) = gpu_with_f16() else { return };
     let f32_logits = forward_backward().logits;
     let (mut model, ids, types, mask, labels) = tiny_setup();
     wgbert::train::prepare_precision(&g, &mut model, wgbert::train::Precision::Mixed).unwrap();

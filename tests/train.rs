@@ -3,7 +3,7 @@
 //! predictions, a resumed run ends on the same parameters, and data errors are clear messages.
 
 mod common;
-use common::{gpu, temp, tiny_data, tiny_model};
+use common::{gpu, gpu_with_f16, temp, tiny_data, tiny_model};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -70,6 +70,25 @@ fn training_lowers_the_loss_and_the_export_reloads_to_the_same_predictions() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Runs `j` into `run` and stops it after step 3 of the first epoch, as Ctrl-C does.
+fn interrupt_at_step_3(g: &std::sync::Arc<wgbert::gpu::Gpu>, j: &TrainJob, run: &Path) {
+    let stop = AtomicBool::new(false);
+    let r = run_job(
+        g,
+        j,
+        run,
+        &stop,
+        |e| {
+            if let Event::Step { epoch: 0, step: 3, .. } = e {
+                stop.store(true, Ordering::SeqCst);
+            }
+        },
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(r.outcome, Outcome::Interrupted { step: 3 });
+}
+
 #[test]
 fn an_interrupted_run_resumes_to_the_same_parameters() {
     let g = gpu();
@@ -79,21 +98,7 @@ fn an_interrupted_run_resumes_to_the_same_parameters() {
     run_job(&g, &j, &straight, &AtomicBool::new(false), |_| {}, |_| {}).unwrap();
 
     let resumed = dir.join("resumed");
-    let stop = AtomicBool::new(false);
-    let r = run_job(
-        &g,
-        &j,
-        &resumed,
-        &stop,
-        |e| {
-            if let Event::Step { epoch: 0, step: 3, .. } = e {
-                stop.store(true, Ordering::SeqCst); // as Ctrl-C does, mid-epoch
-            }
-        },
-        |_| {},
-    )
-    .unwrap();
-    assert_eq!(r.outcome, Outcome::Interrupted { step: 3 });
+    interrupt_at_step_3(&g, &j, &resumed);
     assert!(!resumed.join("model").exists(), "no export from an unfinished run");
     // `wgbert export` writes the interrupted run's state as a loadable model.
     train::job::export_run(&g, &resumed, &dir.join("partial")).unwrap();
@@ -187,11 +192,7 @@ fn optimizer_steps(run: &Path) -> u64 {
 
 #[test]
 fn mixed_precision_trains_like_f32_and_resumes_with_its_loss_scale() {
-    let g = gpu();
-    if !g.has_f16() {
-        eprintln!("skipped: {} has no shader-f16", g.info().name);
-        return;
-    }
+    let Some(g) = gpu_with_f16() else { return };
     let dir = temp("train-mixed");
     let mut j = job(&dir, 2);
     let f32_run = dir.join("f32");
@@ -231,21 +232,7 @@ fn mixed_precision_trains_like_f32_and_resumes_with_its_loss_scale() {
 
     // Interrupted and resumed, it ends on the same parameters (loss scale and all).
     let resumed = dir.join("resumed");
-    let stop = AtomicBool::new(false);
-    let r = run_job(
-        &g,
-        &j,
-        &resumed,
-        &stop,
-        |e| {
-            if let Event::Step { epoch: 0, step: 3, .. } = e {
-                stop.store(true, Ordering::SeqCst);
-            }
-        },
-        |_| {},
-    )
-    .unwrap();
-    assert_eq!(r.outcome, Outcome::Interrupted { step: 3 });
+    interrupt_at_step_3(&g, &j, &resumed);
     assert!(progress(&resumed)["loss_scale"].is_object());
     run_job(&g, &j, &resumed, &AtomicBool::new(false), |_| {}, |_| {}).unwrap();
     let x = wgbert::checkpoint::load_tensors(&straight.join("model/model.safetensors")).unwrap().0;
@@ -258,11 +245,7 @@ fn mixed_precision_trains_like_f32_and_resumes_with_its_loss_scale() {
 
 #[test]
 fn an_overflowing_loss_scale_skips_steps_until_it_comes_down() {
-    let g = gpu();
-    if !g.has_f16() {
-        eprintln!("skipped: {} has no shader-f16", g.info().name);
-        return;
-    }
+    let Some(g) = gpu_with_f16() else { return };
     let dir = temp("train-overflow");
     let mut j = job(&dir, 8);
     j.options.precision = train::Precision::Mixed;

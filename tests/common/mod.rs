@@ -17,6 +17,17 @@ pub fn gpu() -> Arc<Gpu> {
     .clone()
 }
 
+/// The test GPU when it has shader-f16 (what f16 storage and mixed precision need); else None,
+/// and the test says it skipped.
+pub fn gpu_with_f16() -> Option<Arc<Gpu>> {
+    let g = gpu();
+    if !g.has_f16() {
+        eprintln!("skipped: {} has no shader-f16", g.info().name);
+        return None;
+    }
+    Some(g)
+}
+
 /// The library's seeded generator (splitmix64) with the draws the tests need.
 pub struct Rng(wgbert::data::sample::Rng);
 
