@@ -44,6 +44,8 @@ pub struct TrainBench {
     pub seq: usize,
     /// "cls": the last layer for [CLS] alone (train, eval and predict); "all": every token.
     pub last_layer: &'static str,
+    /// "f32" or "mixed" (the training step's; inference is f32).
+    pub precision: &'static str,
     pub parameters: usize,
     pub step_s_median: f64,
     pub step_s_min: f64,
@@ -214,6 +216,7 @@ pub fn run(
             Rows::Cls => "cls",
             Rows::All => "all",
         },
+        precision: if o.mixed { "mixed" } else { "f32" },
         parameters: model.params.numel(),
         step_s_median: spread.median,
         step_s_min: spread.min,

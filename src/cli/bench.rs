@@ -202,7 +202,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     }
     println!("adapter: {}", r.adapter);
     println!("model: {} ({} parameters), batch {} x seq {}", a.model.display(), r.parameters, r.batch, r.seq);
-    println!("last encoder layer: {}", r.last_layer);
+    println!("last encoder layer: {}; training precision: {}", r.last_layer, r.precision);
     println!(
         "training step (fwd + bwd + AdamW): median {:.2} s (min {:.2}, max {:.2}); first step {:.2} s",
         r.step_s_median, r.step_s_min, r.step_s_max, r.first_step_s
