@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 
-use wgbert::gpu::{Gpu, GpuOptions};
+use wgbert::gpu::{DType, Gpu, GpuOptions};
 use wgbert::ops::attention::AttentionShape;
 use wgbert::ops::matmul::{chosen_variant, gemm, Dims, Layout, Variant};
 use wgbert::reference as r;
@@ -74,5 +74,14 @@ fn tuning_measures_a_new_shape_once_then_reuses_the_cached_choice() {
     assert_ne!(after["ms"], v["ms"], "retune must measure again");
     let off = open("off");
     assert_eq!(chosen_variant(&off, DType::F32, d, la, lb, false, lc, false).unwrap(), Variant::for_gpu(&off));
+
+    // f16 operands (mixed precision) are another build of the kernels: measured and kept apart.
+    if g.has_f16() {
+        chosen_variant(&g, DType::F16, d, la, lb, false, lc, false).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        let (_, entries) = json["adapters"].as_object().unwrap().iter().next().unwrap();
+        let shapes = entries.as_object().unwrap().keys().filter(|k| k.contains("130x70x200")).count();
+        assert_eq!(shapes, 2, "f32 and f16 operands have an entry each: {entries}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
