@@ -34,7 +34,7 @@ pub fn parse_pytorch(path: &Path, bytes: &[u8]) -> Result<(Checkpoint, Vec<Notic
             detail: "not a zip archive".into(),
         });
     }
-    let entries = zip::entries(path, &bytes)?;
+    let entries = zip::entries(path, bytes)?;
 
     // torch names the top folder after the file ("archive", "pytorch_model", ...): find it by data.pkl.
     let pkl_name = entries
@@ -49,12 +49,12 @@ pub fn parse_pytorch(path: &Path, bytes: &[u8]) -> Result<(Checkpoint, Vec<Notic
         })?;
     let prefix = &pkl_name[..pkl_name.len() - "data.pkl".len()];
     if let Some(order) = entries.get(&format!("{prefix}byteorder")) {
-        if stored(path, &bytes, &format!("{prefix}byteorder"), order)? != b"little" {
+        if stored(path, bytes, &format!("{prefix}byteorder"), order)? != b"little" {
             return Err(CheckpointError::Unsupported { file: path.into(), what: "a big-endian checkpoint".into() });
         }
     }
 
-    let pkl = stored(path, &bytes, &pkl_name, &entries[&pkl_name])?;
+    let pkl = stored(path, bytes, &pkl_name, &entries[&pkl_name])?;
     let root = pickle::unpickle(pkl).map_err(|e| match e {
         PickleError::Unsupported { opcode, offset } => {
             CheckpointError::UnsupportedOpcode { file: path.into(), opcode, offset }
@@ -110,7 +110,7 @@ pub fn parse_pytorch(path: &Path, bytes: &[u8]) -> Result<(Checkpoint, Vec<Notic
             field: "zip directory".into(),
             detail: format!("tensor {raw}: storage entry {entry_name} is missing"),
         })?;
-        let storage = stored(path, &bytes, &entry_name, entry)?;
+        let storage = stored(path, bytes, &entry_name, entry)?;
         let tensor = gather(&t, ty, storage).map_err(|detail| CheckpointError::OutOfRange {
             file: path.into(),
             tensor: raw.clone(),

@@ -450,10 +450,7 @@ impl Gpu {
         });
 
         let mut prof = lock(&self.profiler);
-        let timestamp_writes = match prof.as_mut() {
-            Some(p) => Some(p.next_pass(self, rec.encoder(&self.device), kernel.entry)),
-            None => None,
-        };
+        let timestamp_writes = prof.as_mut().map(|p| p.next_pass(self, rec.encoder(&self.device), kernel.entry));
         let enc = rec.encoder(&self.device);
         let mut pass =
             enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(kernel.entry), timestamp_writes });

@@ -106,7 +106,7 @@ mod tests {
     fn size_classes_round_up_by_at_most_an_eighth() {
         for bytes in [1u64, 4, 17, 1000, 1024, 1025, 1537, 4096 * 384, 30522 * 384 * 4] {
             let c = size_class(bytes);
-            assert!(c >= bytes && c % 16 == 0, "{bytes} -> {c}");
+            assert!(c >= bytes && c.is_multiple_of(16), "{bytes} -> {c}");
             assert!(c as f64 <= (bytes.max(16) as f64) * 1.125 + 16.0, "{bytes} -> {c}");
         }
         assert_eq!(size_class(1024), 1024);

@@ -14,7 +14,7 @@ const WINDOW_FLOATS: usize = (WINDOW / 4) as usize;
 /// Whether the fused path can run this shape on this adapter: head size a multiple of 4 up to
 /// 64, and one head's K (T·HS) and one mask row within a 64 KiB uniform window.
 pub fn supported(gpu: &Gpu, s: &AttentionShape) -> bool {
-    s.hs % 4 == 0
+    s.hs.is_multiple_of(4)
         && s.hs <= 64
         && s.t * s.hs * 4 <= WINDOW as usize
         && gpu.limits().max_uniform_buffer_binding_size >= WINDOW

@@ -8,7 +8,7 @@ use crate::gpu::{shape_err, Arg, Gpu, GpuError, Kernel, Shader, Tensor};
 
 fn examples(logits: &Tensor, labels: &Tensor) -> Result<(usize, usize), GpuError> {
     let n = labels.numel();
-    if n == 0 || logits.numel() % n != 0 {
+    if n == 0 || !logits.numel().is_multiple_of(n) {
         return Err(shape_err(format!("loss: logits {:?} do not match {} labels", logits.shape(), n)));
     }
     Ok((n, logits.numel() / n))
