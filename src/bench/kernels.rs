@@ -12,7 +12,7 @@ use super::stats::Spread;
 use crate::gpu::{Gpu, GpuError, Tensor};
 use crate::ops::attention::{attention_backward, attention_forward, AttentionShape};
 use crate::ops::matmul::{linear, linear_backward, matmul, Variant};
-use crate::ops::{adamw, gelu, layernorm, reduce};
+use crate::ops::{adamw, convert, gelu, layernorm, reduce};
 
 /// One row of the table (and one object of `--json`).
 #[derive(Clone, Debug, serde::Serialize)]
@@ -79,6 +79,18 @@ fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> 
     };
     for n in squares {
         let (a, b) = (rand_tensor(gpu, "a", &[n, n], 1.0)?, rand_tensor(gpu, "b", &[n, n], 1.0)?);
+        // The same product with f16 operands (mixed precision's), where the adapter has f16.
+        if gpu.has_f16() {
+            let (a16, b16) = (convert::to_f16(gpu, &a)?, convert::to_f16(gpu, &b)?);
+            let g = gpu.clone();
+            cases.push(Case {
+                kernel: "matmul-f16",
+                pass: "fwd",
+                shape: format!("{n}x{n}x{n}"),
+                work: Work::Flops(2.0 * (n * n * n) as f64),
+                run: Box::new(move || matmul(&g, &a16, &b16, false, false).map(drop)),
+            });
+        }
         let g = gpu.clone();
         cases.push(Case {
             kernel: "matmul",
@@ -298,7 +310,7 @@ pub fn run(
             pass: case.pass.into(),
             shape: case.shape.clone(),
             variant: match case.kernel {
-                "matmul" => variant.clone(),
+                "matmul" | "matmul-f16" => variant.clone(),
                 "attention" => attention_label.clone(),
                 _ => "-".into(),
             },
