@@ -273,7 +273,7 @@ fn safetensors_with_prefix_and_heads_loads() {
     assert_eq!((config.hidden_size, config.num_hidden_layers, config.intermediate_size), (32, 2, 37));
     assert_eq!(ckpt.len(), bert_parameter_shapes(&config).len());
     assert!(ckpt.names().all(|n| !n.starts_with("bert.") && !n.starts_with("cls.")));
-    assert_eq!(ckpt.expect("encoder.layer.1.intermediate.dense.weight", &[37, 32]).unwrap().numel(), 37 * 32);
+    assert_eq!(ckpt.tensor_with_shape("encoder.layer.1.intermediate.dense.weight", &[37, 32]).unwrap().numel(), 37 * 32);
     assert!(ckpt.has_pooler());
     assert_eq!(unused(&notices).len(), 7, "{notices:?}");
     assert!(unused(&notices).iter().all(|n| n.starts_with("cls.")));
@@ -459,7 +459,7 @@ fn error_missing_file() {
 #[test]
 fn error_missing_tensor() {
     let ckpt = reference();
-    let err = ckpt.expect("encoder.layer.9.output.dense.bias", &[32]).unwrap_err();
+    let err = ckpt.tensor_with_shape("encoder.layer.9.output.dense.bias", &[32]).unwrap_err();
     assert_eq!(err.to_string(), "tensor encoder.layer.9.output.dense.bias is missing from the checkpoint");
     // A config with more layers than the file holds.
     let d = temp_dir("missing-tensor");
@@ -482,7 +482,7 @@ fn error_missing_tensor() {
 
 #[test]
 fn error_shape_mismatch() {
-    let err = reference().expect("pooler.dense.weight", &[32, 33]).unwrap_err();
+    let err = reference().tensor_with_shape("pooler.dense.weight", &[32, 33]).unwrap_err();
     assert_eq!(err.to_string(), "tensor pooler.dense.weight: expected shape [32, 33], found [32, 32]");
     let d = temp_dir("shape");
     std::fs::copy(tiny("safetensors/model.safetensors"), d.join("model.safetensors")).unwrap();
@@ -681,8 +681,8 @@ fn grad_fixture_loads_with_classifier() {
     let (config, ckpt, notices) = load_model_dir(&dir).unwrap();
     assert_eq!((config.vocab_size, config.hidden_size, config.hidden_dropout_prob), (300, 32, 0.0));
     assert_eq!(config.hidden_act, HiddenAct::Gelu);
-    ckpt.expect("classifier.weight", &[1, 32]).unwrap();
-    ckpt.expect("classifier.bias", &[1]).unwrap();
+    ckpt.tensor_with_shape("classifier.weight", &[1, 32]).unwrap();
+    ckpt.tensor_with_shape("classifier.bias", &[1]).unwrap();
     assert!(notices.is_empty(), "{notices:?}");
     // Every parameter has a gradient and an after-AdamW value under the same (prefixed) name.
     for file in

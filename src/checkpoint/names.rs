@@ -67,7 +67,7 @@ pub fn bert_parameter_shapes(config: &BertConfig) -> Vec<(String, Vec<usize>)> {
 
 impl Checkpoint {
     /// The tensor `name`, which must have exactly `shape`.
-    pub fn expect(&self, name: &str, shape: &[usize]) -> Result<&HostTensor> {
+    pub fn tensor_with_shape(&self, name: &str, shape: &[usize]) -> Result<&HostTensor> {
         let t = self.get(name).ok_or_else(|| CheckpointError::MissingTensor { name: name.to_string() })?;
         if t.shape != shape {
             return Err(CheckpointError::ShapeMismatch {
@@ -88,7 +88,7 @@ impl Checkpoint {
             if no_pooler && name.starts_with("pooler.") {
                 continue;
             }
-            self.expect(&name, &shape)?;
+            self.tensor_with_shape(&name, &shape)?;
         }
         Ok(())
     }

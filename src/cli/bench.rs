@@ -47,8 +47,8 @@ struct TrainArgs {
     #[arg(long)]
     full_last_layer: bool,
     /// Train steps in f32, or mixed (f16 operands in the linear layers; needs shader-f16).
-    #[arg(long, default_value = "f32", value_parser = ["f32", "mixed"])]
-    precision: String,
+    #[arg(long, value_enum, default_value_t = crate::train::Precision::F32)]
+    precision: crate::train::Precision,
     #[arg(long)]
     json: bool,
 }
@@ -179,7 +179,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     }
     let mut model = crate::model::BertClassifier::from_checkpoint(&gpu, &config, &ckpt, 1, 42)?;
     drop(ckpt);
-    let precision = crate::train::Precision::parse(&a.precision).expect("clap checked the value");
+    let precision = a.precision;
     crate::train::prepare_precision(&gpu, &mut model, precision)?;
     let o = crate::bench::train::TrainBenchOptions {
         batch: a.batch_size,

@@ -53,8 +53,8 @@ pub struct TrainArgs {
     seed: u64,
     /// f32, or mixed: f16 operands with f32 accumulation in the linear layers, f32 master weights,
     /// dynamic loss scaling (needs an adapter with shader-f16).
-    #[arg(long, default_value = "f32", value_parser = ["f32", "mixed"])]
-    precision: String,
+    #[arg(long, value_enum, default_value_t = crate::train::Precision::F32)]
+    precision: Precision,
     /// First loss scale of --precision mixed (halved on overflow, doubled after 2000 clean steps).
     #[arg(long, default_value_t = 65536.0)]
     loss_scale: f32,
@@ -96,7 +96,7 @@ fn job_of(a: &TrainArgs) -> anyhow::Result<(TrainJob, PathBuf)> {
     (o.epochs, o.batch_size, o.max_len, o.lr, o.warmup_fraction, o.dropout, o.weight_decay, o.seed) =
         (a.epochs, a.batch_size, a.max_len, a.lr, a.warmup, a.dropout, a.weight_decay, a.seed);
     o.checkpoint_every = a.checkpoint_every;
-    o.precision = Precision::parse(&a.precision).expect("clap checked the value");
+    o.precision = a.precision;
     o.loss_scale = a.loss_scale;
     Ok((job, out.clone()))
 }

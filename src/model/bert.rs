@@ -100,7 +100,7 @@ impl BertClassifier {
         let add = |params: &mut ParamStore, name: &str, t: &HostTensor| -> Result<usize, GpuError> {
             Ok(params.add(Param::new(gpu, name, &t.shape, &t.data)?))
         };
-        let get = |name: &str, shape: &[usize]| ckpt.expect(name, shape);
+        let get = |name: &str, shape: &[usize]| ckpt.tensor_with_shape(name, shape);
         let word = add(
             &mut params,
             "embeddings.word_embeddings.weight",

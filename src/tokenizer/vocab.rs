@@ -29,7 +29,7 @@ impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().unwrap()));
+            self.add(u64::from_le_bytes(c.try_into().expect("chunks_exact(8) gives 8 bytes")));
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {

@@ -58,24 +58,15 @@ fn default_loss_scale() -> f32 {
 }
 
 /// The arithmetic of a training step.
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
+    /// Everything in f32.
     #[default]
     F32,
     /// f16 operands with f32 accumulation in the linear layers, f32 master weights and
     /// everything else in f32, dynamic loss scaling. Needs an adapter with shader-f16.
     Mixed,
-}
-
-impl Precision {
-    pub fn parse(s: &str) -> Option<Precision> {
-        match s {
-            "f32" => Some(Precision::F32),
-            "mixed" => Some(Precision::Mixed),
-            _ => None,
-        }
-    }
 }
 
 /// Readies `model` for training in `precision`: for mixed, f16 shadows of the parameters
