@@ -13,13 +13,13 @@
 //
 // Backward of C = A·B (+ bias): dA = dC·Bᵀ and dB = Aᵀ·dC are this same kernel with the
 // transpose flags flipped (and ACCUMULATE for parameter gradients); dbias is a column sum
-// (reduce.wgsl). See src/ops/matmul.rs.
+// (reduce.wgsl). See src/ops/matmul/.
 //
 // Operands: `operand` is f32, or f16 in the mixed-precision build of this file (src/gpu/kernel.rs
 // prepends the alias, and `enable f16` for f16). Either way every load is widened to f32 and
 // the products accumulate in f32; C, the bias and the packed panels are f32.
 //
-// Three variants with one interface (src/ops/matmul.rs picks one per adapter):
+// Three variants with one interface (src/ops/matmul/mod.rs picks one per adapter):
 //   matmul_reg   each invocation owns a 4x4 block of C in registers, no workgroup memory.
 //   matmul_tiled a 64x64 tile of C per 16x16 workgroup, A and B staged through workgroup
 //                memory in 16-deep slices. The usual GPU kernel.

@@ -1,0 +1,158 @@
+//! The products a model needs, on `gemm`: a plain matmul, nn.Linear forward (with an
+//! activation epilogue) and its backward.
+
+use std::sync::Arc;
+
+use super::{chosen_variant, gemm, gemm_epilogue, Dims, Epilogue, Layout};
+use crate::gpu::{shape_err, Gpu, GpuError, Tensor};
+use crate::ops::gelu::GeluKind;
+use crate::ops::reduce;
+
+fn dims2(op: &str, t: &Tensor) -> Result<(usize, usize), GpuError> {
+    match t.shape() {
+        [r, c] => Ok((*r, *c)),
+        s => Err(shape_err(format!("{op}: {} must be 2-D, has shape {s:?}", t.name()))),
+    }
+}
+
+/// out (M, N) = a (M, K) · b (K, N); with `trans_a` / `trans_b` the stored matrices are (K, M) / (N, K).
+pub fn matmul(gpu: &Arc<Gpu>, a: &Tensor, b: &Tensor, trans_a: bool, trans_b: bool) -> Result<Tensor, GpuError> {
+    let (ar, ac) = dims2("matmul", a)?;
+    let (br, bc) = dims2("matmul", b)?;
+    let (m, k) = if trans_a { (ac, ar) } else { (ar, ac) };
+    let (k2, n) = if trans_b { (bc, br) } else { (br, bc) };
+    if k != k2 {
+        return Err(shape_err(format!(
+            "matmul: inner dimensions differ: {} {:?} and {} {:?}",
+            a.name(),
+            a.shape(),
+            b.name(),
+            b.shape()
+        )));
+    }
+    let out = gpu.empty("matmul output", &[m, n])?;
+    let la = Layout { trans: trans_a, ..Layout::rows(ac) };
+    let lb = Layout { trans: trans_b, ..Layout::rows(bc) };
+    gemm(gpu, Dims { m, n, k, nb1: 1, nb2: 1 }, (a, la), (b, lb), None, (&out, Layout::rows(n)), 1.0, false)?;
+    Ok(out)
+}
+
+/// y (R, OUT) = x (R, IN) · wᵀ + bias, with w stored (OUT, IN) as in PyTorch's nn.Linear.
+pub fn linear(gpu: &Arc<Gpu>, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor, GpuError> {
+    let (out_f, in_f) = dims2("linear", w)?;
+    let rows = crate::ops::rows_of("linear", x, in_f)?;
+    let y = gpu.empty("linear output", &[rows, out_f])?;
+    gemm(
+        gpu,
+        Dims { m: rows, n: out_f, k: in_f, nb1: 1, nb2: 1 },
+        (x, Layout::rows(in_f)),
+        (w, Layout::rows(in_f).t()),
+        bias,
+        (&y, Layout::rows(out_f)),
+        1.0,
+        false,
+    )?;
+    let mut shape = x.shape().to_vec();
+    *shape.last_mut().expect("rows_of checked the rank") = out_f;
+    y.reshape(&shape)
+}
+
+/// y (R, OUT) = act(x (R, IN) · wᵀ + bias) with the activation in the matmul's epilogue, and
+/// with `save_pre` its input h = x · wᵀ + bias, which the backward needs (inference needs none).
+pub fn linear_act(
+    gpu: &Arc<Gpu>,
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    act: GeluKind,
+    save_pre: bool,
+) -> Result<(Tensor, Option<Tensor>), GpuError> {
+    let (out_f, in_f) = dims2("linear", w)?;
+    let rows = crate::ops::rows_of("linear", x, in_f)?;
+    let mut shape = x.shape().to_vec();
+    *shape.last_mut().expect("rows_of checked the rank") = out_f;
+    let y = gpu.empty("linear output", &shape)?;
+    let pre = if save_pre { Some(gpu.empty("linear pre-activation", &shape)?) } else { None };
+    let d = Dims { m: rows, n: out_f, k: in_f, nb1: 1, nb2: 1 };
+    let (la, lb, lc) = (Layout::rows(in_f), Layout::rows(in_f).t(), Layout::rows(out_f));
+    // The variant tuned for the plain product of this shape: the epilogue runs once per element.
+    let variant = chosen_variant(gpu, x.dtype(), d, la, lb, bias.is_some(), lc, false)?;
+    let epilogue = Epilogue { act, pre: pre.as_ref() };
+    gemm_epilogue(gpu, variant, d, (x, la), (w, lb), bias, (&y, lc), 1.0, false, Some(epilogue))?;
+    Ok((y, pre))
+}
+
+/// Backward of `linear`: returns dx (assigned) and accumulates dw += dyᵀ·x and dbias += Σ_rows dy.
+pub fn linear_backward(
+    gpu: &Arc<Gpu>,
+    dy: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
+    dw: &Tensor,
+    dbias: Option<&Tensor>,
+    need_dx: bool,
+) -> Result<Option<Tensor>, GpuError> {
+    linear_backward_with(gpu, dy, dy, x, w, dw, dbias, need_dx)
+}
+
+/// `linear_backward` where the products read `dy_operand`, a copy of dy in the element type of
+/// x and w (f16 under mixed precision), while the bias gradient sums dy itself (f32).
+#[allow(clippy::too_many_arguments)]
+pub fn linear_backward_with(
+    gpu: &Arc<Gpu>,
+    dy: &Tensor,
+    dy_operand: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
+    dw: &Tensor,
+    dbias: Option<&Tensor>,
+    need_dx: bool,
+) -> Result<Option<Tensor>, GpuError> {
+    let (out_f, in_f) = dims2("linear backward", w)?;
+    let rows = crate::ops::rows_of("linear backward", x, in_f)?;
+    let rows_dy = crate::ops::rows_of("linear backward", dy, out_f)?;
+    if rows != rows_dy {
+        return Err(shape_err(format!("linear backward: {} has {rows} rows, {} has {rows_dy}", x.name(), dy.name())));
+    }
+    if dy_operand.shape() != dy.shape() {
+        return Err(shape_err(format!(
+            "linear backward: {} {:?} is not a copy of {} {:?}",
+            dy_operand.name(),
+            dy_operand.shape(),
+            dy.name(),
+            dy.shape()
+        )));
+    }
+    let (dy_f32, dy) = (dy, dy_operand);
+    dw.expect_shape("linear backward", &[out_f, in_f])?;
+    // dw (OUT, IN) += dyᵀ (OUT, R) · x (R, IN)
+    gemm(
+        gpu,
+        Dims { m: out_f, n: in_f, k: rows, nb1: 1, nb2: 1 },
+        (dy, Layout::rows(out_f).t()),
+        (x, Layout::rows(in_f)),
+        None,
+        (dw, Layout::rows(in_f)),
+        1.0,
+        true,
+    )?;
+    if let Some(db) = dbias {
+        reduce::col_sum(gpu, dy_f32, db, true)?;
+    }
+    if !need_dx {
+        return Ok(None);
+    }
+    // dx (R, IN) = dy (R, OUT) · w (OUT, IN)
+    let dx = gpu.empty("linear input gradient", x.shape())?;
+    gemm(
+        gpu,
+        Dims { m: rows, n: in_f, k: out_f, nb1: 1, nb2: 1 },
+        (dy, Layout::rows(out_f)),
+        (w, Layout::rows(in_f)),
+        None,
+        (&dx, Layout::rows(in_f)),
+        1.0,
+        false,
+    )?;
+    Ok(Some(dx))
+}
