@@ -48,13 +48,13 @@ impl Shader {
         }
     }
 
-    /// A hash of the WGSL source: tuning choices are kept per kernel source. Computed once per
-    /// shader: it is part of the tuning key every matmul launch looks up.
     /// Whether the shader's kernels take f16 tensors (the others refuse them).
     pub fn takes_f16(self) -> bool {
         matches!(self, Shader::Convert | Shader::MatmulF16)
     }
 
+    /// A hash of the WGSL source: tuning choices are kept per kernel source. Computed once per
+    /// shader: it is part of the tuning key every matmul launch looks up.
     pub fn source_hash(self) -> u64 {
         static HASHES: [std::sync::OnceLock<u64>; SHADER_COUNT] = [const { std::sync::OnceLock::new() }; SHADER_COUNT];
         *HASHES[self as usize].get_or_init(|| super::tuning::fnv64(self.source().as_bytes()))
