@@ -16,5 +16,6 @@ pub mod model;
 pub mod ops;
 pub mod optim;
 pub mod reference;
+pub mod selftest;
 pub mod tokenizer;
 pub mod train;

@@ -113,3 +113,34 @@ fn bad_input_is_one_clear_message_without_a_panic() {
     assert!(!ok);
     assert!(err.contains("no adapter matches"), "{err}");
 }
+
+#[test]
+fn selftest_quick_passes_every_row_and_reports_json() {
+    let (ok, out, err) = wgbert(&["selftest", "--quick", "--json"], "");
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let rows = v["rows"].as_array().expect("rows");
+    assert_eq!(v["failed"], 0, "{out}");
+    assert_eq!(v["passed"].as_u64(), Some(rows.len() as u64));
+    // Every group reported, each row with the documented fields.
+    for g in wgbert::selftest::GROUPS {
+        assert!(rows.iter().any(|r| r["group"] == g.name), "no row of group {}", g.name);
+    }
+    for key in ["kernel", "variant", "shape", "max_err", "tolerance", "passed", "note"] {
+        assert!(rows[0].get(key).is_some(), "row without {key}: {}", rows[0]);
+    }
+    assert!(v["adapter"]["name"].as_str().is_some_and(|n| !n.is_empty()));
+    // Progress per group goes to stderr, so stdout stays one JSON object.
+    assert!(err.contains("training"), "{err}");
+}
+
+#[test]
+fn selftest_filter_runs_one_group_and_refuses_unknown_ones() {
+    let (ok, out, err) = wgbert(&["selftest", "--quick", "--filter", "training", "--verbose"], "");
+    assert!(ok, "{err}");
+    assert!(out.contains("tiny BERT vs PyTorch: every gradient") && out.contains(" 0 failed"), "{out}");
+    assert!(!out.contains("matmul "), "only the training group runs: {out}");
+    let (ok, _, err) = wgbert(&["selftest", "--filter", "nosuch"], "");
+    assert!(!ok);
+    assert!(err.contains("matches no check group") && err.contains("attention"), "{err}");
+}

@@ -15,6 +15,7 @@ use wgbert::ops::attention::{
 };
 use wgbert::ops::{elementwise, embedding, gelu, layernorm, loss, matmul};
 use wgbert::reference as r;
+use wgbert::selftest::tolerance as tol;
 
 fn dot(a: &[f64], w: &[f64]) -> f64 {
     a.iter().zip(w).map(|(x, y)| x * y).sum()
@@ -35,8 +36,8 @@ fn fd64(x: &[f64], h: f64, f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
 
 fn assert_grad64(what: &str, analytic: &[f64], numeric: &[f64]) {
     for (i, (a, n)) in analytic.iter().zip(numeric).enumerate() {
-        // f64 central differences with h = 1e-5: truncation ~1e-10, rounding ~1e-11.
-        assert!((a - n).abs() <= 1e-7 + 1e-6 * n.abs(), "{what}[{i}]: analytic {a}, numeric {n}");
+        let t = tol::FINITE_DIFFERENCE_F64;
+        assert!((a - n).abs() <= t.atol + t.rtol * n.abs(), "{what}[{i}]: analytic {a}, numeric {n}");
     }
 }
 
@@ -51,9 +52,9 @@ fn check_gpu(what: &str, x: &[f32], grad: &[f32], coords: usize, h: f32, f: impl
         xm[i] -= h;
         let numeric = (f(&xp) - f(&xm)) / (2.0 * h as f64);
         let a = grad[i] as f64;
-        // f32 forward: outputs carry ~1e-7 relative error, divided by 2h = 2e-2.
+        let t = tol::FINITE_DIFFERENCE;
         assert!(
-            (a - numeric).abs() <= 2e-3 + 2e-2 * numeric.abs(),
+            (a - numeric).abs() <= t.atol + t.rtol * numeric.abs(),
             "{what}[{i}]: GPU backward {a}, finite difference {numeric}"
         );
     }

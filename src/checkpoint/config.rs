@@ -81,8 +81,12 @@ impl BertConfig {
     /// Reads and validates a config file; every error names the file and the field.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = read_file(path)?;
-        Self::from_json(&text).map_err(|(field, detail)| CheckpointError::Malformed {
+        Self::parse(path, &read_file(path)?)
+    }
+
+    /// Parses and validates config.json's bytes; `path` names them in errors.
+    pub fn parse(path: &Path, text: &[u8]) -> Result<Self> {
+        Self::from_json(text).map_err(|(field, detail)| CheckpointError::Malformed {
             file: path.to_path_buf(),
             field,
             detail,

@@ -7,6 +7,7 @@ mod eval;
 mod export;
 mod info;
 mod predict;
+mod selftest;
 mod tokenize;
 mod train;
 
@@ -66,6 +67,8 @@ enum Command {
     Tokenize(tokenize::TokenizeArgs),
     /// Embed standard input, one text per line, to one JSON array per line.
     Embed(embed::EmbedArgs),
+    /// Check every kernel and variant on this adapter against the CPU reference.
+    Selftest(selftest::SelftestArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -80,6 +83,7 @@ pub fn run() -> i32 {
         Command::Bench(a) => bench::run(a),
         Command::Tokenize(a) => tokenize::run(a),
         Command::Embed(a) => embed::run(a),
+        Command::Selftest(a) => selftest::run(a),
     };
     match result {
         Ok(()) => 0,

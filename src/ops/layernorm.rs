@@ -20,6 +20,14 @@ pub enum LnVariant {
 }
 
 impl LnVariant {
+    /// The name `WGBERT_LAYERNORM` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            LnVariant::Workgroup => "wg",
+            LnVariant::Rows => "rows",
+        }
+    }
+
     /// `WGBERT_LAYERNORM=wg|rows`, else rows on CPU adapters (where C allows it).
     pub fn for_gpu(gpu: &Gpu, cols: usize) -> LnVariant {
         let rows_ok = cols.is_multiple_of(4);

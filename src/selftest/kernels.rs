@@ -1,0 +1,651 @@
+//! Every kernel and variant against the f64 CPU reference (`crate::reference`), on random inputs
+//! at sizes that are no multiple of any tile. One function per op family; `tests/kernels.rs`
+//! runs the same functions at `Size::Full`.
+
+use anyhow::Result;
+
+use super::tolerance as tol;
+use super::{Checker, Size};
+use crate::gpu::DType;
+use crate::ops::attention::{
+    attention_backward, attention_forward_with, cls_backward, cls_forward, softmax_backward, softmax_forward,
+    AttentionSaved, AttentionShape,
+};
+use crate::ops::gelu::GeluKind;
+use crate::ops::layernorm::{AddDropout, LnVariant};
+use crate::ops::matmul::{
+    gemm_epilogue, gemm_with, linear, linear_act, linear_backward, Dims, Epilogue, Layout, Variant,
+};
+use crate::ops::{adamw, attention_fused, convert, elementwise, embedding, gelu, layernorm, loss, reduce};
+use crate::reference as r;
+use crate::reference::to_f64 as f64s;
+
+const ACTIVATIONS: [GeluKind; 3] = [GeluKind::Erf, GeluKind::Tanh, GeluKind::Relu];
+
+/// Row counts: none is a multiple of a tile except 384 and 1536; 30522 is BERT's vocabulary.
+fn rows(size: Size) -> &'static [usize] {
+    match size {
+        Size::Quick => &[1, 7, 33, 129, 384],
+        Size::Full => &[1, 7, 33, 127, 129, 384, 1536, 30522],
+    }
+}
+
+fn transposes(ta: bool, tb: bool) -> String {
+    format!("{}{}", if ta { "Aᵀ" } else { "A" }, if tb { "Bᵀ" } else { "B" })
+}
+
+/// C = 0.5·op(A)·op(B) + bias, accumulated onto C, every variant and transpose; f16 operands
+/// (f32 accumulation) against the reference on the same f16-rounded inputs.
+pub fn matmul(c: &mut Checker) -> Result<()> {
+    let g = c.gpu.clone();
+    let mut shapes = vec![(1, 1, 1), (7, 33, 5), (33, 7, 129), (127, 129, 33), (40, 300, 300)];
+    if c.size == Size::Full {
+        // K > 4 panel chunks (several panel dispatches), tall and thin operands.
+        shapes.extend([(129, 127, 64), (384, 16, 24), (1536, 9, 12), (30522, 8, 16), (40, 36, 1100)]);
+    }
+    let dtypes: &[DType] = if g.has_f16() { &[DType::F32, DType::F16] } else { &[DType::F32] };
+    if !g.has_f16() {
+        c.skip("matmul", "f16 operands", "the adapter has no shader-f16");
+    }
+    let round = |x: &[f32]| x.iter().map(|&v| half::f16::from_f32(v).to_f32()).collect::<Vec<f32>>();
+    for (m, n, k) in shapes {
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let (a, b) = (c.vec(m * k, 1.0), c.vec(k * n, 1.0));
+            let (bias, c0) = (c.vec(n, 1.0), c.vec(m * n, 1.0));
+            let la = Layout { trans: ta, ..Layout::rows(if ta { m } else { k }) };
+            let lb = Layout { trans: tb, ..Layout::rows(if tb { k } else { n }) };
+            let d = Dims { m, n, k, nb1: 1, nb2: 1 };
+            for &dt in dtypes {
+                let (ra, rb) = if dt == DType::F16 { (round(&a), round(&b)) } else { (a.clone(), b.clone()) };
+                let mut want = f64s(&c0);
+                r::matmul::gemm(
+                    d,
+                    &f64s(&ra),
+                    la,
+                    &f64s(&rb),
+                    lb,
+                    Some(&f64s(&bias)),
+                    &mut want,
+                    Layout::rows(n),
+                    0.5,
+                    true,
+                );
+                let (at, bt) = match dt {
+                    DType::F16 => (g.upload_f16("a", &[a.len()], &a)?, g.upload_f16("b", &[b.len()], &b)?),
+                    _ => (c.up("a", &[a.len()], &a)?, c.up("b", &[b.len()], &b)?),
+                };
+                for v in Variant::ALL {
+                    let (tbias, tc) = (c.up("bias", &[n], &bias)?, c.up("c", &[m, n], &c0)?);
+                    gemm_with(&g, v, d, (&at, la), (&bt, lb), Some(&tbias), (&tc, Layout::rows(n)), 0.5, true)?;
+                    let kernel = if dt == DType::F16 { "matmul f16" } else { "matmul" };
+                    let shape = format!("{m}x{n}x{k} {}", transposes(ta, tb));
+                    c.close(kernel, v.name(), &shape, &tc.to_vec()?, &want, tol::matmul(k));
+                }
+            }
+        }
+    }
+    // Attention's layout: heads read in place from (B·T, 3C) with two batch levels.
+    let (b, nh, t, hs) = (3, 2, 5, 4);
+    let cc = nh * hs;
+    let qkv = c.vec(b * t * 3 * cc, 1.0);
+    let lq = Layout { off: 0, ld: 3 * cc, s1: t * 3 * cc, s2: hs, trans: false };
+    let lk = Layout { off: cc, ..lq }.t();
+    let ls = Layout { off: 0, ld: t, s1: nh * t * t, s2: t * t, trans: false };
+    let d = Dims { m: t, n: t, k: hs, nb1: b, nb2: nh };
+    let mut want = vec![0.0; b * nh * t * t];
+    r::matmul::gemm(d, &f64s(&qkv), lq, &f64s(&qkv), lk, None, &mut want, ls, 1.0, false);
+    for v in Variant::ALL {
+        let tq = c.up("qkv", &[b * t, 3 * cc], &qkv)?;
+        let out = g.zeros("scores", &[b * nh, t, t])?;
+        gemm_with(&g, v, d, (&tq, lq), (&tq, lk), None, (&out, ls), 1.0, false)?;
+        c.close("matmul batched (heads in place)", v.name(), "B3 NH2 T5 HS4", &out.to_vec()?, &want, tol::matmul(hs));
+    }
+    Ok(())
+}
+
+/// linear forward and backward (dx assigned, dW and db accumulated), the variant tuning picks.
+pub fn linear_layers(c: &mut Checker) -> Result<()> {
+    let g = c.gpu.clone();
+    for (rows, in_f, out_f) in [(1, 3, 2), (33, 32, 37), (129, 64, 1), (384, 48, 96)] {
+        let (x, w, bias) = (c.vec(rows * in_f, 1.0), c.vec(out_f * in_f, 0.5), c.vec(out_f, 0.5));
+        let dy = c.vec(rows * out_f, 1.0);
+        let (dw0, db0) = (c.vec(out_f * in_f, 0.1), c.vec(out_f, 0.1));
+        let (tx, tw, tb) = (c.up("x", &[rows, in_f], &x)?, c.up("w", &[out_f, in_f], &w)?, c.up("b", &[out_f], &bias)?);
+        let shape = format!("{rows}x{in_f} -> {out_f}");
+        let y = linear(&g, &tx, &tw, Some(&tb))?;
+        let want_y = r::matmul::linear(&f64s(&x), &f64s(&w), Some(&f64s(&bias)), rows, in_f, out_f);
+        c.close("linear", "forward", &shape, &y.to_vec()?, &want_y, tol::matmul(in_f));
+
+        let (tdw, tdb, tdy) =
+            (c.up("dw", &[out_f, in_f], &dw0)?, c.up("db", &[out_f], &db0)?, c.up("dy", &[rows, out_f], &dy)?);
+        let dx = linear_backward(&g, &tdy, &tx, &tw, &tdw, Some(&tdb), true)?.expect("dx was asked for");
+        let (rdx, rdw, rdb) = r::matmul::linear_backward(&f64s(&dy), &f64s(&x), &f64s(&w), rows, in_f, out_f);
+        let add = |a: Vec<f64>, b: &[f32]| a.iter().zip(b).map(|(x, y)| x + *y as f64).collect::<Vec<_>>();
+        c.close("linear", "backward dx", &shape, &dx.to_vec()?, &rdx, tol::matmul(out_f));
+        c.close("linear", "backward dW (accumulated)", &shape, &tdw.to_vec()?, &add(rdw, &dw0), tol::matmul(rows));
+        c.close("linear", "backward db (accumulated)", &shape, &tdb.to_vec()?, &add(rdb, &db0), tol::matmul(rows));
+    }
+    Ok(())
+}
+
+/// act(x·Wᵀ + bias) in the matmul's epilogue, every variant and activation, pre-activation
+/// saved; K = 1100 takes three panel dispatches (the activation only on the last).
+pub fn epilogue(c: &mut Checker) -> Result<()> {
+    let g = c.gpu.clone();
+    let shapes: &[(usize, usize, usize)] = match c.size {
+        Size::Quick => &[(33, 32, 37), (129, 1100, 64)],
+        Size::Full => &[(33, 32, 37), (129, 1100, 64), (256, 384, 1536)],
+    };
+    for &(rows, in_f, out_f) in shapes {
+        let (x, w, bias) =
+            (c.vec(rows * in_f, 1.0), c.vec(out_f * in_f, 2.0 / (in_f as f32).sqrt()), c.vec(out_f, 0.5));
+        let (tx, tw, tb) = (c.up("x", &[rows, in_f], &x)?, c.up("w", &[out_f, in_f], &w)?, c.up("b", &[out_f], &bias)?);
+        let h = r::matmul::linear(&f64s(&x), &f64s(&w), Some(&f64s(&bias)), rows, in_f, out_f);
+        let d = Dims { m: rows, n: out_f, k: in_f, nb1: 1, nb2: 1 };
+        let (la, lb, lc) = (Layout::rows(in_f), Layout::rows(in_f).t(), Layout::rows(out_f));
+        let shape = format!("{rows}x{in_f} -> {out_f}");
+        for act in ACTIVATIONS {
+            let want: Vec<f64> = h.iter().map(|&v| r::gelu::gelu(v, act)).collect();
+            for v in Variant::ALL {
+                let (y, pre) = (g.empty("y", &[rows, out_f])?, g.empty("pre", &[rows, out_f])?);
+                let e = Epilogue { act, pre: Some(&pre) };
+                gemm_epilogue(&g, v, d, (&tx, la), (&tw, lb), Some(&tb), (&y, lc), 1.0, false, Some(e))?;
+                let kernel = format!("matmul + {act:?}");
+                c.close(&kernel, v.name(), &shape, &y.to_vec()?, &want, tol::matmul(in_f));
+                c.close(&format!("{kernel} (pre-activation)"), v.name(), &shape, &pre.to_vec()?, &h, tol::matmul(in_f));
+            }
+        }
+        let (y, _) = linear_act(&g, &tx, &tw, Some(&tb), GeluKind::Erf, false)?;
+        let want: Vec<f64> = h.iter().map(|&v| r::gelu::gelu(v, GeluKind::Erf)).collect();
+        c.close("linear + Erf", "tuned", &shape, &y.to_vec()?, &want, tol::matmul(in_f));
+    }
+    if !g.has_f16() {
+        c.skip("matmul f16 + Erf", "all", "the adapter has no shader-f16");
+        return Ok(());
+    }
+    // The GELU epilogue on f16 operands.
+    let round = |x: &[f32]| x.iter().map(|&v| half::f16::from_f32(v).to_f32()).collect::<Vec<f32>>();
+    let (m, n, k) = (33, 130, 300);
+    let (x, w, bias) = (c.vec(m * k, 1.0), c.vec(n * k, 0.1), c.vec(n, 1.0));
+    let (xt, wt) = (g.upload_f16("x", &[m, k], &x)?, g.upload_f16("w", &[n, k], &w)?);
+    let d = Dims { m, n, k, nb1: 1, nb2: 1 };
+    let (lx, lw) = (Layout::rows(k), Layout::rows(k).t());
+    let mut pre = vec![0.0; m * n];
+    r::matmul::gemm(
+        d,
+        &f64s(&round(&x)),
+        lx,
+        &f64s(&round(&w)),
+        lw,
+        Some(&f64s(&bias)),
+        &mut pre,
+        Layout::rows(n),
+        1.0,
+        false,
+    );
+    let want: Vec<f64> = pre.iter().map(|&h| r::gelu::gelu(h, GeluKind::Erf)).collect();
+    for v in Variant::ALL {
+        let (y, p) = (g.zeros("y", &[m, n])?, g.zeros("pre", &[m, n])?);
+        let e = Epilogue { act: GeluKind::Erf, pre: Some(&p) };
+        let tb = c.up("bias", &[n], &bias)?;
+        gemm_epilogue(&g, v, d, (&xt, lx), (&wt, lw), Some(&tb), (&y, Layout::rows(n)), 1.0, false, Some(e))?;
+        c.close("matmul f16 + Erf", v.name(), "33x300 -> 130", &y.to_vec()?, &want, tol::F16_EPILOGUE);
+        c.close("matmul f16 + Erf (pre-activation)", v.name(), "33x300 -> 130", &p.to_vec()?, &pre, tol::F16_EPILOGUE);
+    }
+    Ok(())
+}
+
+/// LayerNorm forward and backward in both variants, and add & norm (with and without dropout).
+pub fn layernorm(c: &mut Checker) -> Result<()> {
+    let g = c.gpu.clone();
+    for &rows in rows(c.size) {
+        for cols in [7usize, 384] {
+            if rows * cols > 2_000_000 {
+                continue; // 30522 rows are checked at C = 7: the row count is what matters
+            }
+            // An offset and scale as real activations have them.
+            let x: Vec<f32> = c.vec(rows * cols, 3.0).iter().map(|v| v + 1.5).collect();
+            let (gamma, beta, dy) = (c.vec(cols, 1.0), c.vec(cols, 1.0), c.vec(rows * cols, 1.0));
+            let (tx, tg, tb) =
+                (c.up("x", &[rows, cols], &x)?, c.up("gamma", &[cols], &gamma)?, c.up("beta", &[cols], &beta)?);
+            let (ry, rs) = r::layernorm::forward(&f64s(&x), &f64s(&gamma), &f64s(&beta), cols, 1e-12);
+            let (rdx, rdg, rdb) = r::layernorm::backward(&f64s(&dy), &f64s(&x), &f64s(&gamma), &rs, cols);
+            let shape = format!("{rows}x{cols}");
+            for v in [LnVariant::Workgroup, LnVariant::Rows] {
+                if v == LnVariant::Rows && cols % 4 != 0 {
+                    continue; // the rows variant takes C % 4 == 0 (and says so: tests/kernels.rs)
+                }
+                let name = v.name();
+                let (y, saved) = layernorm::layernorm_forward_with(&g, v, &tx, &tg, &tb, 1e-12)?;
+                c.close("layernorm", name, &shape, &y.to_vec()?, &ry, tol::LAYERNORM_Y);
+                let (dg, db) = (g.zeros("dgamma", &[cols])?, g.zeros("dbeta", &[cols])?);
+                let tdy = c.up("dy", &[rows, cols], &dy)?;
+                let dx = layernorm::layernorm_backward_with(&g, v, &tdy, &tx, &tg, &saved, &dg, &db)?;
+                c.close("layernorm backward dx", name, &shape, &dx.to_vec()?, &rdx, tol::LAYERNORM_DX);
+                c.close("layernorm backward dgamma", name, &shape, &dg.to_vec()?, &rdg, tol::layernorm_param(rows));
+                c.close("layernorm backward dbeta", name, &shape, &db.to_vec()?, &rdb, tol::layernorm_param(rows));
+            }
+        }
+    }
+    // Add & norm: LayerNorm(dropout(a) + residual) in one kernel, with elementwise.wgsl's mask.
+    for (rows, cols) in [(1, 8), (33, 12), (129, 384), (7, 7)] {
+        let a = c.vec(rows * cols, 2.0);
+        let res: Vec<f32> = c.vec(rows * cols, 3.0).iter().map(|v| v + 1.0).collect();
+        let (gamma, beta) = (c.vec(cols, 1.0), c.vec(cols, 1.0));
+        let (ta, tr) = (c.up("a", &[rows, cols], &a)?, c.up("residual", &[rows, cols], &res)?);
+        let (tg, tb) = (c.up("gamma", &[cols], &gamma)?, c.up("beta", &[cols], &beta)?);
+        for drop in [None, Some(AddDropout { p: 0.25, seed: 11 })] {
+            let da = match drop {
+                Some(d) => r::elementwise::dropout(&f64s(&a), d.p, d.seed),
+                None => f64s(&a),
+            };
+            let sum: Vec<f64> = da.iter().zip(&res).map(|(x, r)| x + *r as f64).collect();
+            let (ry, rs) = r::layernorm::forward(&sum, &f64s(&gamma), &f64s(&beta), cols, 1e-12);
+            let shape = format!("{rows}x{cols}{}", if drop.is_some() { " dropout 0.25" } else { "" });
+            for v in [LnVariant::Workgroup, LnVariant::Rows] {
+                if v == LnVariant::Rows && cols % 4 != 0 {
+                    continue;
+                }
+                let run = |save| layernorm::add_layernorm_forward_with(&g, v, &ta, &tr, drop, &tg, &tb, 1e-12, save);
+                let (y, saved_sum, saved) = run(true)?;
+                c.close("add & norm", v.name(), &shape, &y.to_vec()?, &ry, tol::LAYERNORM_Y);
+                let saved_sum = saved_sum.map(|s| s.to_vec()).transpose()?.unwrap_or_default();
+                c.close("add & norm (saved sum)", v.name(), &shape, &saved_sum, &sum, tol::ADD_SUM);
+                c.close(
+                    "add & norm (saved rstd)",
+                    v.name(),
+                    &shape,
+                    &saved.rstd.to_vec()?,
+                    &rs.rstd,
+                    tol::LAYERNORM_RSTD,
+                );
+                // Inference saves no sum and gives the same output.
+                let (y2, none, _) = run(false)?;
+                let same = none.is_none() && y2.to_vec()? == y.to_vec()?;
+                let note = "inference differs from training, or saved a sum".to_string();
+                c.holds("add & norm (inference)", v.name(), &shape, "same as training, no sum", same, note);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// GELU (erf and tanh forms) and ReLU, forward and backward, over a dense sweep of [-10, 10].
+pub fn gelu(c: &mut Checker) -> Result<()> {
+    let g = c.gpu.clone();
+    let step = if c.size == Size::Quick { 0.01 } else { 0.001 };
+    let n = (20.0 / step) as usize + 1;
+    let mut x: Vec<f32> = (0..n).map(|i| -10.0 + i as f32 * step).collect();
+    x.extend([-30.0, -15.0, 15.0, 30.0, 0.0, 1e-6, -1e-6]);
+    let dy = c.vec(x.len(), 1.0);
+    let shape = format!("{} values", x.len());
+    for kind in ACTIVATIONS {
+        let tx = c.up("x", &[x.len()], &x)?;
+        let y = gelu::gelu_forward(&g, &tx, kind)?.to_vec()?;
+        let want: Vec<f64> = x.iter().map(|&v| r::gelu::gelu(v as f64, kind)).collect();
+        c.close("activation", &format!("{kind:?}"), &shape, &y, &want, tol::GELU);
+        let dx = gelu::gelu_backward(&g, &c.up("dy", &[x.len()], &dy)?, &tx, kind)?.to_vec()?;
+        let wdx: Vec<f64> = x.iter().zip(&dy).map(|(&v, &d)| d as f64 * r::gelu::gelu_grad(v as f64, kind)).collect();
+        c.close("activation backward", &format!("{kind:?}"), &shape, &dx, &wdx, tol::GELU_BACKWARD);
+    }
+    Ok(())
+}
+
+/// Sequence 0 is full, the last all padding, the others ragged.
+pub fn mask_with_padding(b: usize, t: usize) -> Vec<f32> {
+    (0..b * t)
+        .map(|i| {
+            let (s, j) = (i / t, i % t);
+            let len = if s == 0 {
+                t
+            } else if s == b - 1 {
+                0
+            } else {
+                t - s.min(t - 1)
+            };
+            (j < len) as u32 as f32
+        })
+        .collect()
+}
+
+/// Masked softmax of scores up to ±1000 (a naive exp overflows at 89), forward and backward.
+pub fn softmax(c: &mut Checker) -> Result<()> {
+    let g = c.gpu.clone();
+    let (b, nh) = (3, 2);
+    for t in [1usize, 7, 33, 129] {
+        let s = AttentionShape { b, t, nh, hs: 4 };
+        let mask = mask_with_padding(b, t);
+        let scores = c.vec(b * nh * t * t, 1000.0);
+        let ts = c.up("scores", &[b * nh, t, t], &scores)?;
+        softmax_forward(&g, &ts, &c.up("mask", &[b, t], &mask)?, nh, 0.5)?;
+        let p = ts.to_vec()?;
+        let want = r::attention::softmax(&f64s(&scores), &f64s(&mask), &s, 0.5);
+        let shape = format!("B{b} NH{nh} T{t}");
+        c.close("softmax", "-", &shape, &p, &want, tol::SOFTMAX);
+        let dp = c.vec(p.len(), 1.0);
+        let tdp = c.up("dp", &[b * nh, t, t], &dp)?;
+        softmax_backward(&g, &ts, &tdp, nh, 0.5)?;
+        let wds = r::attention::softmax_backward(&f64s(&p), &f64s(&dp), t, 0.5);
+        c.close("softmax backward", "-", &shape, &tdp.to_vec()?, &wds, tol::SOFTMAX);
+    }
+    Ok(())
+}
+
+/// Attention forward and backward in both implementations (the matmul path and the fused
+/// kernel where the head size allows it), and the [CLS]-only path of a classifier's last layer.
+pub fn attention(c: &mut Checker) -> Result<()> {
+    let g = c.gpu.clone();
+    let mut shapes = vec![(1, 1, 1, 1), (2, 7, 2, 4), (3, 33, 3, 8), (2, 129, 2, 32)];
+    if c.size == Size::Full {
+        shapes.extend([(1, 128, 1, 64), (4, 128, 2, 64)]);
+    }
+    for (b, t, nh, hs) in shapes {
+        let s = AttentionShape { b, t, nh, hs };
+        let cc = s.c();
+        let qkv = c.vec(b * t * 3 * cc, 1.0);
+        let mask = mask_with_padding(b, t);
+        let (tq, tm) = (c.up("qkv", &[b * t, 3 * cc], &qkv)?, c.up("mask", &[b, t], &mask)?);
+        let (rctx, rp) = r::attention::forward(&f64s(&qkv), &f64s(&mask), &s);
+        let dctx = c.vec(b * t * cc, 1.0);
+        let tdctx = c.up("dctx", &[b * t, cc], &dctx)?;
+        let rdqkv = r::attention::backward(&f64s(&dctx), &f64s(&qkv), &rp, &s);
+        let shape = format!("B{b} T{t} NH{nh} HS{hs}");
+        for fused in [false, true] {
+            let variant = if fused { "fused" } else { "matmul" };
+            if fused && !attention_fused::supported(&g, &s) {
+                c.skip("attention", variant, &format!("head size {hs} or this adapter's limits"));
+                continue;
+            }
+            let (ctx, saved) = attention_forward_with(&g, fused, s, &tq, &tm, None)?;
+            c.close("attention", variant, &shape, &ctx.to_vec()?, &rctx, tol::ATTENTION_CTX);
+            if let AttentionSaved::Probs(p) = &saved {
+                c.close("attention (probabilities)", variant, &shape, &p.to_vec()?, &rp, tol::ATTENTION_PROBS);
+            }
+            let dqkv = attention_backward(&g, s, &tdctx, &tq, &tm, &ctx, &saved, None)?;
+            c.close("attention backward", variant, &shape, &dqkv.to_vec()?, &rdqkv, tol::ATTENTION_DQKV);
+        }
+        // [CLS] only: ctx₀ is row 0 of each sequence's context; its dqkv is the full backward's
+        // for a dctx that is zero outside rows 0.
+        let first_rows =
+            |x: &[f64], width: usize| -> Vec<f64> { x.chunks(t * width).flat_map(|r| r[..width].to_vec()).collect() };
+        let (ctx, probs) = cls_forward(&g, s, &tq, &tm, None)?;
+        c.close("attention [CLS] only", "matmul", &shape, &ctx.to_vec()?, &first_rows(&rctx, cc), tol::ATTENTION_CTX);
+        c.close(
+            "attention [CLS] only (probabilities)",
+            "matmul",
+            &shape,
+            &probs.to_vec()?,
+            &first_rows(&rp, t),
+            tol::ATTENTION_PROBS,
+        );
+        let dctx0 = c.vec(b * cc, 1.0);
+        let mut dctx = vec![0.0; b * t * cc];
+        for i in 0..b {
+            dctx[i * t * cc..i * t * cc + cc].copy_from_slice(&dctx0[i * cc..(i + 1) * cc]);
+        }
+        let rdqkv = r::attention::backward(&f64s(&dctx), &f64s(&qkv), &rp, &s);
+        let dqkv = cls_backward(&g, s, &c.up("dctx0", &[b, cc], &dctx0)?, &tq, &probs, None)?;
+        c.close("attention [CLS] only backward", "matmul", &shape, &dqkv.to_vec()?, &rdqkv, tol::ATTENTION_DQKV);
+    }
+    Ok(())
+}
+
+/// Word + position + type embeddings, forward and the row-grouped backward (repeated ids).
+pub fn embedding(c: &mut Checker) -> Result<()> {
+    let g = c.gpu.clone();
+    let (v, p, tv, cc) = (300, 16, 2, 24);
+    for (b, t) in [(1, 1), (3, 7), (4, 16)] {
+        let ids: Vec<u32> = (0..b * t).map(|i| if i % 5 == 0 { 7 } else { c.below(v as u32) }).collect();
+        let types: Vec<u32> = (0..b * t).map(|_| c.below(tv as u32)).collect();
+        let (word, pos, tt) = (c.vec(v * cc, 1.0), c.vec(p * cc, 1.0), c.vec(tv * cc, 1.0));
+        let batch = embedding::TokenBatch::upload(&g, &ids, &types, b, t, v, tv)?;
+        let (tw, tp, ttt) =
+            (c.up("word", &[v, cc], &word)?, c.up("pos", &[p, cc], &pos)?, c.up("type", &[tv, cc], &tt)?);
+        let out = embedding::embedding_forward(&g, &batch, &tw, &tp, &ttt)?;
+        let want = r::embedding::forward(&ids, &types, &f64s(&word), &f64s(&pos), &f64s(&tt), t, cc);
+        let shape = format!("B{b} T{t} C{cc} V{v}");
+        c.close("embedding", "-", &shape, &out.to_vec()?, &want, tol::EMBEDDING);
+
+        let dout = c.vec(b * t * cc, 1.0);
+        let tdout = c.up("dout", &[b * t, cc], &dout)?;
+        let (dw, dp, dt) = (g.zeros("dword", &[v, cc])?, g.zeros("dpos", &[p, cc])?, g.zeros("dtype", &[tv, cc])?);
+        embedding::embedding_backward(&g, &batch.word_groups, &tdout, &dw)?;
+        embedding::embedding_backward(&g, &batch.position_groups, &tdout, &dp)?;
+        embedding::embedding_backward(&g, &batch.type_groups, &tdout, &dt)?;
+        let (rw, rp, rt) = r::embedding::backward(&ids, &types, &f64s(&dout), t, cc, (v, p, tv));
+        c.close("embedding backward", "words", &shape, &dw.to_vec()?, &rw, tol::EMBEDDING_GRAD);
+        c.close("embedding backward", "positions", &shape, &dp.to_vec()?, &rp, tol::EMBEDDING_GRAD);
+        c.close("embedding backward", "token types", &shape, &dt.to_vec()?, &rt, tol::EMBEDDING_GRAD);
+    }
+    Ok(())
+}
+
+/// Dropout (the reference's mask and its rate), tanh, the first-token gather, add and axpy.
+pub fn elementwise(c: &mut Checker) -> Result<()> {
+    let g = c.gpu.clone();
+    let n = if c.size == Size::Quick { 20_000 } else { 100_000 };
+    let x = c.vec(n, 1.0);
+    let tx = c.up("x", &[n], &x)?;
+    let y = elementwise::dropout(&g, &tx, 0.1, 1234)?.to_vec()?;
+    let shape = format!("{n}, p 0.1");
+    c.close("dropout", "-", &shape, &y, &r::elementwise::dropout(&f64s(&x), 0.1, 1234), tol::DROPOUT);
+    let dropped = y.iter().filter(|&&v| v == 0.0).count() as f64 / n as f64;
+    let rate_ok = (dropped - 0.1).abs() < 0.01;
+    c.holds("dropout (rate)", "-", &shape, "0.1 ± 0.01", rate_ok, format!("dropped {dropped:.4}"));
+
+    let mut x = c.vec(1000, 5.0);
+    x.extend([-100.0, 100.0, 0.0]);
+    let tx = c.up("x", &[x.len()], &x)?;
+    let y = elementwise::tanh_forward(&g, &tx)?;
+    let ry: Vec<f64> = x.iter().map(|&v| (v as f64).tanh()).collect();
+    c.close("tanh", "-", "1003", &y.to_vec()?, &ry, tol::TANH);
+    let dy = c.vec(x.len(), 1.0);
+    let dx = elementwise::tanh_backward(&g, &c.up("dy", &[x.len()], &dy)?, &y)?;
+    let rdx: Vec<f64> = ry.iter().zip(&dy).map(|(t, d)| *d as f64 * (1.0 - t * t)).collect();
+    c.close("tanh backward", "-", "1003", &dx.to_vec()?, &rdx, tol::TANH_BACKWARD);
+
+    let (b, t, cc) = (3, 5, 4);
+    let h = c.vec(b * t * cc, 1.0);
+    let cls = elementwise::first_token(&g, &c.up("h", &[b, t, cc], &h)?, b, t)?.to_vec()?;
+    let want: Vec<f64> = (0..b).flat_map(|i| h[i * t * cc..i * t * cc + cc].to_vec()).map(|v| v as f64).collect();
+    c.close("first token", "-", "B3 T5 C4", &cls, &want, tol::EXACT);
+    let dh = g.zeros("dh", &[b, t, cc])?;
+    elementwise::first_token_backward(&g, &c.up("dcls", &[b, cc], &cls)?, &dh, b, t)?;
+    let want: Vec<f64> = (0..b * t * cc).map(|i| if (i / cc) % t == 0 { h[i] as f64 } else { 0.0 }).collect();
+    c.close("first token backward", "-", "B3 T5 C4", &dh.to_vec()?, &want, tol::EXACT);
+
+    let s = elementwise::add(&g, &tx, &tx)?.to_vec()?;
+    c.close("add", "-", "1003", &s, &x.iter().map(|&v| 2.0 * v as f64).collect::<Vec<_>>(), tol::EXACT);
+    let acc = c.up("acc", &[x.len()], &x)?;
+    elementwise::axpy(&g, -3.0, &tx, &acc)?;
+    c.close("axpy", "-", "1003", &acc.to_vec()?, &x.iter().map(|&v| -2.0 * v as f64).collect::<Vec<_>>(), tol::AXPY);
+    Ok(())
+}
+
+/// Binary (one logit, BCE with logits up to ±80) and multi-class (softmax cross-entropy) loss.
+pub fn losses(c: &mut Checker) -> Result<()> {
+    let g = c.gpu.clone();
+    for (n, classes) in [(1, 1), (7, 1), (129, 1), (5, 3), (33, 4)] {
+        let mut logits = c.vec(n * classes, 4.0);
+        if classes == 1 && n > 1 {
+            logits[0] = 80.0; // large logits must not overflow
+            logits[1] = -80.0;
+        }
+        let labels: Vec<f32> = (0..n).map(|_| c.below(classes.max(2) as u32) as f32).collect();
+        let (tl, ty) = (c.up("logits", &[n, classes], &logits)?, c.up("labels", &[n], &labels)?);
+        let out = loss::loss_forward(&g, &tl, &ty)?.to_vec()?;
+        let (rl, rc, rd) = r::loss::loss(&f64s(&logits), &f64s(&labels), classes);
+        let shape = format!("{n}x{classes}");
+        c.close("loss", "-", &shape, &out[..1], &[rl], tol::LOSS);
+        c.close("loss (correct count)", "-", &shape, &out[1..2], &[rc], tol::EXACT);
+        let d = loss::loss_backward(&g, &tl, &ty, 1.0)?.to_vec()?;
+        c.close("loss backward", "-", &shape, &d, &rd, tol::LOSS_BACKWARD);
+    }
+    Ok(())
+}
+
+/// Column sums (bias and LayerNorm gradients) and the global sum of squares (clipping).
+pub fn reductions(c: &mut Checker) -> Result<()> {
+    let g = c.gpu.clone();
+    for &rows in rows(c.size) {
+        let cols = 5;
+        let x = c.vec(rows * cols, 1.0);
+        let out = c.up("out", &[cols], &[1.0; 5])?;
+        reduce::col_sum(&g, &c.up("x", &[rows, cols], &x)?, &out, true)?;
+        let want: Vec<f64> = (0..cols).map(|k| 1.0 + (0..rows).map(|r| x[r * cols + k] as f64).sum::<f64>()).collect();
+        c.close(
+            "column sum (accumulated)",
+            "-",
+            &format!("{rows}x{cols}"),
+            &out.to_vec()?,
+            &want,
+            tol::column_sum(rows),
+        );
+    }
+    let big = if c.size == Size::Quick { 30_001 } else { 300_001 };
+    let xs: Vec<Vec<f32>> = [1usize, 1000, big].iter().map(|&n| c.vec(n, 1.0)).collect();
+    let ts = xs.iter().map(|x| c.up("x", &[x.len()], x)).collect::<Result<Vec<_>>>()?;
+    let out = g.zeros("norm", &[1])?;
+    reduce::global_sumsq(&g, &ts.iter().collect::<Vec<_>>(), &out)?;
+    let want: f64 = xs.iter().flatten().map(|&v| (v as f64) * (v as f64)).sum();
+    c.close("sum of squares", "-", &format!("1 + 1000 + {big}"), &out.to_vec()?, &[want], tol::SUM_OF_SQUARES);
+    Ok(())
+}
+
+/// BERT's AdamW settings at step 3 with clipping at norm 1.
+pub fn adamw_step_3(grad_scale: f32, check_finite: bool) -> adamw::AdamwStep {
+    adamw::AdamwStep {
+        lr: 1e-3,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-6,
+        weight_decay: 0.01,
+        step: 3,
+        max_norm: 1.0,
+        grad_scale,
+        check_finite,
+    }
+}
+
+/// AdamW with clipping and per-slot weight decay; under loss scaling, unscaling and skipping.
+pub fn adamw(c: &mut Checker) -> Result<()> {
+    let g = c.gpu.clone();
+    let n = 1000;
+    let (p0, g0, m0) = (c.vec(n, 1.0), c.vec(n, 1.0), c.vec(n, 0.1));
+    let v0: Vec<f32> = c.vec(n, 0.01).iter().map(|v| v.abs()).collect();
+    // Weight decay per 64-element slot, as a parameter arena lays it out: on, off, on, ...
+    let slots = n.div_ceil(adamw::DECAY_SLOT);
+    let decay: Vec<f32> = (0..slots).map(|s| (s % 2 == 0) as u32 as f32).collect();
+    let td = c.up("decay", &[slots], &decay)?;
+    let run = |c: &mut Checker, grads: &[f32], step: adamw::AdamwStep, status0: Option<u32>| -> Result<_> {
+        let (tp, tg) = (c.up("p", &[n], &p0)?, c.up("g", &[n], grads)?);
+        let (tm, tv) = (c.up("m", &[n], &m0)?, c.up("v", &[n], &v0)?);
+        let norm_sq = g.zeros("norm", &[1])?;
+        reduce::global_sumsq(&g, &[&tg], &norm_sq)?;
+        let skipped = match status0 {
+            None => {
+                adamw::adamw_update(&g, &step, &tp, &tg, &tm, &tv, &td, &norm_sq)?;
+                0
+            }
+            Some(s0) => {
+                let status = g.upload_u32("status", &[2], &[s0, 7])?;
+                adamw::adamw_update_guarded(&g, &step, &tp, &tg, &tm, &tv, &td, &norm_sq, &status)?;
+                status.to_vec_u32()?[1]
+            }
+        };
+        Ok(((tp.to_vec()?, tm.to_vec()?, tv.to_vec()?), skipped))
+    };
+    let ((p, m, v), _) = run(c, &g0, adamw_step_3(1.0, false), None)?;
+    let (mut rp, mut rm, mut rv) = (f64s(&p0), f64s(&m0), f64s(&v0));
+    let norm = g0.iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt();
+    let g64 = f64s(&g0);
+    for (s, &d) in decay.iter().enumerate() {
+        let r = s * adamw::DECAY_SLOT..((s + 1) * adamw::DECAY_SLOT).min(n);
+        let clip = r::adamw::clip_coefficient(norm, 1.0);
+        let (p, m, v) = (&mut rp[r.clone()], &mut rm[r.clone()], &mut rv[r.clone()]);
+        r::adamw::step(p, &g64[r], m, v, 1e-3, 0.9, 0.999, 1e-6, 0.01 * d as f64, 3, clip);
+    }
+    c.close("adamw (parameters)", "clipped", "1000", &p, &rp, tol::ADAMW_PARAM);
+    c.close("adamw (first moment)", "clipped", "1000", &m, &rm, tol::ADAMW_M);
+    c.close("adamw (second moment)", "clipped", "1000", &v, &rv, tol::ADAMW_V);
+
+    // Loss scaling: gradients scaled by S with grad_scale 1/S give the unscaled step.
+    let s = 4096.0;
+    let scaled: Vec<f32> = g0.iter().map(|v| v * s).collect();
+    let ((up_, um, uv), skipped) = run(c, &scaled, adamw_step_3(1.0 / s, true), Some(0))?;
+    c.close("adamw unscaled (parameters)", "loss scale 4096", "1000", &up_, &f64s(&p), tol::ADAMW_PARAM);
+    c.close("adamw unscaled (first moment)", "loss scale 4096", "1000", &um, &f64s(&m), tol::ADAMW_M);
+    c.close("adamw unscaled (second moment)", "loss scale 4096", "1000", &uv, &f64s(&v), tol::ADAMW_V);
+    c.holds(
+        "adamw unscaled (not skipped)",
+        "loss scale 4096",
+        "1000",
+        "skip flag 0",
+        skipped == 0,
+        format!("skip flag {skipped}"),
+    );
+    // An overflow flag from the gradient casts, or an infinite gradient: nothing moves.
+    let mut inf = scaled.clone();
+    inf[5] = f32::INFINITY;
+    for (what, grads, flag) in [("overflow flag set", &scaled, 1), ("infinite gradient", &inf, 0)] {
+        let ((hp, hm, hv), skipped) = run(c, grads, adamw_step_3(1.0 / s, true), Some(flag))?;
+        let held = skipped == 1 && hp == p0 && hm == m0 && hv == v0;
+        let note = format!("skip flag {skipped}; parameters or moments moved");
+        c.holds("adamw skips the step", what, "1000", "nothing moves, skip flag 1", held, note);
+    }
+    Ok(())
+}
+
+/// f16 storage: the casts against the half crate's round-to-nearest-even, bit for bit, with
+/// subnormals, ties, overflow and NaN; the checked cast of mixed precision's gradients.
+pub fn casts(c: &mut Checker) -> Result<()> {
+    let g = c.gpu.clone();
+    if !g.has_f16() {
+        c.skip("f32 -> f16 -> f32", "-", "the adapter has no shader-f16");
+        return Ok(());
+    }
+    let specials = [0.0, -0.0, 1.0, 65504.0, 65520.0, -1e6, 6e-8, 3e-5, 1.0 + 1.0 / 2048.0, f32::INFINITY, f32::NAN];
+    for &n in rows(c.size) {
+        let mut x = c.vec(n, 8.0);
+        for (i, v) in specials.iter().enumerate().take(n) {
+            x[i] = *v;
+        }
+        let want: Vec<f64> = x.iter().map(|&v| half::f16::from_f32(v).to_f32() as f64).collect();
+        let h = convert::to_f16(&g, &c.up("x", &[n], &x)?)?;
+        c.close("f32 -> f16", "-", &n.to_string(), &h.to_vec()?, &want, tol::EXACT);
+        let back = convert::to_f32(&g, &h)?.to_vec()?;
+        c.close("f16 -> f32", "-", &n.to_string(), &back, &want, tol::EXACT);
+        let uploaded = convert::to_f32(&g, &g.upload_f16("h", &[n], &x)?)?.to_vec()?;
+        c.close("f16 -> f32 (host-rounded upload)", "-", &n.to_string(), &uploaded, &want, tol::EXACT);
+    }
+    // Gradients under loss scaling: values past ±65504, infinities and NaN set the flag and are
+    // stored as 0; values f16 holds round as `to_f16` does and leave the flag alone.
+    for n in [7, 384, 1025] {
+        let mut clean = c.vec(n, 100.0);
+        clean[..3].copy_from_slice(&[65504.0, -65504.0, 6e-8]);
+        let flag = g.upload_u32("flag", &[2], &[0, 0])?;
+        let h = convert::to_f16_checked(&g, &c.up("x", &[n], &clean)?, &flag)?;
+        let want: Vec<f64> = clean.iter().map(|&v| half::f16::from_f32(v).to_f32() as f64).collect();
+        c.close("f32 -> f16 checked", "in range", &n.to_string(), &h.to_vec()?, &want, tol::EXACT);
+        let f = flag.to_vec_u32()?;
+        c.holds("f32 -> f16 checked (flag)", "in range", &n.to_string(), "flag 0", f[0] == 0, format!("flag {f:?}"));
+        for bad in [65520.0, -1e9, f32::INFINITY, f32::NEG_INFINITY, f32::NAN] {
+            let mut x = clean.clone();
+            x[n - 1] = bad; // the last element: the tail of the vec4 path's last group
+            let flag = g.upload_u32("flag", &[2], &[0, 0])?;
+            let h = convert::to_f16_checked(&g, &c.up("x", &[n], &x)?, &flag)?;
+            let (f, last) = (flag.to_vec_u32()?[0], h.to_vec()?[n - 1]);
+            let ok = f == 1 && last == 0.0;
+            let shape = format!("{n}, last {bad}");
+            c.holds(
+                "f32 -> f16 checked (overflow)",
+                "flagged, stored 0",
+                &shape,
+                "flag 1, value 0",
+                ok,
+                format!("flag {f}, value {last}"),
+            );
+        }
+    }
+    Ok(())
+}
