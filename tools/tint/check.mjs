@@ -187,11 +187,20 @@ for (const mod of manifest.modules) {
   const compilation = await module.getCompilationInfo();
   modulesChecked++;
   let moduleFailed = false;
+  // Tint gives the notes of an error or warning as 'info' messages right after it: those are
+  // printed with it; an 'info' message of its own counts as a warning.
+  let noteOf = null;
   for (const m of compilation.messages) {
     const text = lines[m.lineNum - 1];
     const caret = text === undefined ? '' : `\n    ${text}\n    ${' '.repeat(Math.max(0, m.linePos - 1))}${'^'.repeat(Math.max(1, m.length))}`;
-    fail(m.type === 'error' ? 'error' : 'warning', `${where} ${mod.file}:${m.lineNum}:${m.linePos}: ${m.type}: ${m.message}${caret}`);
+    const at = `${mod.file}:${m.lineNum}:${m.linePos}`;
+    if (m.type === 'info' && noteOf !== null) {
+      console.log(`  note (of the ${noteOf} above) ${at}: ${m.message}${caret}`);
+      continue;
+    }
+    fail(m.type === 'error' ? 'error' : 'warning', `${where} ${at}: ${m.type}: ${m.message}${caret}`);
     if (m.type === 'error') moduleFailed = true;
+    noteOf = m.type === 'info' ? null : m.type;
   }
   for (const e of moduleErrors.filter(Boolean)) {
     // The compilation messages above already say why a module is invalid; report the scope's
