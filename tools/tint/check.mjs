@@ -144,6 +144,8 @@ console.log(
     `bindings ${L.maxStorageBufferBindingSize} B, buffers ${L.maxBufferSize} B`,
 );
 
+console.log(`${tag}: ${path.join(dir, 'manifest.json')} (wgbert ${manifest.wgbert ?? 'unknown'})`);
+
 let modulesChecked = 0;
 let entriesChecked = 0;
 let specsChecked = 0;
