@@ -282,3 +282,76 @@ fn parity_with_hf_tokenizers() {
     assert!(total > 2000, "fixture too small: {total}");
     assert!(failures.is_empty(), "parity failures:\n{}", failures.join("\n"));
 }
+
+// ---------------------------------------------------------------------------------------
+// Prefixes that keep the first N word pieces (the GPU kit's IMDB cut, tools/gpu/pack.sh).
+
+#[test]
+fn prefix_holding_cuts_at_the_first_space_after_n_pieces() {
+    let t = tiny("prefix");
+    // Pieces: hello , world un ##aff ##able the world !
+    let text = "hello, world unaffable  the world!";
+    assert_eq!(t.prefix_holding(text, 0), "");
+    assert_eq!(t.prefix_holding(text, 1), "hello,");
+    assert_eq!(t.prefix_holding(text, 2), "hello,");
+    assert_eq!(t.prefix_holding(text, 3), "hello, world");
+    assert_eq!(t.prefix_holding(text, 4), "hello, world unaffable");
+    assert_eq!(t.prefix_holding(text, 6), "hello, world unaffable");
+    assert_eq!(t.prefix_holding(text, 7), "hello, world unaffable  the");
+    assert_eq!(t.prefix_holding(text, 8), text);
+    assert_eq!(t.prefix_holding(text, 100), text);
+    assert_eq!(t.prefix_holding("", 3), "");
+}
+
+/// The all-MiniLM-L6-v2 folder, or None (and a line saying so) when tools/fetch_model.sh has not
+/// filled it.
+fn minilm_dir() -> Option<PathBuf> {
+    let dir = model_dir();
+    let ok = dir.join("vocab.txt").exists();
+    if !ok {
+        println!("skipped: {} missing; run tools/fetch_model.sh", dir.display());
+    }
+    ok.then_some(dir)
+}
+
+/// Every review of the bundled IMDB sample: the prefix is a prefix, encodes to the same ids at
+/// max_len n + 2, and is the shortest such cut at a space.
+#[test]
+fn prefix_holding_keeps_the_encoding_of_imdb_reviews() {
+    let Some(dir) = minilm_dir() else { return };
+    let tok = Tokenizer::from_dir(&dir).unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/imdb_sample/train.jsonl");
+    let mut cut = 0;
+    for line in std::fs::read_to_string(sample).unwrap().lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        let text = r["text"].as_str().unwrap();
+        for n in [16, 126, 128] {
+            let p = tok.prefix_holding(text, n);
+            assert!(text.starts_with(p));
+            assert_eq!(tok.encode_for_model(p, n + 2).ids, tok.encode_for_model(text, n + 2).ids, "{p:?}");
+            if p.len() < text.len() {
+                cut += 1;
+                let shorter = &p[..p.rfind(' ').unwrap_or(0)];
+                assert!(tok.encode(shorter).len() - 2 < n, "{p:?} is not the shortest");
+            }
+        }
+    }
+    assert!(cut > 300, "only {cut} of 720 cuts shortened the text");
+}
+
+#[test]
+fn tokenize_prefix_prints_the_cut_text() {
+    let Some(dir) = minilm_dir() else { return };
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wgbert"))
+        .args(["tokenize", "--model", dir.to_str().unwrap(), "--prefix", "3"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"Hello, world! and more words\nshort\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    // hello , | world ! : the second chunk brings the count past 3.
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "Hello, world!\nshort\n");
+}

@@ -1,5 +1,7 @@
 //! `wgbert tokenize --model DIR [--max-len N] [--tokens]`: one text per line on standard input,
 //! one line of space-separated ids (or word pieces) per text on standard output.
+//! `--prefix N` prints instead the shortest prefix of each text, cut at a space, that holds its
+//! first N word pieces (`Tokenizer::prefix_holding`).
 
 use std::io::{BufRead, BufWriter, Write};
 use std::path::PathBuf;
@@ -20,6 +22,10 @@ pub struct TokenizeArgs {
     /// Print word pieces instead of ids.
     #[arg(long)]
     tokens: bool,
+    /// Print the shortest prefix of each text, cut at a space, that holds its first N word pieces
+    /// (the whole text when it has fewer): the same encoding at any --max-len up to N + 2.
+    #[arg(long, value_name = "N", conflicts_with_all = ["max_len", "tokens"])]
+    prefix: Option<usize>,
 }
 
 pub fn run(a: TokenizeArgs) -> anyhow::Result<()> {
@@ -33,6 +39,10 @@ pub fn run(a: TokenizeArgs) -> anyhow::Result<()> {
             anyhow::anyhow!("line {} of standard input is not UTF-8 (byte {})", n + 1, e.utf8_error().valid_up_to())
         })?;
         let text = text.strip_suffix('\r').unwrap_or(&text);
+        if let Some(n) = a.prefix {
+            writeln!(out, "{}", tok.prefix_holding(text, n))?;
+            continue;
+        }
         let mut ids = match a.max_len {
             Some(max) => {
                 let enc = tok.encode_for_model(text, max);

@@ -252,6 +252,41 @@ impl Tokenizer {
         self.basic.for_each_word(&text[seg..], scratch, &mut |w: &str| wp.push_word(w, out));
     }
 
+    /// The shortest prefix of `text` cut just before an ASCII space (or `text` itself) whose
+    /// word pieces begin with the first `n` word pieces of `text`, so that an encoding with
+    /// `max_len <= n + 2` is the same for the prefix as for the whole text: a long review can be
+    /// stored as that prefix (tools/gpu/pack.sh). The basic tokenizer splits at spaces before
+    /// anything else, so the space-separated chunks are tokenized one after another until `n`
+    /// pieces are in; the prefix found is then checked against the whole text's pieces, and the
+    /// whole text is returned where they differ.
+    pub fn prefix_holding<'t>(&self, text: &'t str, n: usize) -> &'t str {
+        let mut scratch = Scratch::default();
+        let mut pieces = Vec::new();
+        let mut start = 0usize;
+        let mut cut = None;
+        for (space, _) in text.match_indices(' ') {
+            if pieces.len() >= n {
+                cut = Some(start.saturating_sub(1));
+                break;
+            }
+            self.encode_words_into(&text[start..space], &mut scratch, &mut pieces);
+            start = space + 1;
+        }
+        if cut.is_none() && pieces.len() >= n {
+            cut = Some(start.saturating_sub(1));
+        }
+        let Some(cut) = cut else { return text };
+        let prefix = &text[..cut];
+        let (mut whole, mut head) = (Vec::new(), Vec::new());
+        self.encode_words_into(text, &mut scratch, &mut whole);
+        self.encode_words_into(prefix, &mut scratch, &mut head);
+        if head.len() >= n && whole.len() >= n && head[..n] == whole[..n] {
+            prefix
+        } else {
+            text
+        }
+    }
+
     /// `[CLS] text [SEP]` truncated to `max_len` and padded to `max_len` (min 2).
     pub fn encode_for_model(&self, text: &str, max_len: usize) -> Encoding {
         self.model_with(text, max_len, &mut Buffers::default())
