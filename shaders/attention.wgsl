@@ -32,7 +32,7 @@ struct Params {
 
 override HS4: u32 = 8u;   // head size / 4
 const MAX_HS4: u32 = 16u;  // head size up to 64
-const F32_MIN: f32 = -3.40282347e38;
+const F32_MIN: f32 = -3.4028234663852886e38; // exactly -f32::MAX: Tint refuses literals past it
 
 @group(0) @binding(0) var<uniform> p: Params;
 

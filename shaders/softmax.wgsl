@@ -21,7 +21,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> prob: array<f32>;          // backward: P
 @group(0) @binding(2) var<storage, read_write> dp: array<f32>;      // backward: dP in, dS out
 
-const F32_MIN: f32 = -3.40282347e38;
+const F32_MIN: f32 = -3.4028234663852886e38; // exactly -f32::MAX: Tint refuses literals past it
 
 fn row_id(wg: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
     return (wg.y * nwg.x + wg.x) * 64u + li;

@@ -144,3 +144,13 @@ fn selftest_filter_runs_one_group_and_refuses_unknown_ones() {
     assert!(!ok);
     assert!(err.contains("matches no check group") && err.contains("attention"), "{err}");
 }
+
+#[test]
+fn a_headless_start_prints_no_window_system_noise() {
+    // Without XDG_RUNTIME_DIR (headless machines, CI), Mesa's Wayland support used to print
+    // "error: XDG_RUNTIME_DIR is invalid or not set" on every Vulkan start.
+    let out = Command::new(env!("CARGO_BIN_EXE_wgbert")).arg("info").env_remove("XDG_RUNTIME_DIR").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("XDG_RUNTIME_DIR"), "{err}");
+}

@@ -8,6 +8,7 @@ mod export;
 mod info;
 mod predict;
 mod selftest;
+mod shaders;
 mod tokenize;
 mod train;
 
@@ -69,6 +70,8 @@ enum Command {
     Embed(embed::EmbedArgs),
     /// Check every kernel and variant on this adapter against the CPU reference.
     Selftest(selftest::SelftestArgs),
+    /// Write every WGSL module as compiled, and a manifest of entry points and specializations.
+    Shaders(shaders::ShadersArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -84,6 +87,7 @@ pub fn run() -> i32 {
         Command::Tokenize(a) => tokenize::run(a),
         Command::Embed(a) => embed::run(a),
         Command::Selftest(a) => selftest::run(a),
+        Command::Shaders(a) => shaders::run(a),
     };
     match result {
         Ok(()) => 0,

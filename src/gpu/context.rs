@@ -178,6 +178,11 @@ impl Gpu {
         lock(&self.kernels).pipeline_count()
     }
 
+    /// (shader, entry point, override constants) of every pipeline this device has built.
+    pub fn specializations(&self) -> Vec<(super::Shader, &'static str, Vec<(&'static str, f64)>)> {
+        lock(&self.kernels).specializations()
+    }
+
     /// The kernel variant chosen for an op family: the tuning table's entry, else the
     /// `WGBERT_<FAMILY>` environment variable (e.g. `WGBERT_MATMUL=tiled`).
     pub fn variant(&self, family: &str) -> Option<String> {

@@ -31,6 +31,22 @@ pub enum Shader {
 const SHADER_COUNT: usize = Shader::Convert as usize + 1;
 
 impl Shader {
+    /// Every module the engine compiles, in declaration order.
+    pub const ALL: [Shader; SHADER_COUNT] = [
+        Shader::Matmul,
+        Shader::MatmulF16,
+        Shader::Layernorm,
+        Shader::Gelu,
+        Shader::Softmax,
+        Shader::Embedding,
+        Shader::Elementwise,
+        Shader::Reduce,
+        Shader::Loss,
+        Shader::Adamw,
+        Shader::Attention,
+        Shader::Convert,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Shader::Matmul => "matmul.wgsl",
@@ -48,6 +64,23 @@ impl Shader {
         }
     }
 
+    /// A file name for the module as compiled (`wgbert shaders`): one per module.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Shader::MatmulF16 => "matmul_f16.wgsl",
+            other => other.name(),
+        }
+    }
+
+    /// The WebGPU features the module needs (it starts with `enable f16;`).
+    pub fn features(self) -> &'static [&'static str] {
+        if self.takes_f16() {
+            &["shader-f16"]
+        } else {
+            &[]
+        }
+    }
+
     /// Whether the shader's kernels take f16 tensors (the others refuse them).
     pub fn takes_f16(self) -> bool {
         matches!(self, Shader::Convert | Shader::MatmulF16)
@@ -60,7 +93,8 @@ impl Shader {
         *HASHES[self as usize].get_or_init(|| super::tuning::fnv64(self.source().as_bytes()))
     }
 
-    fn source(self) -> &'static str {
+    /// The WGSL exactly as the engine compiles it (aliases, `enable` and shared source included).
+    pub fn source(self) -> &'static str {
         match self {
             // activation.wgsl is shared: the GELU kernels and the matmul epilogue.
             // matmul.wgsl names its operands' element type `operand`.
@@ -221,6 +255,12 @@ impl KernelCache {
 
     pub fn pipeline_count(&self) -> usize {
         self.pipelines.len()
+    }
+
+    /// (shader, entry point, override constants) of every pipeline built so far.
+    pub fn specializations(&self) -> Vec<(Shader, &'static str, Vec<(&'static str, f64)>)> {
+        let consts = |k: &PipelineKey| k.constants.iter().map(|(n, bits)| (*n, f64::from_bits(*bits))).collect();
+        self.pipelines.keys().map(|k| (k.shader, k.entry, consts(k))).collect()
     }
 }
 

@@ -9,6 +9,8 @@ mod kernel;
 mod pool;
 mod profiler;
 mod tensor;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod translate;
 mod tuning;
 
 pub use adapter::{enumerate as enumerate_adapters, AdapterSummary, GpuOptions};

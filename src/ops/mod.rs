@@ -16,6 +16,7 @@ pub mod layernorm;
 pub mod loss;
 pub mod matmul;
 pub mod reduce;
+pub mod specializations;
 pub mod tune;
 
 use crate::gpu::{GpuError, Tensor};

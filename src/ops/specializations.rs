@@ -1,0 +1,71 @@
+//! Every set of `override` constants the ops pass to each kernel: the specializations a run can
+//! create. `wgbert shaders` lists them in its manifest, so that the portability checks (Tint,
+//! naga's back ends) compile each one; `tests/shaders.rs` checks that every pipeline a run
+//! builds is in this table, so it cannot fall behind the ops.
+
+use crate::gpu::Shader;
+
+/// One specialization: (override name, value), bools as 0/1.
+pub type Constants = Vec<(&'static str, f64)>;
+
+/// The specializations of `entry` in `shader`; `[[]]` for a kernel without overrides.
+pub fn specializations(shader: Shader, entry: &str) -> Vec<Constants> {
+    let bools = [0.0, 1.0];
+    match (shader, entry) {
+        // ops::matmul: transposes and bias; then either accumulate, or an epilogue (GeluKind
+        // code + 1) with or without the saved pre-activation (an epilogue cannot accumulate).
+        (Shader::Matmul | Shader::MatmulF16, "matmul_reg" | "matmul_tiled" | "matmul_panel") => {
+            let c_vec4: &[f64] = if entry == "matmul_panel" { &bools } else { &[] };
+            let mut out = Vec::new();
+            for layout in product(&[("TRANS_A", &bools), ("TRANS_B", &bools), ("HAS_BIAS", &bools)]) {
+                let mut tails = vec![[("ACCUMULATE", 1.0), ("EPILOGUE", 0.0), ("SAVE_PRE", 0.0)]];
+                tails.push([("ACCUMULATE", 0.0), ("EPILOGUE", 0.0), ("SAVE_PRE", 0.0)]);
+                for act in 1..=3 {
+                    for save in bools {
+                        tails.push([("ACCUMULATE", 0.0), ("EPILOGUE", act as f64), ("SAVE_PRE", save)]);
+                    }
+                }
+                for tail in tails {
+                    let base: Constants = layout.iter().copied().chain(tail).collect();
+                    for &v in c_vec4 {
+                        out.push(base.iter().copied().chain([("C_VEC4", v)]).collect());
+                    }
+                    if c_vec4.is_empty() {
+                        out.push(base);
+                    }
+                }
+            }
+            out
+        }
+        // ops::matmul::panel: the packing kernels take the product's layout constants less the
+        // epilogue's, and whether their operand is vec4-aligned.
+        (Shader::Matmul | Shader::MatmulF16, "pack_a" | "pack_b") => product(&[
+            ("TRANS_A", &bools),
+            ("TRANS_B", &bools),
+            ("HAS_BIAS", &bools),
+            ("ACCUMULATE", &bools),
+            ("PACK_VEC4", &bools),
+        ]),
+        // ops::gelu: the activation (GeluKind as u32).
+        (Shader::Gelu, "gelu_fwd" | "gelu_bwd") => product(&[("ACT", &[0.0, 1.0, 2.0])]),
+        // ops::layernorm: add & norm with or without dropout, saving the sum when training.
+        (Shader::Layernorm, "ln_fwd_add" | "ln_fwd_add_rows") => product(&[("DROPOUT", &bools), ("SAVE_SUM", &bools)]),
+        // ops::attention_fused: head size / 4 (head sizes 4..=64 in steps of 4), dropout on the
+        // probabilities; the packing kernels never drop.
+        (Shader::Attention, _) => {
+            let hs4: Vec<f64> = (1..=16).map(|v| v as f64).collect();
+            let drop: &[f64] = if entry.starts_with("pack_") { &[0.0] } else { &bools };
+            product(&[("HS4", &hs4), ("DROPOUT", drop)])
+        }
+        // ops::reduce: assign or accumulate the final sums.
+        (Shader::Reduce, "col_sum_final" | "sum_final") => product(&[("ACCUMULATE", &bools)]),
+        _ => vec![vec![]],
+    }
+}
+
+/// Every combination of the named values, in order.
+fn product(axes: &[(&'static str, &[f64])]) -> Vec<Constants> {
+    axes.iter().fold(vec![vec![]], |acc, (name, values)| {
+        acc.iter().flat_map(|c| values.iter().map(move |&v| c.iter().copied().chain([(*name, v)]).collect())).collect()
+    })
+}
