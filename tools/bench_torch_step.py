@@ -42,9 +42,15 @@ def main():
         torch.set_num_threads(a.threads or os.cpu_count())
     dev = torch.device(a.device)
     torch.manual_seed(0)
-    model = BertForSequenceClassification.from_pretrained(
-        a.model, num_labels=1, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, classifier_dropout=0.1
-    ).to(dev)
+    # .float(): an f16 checkpoint (the GPU kit's) would otherwise stay f16 under transformers 5,
+    # whose default dtype is the checkpoint's; the step measured here is f32, as wgbert's default.
+    model = (
+        BertForSequenceClassification.from_pretrained(
+            a.model, num_labels=1, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, classifier_dropout=0.1
+        )
+        .float()
+        .to(dev)
+    )
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.01)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     b, t = a.batch_size, a.max_len
