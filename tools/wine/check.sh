@@ -160,10 +160,15 @@ times+=("shim + bin folder: $(since "$t0") s")
 # ---------------------------------------------------------------- 4. X server, prefix
 xvfb_pid=""
 wineserver_started=0
+child=""      # the wine call in flight
 cleanup() {
-  if [ "$wineserver_started" -eq 1 ]; then
+  # A wine process does not end on SIGTERM at once; `wineserver -k` kills every process of the
+  # prefix (and the server).
+  [ -n "$child" ] && kill -TERM "$child" 2>/dev/null
+  if [ "$wineserver_started" -eq 1 ] || [ -n "$child" ]; then
     WINEPREFIX=$prefix timeout 20 wineserver -k >/dev/null 2>&1
   fi
+  [ -n "$child" ] && wait "$child" 2>/dev/null
   if [ -n "$xvfb_pid" ]; then
     kill "$xvfb_pid" 2>/dev/null
     wait "$xvfb_pid" 2>/dev/null
@@ -231,8 +236,12 @@ run_wine() {
   local name=$1 input=$2 t0
   shift 2
   t0=$(now)
-  timeout -k 10 "$call_timeout" wine "$exe" "$@" <"$input" >"$logs/$name.out" 2>"$logs/$name.err"
+  # In the background, so that a signal to this script runs its trap at once, not after the call.
+  timeout -k 10 "$call_timeout" wine "$exe" "$@" <"$input" >"$logs/$name.out" 2>"$logs/$name.err" &
+  child=$!
+  wait "$child"
   rc=$?
+  child=""
   secs=$(since "$t0")
   times+=("$name: $secs s (exit $rc)")
   [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && say "$name: killed after the ${call_timeout} s timeout" >&2
