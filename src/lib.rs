@@ -12,6 +12,7 @@ pub mod data;
 pub mod fsio;
 pub mod fuzzing;
 pub mod gpu;
+pub mod kernel_args;
 pub mod model;
 pub mod ops;
 pub mod optim;

@@ -154,3 +154,32 @@ fn a_headless_start_prints_no_window_system_noise() {
     assert!(out.status.success(), "{err}");
     assert!(!err.contains("XDG_RUNTIME_DIR"), "{err}");
 }
+
+/// The tutorial's five example sentences.
+const FIVE: &str = "this is such an amazing movie!\nThe movie was great!\nThe movie was meh.\nThe movie was okish.\nThe movie was terrible...\n";
+
+/// wgpu's GL back end (Mesa's llvmpipe through EGL here) embeds as Vulkan does: the same
+/// kernels through another shader compiler and driver, with GL's lower limits.
+#[test]
+fn embed_on_gl_equals_vulkan() {
+    if !have_model() {
+        return;
+    }
+    let (_, info, _) = wgbert(&["info", "--backend", "gl"], "");
+    if info.contains("gl      (none)") {
+        eprintln!("skipped: no GL adapter (Mesa's EGL and GLES libraries: libegl1, libegl-mesa0, libgles2)");
+        return;
+    }
+    let embed = |backend: &str, pool: &str| {
+        let (ok, out, err) = wgbert(&["embed", "--model", MODEL, "--pool", pool, "--backend", backend], FIVE);
+        assert!(ok, "{backend}: {err}");
+        out.lines().map(|l| serde_json::from_str::<Vec<f32>>(l).unwrap()).collect::<Vec<_>>()
+    };
+    for pool in ["cls", "mean"] {
+        let (vk, gl) = (embed("vulkan", pool), embed("gl", pool));
+        assert_eq!(vk.len(), 5);
+        for (a, b) in vk.iter().zip(&gl) {
+            common::assert_close(&format!("embed --pool {pool} on GL vs Vulkan"), b, &common::f64s(a), 1e-5, 0.0);
+        }
+    }
+}

@@ -117,7 +117,7 @@ impl Tape {
     /// A fresh seed for the next dropout site of this step.
     fn next_seed(&mut self) -> u32 {
         self.sites += 1;
-        crate::reference::elementwise::pcg(self.seed ^ crate::reference::elementwise::pcg(self.sites))
+        crate::kernel_args::pcg(self.seed ^ crate::kernel_args::pcg(self.sites))
     }
 
     /// word[ids] + pos[t] + type[type_ids]: (B·T, C).

@@ -77,6 +77,12 @@ fn profile_families(gpu: &Arc<Gpu>, run: impl FnOnce() -> Result<(), GpuError>) 
         e.1 += 1;
     }
     let total: f64 = by.values().map(|v| v.0).sum();
+    if total <= 0.0 {
+        // Timestamp queries that read zero (wgpu's GL back end under Wine): no profile at all
+        // rather than a table of zeros.
+        eprintln!("note: this adapter's timestamps read zero; no per-family GPU profile");
+        return Ok(Vec::new());
+    }
     let mut profile: Vec<FamilyTime> = by
         .into_iter()
         .map(|(f, (ms, k))| FamilyTime { family: f.into(), ms, share: ms / total.max(1e-9), launches: k })

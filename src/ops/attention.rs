@@ -16,24 +16,14 @@
 
 use std::sync::Arc;
 
+pub use crate::kernel_args::AttentionShape;
+
 use super::elementwise::dropout;
 use super::matmul::{gemm, Dims, Layout};
 use super::{f, tune};
 use crate::gpu::{shape_err, Arg, Gpu, GpuError, Kernel, Shader, Tensor, TuneMode};
 
-#[derive(Clone, Copy, Debug)]
-pub struct AttentionShape {
-    pub b: usize,
-    pub t: usize,
-    pub nh: usize,
-    pub hs: usize,
-}
-
 impl AttentionShape {
-    pub fn c(&self) -> usize {
-        self.nh * self.hs
-    }
-
     fn check(&self, qkv: &Tensor, mask: &Tensor) -> Result<(), GpuError> {
         let AttentionShape { b, t, .. } = *self;
         qkv.expect_shape("attention", &[b * t, 3 * self.c()])?;

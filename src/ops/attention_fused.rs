@@ -39,7 +39,7 @@ impl Geometry {
     fn params(&self, z: usize, ld: usize, col: usize, total: usize, drop: Option<ProbDropout>) -> [u32; 13] {
         let s = &self.s;
         let (threshold, seed, keep) = match drop {
-            Some(d) => (crate::reference::elementwise::dropout_threshold(d.p), d.seed, 1.0 / (1.0 - d.p)),
+            Some(d) => (crate::kernel_args::dropout_threshold(d.p), d.seed, 1.0 / (1.0 - d.p)),
             None => (0, 0, 1.0),
         };
         let scale = 1.0 / (s.hs as f32).sqrt();

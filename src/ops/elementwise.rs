@@ -55,7 +55,7 @@ pub fn dropout(gpu: &Arc<Gpu>, x: &Tensor, p: f32, seed: u32) -> Result<Tensor, 
         return Err(GpuError::Shape(format!("dropout probability {p} must be in [0, 1)")));
     }
     let y = gpu.empty("dropout output", x.shape())?;
-    let threshold = crate::reference::elementwise::dropout_threshold(p);
+    let threshold = crate::kernel_args::dropout_threshold(p);
     let prm = [x.numel() as u32, 0, threshold, seed, 0, 0, 0, f(1.0 / (1.0 - p))];
     gpu.launch(&Kernel::new(Shader::Elementwise, "dropout"), &prm, &[Arg::R(x), Arg::W(&y)], grid_1d(x.numel(), 256))?;
     Ok(y)

@@ -5,16 +5,7 @@ use std::sync::Arc;
 
 use super::grid_1d;
 use crate::gpu::{Arg, Gpu, GpuError, Kernel, Shader, Tensor};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GeluKind {
-    /// ½ x (1 + erf(x/√2)): BERT's and HF's "gelu".
-    Erf,
-    /// The tanh approximation: HF's "gelu_new".
-    Tanh,
-    /// max(x, 0): BERT variants with `hidden_act: relu`.
-    Relu,
-}
+pub use crate::kernel_args::GeluKind;
 
 fn constants(kind: GeluKind) -> [(&'static str, f64); 1] {
     [("ACT", kind as u32 as f64)]

@@ -149,7 +149,7 @@ pub fn add_layernorm_forward_with(
     // Without save_sum the binding is still declared: a one-word stand-in, never written.
     let sum = gpu.empty("residual sum", if save_sum { a.shape() } else { &[1] })?;
     let (threshold, seed, keep) = match drop {
-        Some(d) => (crate::reference::elementwise::dropout_threshold(d.p), d.seed, 1.0 / (1.0 - d.p)),
+        Some(d) => (crate::kernel_args::dropout_threshold(d.p), d.seed, 1.0 / (1.0 - d.p)),
         None => (0, 0, 1.0),
     };
     let flag = |b: bool| if b { 1.0 } else { 0.0 };

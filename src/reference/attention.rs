@@ -1,6 +1,6 @@
 //! Multi-head attention on the fused qkv (B·T, 3C), as ops::attention, in f64.
 
-use crate::ops::attention::AttentionShape;
+use crate::kernel_args::AttentionShape;
 
 fn q(qkv: &[f64], s: &AttentionShape, which: usize, b: usize, h: usize, t: usize, d: usize) -> f64 {
     let c3 = 3 * s.c();

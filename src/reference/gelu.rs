@@ -1,6 +1,6 @@
 //! GELU (exact and tanh) in f64, with an erf accurate to about 1e-15.
 
-use crate::ops::gelu::GeluKind;
+use crate::kernel_args::GeluKind;
 
 /// erf by its Taylor series near 0 and the erfc continued fraction in the tails.
 pub fn erf(x: f64) -> f64 {

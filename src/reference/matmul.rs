@@ -1,6 +1,6 @@
 //! Strided batched matmul, C = alpha · op(A) · op(B) (+ bias) (+ C), with the layouts of ops::matmul.
 
-use crate::ops::matmul::{Dims, Layout};
+use crate::kernel_args::{Dims, Layout};
 
 fn at(x: &[f64], l: &Layout, z1: usize, z2: usize, r: usize, c: usize) -> f64 {
     // (r, c) of the operand as used; the stored matrix is its transpose when l.trans.

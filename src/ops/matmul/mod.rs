@@ -15,38 +15,7 @@ use panel::{gemm_panels, PANEL, PANEL_CHUNKS, PANEL_K};
 use super::gelu::GeluKind;
 use super::{f, tune};
 use crate::gpu::{shape_err, Arg, DType, Gpu, GpuError, Kernel, Shader, Tensor, TuneMode};
-
-/// How one operand is laid out in its buffer. Element (row, col) of the *stored* matrix of
-/// batch (z1, z2) is at `off + z1·s1 + z2·s2 + row·ld + col`. With `trans`, the stored matrix is
-/// the transpose of the operand the product uses.
-#[derive(Clone, Copy, Debug)]
-pub struct Layout {
-    pub off: usize,
-    pub ld: usize,
-    pub s1: usize,
-    pub s2: usize,
-    pub trans: bool,
-}
-
-impl Layout {
-    /// A plain row-major matrix with `cols` columns, one per buffer (no batch).
-    pub fn rows(cols: usize) -> Layout {
-        Layout { off: 0, ld: cols, s1: 0, s2: 0, trans: false }
-    }
-    pub fn t(self) -> Layout {
-        Layout { trans: !self.trans, ..self }
-    }
-}
-
-/// The problem: (nb1 · nb2) products of (M x K) by (K x N).
-#[derive(Clone, Copy, Debug)]
-pub struct Dims {
-    pub m: usize,
-    pub n: usize,
-    pub k: usize,
-    pub nb1: usize,
-    pub nb2: usize,
-}
+pub use crate::kernel_args::{Dims, Layout};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Variant {
