@@ -11,15 +11,16 @@ it: every original review and its cut are tokenized at --max-len N + 2 by the sa
 two id lists must be identical, line by line, or the script fails. The order of the reviews is
 the order wgbert's tarball reader gives (by class, then as stored in the archive), so the seeded
 train/validation split of a run on these files is the split of a run on the tarball itself.
-Writes OUT_DIR/imdb_train.jsonl.gz, OUT_DIR/imdb_test.jsonl.gz and OUT_DIR/imdb_cut.json (counts,
+Writes OUT_DIR/imdb_train.jsonl.xz, OUT_DIR/imdb_test.jsonl.xz and OUT_DIR/imdb_cut.json (counts,
 sizes, the check's result).
 """
 
-import gzip
 import json
+import lzma
 import subprocess
 import sys
 import tarfile
+from concurrent.futures import ThreadPoolExecutor
 
 
 def tokenize(wgbert, model, args, lines):
@@ -70,13 +71,16 @@ def main():
         "chars_before": sum(map(len, texts)),
         "chars_after": sum(map(len, cut)),
     }
+    def write(split):
+        lines = [json.dumps({"text": c, "label": label}, ensure_ascii=False) + "\n" for (s, label, _), c in zip(rows, cut) if s == split]
+        with open(f"{out_dir}/imdb_{split}.jsonl.xz", "wb") as f:
+            f.write(lzma.compress("".join(lines).encode(), preset=9))
+
+    # xz: 7.6 MB for both against gzip's 10.9, which the kit's 64 MiB wants; lzma releases the
+    # GIL, so the two files compress on two cores at once (about 35 s).
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(write, ["train", "test"]))
     for split in ("train", "test"):
-        path = f"{out_dir}/imdb_{split}.jsonl.gz"
-        # mtime=0: the same reviews give the same bytes (the kit's size is stable).
-        with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0) as f:
-            for (s, label, _), c in zip(rows, cut):
-                if s == split:
-                    f.write((json.dumps({"text": c, "label": label}, ensure_ascii=False) + "\n").encode())
         report[split] = {label: len(reviews[split][label]) for label in sorted(reviews[split])}
     with open(f"{out_dir}/imdb_cut.json", "w") as f:
         json.dump(report, f, indent=1)

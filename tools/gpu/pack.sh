@@ -8,7 +8,7 @@
 #
 # The kit: run.sh and its helpers, the release binary (gzipped), all-MiniLM-L6-v2 as f16
 # safetensors (byte planes, gzipped: planes.py), the 50,000 IMDB reviews cut to their first 128
-# word pieces (imdb_cut.py, checked id for id), the Vulkan/EGL loader .debs (downloaded once into
+# word pieces (imdb_cut.py, checked id for id; xz), the Vulkan/EGL loader .debs (downloaded once into
 # target/gpu-debs/, reused when there), tools/bench_torch_step.py and kit.json (what and when).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)

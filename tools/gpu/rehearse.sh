@@ -37,10 +37,10 @@ n=$(find "$OUT" -type f | wc -l)
   exit 1
 }
 # A kit with a file missing stops at once, saying which.
-rm "$tmp/kit/data/imdb_test.jsonl.gz"
+rm "$tmp/kit/data/imdb_test.jsonl.xz"
 if (cd "$tmp/kit" && OUT="$tmp/out-missing" ./run.sh --rehearse 2>/dev/null); then
-  echo "rehearse: run.sh ran with data/imdb_test.jsonl.gz missing" >&2
+  echo "rehearse: run.sh ran with data/imdb_test.jsonl.xz missing" >&2
   exit 1
 fi
-grep -q "missing: data/imdb_test.jsonl.gz" "$tmp/out-missing/summary.md"
+grep -q "missing: data/imdb_test.jsonl.xz" "$tmp/out-missing/summary.md"
 echo "rehearse: ok in $(($(date +%s) - t0)) s"

@@ -47,7 +47,7 @@ say() { echo "run.sh: $*" | tee -a "$log" >&2; }
 missing=""
 for f in wgbert.gz summarize.py planes.py bench_torch_step.py kit.json \
   model/config.json model/vocab.txt model/model.safetensors.planes.gz \
-  data/imdb_train.jsonl.gz data/imdb_test.jsonl.gz; do
+  data/imdb_train.jsonl.xz data/imdb_test.jsonl.xz; do
   [ -s "$f" ] || missing="$missing $f"
 done
 for p in libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2; do
@@ -59,14 +59,19 @@ if [ -n "$missing" ]; then
 fi
 
 # ---- unpack into work/: binary, model (f16), data ----
+# xz by Python's lzma (standard library), else the xz tool.
+unxz_to() {
+  python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2" ||
+    xz -dc "$1" >"$2"
+}
 rm -rf "$work"
 mkdir -p "$work/model" "$work/data" "$WGBERT_CACHE_DIR"
 if ! {
   gunzip -c wgbert.gz >"$wg" && chmod +x "$wg" &&
     cp model/*.json model/vocab.txt "$work/model/" &&
     python3 planes.py unpack model/model.safetensors.planes.gz "$work/model/model.safetensors" &&
-    gunzip -c data/imdb_train.jsonl.gz >"$work/data/imdb_train.jsonl" &&
-    gunzip -c data/imdb_test.jsonl.gz >"$work/data/imdb_test.jsonl"
+    unxz_to data/imdb_train.jsonl.xz "$work/data/imdb_train.jsonl" &&
+    unxz_to data/imdb_test.jsonl.xz "$work/data/imdb_test.jsonl"
 } 2>>"$log"; then
   echo "run.sh: unpacking the kit into $work failed (see log.txt)" | tee -a "$OUT/summary.md" >&2
   exit 1

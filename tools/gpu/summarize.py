@@ -161,7 +161,8 @@ def bench(name, status, work):
         text = f"{who}: batch {d.get('batch')} x {d.get('seq')}, step {fmt(d.get('step_s_median'), '{:.4f}')} s (median), inference {fmt(d.get('inference_seq_per_s'), '{:.0f}')} seq/s"
     if which == "torch":  # the last of the three: the side-by-side table
         cols = [(k, all_.get(k, {}).get("result")) for k in ("f32", "mixed", "torch")]
-        head = ["measure", "wgbert f32", "wgbert mixed", "PyTorch (cuda)"]
+        torch_dev = (cols[2][1] or {}).get("device", "not run")
+        head = ["measure", "wgbert f32", "wgbert mixed", f"PyTorch ({torch_dev})"]
         rows = [[label] + [fmt(c.get(key), spec) if c else "-" for _, c in cols] for label, key, spec in BENCH_KEYS]
         ours, theirs = cols[0][1], cols[2][1]
         text += "\n\n" + table(head, rows)
