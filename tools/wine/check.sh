@@ -245,6 +245,11 @@ run_wine() {
   secs=$(since "$t0")
   times+=("$name: $secs s (exit $rc)")
   [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && say "$name: killed after the ${call_timeout} s timeout" >&2
+  if ! kill -0 "$xvfb_pid" 2>/dev/null; then
+    # Without X, winevulkan and WGL find no adapter: every later stage would fail the same way.
+    fail "$name: Xvfb on $DISPLAY has exited (log: $logs/xvfb.log); stopping"
+    exit 1
+  fi
   if grep -qE 'Unhandled (page fault|exception)' "$logs/$name.err"; then
     warn "$name: Wine reported a crash ($(grep -m1 -E 'Unhandled (page fault|exception)' "$logs/$name.err")), exit $rc"
   fi
