@@ -2,6 +2,7 @@
 # The Windows executable under Wine (Debian 12's wine 8.0), on Vulkan and on GL: one script for CI.
 #
 #   tools/wine/check.sh [--no-install] [--fresh-prefix] [--strict-timing] [--timeout S]
+#                       [--embed-model DIR|tiny]
 #
 # 1. installs what is missing (apt-get, non-interactive, --no-install-recommends; `apt-get update`
 #    only when a first install fails; root or passwordless sudo): wine, wine64, xvfb, and where
@@ -20,7 +21,7 @@
 #    `bench kernels --quick --json`; DX12 once (`info --backend dx12`), expected to fail, reported,
 #    never failing the run;
 # 6. `embed` (tune off, 32 tokens) of a few sentences with models/all-MiniLM-L6-v2 (the tiny
-#    fixture when absent), Wine on each backend against the native binary on Vulkan:
+#    fixture when absent, or --embed-model), Wine on each backend against the native binary on Vulkan:
 #    max |difference| <= 1e-5;
 # 7. checks that bench times are physical: GPU-timestamp times whose sum is under 1% of the
 #    wall-clock step, or kernels above 1,000 GFLOP/s or under 1 us on this CPU adapter, are
@@ -37,12 +38,14 @@ no_install=0
 fresh_prefix=0
 strict_timing=0
 call_timeout=${WINE_CHECK_TIMEOUT:-300}
+embed_model=models/all-MiniLM-L6-v2
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-install) no_install=1 ;;
     --fresh-prefix) fresh_prefix=1 ;;
     --strict-timing) strict_timing=1 ;;
     --timeout) call_timeout="${2:?--timeout needs seconds}"; shift ;;
+    --embed-model) embed_model="${2:?--embed-model needs a folder or tiny}"; shift ;;
     -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) echo "wine/check: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -266,8 +269,7 @@ pattern_of() { case "$1" in vulkan) echo "(Vulkan," ;; gl) echo "(Gl," ;; esac; 
 
 # ---------------------------------------------------------------- 5-7. per backend
 native_emb=$logs/native-vulkan-embed.out
-embed_model=models/all-MiniLM-L6-v2
-if [ ! -f "$embed_model/vocab.txt" ]; then
+if [ "$embed_model" = tiny ] || [ ! -f "$embed_model/vocab.txt" ]; then
   # The tiny random BERT of the fixtures; its vocabulary is in the TF copy.
   embed_model=${work#"$root"/}/tiny_embed
   mkdir -p "$embed_model"
