@@ -207,9 +207,12 @@ export WINEDLLOVERRIDES="mscoree,mshtml="
 export WGBERT_CACHE_DIR=${WGBERT_CACHE_DIR:-${work#"$root"/}/cache}
 unset WGBERT_BACKEND WGBERT_ADAPTER
 
+# Written once wineboot has ended well: a prefix whose initialisation was interrupted is redone.
+ready=$prefix/.wgbert-wineboot-done
 [ "$fresh_prefix" -eq 1 ] && rm -rf "$prefix"
 t0=$(now)
-if [ ! -f "$prefix/system.reg" ]; then
+if [ ! -f "$ready" ]; then
+  rm -rf "$prefix"
   say "initialising the Wine prefix $prefix (once; kept between runs)"
   if ! timeout -k 10 "$call_timeout" wine wineboot --init >"$logs/wineboot.log" 2>&1; then
     tail -n 20 "$logs/wineboot.log" >&2
@@ -217,6 +220,7 @@ if [ ! -f "$prefix/system.reg" ]; then
     exit 1
   fi
   timeout 120 wineserver -w
+  : >"$ready"
   prefix_note="initialised in $(since "$t0") s"
 else
   prefix_note="reused"
