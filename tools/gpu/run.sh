@@ -79,6 +79,7 @@ fi
 
 # ---- the Vulkan loader (GPU machine only; a rehearsal never touches /) ----
 note="mode $mode"
+nv=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json # where the GPU machine's driver has it
 if [ "$mode" = gpu ]; then
   if ldconfig -p 2>/dev/null | grep libvulkan.so.1 >/dev/null; then
     note="$note; libvulkan.so.1 was installed"
@@ -87,7 +88,6 @@ if [ "$mode" = gpu ]; then
     ldconfig
     note="$note; unpacked debs/ into / (no libvulkan.so.1 was installed)"
   fi
-  nv=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
   if [ -f "$nv" ] && ! grep -qsil nvidia /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json; then
     export VK_DRIVER_FILES=$nv __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
     note="$note; VK_DRIVER_FILES=$nv"
@@ -150,7 +150,18 @@ else
 fi
 
 stage info "$OUT/info.txt" "$(box 60)" "$wg" info
+# No GPU chosen (no Vulkan driver found, or only Mesa's CPU one): once more with NVIDIA's ICD file.
+if [ "$mode" = gpu ] && [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$nv" ] &&
+  ! grep "^chosen:" "$OUT/info.txt" 2>/dev/null | grep -v ", Cpu," >/dev/null; then
+  export VK_DRIVER_FILES=$nv __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+  say "no GPU adapter chosen: again with VK_DRIVER_FILES=$nv"
+  printf 'No GPU adapter was chosen at first: `wgbert info` again with VK_DRIVER_FILES=%s.\n\n' "$nv" >>"$OUT/summary.md"
+  stage info "$OUT/info.txt" "$(box 60)" "$wg" info
+fi
 record info
+if [ "$mode" = gpu ] && command -v nvidia-smi >/dev/null; then
+  { echo; echo "nvidia-smi:"; timeout 20 nvidia-smi; } >>"$OUT/info.txt" 2>&1
+fi
 
 stage selftest "$OUT/selftest.json" "$(box 120)" "$wg" selftest "${selftest_args[@]}"
 record selftest
