@@ -39,6 +39,8 @@ work=$kit/work
 wg=$work/wgbert
 log=$OUT/log.txt
 export WGBERT_CACHE_DIR=$work/cache
+# No network there: transformers reads the local model folder and must not try the hub.
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 failures=0
 left() { echo $((deadline - $(date +%s))); }
 say() { echo "run.sh: $*" | tee -a "$log" >&2; }
