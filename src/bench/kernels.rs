@@ -262,6 +262,12 @@ fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> 
 }
 
 /// Runs the benchmark, calling `progress` after each case.
+/// Whether GPU time read from timestamps can be real beside the wall time of the same work: not
+/// zero, and not a thousandth of it (launch overheads make wall time longer, never 1000x).
+pub fn timestamps_plausible(gpu_ms: f64, wall_ms: f64) -> bool {
+    gpu_ms > 0.0 && gpu_ms * 1000.0 >= wall_ms
+}
+
 pub fn run(
     gpu: &Arc<Gpu>,
     o: &KernelBenchOptions,
@@ -293,15 +299,19 @@ pub fn run(
                 let t = gpu.profile_collect()?;
                 gpu.profile_end();
                 let gpu_ms: f64 = t.iter().map(|(_, v)| v).sum();
-                if gpu_ms > 0.0 {
+                let wall_ms = t0.elapsed().as_secs_f64() * 1e3;
+                if timestamps_plausible(gpu_ms, wall_ms) {
                     ms.push(gpu_ms);
                     continue;
                 }
-                // Some drivers offer timestamp queries that read zero (wgpu's GL back end under
-                // Wine): a rate from them would be infinite. Wall time from here on.
-                eprintln!("note: this adapter's timestamps read zero; timing by wall clock (submit to completion)");
+                // Some drivers offer timestamp queries whose readings are not time (zero, or
+                // thousands of times too small: wgpu's GL back end under Wine); a rate from them
+                // would be absurd. Wall time from here on.
+                eprintln!(
+                    "note: this adapter's timestamps are not plausible ({gpu_ms:.5} ms of GPU time in {wall_ms:.3} ms); timing by wall clock (submit to completion)"
+                );
                 timestamps = false;
-                ms.push(t0.elapsed().as_secs_f64() * 1e3);
+                ms.push(wall_ms);
             } else {
                 let t0 = Instant::now();
                 (case.run)()?;
@@ -335,4 +345,18 @@ pub fn run(
         results.push(r);
     }
     Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::timestamps_plausible;
+
+    #[test]
+    fn timestamps_that_are_not_time_are_refused() {
+        // lavapipe: a 64³ matmul takes 0.05 ms of GPU time in about 1 ms from submit to completion.
+        assert!(timestamps_plausible(0.05, 1.0));
+        // Wine's GL: zero, or 3e-5 ms for the same work.
+        assert!(!timestamps_plausible(0.0, 1.0));
+        assert!(!timestamps_plausible(0.00003, 1.2));
+    }
 }
