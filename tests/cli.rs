@@ -183,3 +183,18 @@ fn embed_on_gl_equals_vulkan() {
         }
     }
 }
+
+#[test]
+fn embed_defaults_to_the_models_length_when_it_is_under_128() {
+    // The tiny model has 16 positions: no --max-len needed, long texts truncated to 16 tokens.
+    let dir = common::temp("embed-short-model");
+    let model = common::tiny_model(&dir);
+    let m = model.to_str().unwrap();
+    let long = "the movie was very good ".repeat(10) + "\n";
+    let (ok, out, err) = wgbert(&["embed", "--model", m], &long);
+    assert!(ok, "{err}");
+    let v: Vec<f32> = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v.len(), 32);
+    let (ok, _, err) = wgbert(&["embed", "--model", m, "--max-len", "17"], &long);
+    assert!(!ok && err.contains("max_position_embeddings (16)"), "{err}");
+}

@@ -119,7 +119,11 @@ pub fn host_rss_mib() -> Option<f64> {
     proc_status_mib("VmRSS:")
 }
 
+/// From Linux's /proc/self/status; None elsewhere (under Wine that file is the wineserver's).
 fn proc_status_mib(field: &str) -> Option<f64> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -21,9 +21,10 @@ pub struct EmbedArgs {
     model: PathBuf,
     #[arg(long, value_enum, default_value_t = Pooling::Cls)]
     pool: Pooling,
-    /// Truncate each text to this many tokens, [CLS] and [SEP] included.
-    #[arg(long, default_value_t = 128)]
-    max_len: usize,
+    /// Truncate each text to this many tokens, [CLS] and [SEP] included (default 128, or the
+    /// model's max_position_embeddings where that is smaller).
+    #[arg(long)]
+    max_len: Option<usize>,
     /// Texts per GPU batch.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
@@ -31,10 +32,10 @@ pub struct EmbedArgs {
 
 pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
     let (config, ckpt, _) = crate::checkpoint::load_model_dir(&a.model)?;
-    if a.max_len > config.max_position_embeddings || a.max_len < 2 {
+    let max_len = a.max_len.unwrap_or(128.min(config.max_position_embeddings));
+    if max_len > config.max_position_embeddings || max_len < 2 {
         anyhow::bail!(
-            "--max-len {} must be between 2 and the model's max_position_embeddings ({})",
-            a.max_len,
+            "--max-len {max_len} must be between 2 and the model's max_position_embeddings ({})",
             config.max_position_embeddings
         );
     }
@@ -51,7 +52,7 @@ pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
         })?;
         texts.push(text.strip_suffix('\r').map(str::to_string).unwrap_or(text));
     }
-    let vectors = embed_texts(&gpu, &model, &tok, &texts, a.max_len, a.pool, a.batch_size)?;
+    let vectors = embed_texts(&gpu, &model, &tok, &texts, max_len, a.pool, a.batch_size)?;
     let mut out = BufWriter::new(std::io::stdout().lock());
     for v in vectors {
         writeln!(out, "{}", serde_json::to_string(&v)?)?;
