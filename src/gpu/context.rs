@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::adapter::{candidates, requested_limits, summarize, AdapterSummary, GpuOptions};
 use super::kernel::{Arg, Kernel, KernelCache};
 use super::pool::{BufferPool, MemoryStats};
-use super::profiler::Profiler;
+use super::profiler::{durations, Profiler};
 use super::tensor::{DType, Tensor};
 use super::tuning::{default_cache_dir, TuneMode, Tuned, TuningTable};
 use super::{GpuError, Result};
@@ -455,7 +455,8 @@ impl Gpu {
         });
 
         let mut prof = lock(&self.profiler);
-        let timestamp_writes = prof.as_mut().map(|p| p.next_pass(self, rec.encoder(&self.device), kernel.entry));
+        let timestamp_writes =
+            prof.as_mut().map(|p| p.next_pass(&self.pool, &self.device, rec.encoder(&self.device), kernel.entry));
         let enc = rec.encoder(&self.device);
         let mut pass =
             enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(kernel.entry), timestamp_writes });
@@ -588,4 +589,40 @@ impl Recorder {
 /// Locks a mutex, carrying on with the data if another thread panicked while holding it.
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Per-launch GPU timings for `bench --profile` (profiler.rs keeps the queries).
+impl Gpu {
+    /// Starts timing every launch with GPU timestamps (when the adapter has them).
+    /// Returns false when timestamps are unavailable.
+    pub fn profile_begin(&self, capacity: u32) -> bool {
+        if !self.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+            return false;
+        }
+        *lock(&self.profiler) = Some(Profiler::new(&self.device, capacity));
+        true
+    }
+
+    /// Collects the timings recorded since the last collection: (kernel entry, milliseconds).
+    pub fn profile_collect(self: &Arc<Self>) -> Result<Vec<(&'static str, f64)>> {
+        let pending = {
+            let mut rec = lock(&self.rec);
+            let mut guard = lock(&self.profiler);
+            let Some(p) = guard.as_mut() else { return Ok(Vec::new()) };
+            p.spill(&self.pool, &self.device, rec.encoder(&self.device));
+            p.take_pending()
+        };
+        let period = self.queue.get_timestamp_period() as f64;
+        let mut results = Vec::new();
+        for (buffer, labels) in pending {
+            let n = labels.len();
+            let words = Tensor::from_buffer(self.clone(), buffer, "timestamps", &[4 * n], DType::U32).to_vec_u32()?;
+            results.extend(durations(&words, labels, period));
+        }
+        Ok(results)
+    }
+
+    pub fn profile_end(&self) {
+        *lock(&self.profiler) = None;
+    }
 }
