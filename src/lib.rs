@@ -7,6 +7,8 @@
 pub mod autograd;
 pub mod bench;
 pub mod checkpoint;
+// The command line: native only (clap, indicatif, ctrlc, files); the browser drives the library.
+#[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
 pub mod data;
 pub mod fsio;

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Cross-platform build check: links the Windows executable (x86_64-pc-windows-gnu, release profile,
 # with Debian's mingw-w64) and type-checks macOS (aarch64-apple-darwin; `cargo check` only, there
-# is no Apple SDK here to link against).
+# is no Apple SDK here to link against) and the library for the browser (wasm32-unknown-unknown,
+# WebGPU; `cargo check --lib`: issue 21).
 #
 # Installs what it needs when missing: the two rustup targets and gcc-mingw-w64-x86-64 (apt-get,
 # non-interactive; `sudo -n` when not root). A target whose tools cannot be installed is skipped
 # with a loud WARNING and does not fail the run, unless --strict (tools/release.sh) is given.
 # A target that does not compile fails the run (non-zero exit).
 #
-#   tools/cross_check.sh [--strict] [--no-link] [--only windows|macos] [extra cargo args: --locked]
+#   tools/cross_check.sh [--strict] [--no-link] [--only windows|macos|wasm] [extra cargo args: --locked]
 #
 # --no-link: `cargo check` Windows too instead of building the executable (on 2 idle cores, after
 # the host's release build: about 45 s instead of 2 min; catches everything but link errors).
@@ -29,7 +30,7 @@ while [ $# -gt 0 ]; do
     --no-link) no_link=1 ;;
     --only)
       only="${2:-}"
-      case "$only" in windows | macos) ;; *) echo "cross_check: --only needs windows or macos" >&2; exit 2 ;; esac
+      case "$only" in windows | macos | wasm) ;; *) echo "cross_check: --only needs windows, macos or wasm" >&2; exit 2 ;; esac
       shift
       ;;
     -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
@@ -40,6 +41,7 @@ done
 
 win=x86_64-pc-windows-gnu
 mac=aarch64-apple-darwin
+wasm=wasm32-unknown-unknown
 mingw_gcc=x86_64-w64-mingw32-gcc
 skipped=()
 failed=()
@@ -147,6 +149,16 @@ if [ -z "$only" ] || [ "$only" = macos ]; then
       cargo check --release --all-targets --target "$mac" "${cargo_args[@]}"
   else
     skip "macos ($mac)" "$why"
+  fi
+fi
+
+if [ -z "$only" ] || [ "$only" = wasm ]; then
+  if ensure_target "$wasm"; then
+    # The library only: the CLI and its crates are native only (Cargo.toml).
+    build "browser ($wasm, cargo check --release --lib)" \
+      cargo check --release --lib --target "$wasm" "${cargo_args[@]}"
+  else
+    skip "browser ($wasm)" "$why"
   fi
 fi
 

@@ -6,7 +6,7 @@
 //! them, else wall time from submit to completion.
 
 use std::sync::Arc;
-use std::time::Instant;
+use web_time::Instant;
 
 use super::stats::Spread;
 use crate::gpu::{Gpu, GpuError, Tensor};

@@ -29,7 +29,7 @@ pub fn load_tf_bundle(prefix: impl AsRef<Path>) -> Result<(Checkpoint, Vec<Notic
     let entries = sstable_entries(&index_path, &index)?;
     let mut num_shards = 1;
     let mut out = Collector::new(&index_path);
-    let mut shards: HashMap<u64, (PathBuf, memmap2::Mmap)> = HashMap::new();
+    let mut shards: HashMap<u64, (PathBuf, _)> = HashMap::new(); // the mapped shard (`map_file`)
     for (key, value) in entries {
         if key.is_empty() {
             // BundleHeaderProto: 1 num_shards, 2 endianness (0 = little).

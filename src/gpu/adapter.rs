@@ -71,13 +71,19 @@ pub(super) fn summarize(index: usize, info: &wgpu::AdapterInfo) -> AdapterSummar
     }
 }
 
-/// All adapters the chosen backends offer, in the order `--adapter N` indexes them.
+/// All adapters the chosen backends offer, in the order `--adapter N` indexes them. Blocks: in a
+/// browser, await [`enumerate_async`] (which gives the one adapter WebGPU offers).
 pub fn enumerate(opts: &GpuOptions) -> Result<Vec<(wgpu::Adapter, AdapterSummary)>> {
+    super::context::no_blocking_in_browser("listing adapters (await enumerate_adapters_async)")?;
+    pollster::block_on(enumerate_async(opts))
+}
+
+pub async fn enumerate_async(opts: &GpuOptions) -> Result<Vec<(wgpu::Adapter, AdapterSummary)>> {
     let backends = parse_backends(opts.backend.as_deref())?;
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
     desc.backends = backends;
     let instance = wgpu::Instance::new(desc);
-    let adapters = pollster::block_on(instance.enumerate_adapters(backends));
+    let adapters = instance.enumerate_adapters(backends).await;
     Ok(adapters
         .into_iter()
         .enumerate()
@@ -120,8 +126,8 @@ fn buffer_cap_from_env() -> Result<Option<u64>> {
 }
 
 /// The adapters to try, in order: the one `opts` names, else all of them best first.
-pub(super) fn candidates(opts: &GpuOptions) -> Result<Vec<wgpu::Adapter>> {
-    let mut adapters = enumerate(opts)?;
+pub(super) async fn candidates(opts: &GpuOptions) -> Result<Vec<wgpu::Adapter>> {
+    let mut adapters = enumerate_async(opts).await?;
     if adapters.is_empty() {
         let which = opts.backend.as_ref().map(|b| format!(" for backend {b}")).unwrap_or_default();
         return Err(GpuError::NoAdapter(which));

@@ -53,7 +53,14 @@ pub(super) struct Recorder {
 
 impl Gpu {
     /// Opens the best adapter (discrete, then integrated, then CPU), or the one `opts` names.
+    /// Blocks: in a browser, await [`Gpu::new_async`].
     pub fn new(opts: &GpuOptions) -> Result<Arc<Gpu>> {
+        no_blocking_in_browser("opening the GPU (await Gpu::new_async)")?;
+        pollster::block_on(Self::new_async(opts))
+    }
+
+    /// [`Gpu::new`] as a future: the browser's adapter and device requests are promises.
+    pub async fn new_async(opts: &GpuOptions) -> Result<Arc<Gpu>> {
         // An adapter that fails to open (a broken driver) gives way to the next.
         let mut first_err = None;
         let tune = match opts.tune.as_deref() {
@@ -64,8 +71,15 @@ impl Gpu {
                 expected: "auto, off or retune",
             })?,
         };
-        for adapter in candidates(opts)? {
-            match Self::open(adapter, tune, opts.tune_cache.clone().or_else(default_cache_dir)) {
+        if cfg!(target_arch = "wasm32") && tune != TuneMode::Off {
+            return Err(GpuError::BadSetting {
+                name: "tune",
+                value: format!("{tune:?}"),
+                expected: "off in a browser (tuning times kernels by waiting for the GPU)",
+            });
+        }
+        for adapter in candidates(opts).await? {
+            match Self::open(adapter, tune, opts.tune_cache.clone().or_else(default_cache_dir)).await {
                 Ok(gpu) => return Ok(gpu),
                 Err(e) => {
                     first_err.get_or_insert(e);
@@ -75,7 +89,7 @@ impl Gpu {
         Err(first_err.expect("candidates() is never empty"))
     }
 
-    fn open(adapter: wgpu::Adapter, tune: TuneMode, cache: Option<std::path::PathBuf>) -> Result<Arc<Gpu>> {
+    async fn open(adapter: wgpu::Adapter, tune: TuneMode, cache: Option<std::path::PathBuf>) -> Result<Arc<Gpu>> {
         let info = adapter.get_info();
         let limits = requested_limits(&adapter)?;
         let mut wanted = wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
@@ -84,15 +98,17 @@ impl Gpu {
             wanted.remove(wgpu::Features::SHADER_F16);
         }
         let features = adapter.features() & wanted;
-        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("wgbert"),
-            required_features: features,
-            required_limits: limits.clone(),
-            experimental_features: wgpu::ExperimentalFeatures::disabled(),
-            memory_hints: wgpu::MemoryHints::Performance,
-            trace: wgpu::Trace::Off,
-        }))
-        .map_err(|e| GpuError::RequestDevice { adapter: info.name.clone(), message: e.to_string() })?;
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("wgbert"),
+                required_features: features,
+                required_limits: limits.clone(),
+                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            })
+            .await
+            .map_err(|e| GpuError::RequestDevice { adapter: info.name.clone(), message: e.to_string() })?;
 
         let lost = Arc::new(Mutex::new(None));
         let lost_cb = lost.clone();
@@ -484,8 +500,10 @@ impl Gpu {
         self.check_errors()
     }
 
-    /// Submits and waits until the GPU has finished everything recorded so far.
+    /// Submits and waits until the GPU has finished everything recorded so far (not in a
+    /// browser, where `poll` returns at once: there it would wait for nothing).
     pub fn sync(&self) -> Result<()> {
+        no_blocking_in_browser("Gpu::sync")?;
         let idx = {
             let mut rec = lock(&self.rec);
             self.submit(&mut rec)
@@ -533,8 +551,18 @@ impl Gpu {
         Err(GpuError::Validation(msg))
     }
 
-    /// Reads a tensor's bytes back: submits pending work and waits for it.
+    /// Reads a tensor's bytes back: submits pending work and waits for it. Blocks: in a
+    /// browser, await [`Gpu::read_bytes_async`].
     pub(crate) fn read_bytes(&self, t: &Tensor) -> Result<Vec<u8>> {
+        no_blocking_in_browser("a GPU read-back (await the _async one)")
+            .map_err(|e| GpuError::ReadBack(t.name().into(), e.to_string()))?;
+        pollster::block_on(self.read_bytes_async(t))
+    }
+
+    /// [`Gpu::read_bytes`] as a future. Natively it waits here (polling the device, which runs
+    /// the map callback) and is ready when first polled; in a browser `poll` returns at once
+    /// and the future resolves when the browser has mapped the buffer.
+    pub(crate) async fn read_bytes_async(&self, t: &Tensor) -> Result<Vec<u8>> {
         let size = t.bytes();
         if size == 0 {
             return Ok(Vec::new());
@@ -550,24 +578,20 @@ impl Gpu {
             rec.encoder(&self.device).copy_buffer_to_buffer(t.buffer(), t.offset(), &staging, 0, size);
             self.submit(&mut rec)
         };
-        let (tx, rx) = std::sync::mpsc::channel();
-        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
+        let (tx, rx) = super::oneshot::channel();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| tx.send(r));
         if let Some(idx) = idx {
             self.wait(idx)?;
         }
         self.check_errors()?;
         // The map callback runs during poll; poll once more in case it is still queued.
-        let status = match rx.try_recv() {
-            Ok(s) => s,
-            Err(_) => {
-                self.device
-                    .poll(wgpu::PollType::wait_indefinitely())
-                    .map_err(|e| GpuError::ReadBack(t.name().into(), e.to_string()))?;
-                rx.recv().map_err(|e| GpuError::ReadBack(t.name().into(), e.to_string()))?
-            }
-        };
+        if !rx.is_ready() {
+            self.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| GpuError::ReadBack(t.name().into(), e.to_string()))?;
+        }
+        let status =
+            rx.await.ok_or_else(|| GpuError::ReadBack(t.name().into(), "the map callback was dropped".into()))?;
         status.map_err(|e| GpuError::ReadBack(t.name().into(), e.to_string()))?;
         let view =
             staging.slice(..).get_mapped_range().map_err(|e| GpuError::ReadBack(t.name().into(), e.to_string()))?;
@@ -584,6 +608,15 @@ impl Recorder {
             device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgbert") })
         })
     }
+}
+
+/// An error on wasm32, where blocking on a future would never return (the browser resolves its
+/// promises only when control goes back to its event loop); Ok natively.
+pub(super) fn no_blocking_in_browser(what: &str) -> Result<()> {
+    if cfg!(target_arch = "wasm32") {
+        return Err(GpuError::Unsupported(format!("{what}: a browser cannot block on the GPU")));
+    }
+    Ok(())
 }
 
 /// Locks a mutex, carrying on with the data if another thread panicked while holding it.

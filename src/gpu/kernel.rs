@@ -213,13 +213,12 @@ impl KernelCache {
             return Ok((p.clone(), bgl));
         }
         if !self.modules.contains_key(&kernel.shader) {
-            let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
             let desc = wgpu::ShaderModuleDescriptor {
                 label: Some(kernel.shader.name()),
                 source: wgpu::ShaderSource::Wgsl(kernel.shader.source().into()),
             };
-            let module = device.create_shader_module(desc);
-            if let Some(e) = pollster::block_on(scope.pop()) {
+            let (module, error) = validated(device, || device.create_shader_module(desc));
+            if let Some(e) = error {
                 return Err(GpuError::Compile {
                     shader: kernel.shader.name(),
                     entry: kernel.entry,
@@ -229,20 +228,21 @@ impl KernelCache {
             self.modules.insert(kernel.shader, module);
         }
         let module = &self.modules[&kernel.shader];
-        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(kernel.entry),
-            layout: Some(&pl),
-            module,
-            entry_point: Some(kernel.entry),
-            compilation_options: wgpu::PipelineCompilationOptions {
-                constants: kernel.constants,
-                // Our kernels initialise what they read of workgroup memory themselves.
-                zero_initialize_workgroup_memory: false,
-            },
-            cache: None,
+        let (pipeline, error) = validated(device, || {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(kernel.entry),
+                layout: Some(&pl),
+                module,
+                entry_point: Some(kernel.entry),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: kernel.constants,
+                    // Our kernels initialise what they read of workgroup memory themselves.
+                    zero_initialize_workgroup_memory: false,
+                },
+                cache: None,
+            })
         });
-        if let Some(e) = pollster::block_on(scope.pop()) {
+        if let Some(e) = error {
             return Err(GpuError::Compile {
                 shader: kernel.shader.name(),
                 entry: kernel.entry,
@@ -262,6 +262,20 @@ impl KernelCache {
         let consts = |k: &PipelineKey| k.constants.iter().map(|(n, bits)| (*n, f64::from_bits(*bits))).collect();
         self.pipelines.keys().map(|k| (k.shader, k.entry, consts(k))).collect()
     }
+}
+
+/// Runs `make` and returns the validation error it raised, if any. Natively the error scope is
+/// waited for on the spot. A browser cannot wait (the scope resolves as a promise), so there no
+/// scope is pushed: an error reaches the device's uncaptured-error handler and comes back as a
+/// `GpuError::Validation` at the next flush or read-back. (Making `launch` async would bring the
+/// browser `GpuError::Compile` too.)
+fn validated<T>(device: &wgpu::Device, make: impl FnOnce() -> T) -> (T, Option<wgpu::Error>) {
+    if cfg!(target_arch = "wasm32") {
+        return (make(), None);
+    }
+    let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let out = make();
+    (out, pollster::block_on(scope.pop()))
 }
 
 fn make_layout(device: &wgpu::Device, kinds: &[BindKind]) -> (wgpu::BindGroupLayout, wgpu::PipelineLayout) {

@@ -6,6 +6,7 @@ mod adapter;
 mod context;
 mod error;
 mod kernel;
+mod oneshot;
 mod pool;
 mod profiler;
 mod tensor;
@@ -13,7 +14,9 @@ mod tensor;
 pub mod translate;
 mod tuning;
 
-pub use adapter::{enumerate as enumerate_adapters, AdapterSummary, GpuOptions};
+pub use adapter::{
+    enumerate as enumerate_adapters, enumerate_async as enumerate_adapters_async, AdapterSummary, GpuOptions,
+};
 pub use context::Gpu;
 pub use error::{shape_err, GpuError};
 pub use kernel::{Arg, Kernel, Shader};

@@ -156,17 +156,31 @@ impl Tensor {
     }
 
     /// Copies the tensor to the host (waits for the GPU); f16 comes back widened to f32 (exactly).
+    /// Blocks: in a browser, await [`Tensor::to_vec_async`].
     pub fn to_vec(&self) -> Result<Vec<f32>> {
-        let bytes = self.storage.gpu.read_bytes(self)?;
+        Ok(self.f32s(&self.storage.gpu.read_bytes(self)?))
+    }
+
+    /// [`Tensor::to_vec`] as a future (for the browser, where nothing may block).
+    pub async fn to_vec_async(&self) -> Result<Vec<f32>> {
+        Ok(self.f32s(&self.storage.gpu.read_bytes_async(self).await?))
+    }
+
+    fn f32s(&self, bytes: &[u8]) -> Vec<f32> {
         if self.dtype == DType::F16 {
-            let halves: &[half::f16] = bytemuck::cast_slice(&bytes);
-            return Ok(halves[..self.numel()].iter().map(|h| h.to_f32()).collect());
+            let halves: &[half::f16] = bytemuck::cast_slice(bytes);
+            return halves[..self.numel()].iter().map(|h| h.to_f32()).collect();
         }
-        Ok(bytemuck::cast_slice::<u8, f32>(&bytes).to_vec())
+        bytemuck::cast_slice::<u8, f32>(bytes).to_vec()
     }
 
     pub fn to_vec_u32(&self) -> Result<Vec<u32>> {
         let bytes = self.storage.gpu.read_bytes(self)?;
+        Ok(bytemuck::cast_slice::<u8, u32>(&bytes).to_vec())
+    }
+
+    pub async fn to_vec_u32_async(&self) -> Result<Vec<u32>> {
+        let bytes = self.storage.gpu.read_bytes_async(self).await?;
         Ok(bytemuck::cast_slice::<u8, u32>(&bytes).to_vec())
     }
 

@@ -35,7 +35,11 @@ impl TuneMode {
 }
 
 /// `WGBERT_CACHE_DIR`, else the platform's user cache folder, joined with `wgbert`.
+/// None in a browser (no files; the page may keep tuning elsewhere later).
 pub fn default_cache_dir() -> Option<PathBuf> {
+    if cfg!(target_arch = "wasm32") {
+        return None;
+    }
     let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
     if let Some(d) = env("WGBERT_CACHE_DIR") {
         return Some(d);

@@ -9,7 +9,8 @@ use crate::gpu::{Gpu, GpuError};
 use crate::ops::embedding::TokenBatch;
 use crate::tokenizer::Tokenizer;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(clap::ValueEnum))]
 pub enum Pooling {
     /// The last hidden state of [CLS].
     Cls,

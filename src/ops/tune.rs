@@ -6,7 +6,7 @@
 //! the best; a candidate that cannot run (a limit) is skipped.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use web_time::Instant;
 
 use crate::gpu::{Gpu, GpuError, Tuned};
 

@@ -13,7 +13,8 @@ pub mod tolerance;
 pub mod training;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 pub use check::{Checker, Comparison, Row, Tol};
 

@@ -1,7 +1,7 @@
 //! Throughput of the tokenizer on a corpus (the CLI's `wgbert bench tokenizer`): encode
 //! every text to ids with `[CLS]`/`[SEP]`, no truncation, first on one thread, then on all.
 
-use std::time::Instant;
+use web_time::Instant;
 
 use crate::tokenizer::Tokenizer;
 

@@ -155,7 +155,10 @@ impl Tokenizer {
     }
 
     pub fn threads(&self) -> usize {
-        if self.threads > 0 {
+        // wasm32 in a browser has no threads (std's spawn panics there): one, whatever was asked.
+        if cfg!(target_arch = "wasm32") {
+            1
+        } else if self.threads > 0 {
             self.threads
         } else {
             std::thread::available_parallelism().map_or(1, |n| n.get())

@@ -10,12 +10,13 @@ pub mod export;
 pub mod history;
 pub mod job;
 pub mod metrics;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod plot;
 mod state;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use web_time::Instant;
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
@@ -58,7 +59,8 @@ fn default_loss_scale() -> f32 {
 }
 
 /// The arithmetic of a training step.
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// Everything in f32.
@@ -371,6 +373,7 @@ impl<'a> Trainer<'a> {
             self.pos = Position { epoch: epoch + 1, global_step: self.pos.global_step, ..Position::default() };
             save_state(run_dir, self)?;
             self.history.save(run_dir)?;
+            #[cfg(not(target_arch = "wasm32"))] // plotters is native only; the page draws its own curves
             plot::save_curves(&self.history, &run_dir.join("curves.png"))?;
             event(Event::EpochEnd(&row));
             event(Event::Saved { step: self.pos.global_step });
