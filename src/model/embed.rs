@@ -22,7 +22,21 @@ pub enum Pooling {
 
 /// One embedding per text; texts are batched `batch` at a time, padded to the longest in the
 /// batch and truncated to `max_len`.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn embed_texts(
+    gpu: &Arc<Gpu>,
+    model: &BertClassifier,
+    tok: &Tokenizer,
+    texts: &[String],
+    max_len: usize,
+    pool: Pooling,
+    batch: usize,
+) -> Result<Vec<Vec<f32>>, GpuError> {
+    pollster::block_on(embed_texts_async(gpu, model, tok, texts, max_len, pool, batch))
+}
+
+/// `embed_texts`, awaiting each batch's read-back (the browser cannot block on one).
+pub async fn embed_texts_async(
     gpu: &Arc<Gpu>,
     model: &BertClassifier,
     tok: &Tokenizer,
@@ -57,7 +71,7 @@ pub fn embed_texts(
         let mut tape = Tape::inference(gpu);
         let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
         if pool == Pooling::Mean {
-            let h = model.encode(&mut tape, &tb, &mask_t, none, Rows::All)?.value.to_vec()?;
+            let h = model.encode(&mut tape, &tb, &mask_t, none, Rows::All)?.value.to_vec_async().await?;
             for (rows, m) in h.chunks(t * c).zip(mask.chunks(t)) {
                 let n = m.iter().sum::<f32>().max(1e-9);
                 let mut v = vec![0.0f32; c];
@@ -75,7 +89,7 @@ pub fn embed_texts(
         if pool == Pooling::Pooler {
             cls = model.pool(&mut tape, &cls)?;
         }
-        out.extend(cls.value.to_vec()?.chunks(c).map(|r| r.to_vec()));
+        out.extend(cls.value.to_vec_async().await?.chunks(c).map(|r| r.to_vec()));
     }
     Ok(out)
 }

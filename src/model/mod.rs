@@ -6,5 +6,7 @@ mod embed;
 mod init;
 
 pub use bert::{BertClassifier, Dropouts, Rows};
-pub use embed::{embed_texts, Pooling};
+#[cfg(not(target_arch = "wasm32"))]
+pub use embed::embed_texts;
+pub use embed::{embed_texts_async, Pooling};
 pub use init::normal_init;

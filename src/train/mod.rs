@@ -8,6 +8,8 @@
 pub mod batches;
 pub mod export;
 pub mod history;
+// Runs from files on disk (the CLI's `train`, `eval`, `export`); a browser hands bytes instead.
+#[cfg(not(target_arch = "wasm32"))]
 pub mod job;
 pub mod metrics;
 #[cfg(not(target_arch = "wasm32"))]
@@ -159,7 +161,20 @@ pub fn predictions(logits: &[f32], num_labels: usize) -> Vec<(usize, f32)> {
 }
 
 /// Inference over a whole set: the report and every example's (class, score).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn evaluate(
+    gpu: &Arc<Gpu>,
+    model: &BertClassifier,
+    enc: &Encoded,
+    classes: &[String],
+    batch_size: usize,
+    pad_id: u32,
+) -> Result<(EvalReport, Vec<(usize, f32)>)> {
+    pollster::block_on(evaluate_async(gpu, model, enc, classes, batch_size, pad_id))
+}
+
+/// `evaluate`, awaiting each batch's read-back (the browser cannot block on one).
+pub async fn evaluate_async(
     gpu: &Arc<Gpu>,
     model: &BertClassifier,
     enc: &Encoded,
@@ -174,9 +189,9 @@ pub fn evaluate(
         let batch = make_batch(gpu, enc, rows, pad_id, model.config.vocab_size, model.config.type_vocab_size)?;
         let mut tape = Tape::inference(gpu);
         let logits = model.forward(&mut tape, &batch.tokens, &batch.mask, none)?;
-        let m = tape.loss(&logits, &batch.labels, 1.0)?.to_vec()?;
+        let m = tape.loss(&logits, &batch.labels, 1.0)?.to_vec_async().await?;
         loss_sum += m[0] as f64 * rows.len() as f64;
-        preds.extend(predictions(&logits.value.to_vec()?, model.num_labels));
+        preds.extend(predictions(&logits.value.to_vec_async().await?, model.num_labels));
     }
     let predicted: Vec<usize> = preds.iter().map(|p| p.0).collect();
     Ok((EvalReport::new(classes, &enc.labels, &predicted, loss_sum), preds))
@@ -245,7 +260,7 @@ impl<'a> Trainer<'a> {
     }
 
     /// One optimizer step on `rows`: returns (loss, correct).
-    fn step(&mut self, enc: &Encoded, rows: &[usize]) -> Result<(f64, f64)> {
+    async fn step(&mut self, enc: &Encoded, rows: &[usize]) -> Result<(f64, f64)> {
         let m = self.model;
         let batch = make_batch(&self.gpu, enc, rows, self.pad_id, m.config.vocab_size, m.config.type_vocab_size)?;
         m.params.zero_grad(&self.gpu)?;
@@ -269,9 +284,9 @@ impl<'a> Trainer<'a> {
         tape.backward()?;
         let lr = self.schedule.lr(self.pos.global_step as u32);
         self.opt.update_scaled(&self.gpu, &m.params, lr, scale)?;
-        let v = metrics.to_vec()?; // the step's one read-back (and, mixed, the skip flag's)
+        let v = metrics.to_vec_async().await?; // the step's one read-back (and, mixed, the skip flag's)
         if let Some(ls) = &mut self.loss_scale {
-            let skipped = self.opt.status.to_vec_u32()?[1] != 0;
+            let skipped = self.opt.status.to_vec_u32_async().await?[1] != 0;
             if skipped {
                 self.opt.undo_skipped();
             }
@@ -300,7 +315,21 @@ impl<'a> Trainer<'a> {
     /// Trains from the current position to the last epoch, saving state in `run_dir` after each
     /// epoch and when `interrupt` is set. A non-finite loss stops the run with an error and
     /// leaves the last saved state untouched.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn train(
+        &mut self,
+        run_dir: &std::path::Path,
+        train: &Encoded,
+        val: Option<(&Encoded, &[String])>,
+        interrupt: &AtomicBool,
+        event: impl FnMut(Event),
+    ) -> Result<Outcome> {
+        pollster::block_on(self.train_async(run_dir, train, val, interrupt, event))
+    }
+
+    /// `train`, awaiting each step's read-back: one loop for both targets (natively the
+    /// read-back is ready when first polled; in a browser each step yields to the page).
+    pub async fn train_async(
         &mut self,
         run_dir: &std::path::Path,
         train: &Encoded,
@@ -323,7 +352,7 @@ impl<'a> Trainer<'a> {
                 }
                 let s = self.pos.step_in_epoch;
                 let rows = &order[s * bs..((s + 1) * bs).min(train.len())];
-                let (loss, correct) = self.step(train, rows)?;
+                let (loss, correct) = self.step(train, rows).await?;
                 if !loss.is_finite() {
                     bail!("the loss became {loss} at step {} (epoch {}, batch {}); the run stops, the last saved checkpoint is kept", self.pos.global_step + 1, epoch + 1, s + 1);
                 }
@@ -358,7 +387,7 @@ impl<'a> Trainer<'a> {
                 seconds: 0.0,
             };
             if let Some((v, classes)) = val {
-                let (r, _) = evaluate(&self.gpu, self.model, v, classes, bs, self.pad_id)?;
+                let (r, _) = evaluate_async(&self.gpu, self.model, v, classes, bs, self.pad_id).await?;
                 row.val_loss = Some(r.loss);
                 row.val_accuracy = Some(r.accuracy);
             }
@@ -383,7 +412,20 @@ impl<'a> Trainer<'a> {
 }
 
 /// (class, score) for each text; batches of `batch_size`, truncated to `max_len`.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn predict(
+    gpu: &Arc<Gpu>,
+    model: &BertClassifier,
+    tok: &crate::tokenizer::Tokenizer,
+    texts: &[String],
+    max_len: usize,
+    batch_size: usize,
+) -> Result<Vec<(usize, f32)>> {
+    pollster::block_on(predict_async(gpu, model, tok, texts, max_len, batch_size))
+}
+
+/// `predict`, awaiting each batch's read-back.
+pub async fn predict_async(
     gpu: &Arc<Gpu>,
     model: &BertClassifier,
     tok: &crate::tokenizer::Tokenizer,
@@ -407,7 +449,7 @@ pub fn predict(
         let batch = make_batch(gpu, &enc, rows, tok.pad_id(), model.config.vocab_size, model.config.type_vocab_size)?;
         let mut tape = Tape::inference(gpu);
         let logits = model.forward(&mut tape, &batch.tokens, &batch.mask, none)?;
-        out.extend(predictions(&logits.value.to_vec()?, model.num_labels));
+        out.extend(predictions(&logits.value.to_vec_async().await?, model.num_labels));
     }
     Ok(out)
 }
