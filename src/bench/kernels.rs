@@ -270,31 +270,39 @@ pub fn timestamps_plausible(gpu_ms: f64, wall_ms: f64) -> bool {
 
 /// Whether this adapter's timestamp queries measure time. Some drivers offer them but read zero,
 /// or thousands of times too little (wgpu's GL back end under Wine), which would make every rate
-/// absurd: a run of 256³ products long enough to take 5 ms of wall time is timed both ways.
+/// absurd. 512³ products are timed both ways, n and then 2n of them, n doubling until the extra
+/// n take 5 ms of wall time: the difference leaves out what every measurement pays once (query
+/// set, submission, read-back), which on a fast GPU is most of a short run's wall time.
 /// False, with a note, where the timestamps cannot be trusted (or the adapter has none).
 pub fn timestamps_trustworthy(gpu: &Arc<Gpu>) -> Result<bool, GpuError> {
     if !gpu.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
         return Ok(false);
     }
-    let n = 256;
+    let n = 512;
     let a = gpu.zeros("timestamp check A", &[n, n])?;
     let c = gpu.zeros("timestamp check C", &[n, n])?;
     let d = Dims { m: n, n, k: n, nb1: 1, nb2: 1 };
     let l = Layout::rows(n);
-    gemm_with(gpu, Variant::Register, d, (&a, l), (&a, l), None, (&c, l), 1.0, false)?; // compile
+    let product = || gemm_with(gpu, Variant::Register, d, (&a, l), (&a, l), None, (&c, l), 1.0, false);
+    product()?; // compile
     gpu.sync()?;
-    let mut launches = 2;
-    loop {
+    // (GPU ms, wall ms) of `launches` products in one submission.
+    let timed = |launches: usize| -> Result<(f64, f64), GpuError> {
         let t0 = Instant::now();
         gpu.profile_begin(256);
         for _ in 0..launches {
-            gemm_with(gpu, Variant::Register, d, (&a, l), (&a, l), None, (&c, l), 1.0, false)?;
+            product()?;
         }
         let t = gpu.profile_collect()?;
         gpu.profile_end();
-        let wall_ms = t0.elapsed().as_secs_f64() * 1e3;
-        if wall_ms >= 5.0 || launches >= 4096 {
-            let gpu_ms: f64 = t.iter().map(|(_, v)| v).sum();
+        Ok((t.iter().map(|(_, v)| v).sum(), t0.elapsed().as_secs_f64() * 1e3))
+    };
+    let mut launches = 1;
+    loop {
+        let (g1, w1) = timed(launches)?;
+        let (g2, w2) = timed(2 * launches)?;
+        let (gpu_ms, wall_ms) = (g2 - g1, w2 - w1);
+        if wall_ms >= 5.0 || launches >= 1024 {
             let ok = timestamps_plausible(gpu_ms, wall_ms);
             if !ok {
                 eprintln!(
@@ -378,8 +386,8 @@ mod tests {
 
     #[test]
     fn timestamps_that_are_not_time_are_refused() {
-        // lavapipe: 5.1 ms of 256³ products read 4.9 ms of GPU time; a GPU's launch overheads
-        // leave less, but not under a tenth.
+        // lavapipe: 5.1 ms more of 512³ products read 4.9 ms more GPU time; a GPU's launch
+        // overheads leave less, but not under a tenth.
         assert!(timestamps_plausible(4.9, 5.1));
         assert!(timestamps_plausible(1.0, 6.0));
         // Wine's GL: zero, or 3e-4 ms for the same work.
