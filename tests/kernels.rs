@@ -11,7 +11,7 @@ use wgbert::ops::layernorm::LnVariant;
 use wgbert::ops::matmul::{gemm_epilogue, gemm_with, linear, Dims, Epilogue, Layout, Variant};
 use wgbert::ops::{elementwise, embedding, gelu, layernorm};
 use wgbert::reference as r;
-use wgbert::selftest::{self, kernels::mask_with_padding, Size};
+use wgbert::selftest::{self, attention::mask_with_padding, Size};
 
 /// Runs one self-test group at full size and fails with every row out of tolerance.
 fn assert_group(name: &str) {

@@ -86,7 +86,8 @@ impl Gpu {
                 }
             }
         }
-        Err(first_err.expect("candidates() is never empty"))
+        // candidates() is never empty, so first_err is set; the fallback keeps that a non-panic.
+        Err(first_err.unwrap_or_else(|| GpuError::NoAdapter(String::new())))
     }
 
     async fn open(adapter: wgpu::Adapter, tune: TuneMode, cache: Option<std::path::PathBuf>) -> Result<Arc<Gpu>> {

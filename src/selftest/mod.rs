@@ -6,9 +6,11 @@
 //! from the binary alone; `tests/kernels.rs` runs the same groups at full size, and every
 //! tolerance comes from one table (`tolerance`), shared with the other tests.
 
+pub mod attention;
 mod check;
 mod gradients;
 pub mod kernels;
+mod matmul;
 pub mod tolerance;
 pub mod training;
 
@@ -35,13 +37,13 @@ pub struct Group {
 }
 
 pub const GROUPS: &[Group] = &[
-    Group { name: "matmul", about: "every variant and transpose, f32 and f16 operands", run: kernels::matmul },
-    Group { name: "linear", about: "linear forward, backward dx/dW/db", run: kernels::linear_layers },
-    Group { name: "epilogue", about: "bias + activation in the matmul epilogue", run: kernels::epilogue },
+    Group { name: "matmul", about: "every variant and transpose, f32 and f16 operands", run: matmul::matmul },
+    Group { name: "linear", about: "linear forward, backward dx/dW/db", run: matmul::linear_layers },
+    Group { name: "epilogue", about: "bias + activation in the matmul epilogue", run: matmul::epilogue },
     Group { name: "layernorm", about: "both variants, add & norm with dropout", run: kernels::layernorm },
     Group { name: "activation", about: "GELU (erf, tanh), ReLU", run: kernels::gelu },
-    Group { name: "softmax", about: "masked, scores up to ±1000", run: kernels::softmax },
-    Group { name: "attention", about: "fused and matmul paths, [CLS] only", run: kernels::attention },
+    Group { name: "softmax", about: "masked, scores up to ±1000", run: attention::softmax },
+    Group { name: "attention", about: "fused and matmul paths, [CLS] only", run: attention::attention },
     Group { name: "embedding", about: "word + position + type, backward", run: kernels::embedding },
     Group { name: "elementwise", about: "dropout, tanh, first token, add, axpy", run: kernels::elementwise },
     Group { name: "loss", about: "binary and multi-class", run: kernels::losses },
