@@ -64,7 +64,7 @@ pub struct TrainBench {
 /// GPU time per kernel family of what `run` records, from timestamp queries; empty where the
 /// adapter has none.
 fn profile_families(gpu: &Arc<Gpu>, run: impl FnOnce() -> Result<(), GpuError>) -> Result<Vec<FamilyTime>, GpuError> {
-    if !crate::bench::kernels::timestamps_trustworthy(gpu)? || !gpu.profile_begin(2048) {
+    if !gpu.profile_begin(2048) {
         return Ok(Vec::new());
     }
     let ran = run();
@@ -196,7 +196,9 @@ pub fn run(
     let n = times.len() as u64;
     let spread = Spread::of(&times);
 
-    let profile = if o.profile { profile_families(gpu, || step(1000).map(drop))? } else { Vec::new() };
+    // Whether the timestamps measure time is checked once, for both profiles.
+    let profile_on = o.profile && crate::bench::kernels::timestamps_trustworthy(gpu)?;
+    let profile = if profile_on { profile_families(gpu, || step(1000).map(drop))? } else { Vec::new() };
 
     // Inference as eval and predict run it: no tape, no dropout, batch b.
     let (batch, mask, _) = random_batch(gpu, model, b, t, 7)?;
@@ -210,7 +212,7 @@ pub fn run(
     };
     infer()?;
     let it = infer()?.min(infer()?);
-    let inference_profile = if o.profile { profile_families(gpu, || infer().map(drop))? } else { Vec::new() };
+    let inference_profile = if profile_on { profile_families(gpu, || infer().map(drop))? } else { Vec::new() };
 
     Ok(TrainBench {
         adapter: gpu.info().name.clone(),
