@@ -1,0 +1,178 @@
+//! The matrix products against the f64 reference: every variant, transpose and operand type of
+//! `ops::matmul`, the linear layers' forward and backward, and the activation epilogue.
+
+use anyhow::Result;
+
+use super::kernels::{round_f16, ACTIVATIONS};
+use super::tolerance as tol;
+use super::{Checker, Size};
+use crate::gpu::DType;
+use crate::ops::gelu::GeluKind;
+use crate::ops::matmul::{
+    gemm_epilogue, gemm_with, linear, linear_act, linear_backward, Dims, Epilogue, Layout, Variant,
+};
+use crate::reference as r;
+use crate::reference::to_f64 as f64s;
+
+fn transposes(ta: bool, tb: bool) -> String {
+    format!("{}{}", if ta { "Aᵀ" } else { "A" }, if tb { "Bᵀ" } else { "B" })
+}
+
+/// C = 0.5·op(A)·op(B) + bias, accumulated onto C, every variant and transpose; f16 operands
+/// (f32 accumulation) against the reference on the same f16-rounded inputs.
+pub fn matmul(c: &mut Checker) -> Result<()> {
+    let g = c.gpu.clone();
+    let mut shapes = vec![(1, 1, 1), (7, 33, 5), (33, 7, 129), (127, 129, 33), (40, 300, 300)];
+    if c.size == Size::Full {
+        // K > 4 panel chunks (several panel dispatches), tall and thin operands.
+        shapes.extend([(129, 127, 64), (384, 16, 24), (1536, 9, 12), (30522, 8, 16), (40, 36, 1100)]);
+    }
+    let dtypes: &[DType] = if g.has_f16() { &[DType::F32, DType::F16] } else { &[DType::F32] };
+    if !g.has_f16() {
+        c.skip("matmul", "f16 operands", "the adapter has no shader-f16");
+    }
+    for (m, n, k) in shapes {
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let (a, b) = (c.vec(m * k, 1.0), c.vec(k * n, 1.0));
+            let (bias, c0) = (c.vec(n, 1.0), c.vec(m * n, 1.0));
+            let la = Layout { trans: ta, ..Layout::rows(if ta { m } else { k }) };
+            let lb = Layout { trans: tb, ..Layout::rows(if tb { k } else { n }) };
+            let d = Dims { m, n, k, nb1: 1, nb2: 1 };
+            for &dt in dtypes {
+                let (ra, rb) = if dt == DType::F16 { (round_f16(&a), round_f16(&b)) } else { (a.clone(), b.clone()) };
+                let mut want = f64s(&c0);
+                r::matmul::gemm(
+                    d,
+                    &f64s(&ra),
+                    la,
+                    &f64s(&rb),
+                    lb,
+                    Some(&f64s(&bias)),
+                    &mut want,
+                    Layout::rows(n),
+                    0.5,
+                    true,
+                );
+                let (at, bt) = match dt {
+                    DType::F16 => (g.upload_f16("a", &[a.len()], &a)?, g.upload_f16("b", &[b.len()], &b)?),
+                    _ => (c.up("a", &[a.len()], &a)?, c.up("b", &[b.len()], &b)?),
+                };
+                for v in Variant::ALL {
+                    let (tbias, tc) = (c.up("bias", &[n], &bias)?, c.up("c", &[m, n], &c0)?);
+                    gemm_with(&g, v, d, (&at, la), (&bt, lb), Some(&tbias), (&tc, Layout::rows(n)), 0.5, true)?;
+                    let kernel = if dt == DType::F16 { "matmul f16" } else { "matmul" };
+                    let shape = format!("{m}x{n}x{k} {}", transposes(ta, tb));
+                    c.close(kernel, v.name(), &shape, &tc.to_vec()?, &want, tol::matmul(k));
+                }
+            }
+        }
+    }
+    // Attention's layout: heads read in place from (B·T, 3C) with two batch levels.
+    let (b, nh, t, hs) = (3, 2, 5, 4);
+    let cc = nh * hs;
+    let qkv = c.vec(b * t * 3 * cc, 1.0);
+    let lq = Layout { off: 0, ld: 3 * cc, s1: t * 3 * cc, s2: hs, trans: false };
+    let lk = Layout { off: cc, ..lq }.t();
+    let ls = Layout { off: 0, ld: t, s1: nh * t * t, s2: t * t, trans: false };
+    let d = Dims { m: t, n: t, k: hs, nb1: b, nb2: nh };
+    let mut want = vec![0.0; b * nh * t * t];
+    r::matmul::gemm(d, &f64s(&qkv), lq, &f64s(&qkv), lk, None, &mut want, ls, 1.0, false);
+    for v in Variant::ALL {
+        let tq = c.up("qkv", &[b * t, 3 * cc], &qkv)?;
+        let out = g.zeros("scores", &[b * nh, t, t])?;
+        gemm_with(&g, v, d, (&tq, lq), (&tq, lk), None, (&out, ls), 1.0, false)?;
+        c.close("matmul batched (heads in place)", v.name(), "B3 NH2 T5 HS4", &out.to_vec()?, &want, tol::matmul(hs));
+    }
+    Ok(())
+}
+
+/// linear forward and backward (dx assigned, dW and db accumulated), the variant tuning picks.
+pub fn linear_layers(c: &mut Checker) -> Result<()> {
+    let g = c.gpu.clone();
+    for (rows, in_f, out_f) in [(1, 3, 2), (33, 32, 37), (129, 64, 1), (384, 48, 96)] {
+        let (x, w, bias) = (c.vec(rows * in_f, 1.0), c.vec(out_f * in_f, 0.5), c.vec(out_f, 0.5));
+        let dy = c.vec(rows * out_f, 1.0);
+        let (dw0, db0) = (c.vec(out_f * in_f, 0.1), c.vec(out_f, 0.1));
+        let (tx, tw, tb) = (c.up("x", &[rows, in_f], &x)?, c.up("w", &[out_f, in_f], &w)?, c.up("b", &[out_f], &bias)?);
+        let shape = format!("{rows}x{in_f} -> {out_f}");
+        let y = linear(&g, &tx, &tw, Some(&tb))?;
+        let want_y = r::matmul::linear(&f64s(&x), &f64s(&w), Some(&f64s(&bias)), rows, in_f, out_f);
+        c.close("linear", "forward", &shape, &y.to_vec()?, &want_y, tol::matmul(in_f));
+
+        let (tdw, tdb, tdy) =
+            (c.up("dw", &[out_f, in_f], &dw0)?, c.up("db", &[out_f], &db0)?, c.up("dy", &[rows, out_f], &dy)?);
+        let dx = linear_backward(&g, &tdy, &tx, &tw, &tdw, Some(&tdb), true)?.expect("dx was asked for");
+        let (rdx, rdw, rdb) = r::matmul::linear_backward(&f64s(&dy), &f64s(&x), &f64s(&w), rows, in_f, out_f);
+        let add = |a: Vec<f64>, b: &[f32]| a.iter().zip(b).map(|(x, y)| x + *y as f64).collect::<Vec<_>>();
+        c.close("linear", "backward dx", &shape, &dx.to_vec()?, &rdx, tol::matmul(out_f));
+        c.close("linear", "backward dW (accumulated)", &shape, &tdw.to_vec()?, &add(rdw, &dw0), tol::matmul(rows));
+        c.close("linear", "backward db (accumulated)", &shape, &tdb.to_vec()?, &add(rdb, &db0), tol::matmul(rows));
+    }
+    Ok(())
+}
+
+/// act(x·Wᵀ + bias) in the matmul's epilogue, every variant and activation, pre-activation
+/// saved; K = 1100 takes three panel dispatches (the activation only on the last).
+pub fn epilogue(c: &mut Checker) -> Result<()> {
+    let g = c.gpu.clone();
+    let shapes: &[(usize, usize, usize)] = match c.size {
+        Size::Quick => &[(33, 32, 37), (129, 1100, 64)],
+        Size::Full => &[(33, 32, 37), (129, 1100, 64), (256, 384, 1536)],
+    };
+    for &(rows, in_f, out_f) in shapes {
+        let (x, w, bias) =
+            (c.vec(rows * in_f, 1.0), c.vec(out_f * in_f, 2.0 / (in_f as f32).sqrt()), c.vec(out_f, 0.5));
+        let (tx, tw, tb) = (c.up("x", &[rows, in_f], &x)?, c.up("w", &[out_f, in_f], &w)?, c.up("b", &[out_f], &bias)?);
+        let h = r::matmul::linear(&f64s(&x), &f64s(&w), Some(&f64s(&bias)), rows, in_f, out_f);
+        let d = Dims { m: rows, n: out_f, k: in_f, nb1: 1, nb2: 1 };
+        let (la, lb, lc) = (Layout::rows(in_f), Layout::rows(in_f).t(), Layout::rows(out_f));
+        let shape = format!("{rows}x{in_f} -> {out_f}");
+        for act in ACTIVATIONS {
+            let want: Vec<f64> = h.iter().map(|&v| r::gelu::gelu(v, act)).collect();
+            for v in Variant::ALL {
+                let (y, pre) = (g.empty("y", &[rows, out_f])?, g.empty("pre", &[rows, out_f])?);
+                let e = Epilogue { act, pre: Some(&pre) };
+                gemm_epilogue(&g, v, d, (&tx, la), (&tw, lb), Some(&tb), (&y, lc), 1.0, false, Some(e))?;
+                let kernel = format!("matmul + {act:?}");
+                c.close(&kernel, v.name(), &shape, &y.to_vec()?, &want, tol::matmul(in_f));
+                c.close(&format!("{kernel} (pre-activation)"), v.name(), &shape, &pre.to_vec()?, &h, tol::matmul(in_f));
+            }
+        }
+        let (y, _) = linear_act(&g, &tx, &tw, Some(&tb), GeluKind::Erf, false)?;
+        let want: Vec<f64> = h.iter().map(|&v| r::gelu::gelu(v, GeluKind::Erf)).collect();
+        c.close("linear + Erf", "tuned", &shape, &y.to_vec()?, &want, tol::matmul(in_f));
+    }
+    if !g.has_f16() {
+        c.skip("matmul f16 + Erf", "all", "the adapter has no shader-f16");
+        return Ok(());
+    }
+    // The GELU epilogue on f16 operands.
+    let (m, n, k) = (33, 130, 300);
+    let (x, w, bias) = (c.vec(m * k, 1.0), c.vec(n * k, 0.1), c.vec(n, 1.0));
+    let (xt, wt) = (g.upload_f16("x", &[m, k], &x)?, g.upload_f16("w", &[n, k], &w)?);
+    let d = Dims { m, n, k, nb1: 1, nb2: 1 };
+    let (lx, lw) = (Layout::rows(k), Layout::rows(k).t());
+    let mut pre = vec![0.0; m * n];
+    r::matmul::gemm(
+        d,
+        &f64s(&round_f16(&x)),
+        lx,
+        &f64s(&round_f16(&w)),
+        lw,
+        Some(&f64s(&bias)),
+        &mut pre,
+        Layout::rows(n),
+        1.0,
+        false,
+    );
+    let want: Vec<f64> = pre.iter().map(|&h| r::gelu::gelu(h, GeluKind::Erf)).collect();
+    for v in Variant::ALL {
+        let (y, p) = (g.zeros("y", &[m, n])?, g.zeros("pre", &[m, n])?);
+        let e = Epilogue { act: GeluKind::Erf, pre: Some(&p) };
+        let tb = c.up("bias", &[n], &bias)?;
+        gemm_epilogue(&g, v, d, (&xt, lx), (&wt, lw), Some(&tb), (&y, Layout::rows(n)), 1.0, false, Some(e))?;
+        c.close("matmul f16 + Erf", v.name(), "33x300 -> 130", &y.to_vec()?, &want, tol::F16_EPILOGUE);
+        c.close("matmul f16 + Erf (pre-activation)", v.name(), "33x300 -> 130", &p.to_vec()?, &pre, tol::F16_EPILOGUE);
+    }
+    Ok(())
+}
