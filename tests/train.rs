@@ -45,6 +45,32 @@ fn training_lowers_the_loss_and_the_export_reloads_to_the_same_predictions() {
     assert_eq!((tr.len() + va.len(), te.len()), (40, 16));
     assert!(tr.iter().all(|s| !va.contains(s)), "no example both trains and validates");
     assert!(ex["train"][0]["label"] == "pos" || ex["train"][0]["label"] == "neg");
+    // "order": one permutation of the training list per epoch, the one the batches took.
+    let order = ex["order"].as_array().unwrap();
+    assert_eq!(order.len(), 6);
+    for (e, o) in order.iter().enumerate() {
+        let o: Vec<usize> = o.as_array().unwrap().iter().map(|i| i.as_u64().unwrap() as usize).collect();
+        assert_eq!(o, train::epoch_order(tr.len(), j.options.seed, e));
+        let mut sorted = o.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..tr.len()).collect::<Vec<_>>());
+    }
+    assert_ne!(order[0], order[1], "each epoch has its own order");
+    // checkpoints/step-0: the starting weights in the HF layout, kept after later saves: the
+    // encoder as pretrained, the fresh head, the tokenizer files; it loads as a classifier.
+    let step0 = run.join("checkpoints").join(train::INITIAL_CHECKPOINT);
+    for f in ["model.safetensors", "config.json", "vocab.txt"] {
+        assert!(step0.join(f).is_file(), "step-0 has {f}");
+    }
+    let initial = wgbert::checkpoint::load_tensors(&step0.join("model.safetensors")).unwrap().0;
+    let pretrained = wgbert::checkpoint::load_tensors(&j.model.join("model.safetensors")).unwrap().0;
+    let finished = wgbert::checkpoint::load_tensors(&run.join("model/model.safetensors")).unwrap().0;
+    let word = "bert.embeddings.word_embeddings.weight";
+    let pre_word = pretrained.get(word).or_else(|| pretrained.get("embeddings.word_embeddings.weight")).unwrap();
+    assert_eq!(initial[word].data, pre_word.data);
+    assert_ne!(initial[word].data, finished[word].data, "training moved the embeddings");
+    assert_ne!(initial["classifier.weight"].data, finished["classifier.weight"].data);
+    assert_eq!(train::load_classifier(&g, &step0).unwrap().1, ["neg", "pos"]);
     assert!(std::fs::read_to_string(run.join("history.csv"))
         .unwrap()
         .starts_with("epoch,loss,accuracy,val_loss,val_accuracy"));

@@ -109,8 +109,10 @@ pub fn load_job_data(job: &TrainJob) -> Result<JobData> {
 }
 
 /// Which examples a run trains, validates and tests on, by source (file, archive member or
-/// file:line) and label, so that a run can be audited or repeated by another tool.
-fn examples_json(d: &JobData) -> Result<Vec<u8>> {
+/// file:line) and label, and each epoch's batch order (`"order"`: per epoch, indices into
+/// `"train"` in the order the batches take them), so that a run can be audited or replayed
+/// step for step by another tool (tools/replay_torch.py).
+fn examples_json(d: &JobData, options: &TrainOptions) -> Result<Vec<u8>> {
     let list = |set: &Dataset| -> Vec<serde_json::Value> {
         set.examples.iter().map(|e| serde_json::json!({"source": e.source, "label": d.classes[e.label]})).collect()
     };
@@ -119,6 +121,7 @@ fn examples_json(d: &JobData) -> Result<Vec<u8>> {
         "train": list(&d.train),
         "validation": list(&d.validation),
         "test": d.test.as_ref().map(list),
+        "order": (0..options.epochs).map(|e| super::epoch_order(d.train.len(), options.seed, e)).collect::<Vec<_>>(),
     });
     Ok(serde_json::to_vec(&doc)?)
 }
@@ -176,7 +179,7 @@ pub fn run_job(
     std::fs::create_dir_all(run_dir).with_context(|| format!("creating the run folder {}", run_dir.display()))?;
     crate::fsio::write_atomic(&run_dir.join("run.json"), &serde_json::to_vec_pretty(job)?)?;
     crate::fsio::write_atomic(&run_dir.join("classes.json"), &serde_json::to_vec(&d.classes)?)?;
-    crate::fsio::write_atomic(&run_dir.join("examples.json"), &examples_json(&d)?)?;
+    crate::fsio::write_atomic(&run_dir.join("examples.json"), &examples_json(&d, o)?)?;
     for n in notices {
         say(&format!("notice: {n}"));
     }
@@ -206,6 +209,12 @@ pub fn run_job(
     }
     let pad = tok.pad_id();
     let mut trainer = Trainer::new(gpu, &model, o.clone(), train.len(), pad)?;
+    // The weights the run starts from (the pretrained encoder and the fresh head), in the
+    // Hugging Face layout: what a replay in another framework loads (`from_pretrained`).
+    let step0 = run_dir.join("checkpoints").join(super::INITIAL_CHECKPOINT);
+    if !step0.join("model.safetensors").is_file() {
+        export::export_model(&model, &d.classes, &job.model, &step0)?;
+    }
     if load_state(run_dir, &mut trainer)? {
         say(&format!(
             "resuming {} at epoch {}, step {}",

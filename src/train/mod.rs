@@ -197,6 +197,9 @@ pub async fn evaluate_async(
     Ok((EvalReport::new(classes, &enc.labels, &predicted, loss_sum), preds))
 }
 
+/// The folder under `checkpoints/` that holds a run's initial weights in the Hugging Face layout.
+pub const INITIAL_CHECKPOINT: &str = "step-0";
+
 /// The order of the training examples in `epoch` (seeded, different every epoch).
 pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
     let mut v: Vec<usize> = (0..n).collect();

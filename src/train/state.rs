@@ -48,10 +48,11 @@ pub fn save_state(run: &Path, t: &Trainer) -> Result<()> {
     let progress = Progress { position: t.pos.clone(), history: t.history.clone(), loss_scale: t.loss_scale.clone() };
     crate::fsio::write_atomic(&dir.join("progress.json"), &serde_json::to_vec_pretty(&progress)?)?;
     crate::fsio::write_atomic(&checkpoints(run).join("latest"), name.as_bytes())?;
-    // Older checkpoints are no longer needed once `latest` names the new one.
+    // Older checkpoints are no longer needed once `latest` names the new one; the initial
+    // weights (step-0, in the Hugging Face layout) are kept for replays.
     for e in std::fs::read_dir(checkpoints(run))?.flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
-        if n.starts_with("step-") && n != name {
+        if n.starts_with("step-") && n != name && n != super::INITIAL_CHECKPOINT {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
