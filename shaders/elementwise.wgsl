@@ -8,6 +8,10 @@
 //   tanh_fwd     y = tanh(x);  tanh_bwd  dx = dy · (1 - y²) from the saved output y
 //   gather_rows  out[r, c] = x[r · row_stride + c]       ([CLS] rows of (B, T, C))
 //   scatter_rows_add  dx[r · row_stride + c] += dout[r, c]
+//   mean_rows    out[b, c] = Σ_t m[b, t] · x[b, t, c] / max(Σ_t m[b, t], 1e-9)
+//                                                (mean pooling over the tokens under the mask;
+//                                                rows = B, cols = C, row_stride = T)
+//   mean_rows_bwd  dx[b, t, c] = m[b, t] · dout[b, c] / max(Σ_t m[b, t], 1e-9)   (assigned)
 //
 // keep(seed, i) is a counter-based hash (PCG), so dropout needs no state and the CPU
 // reference (src/reference/elementwise.rs) reproduces the very same mask.
@@ -34,6 +38,11 @@ struct Params {
 @group(0) @binding(1) var<storage, read> ty: array<f32>;
 @group(0) @binding(2) var<storage, read> tdy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> tdx: array<f32>;
+
+// mean_rows / mean_rows_bwd
+@group(0) @binding(1) var<storage, read> mean_in: array<f32>;
+@group(0) @binding(2) var<storage, read> mean_mask: array<f32>;
+@group(0) @binding(3) var<storage, read_write> mean_out: array<f32>;
 
 fn flat(wg: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
     return (wg.y * nwg.x + wg.x) * 256u + li;
@@ -114,4 +123,39 @@ fn scatter_rows_add(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
     let r = i / p.cols;
     let c = i % p.cols;
     y[r * p.row_stride + c] += x[i];
+}
+
+// The mask's sum over sequence b: the number of real tokens (sentence-transformers clamps it
+// at 1e-9 so that an all-padding row gives zeros, not NaN).
+fn mask_count(b: u32) -> f32 {
+    var n = 0.0;
+    for (var t = 0u; t < p.row_stride; t++) {
+        n += mean_mask[b * p.row_stride + t];
+    }
+    return max(n, 1e-9);
+}
+
+@compute @workgroup_size(256)
+fn mean_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) li: u32) {
+    let i = flat(wg, nwg, li);
+    if i >= p.rows * p.cols { return; }
+    let b = i / p.cols;
+    let c = i % p.cols;
+    var s = 0.0;
+    for (var t = 0u; t < p.row_stride; t++) {
+        s += mean_mask[b * p.row_stride + t] * mean_in[(b * p.row_stride + t) * p.cols + c];
+    }
+    mean_out[i] = s / mask_count(b);
+}
+
+@compute @workgroup_size(256)
+fn mean_rows_bwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) li: u32) {
+    let i = flat(wg, nwg, li);
+    if i >= p.rows * p.row_stride * p.cols { return; }
+    let c = i % p.cols;
+    let bt = i / p.cols;
+    let b = bt / p.row_stride;
+    mean_out[i] = mean_mask[bt] * mean_in[b * p.cols + c] / mask_count(b);
 }

@@ -96,6 +96,41 @@ fn training_lowers_the_loss_and_the_export_reloads_to_the_same_predictions() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[test]
+fn a_head_on_the_mean_of_the_tokens_trains_exports_and_reloads() {
+    let g = gpu();
+    let dir = temp("train-mean");
+    let mut j = job(&dir, 6);
+    j.options.lr = 3e-3;
+    j.options.pool = wgbert::model::Pooling::Mean;
+    let run = dir.join("run");
+    let r = run_job(&g, &j, &run, &AtomicBool::new(false), |_| {}, |_| {}).unwrap();
+    let h: train::History = serde_json::from_slice(&std::fs::read(run.join("history.json")).unwrap()).unwrap();
+    let first: f64 = h.steps[..4].iter().map(|s| s.1).sum::<f64>() / 4.0;
+    let last: f64 = h.steps[h.steps.len() - 4..].iter().map(|s| s.1).sum::<f64>() / 4.0;
+    assert!(last < 0.7 * first, "training loss went from {first:.4} to {last:.4}");
+    assert!(r.test.unwrap().accuracy > 0.8);
+    // The export says what the head reads; the reloaded model reads it too, and its predictions
+    // are the pooler head's only if the pooling was ignored (they differ).
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("model/config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["wgbert_pooling"], "mean");
+    let (mut model, _, tok) = train::load_classifier(&g, &run).unwrap();
+    assert_eq!(model.pooling, wgbert::model::Pooling::Mean);
+    let texts =
+        vec!["the movie was very great and good nice".to_string(), "the movie was very awful and bad sad".to_string()];
+    let mean = train::predict(&g, &model, &tok, &texts, 16, 8).unwrap();
+    assert!(mean[0].1 > mean[1].1 + 0.2, "'great' scores above 'awful': {mean:?}");
+    model.pooling = wgbert::model::Pooling::Pooler;
+    assert_ne!(mean, train::predict(&g, &model, &tok, &texts, 16, 8).unwrap());
+    // A config naming an unknown pooling is refused, naming the key.
+    let bad = cfg.to_string().replace("\"wgbert_pooling\":\"mean\"", "\"wgbert_pooling\":\"max\"");
+    std::fs::write(run.join("model/config.json"), bad).unwrap();
+    let err = train::load_classifier(&g, &run).err().expect("an unknown pooling is an error").to_string();
+    assert!(err.contains("wgbert_pooling"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// Runs `j` into `run` and stops it after step 3 of the first epoch, as Ctrl-C does.
 fn interrupt_at_step_3(g: &std::sync::Arc<wgbert::gpu::Gpu>, j: &TrainJob, run: &Path) {
     let stop = AtomicBool::new(false);

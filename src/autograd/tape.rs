@@ -307,6 +307,17 @@ impl Tape {
         Ok(out)
     }
 
+    /// The mean of each sequence's token rows under `mask`: (B·T, C) → (B, C).
+    pub fn mean_tokens(&mut self, x: &Var, mask: &Tensor, b: usize, t: usize) -> Result<Var> {
+        let out = self.var(elementwise::mean_tokens(&self.gpu, &x.value, mask, b, t)?);
+        let (id, xid, mask, gpu) = (out.id, x.id, mask.clone(), self.gpu.clone());
+        self.record(move |g| {
+            let Some(dy) = g.take(id) else { return Ok(()) };
+            g.add(xid, elementwise::mean_tokens_backward(&gpu, &dy, &mask, b, t)?)
+        });
+        Ok(out)
+    }
+
     pub fn tanh(&mut self, x: &Var) -> Result<Var> {
         let out = self.var(elementwise::tanh_forward(&self.gpu, &x.value)?);
         let (id, xid, yv, gpu) = (out.id, x.id, out.value.clone(), self.gpu.clone());

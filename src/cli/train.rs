@@ -58,6 +58,11 @@ pub struct TrainArgs {
     /// First loss scale of --precision mixed (halved on overflow, doubled after 2000 clean steps).
     #[arg(long, default_value_t = 65536.0)]
     loss_scale: f32,
+    /// What the classification head reads: BERT's pooler output (as transformers'
+    /// BertForSequenceClassification), [CLS]'s last hidden state, or the mean of the tokens'
+    /// (what sentence-transformers models such as all-MiniLM-L6-v2 were trained for).
+    #[arg(long, value_enum, default_value_t = crate::model::Pooling::Pooler)]
+    pool: crate::model::Pooling,
     /// Also save a checkpoint every N steps (one is always saved at each epoch's end and on Ctrl-C).
     #[arg(long, value_name = "N")]
     checkpoint_every: Option<usize>,
@@ -98,6 +103,7 @@ fn job_of(a: &TrainArgs) -> anyhow::Result<(TrainJob, PathBuf)> {
     o.checkpoint_every = a.checkpoint_every;
     o.precision = a.precision;
     o.loss_scale = a.loss_scale;
+    o.pool = a.pool;
     Ok((job, out.clone()))
 }
 

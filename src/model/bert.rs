@@ -5,6 +5,7 @@
 //!         → GELU(dense) → dense → LayerNorm(dropout(·) + x) }
 //!   (add & norm: one kernel; GELU: the dense layer's matmul epilogue)
 //!   pooled = tanh(dense(x[:, 0])) → dropout → logits = dense(pooled)     (B, labels)
+//!   (or, by `pooling`, pooled = x[:, 0], or the mean of x's rows under the attention mask)
 //!
 //! Q, K and V are stored fused as one (3C, C) weight; `export_tensors` splits them back into
 //! HF's names, so checkpoints go in and out in the Hugging Face layout.
@@ -18,7 +19,7 @@ use crate::ops::attention::AttentionShape;
 use crate::ops::embedding::TokenBatch;
 use crate::ops::gelu::GeluKind;
 
-use super::normal_init;
+use super::{normal_init, Pooling};
 
 /// Indices into the parameter store of one encoder layer.
 struct Layer {
@@ -56,6 +57,8 @@ pub struct Dropouts {
 pub struct BertClassifier {
     pub config: BertConfig,
     pub num_labels: usize,
+    /// What the classification head reads (the pooler output unless the caller sets another).
+    pub pooling: Pooling,
     pub params: ParamStore,
     word: usize,
     pos: usize,
@@ -178,6 +181,7 @@ impl BertClassifier {
         Ok(BertClassifier {
             config: config.clone(),
             num_labels,
+            pooling: Pooling::Pooler,
             params,
             word,
             pos,
@@ -269,12 +273,19 @@ impl BertClassifier {
         drop: Dropouts,
         rows: Rows,
     ) -> Result<Var, GpuError> {
+        // The mean reads every token's last layer.
+        let rows = if self.pooling == Pooling::Mean { Rows::All } else { rows };
         let hidden = self.encode(tape, batch, mask, drop, rows)?;
-        let cls = match rows {
-            Rows::Cls => hidden,
-            Rows::All => tape.first_token(&hidden, batch.b, batch.t)?,
+        let pooled = match (self.pooling, rows) {
+            (Pooling::Mean, _) => tape.mean_tokens(&hidden, mask, batch.b, batch.t)?,
+            (Pooling::Cls, Rows::Cls) => hidden,
+            (Pooling::Cls, Rows::All) => tape.first_token(&hidden, batch.b, batch.t)?,
+            (Pooling::Pooler, Rows::Cls) => self.pool(tape, &hidden)?,
+            (Pooling::Pooler, Rows::All) => {
+                let cls = tape.first_token(&hidden, batch.b, batch.t)?;
+                self.pool(tape, &cls)?
+            }
         };
-        let pooled = self.pool(tape, &cls)?;
         let pooled = tape.dropout(&pooled, drop.classifier)?;
         tape.linear(&pooled, self.p(self.cls_w), self.p(self.cls_b))
     }

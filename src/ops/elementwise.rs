@@ -1,4 +1,4 @@
-//! Elementwise ops, dropout, tanh and the [CLS]-row gather (elementwise.wgsl).
+//! Elementwise ops, dropout, tanh, the [CLS]-row gather and mean pooling (elementwise.wgsl).
 
 use std::sync::Arc;
 
@@ -112,4 +112,43 @@ pub fn first_token_backward(gpu: &Gpu, dout: &Tensor, dx: &Tensor, b: usize, t: 
         &[Arg::R(dout), Arg::W(dx)],
         grid_1d(b * c, 256),
     )
+}
+
+/// Mean of each sequence's token rows under the attention mask: x (B, T, C), mask (B, T) →
+/// (B, C). The classifier head reads this with `--pooling mean` (sentence-transformers' pooling).
+pub fn mean_tokens(gpu: &Arc<Gpu>, x: &Tensor, mask: &Tensor, b: usize, t: usize) -> Result<Tensor, GpuError> {
+    let c = x.shape().last().copied().unwrap_or(0);
+    expect_numel("mean pooling", x, b * t * c)?;
+    expect_numel("mean pooling mask", mask, b * t)?;
+    let out = gpu.empty("mean-pooled rows", &[b, c])?;
+    let prm = [0, 0, 0, 0, b as u32, c as u32, t as u32, 0];
+    gpu.launch(
+        &Kernel::new(Shader::Elementwise, "mean_rows"),
+        &prm,
+        &[Arg::R(x), Arg::R(mask), Arg::W(&out)],
+        grid_1d(b * c, 256),
+    )?;
+    Ok(out)
+}
+
+/// Backward of `mean_tokens`: dx[b, t, :] = mask[b, t] · dout[b, :] / Σ mask[b, ·] (assigned).
+pub fn mean_tokens_backward(
+    gpu: &Arc<Gpu>,
+    dout: &Tensor,
+    mask: &Tensor,
+    b: usize,
+    t: usize,
+) -> Result<Tensor, GpuError> {
+    let c = dout.numel() / b.max(1);
+    expect_numel("mean pooling backward", dout, b * c)?;
+    expect_numel("mean pooling mask", mask, b * t)?;
+    let dx = gpu.empty("mean-pooling input gradient", &[b * t, c])?;
+    let prm = [0, 0, 0, 0, b as u32, c as u32, t as u32, 0];
+    gpu.launch(
+        &Kernel::new(Shader::Elementwise, "mean_rows_bwd"),
+        &prm,
+        &[Arg::R(dout), Arg::R(mask), Arg::W(&dx)],
+        grid_1d(b * t * c, 256),
+    )?;
+    Ok(dx)
 }

@@ -187,6 +187,26 @@ pub fn elementwise(c: &mut Checker) -> Result<()> {
     let want: Vec<f64> = (0..b * t * cc).map(|i| if (i / cc) % t == 0 { h[i] as f64 } else { 0.0 }).collect();
     c.close("first token backward", "-", "B3 T5 C4", &dh.to_vec()?, &want, tol::EXACT);
 
+    // Mean pooling under the mask: a padded sequence, a full one, and one all padding (zeros).
+    let (b, t, cc) = (3, 7, 33);
+    let h = c.vec(b * t * cc, 1.0);
+    let mask: Vec<f32> = (0..b * t).map(|i| [(i % t < 4) as u8 as f32, 1.0, 0.0][i / t]).collect();
+    let (th, tm) = (c.up("h", &[b * t, cc], &h)?, c.up("mask", &[b, t], &mask)?);
+    let shape = "B3 T7 C33";
+    let mean = elementwise::mean_tokens(&g, &th, &tm, b, t)?.to_vec()?;
+    c.close(
+        "mean pooling",
+        "-",
+        shape,
+        &mean,
+        &r::elementwise::mean_tokens(&f64s(&h), &f64s(&mask), b, t),
+        tol::MEAN_POOL,
+    );
+    let dy = c.vec(b * cc, 1.0);
+    let dx = elementwise::mean_tokens_backward(&g, &c.up("dy", &[b, cc], &dy)?, &tm, b, t)?.to_vec()?;
+    let want = r::elementwise::mean_tokens_backward(&f64s(&dy), &f64s(&mask), b, t);
+    c.close("mean pooling backward", "-", shape, &dx, &want, tol::MEAN_POOL);
+
     let s = elementwise::add(&g, &tx, &tx)?.to_vec()?;
     c.close("add", "-", "1003", &s, &x.iter().map(|&v| 2.0 * v as f64).collect::<Vec<_>>(), tol::EXACT);
     let acc = c.up("acc", &[x.len()], &x)?;

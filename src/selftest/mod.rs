@@ -45,7 +45,11 @@ pub const GROUPS: &[Group] = &[
     Group { name: "softmax", about: "masked, scores up to ±1000", run: attention::softmax },
     Group { name: "attention", about: "fused and matmul paths, [CLS] only", run: attention::attention },
     Group { name: "embedding", about: "word + position + type, backward", run: kernels::embedding },
-    Group { name: "elementwise", about: "dropout, tanh, first token, add, axpy", run: kernels::elementwise },
+    Group {
+        name: "elementwise",
+        about: "dropout, tanh, first token, mean pooling, add, axpy",
+        run: kernels::elementwise,
+    },
     Group { name: "loss", about: "binary and multi-class", run: kernels::losses },
     Group { name: "reduce", about: "column sums, global sum of squares", run: kernels::reductions },
     Group { name: "adamw", about: "clipping, per-slot decay, loss-scale skips", run: kernels::adamw },

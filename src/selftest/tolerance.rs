@@ -42,6 +42,8 @@ pub const EMBEDDING: Tol = Tol::new(1e-6, 1e-6);
 pub const EMBEDDING_GRAD: Tol = Tol::new(1e-5, 1e-5);
 /// Dropout scales kept values by 1/(1 − p): one f32 multiplication.
 pub const DROPOUT: Tol = Tol::new(1e-7, 1e-6);
+/// A mean of up to T values of size ~1, summed in f32 then divided once.
+pub const MEAN_POOL: Tol = Tol::new(1e-6, 1e-6);
 pub const TANH: Tol = Tol::new(1e-6, 1e-6);
 pub const TANH_BACKWARD: Tol = Tol::new(1e-6, 1e-5);
 pub const LOSS: Tol = Tol::new(1e-5, 1e-5);

@@ -7,10 +7,13 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::model::BertClassifier;
+use crate::model::{BertClassifier, Pooling};
 
 /// Key in config.json holding our class names (index = label).
 pub const CLASSES_KEY: &str = "wgbert_classes";
+/// Key in config.json naming what the head reads when it is not BERT's pooler output ("cls" or
+/// "mean"): transformers' `BertForSequenceClassification` ignores it (README, "Mean pooling").
+pub const POOLING_KEY: &str = "wgbert_pooling";
 
 pub fn export_model(model: &BertClassifier, classes: &[String], base_dir: &Path, out: &Path) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -36,6 +39,9 @@ pub fn export_model(model: &BertClassifier, classes: &[String], base_dir: &Path,
     let problem = if model.num_labels == 1 { "multi_label_classification" } else { "single_label_classification" };
     obj.insert("problem_type".into(), problem.into());
     obj.insert(CLASSES_KEY.into(), serde_json::json!(classes));
+    if model.pooling != Pooling::Pooler {
+        obj.insert(POOLING_KEY.into(), serde_json::to_value(model.pooling)?);
+    }
     crate::fsio::write_atomic(&out.join("config.json"), &serde_json::to_vec_pretty(&json)?)?;
 
     for f in ["vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"] {
@@ -59,4 +65,19 @@ pub fn classes_of(dir: &Path, num_labels: usize) -> Vec<String> {
         }
     }
     (0..num_labels.max(2)).map(|i| i.to_string()).collect()
+}
+
+/// What the head of the model in `dir` reads (`POOLING_KEY`; the pooler output when absent).
+pub fn pooling_of(dir: &Path) -> Result<Pooling> {
+    let path = dir.join("config.json");
+    let json: serde_json::Value = match std::fs::read(&path) {
+        Ok(b) => serde_json::from_slice(&b).with_context(|| format!("{}: not JSON", path.display()))?,
+        Err(_) => return Ok(Pooling::Pooler),
+    };
+    match json.get(POOLING_KEY) {
+        None => Ok(Pooling::Pooler),
+        Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
+            anyhow::anyhow!("{}: {POOLING_KEY} is {v}, not one of \"pooler\", \"cls\", \"mean\"", path.display())
+        }),
+    }
 }

@@ -188,6 +188,7 @@ pub fn run_job(
     }
     let num_labels = if d.classes.len() == 2 { 1 } else { d.classes.len() };
     let mut model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, num_labels, o.seed)?;
+    model.pooling = o.pool;
     drop(ckpt);
     super::prepare_precision(gpu, &mut model, o.precision)?;
     say(&format!(
@@ -252,7 +253,8 @@ pub fn export_run(gpu: &Arc<Gpu>, run_dir: &Path, out: &Path) -> Result<()> {
     let latest = String::from_utf8(read("checkpoints/latest")?)?;
     let (config, ckpt, _) = crate::checkpoint::load_model_dir(&job.model)?;
     let num_labels = if classes.len() == 2 { 1 } else { classes.len() };
-    let model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, num_labels, job.options.seed)?;
+    let mut model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, num_labels, job.options.seed)?;
+    model.pooling = job.options.pool;
     model.params.load(gpu, &run_dir.join("checkpoints").join(latest.trim()).join("params.safetensors"))?;
     export::export_model(&model, &classes, &job.model, out)
 }

@@ -54,6 +54,10 @@ pub struct TrainOptions {
     /// The first loss scale of mixed precision (GradScaler's init_scale).
     #[serde(default = "default_loss_scale")]
     pub loss_scale: f32,
+    /// What the classification head reads: the pooler output (BERT's), [CLS]'s last hidden
+    /// state, or the mean of the tokens' (the pooling sentence-transformers models learned).
+    #[serde(default)]
+    pub pool: crate::model::Pooling,
 }
 
 fn default_loss_scale() -> f32 {
@@ -105,6 +109,7 @@ impl Default for TrainOptions {
             checkpoint_every: None,
             precision: Precision::F32,
             loss_scale: default_loss_scale(),
+            pool: crate::model::Pooling::Pooler,
         }
     }
 }
@@ -479,7 +484,8 @@ pub fn load_classifier(
     if ckpt.get("classifier.weight").is_none() {
         bail!("{}: no classifier weights (classifier.weight): train a model first with `wgbert train`", dir.display());
     }
-    let model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, num_labels, 0)?;
+    let mut model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, num_labels, 0)?;
+    model.pooling = export::pooling_of(&dir)?;
     let tok = crate::tokenizer::Tokenizer::from_dir(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
     Ok((model, classes, tok))
 }
