@@ -1,31 +1,12 @@
 //! The `wgbert` binary as a user runs it: output formats and error messages.
 
 mod common;
+use common::wgbert;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const MODEL: &str = "models/all-MiniLM-L6-v2";
-
-/// Runs wgbert with `args` and `stdin`; returns (success, stdout, stderr).
-fn wgbert(args: &[&str], stdin: &str) -> (bool, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wgbert"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A command that fails before reading its input closes the pipe: not an error here.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn have_model() -> bool {
     let ok = Path::new(MODEL).join("model.safetensors").is_file();

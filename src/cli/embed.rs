@@ -1,7 +1,8 @@
-//! `wgbert embed --model DIR [--pool cls|pooler|mean] [--max-len N]`: one text per line on
-//! standard input, one JSON array of floats per line on standard output.
+//! `wgbert embed --model DIR [--pool cls|pooler|mean] [--max-len N] [--pairs]`: one text (or,
+//! with --pairs, two texts separated by a tab) per line on standard input, one JSON array of
+//! floats per line on standard output.
 
-use std::io::{BufRead, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -9,7 +10,7 @@ use clap::Args;
 
 use super::GpuArgs;
 use crate::gpu::Gpu;
-use crate::model::{embed_texts, BertClassifier, Pooling};
+use crate::model::{embed_pairs, embed_texts, BertClassifier, Pooling};
 use crate::tokenizer::Tokenizer;
 
 #[derive(Args)]
@@ -28,6 +29,10 @@ pub struct EmbedArgs {
     /// Texts per GPU batch.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
+    /// Each line is a sentence pair, its two texts separated by a tab: encoded
+    /// `[CLS] a [SEP] b [SEP]` with token types 0 and 1, the longer text truncated first.
+    #[arg(long)]
+    pairs: bool,
 }
 
 pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
@@ -44,15 +49,17 @@ pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
     let gpu = Gpu::new(&a.gpu.options())?;
     let model = BertClassifier::from_checkpoint(&gpu, &config, &ckpt, 1, 0)?;
     drop(ckpt);
-    let mut texts = Vec::new();
-    for (n, line) in std::io::stdin().lock().split(b'\n').enumerate() {
-        let bytes = line.context("reading standard input")?;
-        let text = String::from_utf8(bytes).map_err(|e| {
-            anyhow::anyhow!("line {} of standard input is not UTF-8 (byte {})", n + 1, e.utf8_error().valid_up_to())
-        })?;
-        texts.push(text.strip_suffix('\r').map(str::to_string).unwrap_or(text));
-    }
-    let vectors = embed_texts(&gpu, &model, &tok, &texts, max_len, a.pool, a.batch_size)?;
+    let lines = super::stdin_lines()?;
+    let vectors = if a.pairs {
+        let pairs = lines
+            .iter()
+            .enumerate()
+            .map(|(n, l)| super::split_pair(l, &format!("line {} of standard input", n + 1)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        embed_pairs(&gpu, &model, &tok, &pairs, max_len, a.pool, a.batch_size)?
+    } else {
+        embed_texts(&gpu, &model, &tok, &lines, max_len, a.pool, a.batch_size)?
+    };
     let mut out = BufWriter::new(std::io::stdout().lock());
     for v in vectors {
         writeln!(out, "{}", serde_json::to_string(&v)?)?;

@@ -31,6 +31,9 @@ pub struct EvalArgs {
     text_column: String,
     #[arg(long, default_value = "label")]
     label_column: String,
+    /// The second text of sentence pairs (models trained with --text-pair-column).
+    #[arg(long)]
+    text_pair_column: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -38,7 +41,8 @@ pub struct EvalArgs {
 pub fn run(a: EvalArgs) -> anyhow::Result<()> {
     let gpu = Gpu::new(&a.gpu.options())?;
     let (model, classes, tok) = crate::train::load_classifier(&gpu, &a.model)?;
-    let cols = Columns { text: a.text_column.clone(), label: a.label_column.clone() };
+    super::predict::check_pair_column(&model, a.text_pair_column.as_deref())?;
+    let cols = Columns { text: a.text_column.clone(), label: a.label_column.clone(), pair: a.text_pair_column.clone() };
     let d = data::load(&a.data, "test", &cols)?;
     let d = crate::train::job::align_classes(d, &classes, &a.data)?;
     let d = match a.limit_test {

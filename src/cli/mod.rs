@@ -74,6 +74,30 @@ enum Command {
     Shaders(shaders::ShadersArgs),
 }
 
+/// The lines of standard input, each without its line ending; a line that is not UTF-8 is an
+/// error naming it.
+fn stdin_lines() -> anyhow::Result<Vec<String>> {
+    use anyhow::Context;
+    use std::io::BufRead;
+    let mut lines = Vec::new();
+    for (n, line) in std::io::stdin().lock().split(b'\n').enumerate() {
+        let bytes = line.context("reading standard input")?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            anyhow::anyhow!("line {} of standard input is not UTF-8 (byte {})", n + 1, e.utf8_error().valid_up_to())
+        })?;
+        lines.push(text.strip_suffix('\r').map(str::to_string).unwrap_or(text));
+    }
+    Ok(lines)
+}
+
+/// A sentence pair given on one line, the two texts separated by a tab.
+fn split_pair(line: &str, what: &str) -> anyhow::Result<(String, String)> {
+    match line.split_once('\t') {
+        Some((a, b)) => Ok((a.to_string(), b.to_string())),
+        None => anyhow::bail!("{what} has no tab: a sentence pair is given as two texts separated by a tab"),
+    }
+}
+
 /// Runs the command line; returns the process exit code.
 pub fn run() -> i32 {
     let cli = Cli::parse();

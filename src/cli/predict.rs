@@ -1,14 +1,23 @@
 //! `wgbert predict --model RUN [TEXT …]`: each text with its score, as the seed tutorial prints
-//! it; standard input (one text per line) when no TEXT is given.
+//! it; standard input (one text per line) when no TEXT is given. A model trained on sentence
+//! pairs takes each input as two texts separated by a tab.
+//!
+//! `wgbert predict --model RUN --data FILE.csv|jsonl [--out FILE.csv|jsonl]`: every row of a
+//! file, batched by length at full batch speed, with progress; one row out per row in (its
+//! source, label, score and every class's probability), JSON lines on standard output when
+//! there is no --out.
 
-use std::io::BufRead;
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use clap::Args;
 
 use super::GpuArgs;
+use crate::data::{table, Columns, Dataset, Example};
 use crate::gpu::Gpu;
+use crate::model::BertClassifier;
+use crate::train::{logits_async, predictions, probabilities, Encoded};
 
 #[derive(Args)]
 pub struct PredictArgs {
@@ -25,33 +34,59 @@ pub struct PredictArgs {
     /// One JSON object per line: text, score, label.
     #[arg(long)]
     json: bool,
+    /// Score every row of a CSV or JSONL file (its text column, and pair column for pair models).
+    #[arg(long, conflicts_with = "texts")]
+    data: Option<PathBuf>,
+    /// Where --data's scores go: .csv or .jsonl (default: JSON lines on standard output).
+    #[arg(long, requires = "data")]
+    out: Option<PathBuf>,
+    #[arg(long, default_value = "text")]
+    text_column: String,
+    /// The second text of sentence pairs in --data (models trained with --text-pair-column).
+    #[arg(long)]
+    text_pair_column: Option<String>,
+}
+
+/// A pair model needs its pair column, a single-text model refuses one.
+pub fn check_pair_column(model: &BertClassifier, column: Option<&str>) -> anyhow::Result<()> {
+    match (model.text_pairs, column) {
+        (true, None) => {
+            bail!("this model reads sentence pairs (it was trained with --text-pair-column): give --text-pair-column")
+        }
+        (false, Some(c)) => bail!("this model reads single texts, not pairs: leave out --text-pair-column {c}"),
+        _ => Ok(()),
+    }
 }
 
 pub fn run(a: PredictArgs) -> anyhow::Result<()> {
     let gpu = Gpu::new(&a.gpu.options())?;
     let (model, classes, tok) = crate::train::load_classifier(&gpu, &a.model)?;
-    let texts = if a.texts.is_empty() {
-        let mut v = Vec::new();
-        for (n, line) in std::io::stdin().lock().split(b'\n').enumerate() {
-            let bytes = line.context("reading standard input")?;
-            let t = String::from_utf8(bytes).map_err(|e| {
-                anyhow::anyhow!("line {} of standard input is not UTF-8 (byte {})", n + 1, e.utf8_error().valid_up_to())
-            })?;
-            v.push(t.strip_suffix('\r').map(str::to_string).unwrap_or(t));
-        }
-        v
-    } else {
-        a.texts.clone()
-    };
-    let preds = crate::train::predict(
-        &gpu,
-        &model,
-        &tok,
-        &texts,
-        a.max_len.min(model.config.max_position_embeddings),
-        a.batch_size,
-    )?;
-    for (text, (class, score)) in texts.iter().zip(preds) {
+    let max_len = a.max_len.min(model.config.max_position_embeddings);
+    if let Some(data) = &a.data {
+        return score_file(&gpu, &model, &classes, &tok, data, &a, max_len);
+    }
+    let lines = if a.texts.is_empty() { super::stdin_lines()? } else { a.texts.clone() };
+    let examples = lines
+        .iter()
+        .enumerate()
+        .map(|(n, line)| {
+            let (text, pair) = if model.text_pairs {
+                let what = if a.texts.is_empty() {
+                    format!("line {} of standard input", n + 1)
+                } else {
+                    format!("text {}", n + 1)
+                };
+                let (x, y) = super::split_pair(line, &format!("{what} (this model reads sentence pairs)"))?;
+                (x, Some(y))
+            } else {
+                (line.clone(), None)
+            };
+            Ok(Example { text, pair, label: 0, source: String::new() })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let enc = Encoded::new(&tok, &Dataset { examples, ..Dataset::default() }, max_len);
+    let logits = pollster::block_on(logits_async(&gpu, &model, &enc, tok.pad_id(), a.batch_size, |_| {}))?;
+    for (text, (class, score)) in lines.iter().zip(predictions(&logits, model.num_labels)) {
         let label = classes.get(class).cloned().unwrap_or_else(|| class.to_string());
         if a.json {
             println!("{}", serde_json::json!({ "text": text, "score": score, "label": label }));
@@ -60,4 +95,101 @@ pub fn run(a: PredictArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Output format of --data's scores, by --out's extension.
+#[derive(PartialEq)]
+enum Format {
+    Csv,
+    Jsonl,
+}
+
+fn score_file(
+    gpu: &std::sync::Arc<Gpu>,
+    model: &BertClassifier,
+    classes: &[String],
+    tok: &crate::tokenizer::Tokenizer,
+    data: &Path,
+    a: &PredictArgs,
+    max_len: usize,
+) -> anyhow::Result<()> {
+    check_pair_column(model, a.text_pair_column.as_deref())?;
+    let format = match &a.out {
+        None => Format::Jsonl,
+        Some(out) => {
+            let lower = out.to_string_lossy().to_ascii_lowercase();
+            if lower.ends_with(".csv") {
+                Format::Csv
+            } else if lower.ends_with(".jsonl") || lower.ends_with(".json") {
+                Format::Jsonl
+            } else {
+                bail!("--out {}: name a .csv or .jsonl file", out.display());
+            }
+        }
+    };
+    if let Some(out) = &a.out {
+        if out.canonicalize().ok().is_some_and(|o| data.canonicalize().ok() == Some(o)) {
+            bail!("--out {} is the --data file itself: choose another name", out.display());
+        }
+    }
+    let cols = Columns { text: a.text_column.clone(), label: "label".into(), pair: a.text_pair_column.clone() };
+    let d = table::read_texts(data, &cols)?;
+    if d.is_empty() {
+        bail!("{}: no rows to score", data.display());
+    }
+    let t0 = std::time::Instant::now();
+    let enc = Encoded::new(tok, &d, max_len);
+    let bar = indicatif::ProgressBar::new(d.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template("scoring [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    let logits =
+        pollster::block_on(logits_async(gpu, model, &enc, tok.pad_id(), a.batch_size, |n| bar.set_position(n as u64)))?;
+    bar.finish_and_clear();
+    let seconds = t0.elapsed().as_secs_f64();
+
+    let mut text = String::new();
+    if format == Format::Csv {
+        let head: Vec<String> = classes.iter().map(|c| csv_field(&format!("p_{c}"))).collect();
+        text += &format!("source,label,score,{}\n", head.join(","));
+    }
+    let probs = probabilities(&logits, model.num_labels);
+    for ((e, (class, score)), p) in d.examples.iter().zip(predictions(&logits, model.num_labels)).zip(&probs) {
+        let label = classes.get(class).cloned().unwrap_or_else(|| class.to_string());
+        match format {
+            Format::Jsonl => {
+                let by_class: serde_json::Map<String, serde_json::Value> =
+                    classes.iter().zip(p).map(|(c, v)| (c.clone(), (*v).into())).collect();
+                let row = serde_json::json!({ "source": e.source, "label": label, "score": score, "probabilities": by_class });
+                text += &format!("{row}\n");
+            }
+            Format::Csv => {
+                let ps: Vec<String> = p.iter().map(|v| v.to_string()).collect();
+                text += &format!("{},{},{score},{}\n", csv_field(&e.source), csv_field(&label), ps.join(","));
+            }
+        }
+    }
+    match &a.out {
+        Some(out) => {
+            crate::fsio::write_atomic(out, text.as_bytes()).with_context(|| format!("writing {}", out.display()))?
+        }
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
+    eprintln!(
+        "scored {} rows in {seconds:.1} s ({:.1} rows/s, batches of {} sorted by length, {max_len} tokens at most)",
+        d.len(),
+        d.len() as f64 / seconds,
+        a.batch_size
+    );
+    Ok(())
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }

@@ -76,6 +76,10 @@ pub struct TrainArgs {
     text_column: String,
     #[arg(long, default_value = "label")]
     label_column: String,
+    /// Sentence pairs: the column (CSV) or field (JSONL) of each pair's second text, encoded
+    /// `[CLS] text [SEP] pair [SEP]` with token types 0 and 1, the longer text truncated first.
+    #[arg(long)]
+    text_pair_column: Option<String>,
 }
 
 fn job_of(a: &TrainArgs) -> anyhow::Result<(TrainJob, PathBuf)> {
@@ -95,6 +99,7 @@ fn job_of(a: &TrainArgs) -> anyhow::Result<(TrainJob, PathBuf)> {
     job.test_data = a.test_data.clone();
     job.text_column = a.text_column.clone();
     job.label_column = a.label_column.clone();
+    job.text_pair_column = a.text_pair_column.clone();
     job.limit_train = a.limit_train;
     job.limit_test = a.limit_test;
     let o = &mut job.options;

@@ -112,7 +112,7 @@ fn read_split_inner(path: &Path, split: &str) -> Result<Split> {
         }
         for (source, data) in list {
             let text = decode_text(&source, data)?;
-            examples.push(Example { text, label, source });
+            examples.push(Example { text, pair: None, label, source });
         }
     }
     Ok(Split { classes, examples, notices })

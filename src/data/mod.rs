@@ -13,6 +13,9 @@ use anyhow::{bail, Result};
 #[derive(Clone, Debug)]
 pub struct Example {
     pub text: String,
+    /// The second text of a sentence pair (`--text-pair-column`), encoded `[CLS] text [SEP]
+    /// pair [SEP]` with token type 1 for the pair's tokens.
+    pub pair: Option<String>,
     pub label: usize,
     /// Where it came from (file path, path inside an archive, or file:line).
     pub source: String,
@@ -49,11 +52,13 @@ impl Dataset {
 pub struct Columns {
     pub text: String,
     pub label: String,
+    /// The second text of each pair, when the data holds sentence pairs.
+    pub pair: Option<String>,
 }
 
 impl Default for Columns {
     fn default() -> Self {
-        Columns { text: "text".into(), label: "label".into() }
+        Columns { text: "text".into(), label: "label".into(), pair: None }
     }
 }
 
@@ -65,6 +70,11 @@ fn is_table(p: &Path) -> bool {
 /// The `split` ("train" or "test") of an IMDB-layout folder or tarball, or the whole of a CSV /
 /// JSONL file (a table has no splits: `split` is only used in messages).
 pub fn load(path: &Path, split: &str, columns: &Columns) -> Result<Dataset> {
+    if !is_table(path) {
+        if let Some(p) = &columns.pair {
+            bail!("{}: IMDB data holds single reviews, not sentence pairs (--text-pair-column {p} needs a CSV or JSONL file)", path.display());
+        }
+    }
     let d = if is_table(path) { table::read_table(path, columns)? } else { imdb::read_split(path, split)? };
     if d.examples.is_empty() {
         bail!("{}: no examples in the {split} data", path.display());

@@ -81,7 +81,7 @@ mod tests {
 
     fn data(n: usize) -> Dataset {
         let examples = (0..n)
-            .map(|i| Example { text: i.to_string(), label: (i % 3 == 0) as usize, source: String::new() })
+            .map(|i| Example { text: i.to_string(), pair: None, label: (i % 3 == 0) as usize, source: String::new() })
             .collect();
         Dataset { classes: vec!["neg".into(), "pos".into()], examples, notices: vec![] }
     }

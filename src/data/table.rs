@@ -1,5 +1,6 @@
 //! CSV (RFC 4180: quoted fields, doubled quotes, newlines inside quotes) and JSONL files with a
-//! text column and a label column. Labels are class names; classes are their sorted set.
+//! text column, optionally a second text column (sentence pairs), and a label column. Labels are
+//! class names; classes are their sorted set.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -49,6 +50,14 @@ fn csv_records(text: &str) -> Result<Vec<Vec<String>>> {
     Ok(records)
 }
 
+/// One record: its text(s), its label when it has one, and where it came from (file:line).
+struct Row {
+    text: String,
+    pair: Option<String>,
+    label: Option<String>,
+    source: String,
+}
+
 fn label_text(v: &serde_json::Value) -> Option<String> {
     match v {
         serde_json::Value::String(s) => Some(s.clone()),
@@ -60,11 +69,21 @@ fn label_text(v: &serde_json::Value) -> Option<String> {
 
 /// Reads a .csv or .jsonl file into examples; the classes are the sorted distinct labels.
 pub fn read_table(path: &Path, columns: &Columns) -> Result<Dataset> {
+    read_rows(path, columns, true)
+}
+
+/// Reads the texts (and pairs) of a .csv or .jsonl file to score: a label column is read when
+/// present (then the dataset has classes) and not required.
+pub fn read_texts(path: &Path, columns: &Columns) -> Result<Dataset> {
+    read_rows(path, columns, false)
+}
+
+fn read_rows(path: &Path, columns: &Columns, labels_required: bool) -> Result<Dataset> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let text = crate::tokenizer::decode_text(path, bytes)?;
     // Excel's "CSV UTF-8" and Windows PowerShell start files with a byte-order mark.
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut rows: Vec<(String, String, String)> = Vec::new(); // (text, label, source)
+    let mut rows: Vec<Row> = Vec::new();
     let lower = path.to_string_lossy().to_ascii_lowercase();
     if lower.ends_with(".csv") {
         let records = csv_records(text).with_context(|| format!("parsing {}", path.display()))?;
@@ -75,12 +94,21 @@ pub fn read_table(path: &Path, columns: &Columns) -> Result<Dataset> {
                 .position(|h| h.trim() == name)
                 .with_context(|| format!("{}: no column {name:?} (columns: {})", path.display(), header.join(", ")))
         };
-        let (ti, li) = (col(&columns.text)?, col(&columns.label)?);
+        let ti = col(&columns.text)?;
+        let li = if labels_required { Some(col(&columns.label)?) } else { col(&columns.label).ok() };
+        let pi = columns.pair.as_deref().map(col).transpose()?;
         for (i, r) in body.iter().enumerate() {
-            let (Some(t), Some(l)) = (r.get(ti), r.get(li)) else {
-                bail!("{}: record {} has {} fields, the header {}", path.display(), i + 2, r.len(), header.len());
+            let field = |c: usize| {
+                r.get(c).with_context(|| {
+                    format!("{}: record {} has {} fields, the header {}", path.display(), i + 2, r.len(), header.len())
+                })
             };
-            rows.push((t.clone(), l.trim().to_string(), format!("{}:{}", path.display(), i + 2)));
+            rows.push(Row {
+                text: field(ti)?.clone(),
+                pair: pi.map(field).transpose()?.cloned(),
+                label: li.map(field).transpose()?.map(|l| l.trim().to_string()),
+                source: format!("{}:{}", path.display(), i + 2),
+            });
         }
     } else {
         for (i, line) in text.lines().enumerate() {
@@ -89,23 +117,39 @@ pub fn read_table(path: &Path, columns: &Columns) -> Result<Dataset> {
             }
             let v: serde_json::Value = serde_json::from_str(line)
                 .with_context(|| format!("{}: line {} is not JSON", path.display(), i + 1))?;
-            let t = v
-                .get(&columns.text)
-                .and_then(|t| t.as_str())
-                .with_context(|| format!("{}: line {} has no text field {:?}", path.display(), i + 1, columns.text))?;
-            let l = v.get(&columns.label).and_then(label_text).with_context(|| {
-                format!("{}: line {} has no label field {:?}", path.display(), i + 1, columns.label)
-            })?;
-            rows.push((t.to_string(), l, format!("{}:{}", path.display(), i + 1)));
+            let text_field = |name: &str| {
+                v.get(name)
+                    .and_then(|t| t.as_str())
+                    .map(str::to_string)
+                    .with_context(|| format!("{}: line {} has no text field {name:?}", path.display(), i + 1))
+            };
+            let label = v.get(&columns.label).and_then(label_text);
+            if labels_required && label.is_none() {
+                bail!("{}: line {} has no label field {:?}", path.display(), i + 1, columns.label);
+            }
+            rows.push(Row {
+                text: text_field(&columns.text)?,
+                pair: columns.pair.as_deref().map(text_field).transpose()?,
+                label,
+                source: format!("{}:{}", path.display(), i + 1),
+            });
         }
     }
-    let classes: Vec<String> = rows.iter().map(|r| r.1.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    // Unlabelled rows (read_texts) get label 0; a file with some labels and not others is refused.
+    let labelled = rows.iter().filter(|r| r.label.is_some()).count();
+    if labelled > 0 && labelled < rows.len() {
+        let r = rows.iter().find(|r| r.label.is_none()).expect("an unlabelled row");
+        bail!("{}: some rows have a label {:?} and others not ({})", path.display(), columns.label, r.source);
+    }
+    let classes: Vec<String> =
+        rows.iter().filter_map(|r| r.label.clone()).collect::<BTreeSet<_>>().into_iter().collect();
     let examples = rows
         .into_iter()
-        .map(|(text, l, source)| Example {
-            text,
-            label: classes.binary_search(&l).expect("label is in its own set"),
-            source,
+        .map(|r| Example {
+            label: r.label.map_or(0, |l| classes.binary_search(&l).expect("label is in its own set")),
+            text: r.text,
+            pair: r.pair,
+            source: r.source,
         })
         .collect();
     Ok(Dataset { classes, examples, notices: Vec::new() })

@@ -59,6 +59,8 @@ pub struct BertClassifier {
     pub num_labels: usize,
     /// What the classification head reads (the pooler output unless the caller sets another).
     pub pooling: Pooling,
+    /// Trained on sentence pairs: each input is two texts, `[CLS] a [SEP] b [SEP]`.
+    pub text_pairs: bool,
     pub params: ParamStore,
     word: usize,
     pos: usize,
@@ -182,6 +184,7 @@ impl BertClassifier {
             config: config.clone(),
             num_labels,
             pooling: Pooling::Pooler,
+            text_pairs: false,
             params,
             word,
             pos,

@@ -7,7 +7,7 @@ use super::{BertClassifier, Dropouts, Rows};
 use crate::autograd::Tape;
 use crate::gpu::{Gpu, GpuError};
 use crate::ops::embedding::TokenBatch;
-use crate::tokenizer::Tokenizer;
+use crate::tokenizer::{Encoding, Tokenizer};
 
 /// What summarizes a sequence: for `embed`, the vector returned; for the classifier, what its
 /// head reads (`wgbert train --pool`).
@@ -49,15 +49,41 @@ pub async fn embed_texts_async(
     pool: Pooling,
     batch: usize,
 ) -> Result<Vec<Vec<f32>>, GpuError> {
+    let encs: Vec<Encoding> = texts.iter().map(|t| tok.encode_for_model(t, max_len)).collect();
+    embed_encodings_async(gpu, model, &encs, pool, batch).await
+}
+
+/// One embedding per sentence pair, encoded `[CLS] a [SEP] b [SEP]` (token types 0 then 1,
+/// the longer side truncated first).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn embed_pairs(
+    gpu: &Arc<Gpu>,
+    model: &BertClassifier,
+    tok: &Tokenizer,
+    pairs: &[(String, String)],
+    max_len: usize,
+    pool: Pooling,
+    batch: usize,
+) -> Result<Vec<Vec<f32>>, GpuError> {
+    let encs: Vec<Encoding> = pairs.iter().map(|(a, b)| tok.encode_pair(a, b, max_len)).collect();
+    pollster::block_on(embed_encodings_async(gpu, model, &encs, pool, batch))
+}
+
+async fn embed_encodings_async(
+    gpu: &Arc<Gpu>,
+    model: &BertClassifier,
+    encodings: &[Encoding],
+    pool: Pooling,
+    batch: usize,
+) -> Result<Vec<Vec<f32>>, GpuError> {
     let c = model.config.hidden_size;
-    let mut out = Vec::with_capacity(texts.len());
-    for chunk in texts.chunks(batch.max(1)) {
-        let encs: Vec<_> = chunk.iter().map(|t| tok.encode_for_model(t, max_len)).collect();
+    let mut out = Vec::with_capacity(encodings.len());
+    for encs in encodings.chunks(batch.max(1)) {
         let t = encs.iter().map(|e| e.real_len()).max().unwrap_or(2).max(1);
         let b = encs.len();
         let (mut ids, mut types, mut mask) =
             (Vec::with_capacity(b * t), Vec::with_capacity(b * t), Vec::with_capacity(b * t));
-        for e in &encs {
+        for e in encs {
             ids.extend_from_slice(&e.ids[..t]);
             types.extend_from_slice(&e.type_ids[..t]);
             mask.extend(e.attention_mask[..t].iter().map(|&m| m as f32));

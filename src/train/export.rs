@@ -14,6 +14,9 @@ pub const CLASSES_KEY: &str = "wgbert_classes";
 /// Key in config.json naming what the head reads when it is not BERT's pooler output ("cls" or
 /// "mean"): transformers' `BertForSequenceClassification` ignores it (README, "Mean pooling").
 pub const POOLING_KEY: &str = "wgbert_pooling";
+/// Key in config.json saying the model reads sentence pairs (`predict` then splits its inputs
+/// at a tab).
+pub const TEXT_PAIRS_KEY: &str = "wgbert_text_pairs";
 
 pub fn export_model(model: &BertClassifier, classes: &[String], base_dir: &Path, out: &Path) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -42,6 +45,9 @@ pub fn export_model(model: &BertClassifier, classes: &[String], base_dir: &Path,
     if model.pooling != Pooling::Pooler {
         obj.insert(POOLING_KEY.into(), serde_json::to_value(model.pooling)?);
     }
+    if model.text_pairs {
+        obj.insert(TEXT_PAIRS_KEY.into(), true.into());
+    }
     crate::fsio::write_atomic(&out.join("config.json"), &serde_json::to_vec_pretty(&json)?)?;
 
     for f in ["vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"] {
@@ -67,17 +73,19 @@ pub fn classes_of(dir: &Path, num_labels: usize) -> Vec<String> {
     (0..num_labels.max(2)).map(|i| i.to_string()).collect()
 }
 
-/// What the head of the model in `dir` reads (`POOLING_KEY`; the pooler output when absent).
-pub fn pooling_of(dir: &Path) -> Result<Pooling> {
+/// What the head of the model in `dir` reads (`POOLING_KEY`; the pooler output when absent) and
+/// whether it reads sentence pairs (`TEXT_PAIRS_KEY`).
+pub fn head_of(dir: &Path) -> Result<(Pooling, bool)> {
     let path = dir.join("config.json");
     let json: serde_json::Value = match std::fs::read(&path) {
         Ok(b) => serde_json::from_slice(&b).with_context(|| format!("{}: not JSON", path.display()))?,
-        Err(_) => return Ok(Pooling::Pooler),
+        Err(_) => return Ok((Pooling::Pooler, false)),
     };
-    match json.get(POOLING_KEY) {
-        None => Ok(Pooling::Pooler),
+    let pooling = match json.get(POOLING_KEY) {
+        None => Pooling::Pooler,
         Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
             anyhow::anyhow!("{}: {POOLING_KEY} is {v}, not one of \"pooler\", \"cls\", \"mean\"", path.display())
-        }),
-    }
+        })?,
+    };
+    Ok((pooling, json.get(TEXT_PAIRS_KEY).and_then(|v| v.as_bool()).unwrap_or(false)))
 }

@@ -22,6 +22,9 @@ pub struct TrainJob {
     pub test_data: Option<PathBuf>,
     pub text_column: String,
     pub label_column: String,
+    /// The second text of sentence pairs (absent: single texts).
+    #[serde(default)]
+    pub text_pair_column: Option<String>,
     pub limit_train: Option<usize>,
     pub limit_test: Option<usize>,
     pub validation_fraction: f32,
@@ -36,6 +39,7 @@ impl TrainJob {
             test_data: None,
             text_column: "text".into(),
             label_column: "label".into(),
+            text_pair_column: None,
             limit_train: None,
             limit_test: None,
             validation_fraction: 0.2,
@@ -44,7 +48,11 @@ impl TrainJob {
     }
 
     fn columns(&self) -> Columns {
-        Columns { text: self.text_column.clone(), label: self.label_column.clone() }
+        Columns {
+            text: self.text_column.clone(),
+            label: self.label_column.clone(),
+            pair: self.text_pair_column.clone(),
+        }
     }
 }
 
@@ -189,6 +197,7 @@ pub fn run_job(
     let num_labels = if d.classes.len() == 2 { 1 } else { d.classes.len() };
     let mut model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, num_labels, o.seed)?;
     model.pooling = o.pool;
+    model.text_pairs = job.text_pair_column.is_some();
     drop(ckpt);
     super::prepare_precision(gpu, &mut model, o.precision)?;
     say(&format!(
@@ -255,6 +264,7 @@ pub fn export_run(gpu: &Arc<Gpu>, run_dir: &Path, out: &Path) -> Result<()> {
     let num_labels = if classes.len() == 2 { 1 } else { classes.len() };
     let mut model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, num_labels, job.options.seed)?;
     model.pooling = job.options.pool;
+    model.text_pairs = job.text_pair_column.is_some();
     model.params.load(gpu, &run_dir.join("checkpoints").join(latest.trim()).join("params.safetensors"))?;
     export::export_model(&model, &classes, &job.model, out)
 }

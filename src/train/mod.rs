@@ -445,21 +445,62 @@ pub async fn predict_async(
         classes: vec![],
         examples: texts
             .iter()
-            .map(|t| crate::data::Example { text: t.clone(), label: 0, source: String::new() })
+            .map(|t| crate::data::Example { text: t.clone(), pair: None, label: 0, source: String::new() })
             .collect(),
         notices: vec![],
     };
     let enc = Encoded::new(tok, &data, max_len);
+    let logits = logits_async(gpu, model, &enc, tok.pad_id(), batch_size, |_| {}).await?;
+    Ok(predictions(&logits, model.num_labels))
+}
+
+/// The logits (N, labels) of every encoded example, in their order. Batches take examples of
+/// similar length together (sorted by length), so that little of a batch is padding;
+/// `progress` hears how many examples are done after each batch.
+pub async fn logits_async(
+    gpu: &Arc<Gpu>,
+    model: &BertClassifier,
+    enc: &Encoded,
+    pad_id: u32,
+    batch_size: usize,
+    mut progress: impl FnMut(usize),
+) -> Result<Vec<f32>> {
     let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
-    let mut out = Vec::with_capacity(texts.len());
-    let order: Vec<usize> = (0..enc.len()).collect();
+    let k = model.num_labels;
+    let mut order: Vec<usize> = (0..enc.len()).collect();
+    order.sort_by_key(|&i| enc.ids[i].len());
+    let mut out = vec![0.0f32; enc.len() * k];
+    let mut done = 0;
     for rows in order.chunks(batch_size.max(1)) {
-        let batch = make_batch(gpu, &enc, rows, tok.pad_id(), model.config.vocab_size, model.config.type_vocab_size)?;
+        let batch = make_batch(gpu, enc, rows, pad_id, model.config.vocab_size, model.config.type_vocab_size)?;
         let mut tape = Tape::inference(gpu);
-        let logits = model.forward(&mut tape, &batch.tokens, &batch.mask, none)?;
-        out.extend(predictions(&logits.value.to_vec_async().await?, model.num_labels));
+        let logits = model.forward(&mut tape, &batch.tokens, &batch.mask, none)?.value.to_vec_async().await?;
+        for (&r, z) in rows.iter().zip(logits.chunks(k)) {
+            out[r * k..(r + 1) * k].copy_from_slice(z);
+        }
+        done += rows.len();
+        progress(done);
     }
     Ok(out)
+}
+
+/// Every class's probability for each row of logits (N, labels): softmax, or for one logit
+/// [1 − σ(z), σ(z)].
+pub fn probabilities(logits: &[f32], num_labels: usize) -> Vec<Vec<f32>> {
+    logits
+        .chunks(num_labels)
+        .map(|z| {
+            if num_labels == 1 {
+                let p = 1.0 / (1.0 + (-z[0]).exp());
+                vec![1.0 - p, p]
+            } else {
+                let mx = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                let e: Vec<f32> = z.iter().map(|v| (v - mx).exp()).collect();
+                let sum: f32 = e.iter().sum();
+                e.iter().map(|v| v / sum).collect()
+            }
+        })
+        .collect()
 }
 
 /// A trained model folder: the run's `model/` when given a run folder.
@@ -485,7 +526,7 @@ pub fn load_classifier(
         bail!("{}: no classifier weights (classifier.weight): train a model first with `wgbert train`", dir.display());
     }
     let mut model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, num_labels, 0)?;
-    model.pooling = export::pooling_of(&dir)?;
+    (model.pooling, model.text_pairs) = export::head_of(&dir)?;
     let tok = crate::tokenizer::Tokenizer::from_dir(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
     Ok((model, classes, tok))
 }

@@ -142,3 +142,24 @@ pub fn tiny_data(dir: &Path, name: &str, n: usize, seed: usize) -> PathBuf {
     std::fs::write(&p, lines).unwrap();
     p
 }
+
+/// Runs the wgbert binary with `args` and `stdin`; returns (success, stdout, stderr).
+pub fn wgbert(args: &[&str], stdin: &str) -> (bool, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wgbert"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A command that fails before reading its input closes the pipe: not an error here.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
