@@ -1,8 +1,9 @@
 //! Fine-tuning: the loop, evaluation, history, checkpoints and resume, export.
 //!
-//! A run folder holds `run.json` (what was asked), `checkpoints/` (the latest state, written
-//! atomically at the end of each epoch and on interruption), `history.json`/`history.csv`, and
-//! `model/` (the exported model). Steps are deterministic for a seed — data order per epoch and
+//! A run folder holds `run.json` (what was asked), `examples.json` (the examples and each
+//! epoch's batch order), `checkpoints/` (the latest state, written atomically at the end of
+//! each epoch and on interruption, and `step-0`, the initial weights in the Hugging Face
+//! layout), `history.json`/`history.csv`, and `model/` (the exported model). Steps are deterministic for a seed — data order per epoch and
 //! dropout masks per step derive from it — so a resumed run reaches the same parameters.
 
 pub mod batches;
