@@ -7,6 +7,9 @@
 //   m     = β1 m + (1 - β1) g;   v = β2 v + (1 - β2) g²
 //   p    -= (lr / bc1) · m / (√v / √bc2 + eps)              bc = 1 - βᵗ, computed on the host
 //
+// Elements before `first` are frozen (`--freeze-layers`: a parameter prefix of the arena) and
+// left untouched; the grid covers [first, n).
+//
 // ‖all grads‖² is read from a one-element GPU buffer filled by reduce.wgsl, so the clip needs
 // no read-back.
 //
@@ -27,6 +30,7 @@ struct Params {
     max_norm: f32,
     grad_scale: f32,
     check: u32,
+    first: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -41,12 +45,13 @@ struct Params {
 @compute @workgroup_size(256)
 fn adamw_step(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32) {
-    let i = (wg.y * nwg.x + wg.x) * 256u + li;
+    let k = (wg.y * nwg.x + wg.x) * 256u + li;
+    let i = p.first + k;
     if i >= p.n { return; }
     // Exponent bits all ones: inf or NaN (tested on the bits; compilers may assume finite floats).
     let bad_norm = p.check != 0u && (bitcast<u32>(norm_sq[0]) & 0x7f800000u) == 0x7f800000u;
     let skip = status[0] != 0u || bad_norm;
-    if i == 0u { status[1] = select(0u, 1u, skip); }
+    if k == 0u { status[1] = select(0u, 1u, skip); }
     if skip { return; }
     var clip = 1.0;
     if p.max_norm > 0.0 {

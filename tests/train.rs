@@ -131,6 +131,35 @@ fn a_head_on_the_mean_of_the_tokens_trains_exports_and_reloads() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[test]
+fn frozen_layers_keep_their_weights_and_the_rest_learns() {
+    let g = gpu();
+    let dir = temp("train-freeze");
+    let mut j = job(&dir, 6);
+    j.options.lr = 3e-3;
+    j.options.pool = wgbert::model::Pooling::Mean;
+    j.options.freeze_layers = 1;
+    let run = dir.join("run");
+    let r = run_job(&g, &j, &run, &AtomicBool::new(false), |_| {}, |_| {}).unwrap();
+    assert!(r.test.unwrap().accuracy > 0.8);
+    let before = wgbert::checkpoint::load_tensors(&run.join("checkpoints/step-0/model.safetensors")).unwrap().0;
+    let after = wgbert::checkpoint::load_tensors(&run.join("model/model.safetensors")).unwrap().0;
+    for (name, t) in &after {
+        let frozen = name.starts_with("bert.embeddings.") || name.starts_with("bert.encoder.layer.0.");
+        let trained = name.starts_with("bert.encoder.layer.1.") || name.starts_with("classifier.");
+        if frozen {
+            assert_eq!(t.data, before[name].data, "{name} is frozen");
+        } else if trained {
+            assert_ne!(t.data, before[name].data, "{name} trains");
+        }
+    }
+    // More layers than the model has is refused.
+    j.options.freeze_layers = 3;
+    let err = run_job(&g, &j, &dir.join("run3"), &AtomicBool::new(false), |_| {}, |_| {}).unwrap_err().to_string();
+    assert!(err.contains("--freeze-layers 3: the model has 2 encoder layers"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// Runs `j` into `run` and stops it after step 3 of the first epoch, as Ctrl-C does.
 fn interrupt_at_step_3(g: &std::sync::Arc<wgbert::gpu::Gpu>, j: &TrainJob, run: &Path) {
     let stop = AtomicBool::new(false);

@@ -51,6 +51,9 @@ pub struct Arena {
     /// Mixed precision: the f16 copy of the values from element `.0` on (the span of the
     /// parameters that have shadows), else None.
     pub half: Option<(usize, Tensor)>,
+    /// Elements before this one belong to frozen parameters (`ParamStore::freeze_prefix`):
+    /// the optimizer leaves them alone. 0 when nothing is frozen.
+    pub first_trainable: usize,
 }
 
 /// All parameters of a model, in a fixed order (the optimizer's state follows it).
@@ -90,6 +93,23 @@ impl ParamStore {
     /// Number of scalars.
     pub fn numel(&self) -> usize {
         self.params.iter().map(|p| p.value.numel()).sum()
+    }
+
+    /// Freezes the first `n` parameters (in store order): the optimizer skips them. A frozen
+    /// set is a prefix, so that each arena's trainable part is one range; the model runs the
+    /// frozen layers without recording (no gradients reach them).
+    pub fn freeze_prefix(&mut self, n: usize) -> Result<(), GpuError> {
+        if self.arenas.is_empty() || self.params.iter().any(|p| p.slot.is_none()) {
+            return Err(GpuError::Shape("freezing needs a packed parameter store (ParamStore::pack)".into()));
+        }
+        for a in &mut self.arenas {
+            a.first_trainable = 0;
+        }
+        for (k, a) in self.arenas.iter_mut().enumerate() {
+            let trainable = self.params.iter().enumerate().filter(|(i, p)| *i >= n && p.slot.is_some_and(|s| s.0 == k));
+            a.first_trainable = trainable.map(|(_, p)| p.slot.expect("packed").1).min().unwrap_or(a.values.numel());
+        }
+        Ok(())
     }
 
     /// Sets every gradient to zero (recorded; no wait).
@@ -141,7 +161,7 @@ impl ParamStore {
                 start += n;
             }
             let decay = gpu.upload(&format!("weight decay per slot (arena {k})"), &[len / DECAY_SLOT], &decay)?;
-            arenas.push(Arena { values, grads, decay, half: None });
+            arenas.push(Arena { values, grads, decay, half: None, first_trainable: 0 });
         }
         self.arenas = arenas;
         Ok(())

@@ -21,6 +21,9 @@ type Result<T> = std::result::Result<T, GpuError>;
 pub struct Var {
     id: usize,
     pub value: Tensor,
+    /// Made while the tape recorded: a gradient can flow back through it. Values computed in
+    /// a `without_recording` segment (frozen layers) are constants.
+    needs_grad: bool,
 }
 
 /// Gradients of the variables, filled as the backward pass reaches them.
@@ -48,6 +51,15 @@ impl Grads {
 }
 
 type Backward = Box<dyn FnOnce(&mut Grads) -> Result<()>>;
+
+/// Passes a linear layer's input gradient on, when its input needs one (a constant, such as
+/// the output of frozen layers, gets none, and none was computed).
+fn add_input_grad(g: &mut Grads, xid: usize, need_dx: bool, dx: Option<Tensor>) -> Result<()> {
+    if !need_dx {
+        return Ok(());
+    }
+    g.add(xid, dx.ok_or_else(|| unsaved("linear", "input gradient"))?)
+}
 
 /// A backward closure found missing what its forward should have kept: a bug, reported as an
 /// error naming the op rather than a panic.
@@ -100,7 +112,17 @@ impl Tape {
 
     fn var(&mut self, value: Tensor) -> Var {
         self.next_id += 1;
-        Var { id: self.next_id, value }
+        Var { id: self.next_id, value, needs_grad: self.recording }
+    }
+
+    /// Runs `f` with recording off: its ops run forward only, as in inference (no dropout, no
+    /// saved activations), and their results are constants to the rest of the tape. Frozen
+    /// layers run this way; the first recorded op after them computes no input gradient.
+    pub fn without_recording<R>(&mut self, f: impl FnOnce(&mut Tape) -> R) -> R {
+        let was = std::mem::replace(&mut self.recording, false);
+        let r = f(self);
+        self.recording = was;
+        r
     }
 
     /// A leaf that needs no gradient (inputs).
@@ -186,12 +208,12 @@ impl Tape {
             return self.linear_half(x, w, b, None, status);
         }
         let out = self.var(matmul::linear(&self.gpu, &x.value, &w.value, Some(&b.value))?);
-        let (id, xid, xv, gpu) = (out.id, x.id, x.value.clone(), self.gpu.clone());
+        let (id, xid, xv, gpu, need_dx) = (out.id, x.id, x.value.clone(), self.gpu.clone(), x.needs_grad);
         let (wv, dw, db) = (w.value.clone(), w.grad.clone(), b.grad.clone());
         self.record(move |g| {
             let Some(dy) = g.take(id) else { return Ok(()) };
-            let dx = matmul::linear_backward(&gpu, &dy, &xv, &wv, &dw, Some(&db), true)?;
-            g.add(xid, dx.ok_or_else(|| unsaved("linear", "input gradient"))?)
+            let dx = matmul::linear_backward(&gpu, &dy, &xv, &wv, &dw, Some(&db), need_dx)?;
+            add_input_grad(g, xid, need_dx, dx)
         });
         Ok(out)
     }
@@ -205,15 +227,15 @@ impl Tape {
         }
         let (y, pre) = matmul::linear_act(&self.gpu, &x.value, &w.value, Some(&b.value), act, self.recording)?;
         let out = self.var(y);
-        let (id, xid, xv, gpu) = (out.id, x.id, x.value.clone(), self.gpu.clone());
+        let (id, xid, xv, gpu, need_dx) = (out.id, x.id, x.value.clone(), self.gpu.clone(), x.needs_grad);
         let (wv, dw, db) = (w.value.clone(), w.grad.clone(), b.grad.clone());
         self.record(move |g| {
             let Some(dy) = g.take(id) else { return Ok(()) };
             let pre = pre.ok_or_else(|| unsaved("linear_act", "pre-activation"))?;
             let dh = gelu_backward(&gpu, &dy, &pre, act)?;
             drop((dy, pre));
-            let dx = matmul::linear_backward(&gpu, &dh, &xv, &wv, &dw, Some(&db), true)?;
-            g.add(xid, dx.ok_or_else(|| unsaved("linear", "input gradient"))?)
+            let dx = matmul::linear_backward(&gpu, &dh, &xv, &wv, &dw, Some(&db), need_dx)?;
+            add_input_grad(g, xid, need_dx, dx)
         });
         Ok(out)
     }
@@ -235,7 +257,7 @@ impl Tape {
             None => (matmul::linear(&self.gpu, &x16, &w16, Some(&b.value))?, None),
         };
         let out = self.var(y);
-        let (id, xid, gpu) = (out.id, x.id, self.gpu.clone());
+        let (id, xid, gpu, need_dx) = (out.id, x.id, self.gpu.clone(), x.needs_grad);
         let (dw, db) = (w.grad.clone(), b.grad.clone());
         self.record(move |g| {
             let Some(dy) = g.take(id) else { return Ok(()) };
@@ -244,8 +266,8 @@ impl Tape {
                 None => dy,
             };
             let dy16 = convert::to_f16_checked(&gpu, &dy, &status)?;
-            let dx = matmul::linear_backward_with(&gpu, &dy, &dy16, &x16, &w16, &dw, Some(&db), true)?;
-            g.add(xid, dx.ok_or_else(|| unsaved("linear", "input gradient"))?)
+            let dx = matmul::linear_backward_with(&gpu, &dy, &dy16, &x16, &w16, &dw, Some(&db), need_dx)?;
+            add_input_grad(g, xid, need_dx, dx)
         });
         Ok(out)
     }

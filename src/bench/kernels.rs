@@ -246,6 +246,7 @@ fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> 
             max_norm: 1.0,
             grad_scale: 1.0,
             check_finite: false,
+            first: 0,
         };
         cases.push(Case {
             kernel: "adamw",

@@ -63,6 +63,11 @@ pub struct TrainArgs {
     /// (what sentence-transformers models such as all-MiniLM-L6-v2 were trained for).
     #[arg(long, value_enum, default_value_t = crate::model::Pooling::Pooler)]
     pool: crate::model::Pooling,
+    /// Freeze the embeddings and the first N encoder layers: they keep their pretrained
+    /// weights and run as in inference (no dropout); the backward pass and the optimizer stop
+    /// above them, so a step costs less. 0 trains every layer.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    freeze_layers: usize,
     /// Also save a checkpoint every N steps (one is always saved at each epoch's end and on Ctrl-C).
     #[arg(long, value_name = "N")]
     checkpoint_every: Option<usize>,
@@ -109,6 +114,7 @@ fn job_of(a: &TrainArgs) -> anyhow::Result<(TrainJob, PathBuf)> {
     o.precision = a.precision;
     o.loss_scale = a.loss_scale;
     o.pool = a.pool;
+    o.freeze_layers = a.freeze_layers;
     Ok((job, out.clone()))
 }
 

@@ -61,6 +61,9 @@ pub struct BertClassifier {
     pub pooling: Pooling,
     /// Trained on sentence pairs: each input is two texts, `[CLS] a [SEP] b [SEP]`.
     pub text_pairs: bool,
+    /// The embeddings and the first `frozen_layers` encoder layers are frozen (0: none): they
+    /// run without recording, in inference mode (no dropout), and the optimizer skips them.
+    frozen_layers: usize,
     pub params: ParamStore,
     word: usize,
     pos: usize,
@@ -185,6 +188,7 @@ impl BertClassifier {
             num_labels,
             pooling: Pooling::Pooler,
             text_pairs: false,
+            frozen_layers: 0,
             params,
             word,
             pos,
@@ -222,30 +226,79 @@ impl BertClassifier {
         }
         let shape = AttentionShape { b: batch.b, t: batch.t, nh: cfg.num_attention_heads, hs: cfg.head_size() };
         let act = activation(cfg.hidden_act);
-        let x = tape.embedding(batch, self.p(self.word), self.p(self.pos), self.p(self.ttype))?;
-        let x = tape.layernorm(&x, self.p(self.emb_ln_w), self.p(self.emb_ln_b), eps)?;
-        let mut x = tape.dropout(&x, drop.hidden)?;
+        let frozen = self.frozen_layers;
+        let embed = |tape: &mut Tape| -> Result<Var, GpuError> {
+            let x = tape.embedding(batch, self.p(self.word), self.p(self.pos), self.p(self.ttype))?;
+            let x = tape.layernorm(&x, self.p(self.emb_ln_w), self.p(self.emb_ln_b), eps)?;
+            tape.dropout(&x, drop.hidden)
+        };
+        let mut x = if frozen > 0 { tape.without_recording(embed)? } else { embed(tape)? };
         for (i, l) in self.layers.iter().enumerate() {
-            let qkv = tape.linear(&x, self.p(l.qkv_w), self.p(l.qkv_b))?;
-            // Keys and values come from every token; in the last layer of `Rows::Cls` only token
-            // 0's query, residual and feed-forward are computed, as nothing else reaches the output.
-            let cls_only = rows == Rows::Cls && i + 1 == self.layers.len();
-            let (ctx, residual) = if cls_only {
-                let ctx = tape.attention_cls(&qkv, mask, shape, drop.attention)?;
-                (ctx, tape.first_token(&x, batch.b, batch.t)?)
-            } else {
-                (tape.attention(&qkv, mask, shape, drop.attention)?, x)
-            };
-            let a = tape.linear(&ctx, self.p(l.attn_out_w), self.p(l.attn_out_b))?;
-            let x1 = tape.add_layernorm(&a, &residual, drop.hidden, self.p(l.attn_ln_w), self.p(l.attn_ln_b), eps)?;
-            let h = tape.linear_act(&x1, self.p(l.inter_w), self.p(l.inter_b), act)?;
-            let o = tape.linear(&h, self.p(l.out_w), self.p(l.out_b))?;
-            x = tape.add_layernorm(&o, &x1, drop.hidden, self.p(l.out_ln_w), self.p(l.out_ln_b), eps)?;
+            let layer = |tape: &mut Tape, x: Var| self.layer(tape, l, x, mask, shape, drop, act, i, rows, batch);
+            x = if i < frozen { tape.without_recording(|t| layer(t, x))? } else { layer(tape, x)? };
         }
         if rows == Rows::Cls && self.layers.is_empty() {
             x = tape.first_token(&x, batch.b, batch.t)?;
         }
         Ok(x)
+    }
+
+    /// Encoder layer `i` (`l`) on x.
+    #[allow(clippy::too_many_arguments)]
+    fn layer(
+        &self,
+        tape: &mut Tape,
+        l: &Layer,
+        x: Var,
+        mask: &Tensor,
+        shape: AttentionShape,
+        drop: Dropouts,
+        act: GeluKind,
+        i: usize,
+        rows: Rows,
+        batch: &Arc<TokenBatch>,
+    ) -> Result<Var, GpuError> {
+        let eps = self.config.layer_norm_eps;
+        let qkv = tape.linear(&x, self.p(l.qkv_w), self.p(l.qkv_b))?;
+        // Keys and values come from every token; in the last layer of `Rows::Cls` only token
+        // 0's query, residual and feed-forward are computed, as nothing else reaches the output.
+        let cls_only = rows == Rows::Cls && i + 1 == self.layers.len();
+        let (ctx, residual) = if cls_only {
+            let ctx = tape.attention_cls(&qkv, mask, shape, drop.attention)?;
+            (ctx, tape.first_token(&x, batch.b, batch.t)?)
+        } else {
+            (tape.attention(&qkv, mask, shape, drop.attention)?, x)
+        };
+        let a = tape.linear(&ctx, self.p(l.attn_out_w), self.p(l.attn_out_b))?;
+        let x1 = tape.add_layernorm(&a, &residual, drop.hidden, self.p(l.attn_ln_w), self.p(l.attn_ln_b), eps)?;
+        let h = tape.linear_act(&x1, self.p(l.inter_w), self.p(l.inter_b), act)?;
+        let o = tape.linear(&h, self.p(l.out_w), self.p(l.out_b))?;
+        tape.add_layernorm(&o, &x1, drop.hidden, self.p(l.out_ln_w), self.p(l.out_ln_b), eps)
+    }
+
+    /// Freezes the embeddings and the first `k` encoder layers (`wgbert train --freeze-layers`):
+    /// they keep their pretrained weights, run in inference mode, and the backward pass stops
+    /// above them. 0 unfreezes everything; the pooler and the classifier always train.
+    pub fn freeze_layers(&mut self, k: usize) -> Result<(), GpuError> {
+        if k > self.layers.len() {
+            return Err(GpuError::Shape(format!(
+                "--freeze-layers {k}: the model has {} encoder layers",
+                self.layers.len()
+            )));
+        }
+        // The parameters were added in model order: embeddings, layer 0, 1, …, pooler, head.
+        let first_trainable = match k {
+            0 => 0,
+            k if k < self.layers.len() => self.layers[k].attn_out_w,
+            _ => self.pool_w,
+        };
+        self.params.freeze_prefix(first_trainable)?;
+        self.frozen_layers = k;
+        Ok(())
+    }
+
+    pub fn frozen_layers(&self) -> usize {
+        self.frozen_layers
     }
 
     /// The pooler output tanh(dense(h₀)) (B, C) of the first tokens' hidden states h₀ (B, C).

@@ -21,6 +21,8 @@ pub struct AdamwStep {
     pub grad_scale: f32,
     /// Skip the step when the global norm is inf or NaN (mixed precision).
     pub check_finite: bool,
+    /// Update elements [first, n) only: the ones before are frozen (a parameter prefix).
+    pub first: usize,
 }
 
 impl AdamwStep {
@@ -73,13 +75,13 @@ pub fn adamw_update_guarded(
     #[rustfmt::skip]
     let params = [
         n as u32, f(h.lr), f(h.beta1), f(h.beta2), f(h.eps), f(h.weight_decay), f(bc1), f(bc2), f(h.max_norm),
-        f(h.grad_scale), h.check_finite as u32,
+        f(h.grad_scale), h.check_finite as u32, h.first.min(n) as u32,
     ];
     gpu.launch(
         &Kernel::new(Shader::Adamw, "adamw_step"),
         &params,
         &[Arg::R(grad), Arg::R(norm_sq), Arg::W(param), Arg::W(m), Arg::W(v), Arg::R(decay), Arg::W(status)],
-        grid_1d(n, 256),
+        grid_1d((n - h.first.min(n)).max(1), 256),
     )
 }
 

@@ -116,9 +116,14 @@ impl AdamW {
             max_norm: c.max_grad_norm,
             grad_scale: loss_scale.map_or(1.0, |s| 1.0 / s),
             check_finite: loss_scale.is_some(),
+            first: 0,
         };
         for (k, a) in params.arenas.iter().enumerate() {
+            if a.first_trainable >= a.values.numel() {
+                continue; // all frozen
+            }
             let (m, v) = (&self.m_arenas[k], &self.v_arenas[k]);
+            let h = AdamwStep { first: a.first_trainable, ..h };
             adamw_update_guarded(gpu, &h, &a.values, &a.grads, m, v, &a.decay, &self.norm_sq, &self.status)?;
         }
         Ok(())

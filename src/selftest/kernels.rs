@@ -277,6 +277,7 @@ pub fn adamw_step_3(grad_scale: f32, check_finite: bool) -> adamw::AdamwStep {
         max_norm: 1.0,
         grad_scale,
         check_finite,
+        first: 0,
     }
 }
 
@@ -321,6 +322,15 @@ pub fn adamw(c: &mut Checker) -> Result<()> {
     c.close("adamw (parameters)", "clipped", "1000", &p, &rp, tol::ADAMW_PARAM);
     c.close("adamw (first moment)", "clipped", "1000", &m, &rm, tol::ADAMW_M);
     c.close("adamw (second moment)", "clipped", "1000", &v, &rv, tol::ADAMW_V);
+
+    // A frozen prefix (--freeze-layers): elements before `first` keep their values, the rest
+    // take the very same step (the norm still spans every gradient).
+    let first = 300;
+    let ((fp, fm, _), _) = run(c, &g0, adamw::AdamwStep { first, ..adamw_step_3(1.0, false) }, None)?;
+    let want_p: Vec<f64> = f64s(&p0[..first]).into_iter().chain(f64s(&p[first..])).collect();
+    let want_m: Vec<f64> = f64s(&m0[..first]).into_iter().chain(f64s(&m[first..])).collect();
+    c.close("adamw frozen prefix (parameters)", "first 300", "1000", &fp, &want_p, tol::EXACT);
+    c.close("adamw frozen prefix (first moment)", "first 300", "1000", &fm, &want_m, tol::EXACT);
 
     // Loss scaling: gradients scaled by S with grad_scale 1/S give the unscaled step.
     let s = 4096.0;

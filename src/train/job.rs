@@ -198,6 +198,7 @@ pub fn run_job(
     let mut model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, num_labels, o.seed)?;
     model.pooling = o.pool;
     model.text_pairs = job.text_pair_column.is_some();
+    model.freeze_layers(o.freeze_layers)?;
     drop(ckpt);
     super::prepare_precision(gpu, &mut model, o.precision)?;
     say(&format!(

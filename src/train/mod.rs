@@ -59,6 +59,9 @@ pub struct TrainOptions {
     /// state, or the mean of the tokens' (the pooling sentence-transformers models learned).
     #[serde(default)]
     pub pool: crate::model::Pooling,
+    /// Freeze the embeddings and the first N encoder layers (0: train everything).
+    #[serde(default)]
+    pub freeze_layers: usize,
 }
 
 fn default_loss_scale() -> f32 {
@@ -111,6 +114,7 @@ impl Default for TrainOptions {
             precision: Precision::F32,
             loss_scale: default_loss_scale(),
             pool: crate::model::Pooling::Pooler,
+            freeze_layers: 0,
         }
     }
 }
