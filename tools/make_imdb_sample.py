@@ -2,7 +2,7 @@
 """Draws the small IMDB sample bundled for the README's main job (tests/fixtures/imdb_sample/).
 
 Usage: tools/make_imdb_sample.py ../shared/data/aclImdb_labeled.tar.gz tests/fixtures/imdb_sample
-Takes 120 positive + 120 negative reviews from aclImdb/train and 50 + 50 from aclImdb/test,
+Takes 320 positive + 320 negative reviews from aclImdb/train and 100 + 100 from aclImdb/test,
 chosen with Python's random.Random(42) over the sorted file names. Plain standard library.
 """
 import json
@@ -18,7 +18,7 @@ with tarfile.open(src, "r:gz") as tar:
         if m.isfile() and len(parts) == 4 and parts[1] in ("train", "test") and parts[2] in ("pos", "neg"):
             files[m.name] = tar.extractfile(m).read().decode("utf-8")
 rng = random.Random(42)
-for split, per_class in (("train", 120), ("test", 50)):
+for split, per_class in (("train", 320), ("test", 100)):
     rows = []
     for label in ("neg", "pos"):
         names = sorted(n for n in files if n.split("/")[1] == split and n.split("/")[2] == label)
