@@ -62,8 +62,14 @@ fn label_text(v: &serde_json::Value) -> Option<String> {
 pub fn read_table(path: &Path, columns: &Columns) -> Result<Dataset> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let text = crate::tokenizer::decode_text(path, bytes)?;
+    parse_table(path, &text, columns)
+}
+
+/// A .csv or .jsonl file's text (a browser's upload or fetch); `path` names it in errors and
+/// says the format (CSV when it ends in .csv, else JSONL).
+pub fn parse_table(path: &Path, text: &str, columns: &Columns) -> Result<Dataset> {
     // Excel's "CSV UTF-8" and Windows PowerShell start files with a byte-order mark.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut rows: Vec<(String, String, String)> = Vec::new(); // (text, label, source)
     let lower = path.to_string_lossy().to_ascii_lowercase();
     if lower.ends_with(".csv") {
