@@ -64,6 +64,12 @@ thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::default());
 }
 
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(s: &str);
+}
+
 /// Set by `stop()`: the training loop ends after the current step.
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -111,6 +117,8 @@ fn missing(l: &wgpu::Limits) -> Vec<String> {
 /// limits, features), or rejects with what is missing.
 #[wasm_bindgen]
 pub async fn init() -> Result<String, JsError> {
+    // A panic (a bug) would otherwise show as "unreachable executed" with no message.
+    std::panic::set_hook(Box::new(|info| console_error(&info.to_string())));
     let gpu = Gpu::new_async(&GpuOptions::default()).await.map_err(js)?;
     let l = gpu.limits();
     let lacks = missing(l);
