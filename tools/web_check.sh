@@ -6,14 +6,17 @@
 # and the predict / export round trip through `wgbert predict`. Exits non-zero on any failure.
 # Installs what is missing: chromium (apt-get), node's packages (npm ci in tools/web),
 # wasm-bindgen-cli (cargo install, in tools/web.sh). Results and page.png go to DIR
-# (default target/web/check).
+# (default target/web/check). --bench N adds N training steps of all-MiniLM-L6-v2 (batch 8,
+# max len 64) on both sides: losses compared, step times printed (minutes on a CPU adapter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=target/web/check
+bench=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --bench) bench="$2"; shift 2 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "tools/web_check.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -52,4 +55,4 @@ for _ in $(seq 50); do
 done
 mkdir -p "$out"
 node tools/web/check.mjs --url "http://127.0.0.1:$port/" --bin target/release/wgbert --out "$out" \
-  --chromium "$chromium" --minilm models/all-MiniLM-L6-v2 --tiny "$site/tiny"
+  --chromium "$chromium" --minilm models/all-MiniLM-L6-v2 --tiny "$site/tiny" --bench "$bench"

@@ -190,6 +190,26 @@ try {
     check('train', false, 'no --tiny model folder given');
   }
 
+  // --bench N: N training steps of all-MiniLM-L6-v2 (batch 8, max len 64) on both sides: the
+  // step losses compared, and the step times (slow on a CPU adapter: minutes).
+  if (args.bench && Number(args.bench) > 0) {
+    const n = Number(args.bench);
+    const BENCH = { epochs: 1, batchSize: 8, maxLen: 64, lr: 3e-5, seed: 42, dropout: 0.1, limitTrain: 8 * n };
+    const run = join(out, 'native-bench');
+    rmSync(run, { recursive: true, force: true });
+    native(['train', '--model', minilm, '--data', 'tests/fixtures/imdb_sample/train.jsonl', '--out', run, '--epochs', '1', '--batch-size', '8',
+      '--max-len', '64', '--lr', '3e-5', '--seed', '42', '--dropout', '0.1', '--limit-train', String(8 * n)]);
+    const nat = JSON.parse(readFileSync(join(run, 'history.json'), 'utf8'));
+    await evaluate(send, `wgbert.load('/models/all-MiniLM-L6-v2')`);
+    const web = await evaluate(send, `(async () => wgbert.train({ ...${JSON.stringify(BENCH)}, data: await (await fetch('/data/train.jsonl')).text() }))()`);
+    const a = nat.steps.map((s) => s[1]), b = web.history.steps.map((s) => s[1]);
+    const d = maxDiff(a, b);
+    check('MiniLM train steps', d <= TOL, `${b.length} steps of batch 8 x 64: max |browser - native| loss = ${d.toExponential(2)}; losses ${b.map((x) => x.toFixed(5)).join(', ')}`);
+    const natStep = nat.epochs[0].seconds / a.length;
+    console.log(`  MiniLM step time (epoch seconds / steps, validation included): browser ${web.seconds_per_step.toFixed(2)} s, native ${natStep.toFixed(2)} s`);
+    results.bench = { native_losses: a, browser_losses: b, max_diff: d, browser_seconds_per_step: web.seconds_per_step, native_seconds_per_step: natStep };
+  }
+
   // The page after training, for the README.
   await send('Emulation.setDeviceMetricsOverride', { width: 1000, height: 1500, deviceScaleFactor: 1, mobile: false });
   const shot = await send('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true });
