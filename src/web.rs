@@ -50,7 +50,6 @@ struct Loaded {
 struct Classifier {
     model: BertClassifier,
     classes: Vec<String>,
-    max_len: usize,
 }
 
 #[derive(Default)]
@@ -194,7 +193,7 @@ pub fn load_model(
         Some(_) => {
             let classes = classes_in_config(&config_json, config.num_labels());
             let model = classifier_of(&gpu, &config, &ckpt, &classes).map_err(js_anyhow)?;
-            Some(Rc::new(Classifier { model, classes, max_len: 128.min(config.max_position_embeddings) }))
+            Some(Rc::new(Classifier { model, classes }))
         }
         None => None,
     };
@@ -305,114 +304,148 @@ pub async fn train(
     test_text: Option<String>,
     on_event: js_sys::Function,
 ) -> Result<String, JsError> {
-    train_inner(options_json, train_name, train_text, test_name, test_text, on_event).await.map_err(js_anyhow)
+    let run = async {
+        let (gpu, m) = (gpu()?, loaded()?);
+        let w: WebTrainOptions = serde_json::from_str(&options_json).map_err(|e| anyhow!("training options: {e}"))?;
+        let o = TrainOptions {
+            epochs: w.epochs,
+            batch_size: w.batch_size,
+            max_len: w.max_len,
+            lr: w.lr,
+            warmup_fraction: w.warmup,
+            dropout: w.dropout,
+            weight_decay: w.weight_decay,
+            seed: w.seed,
+            precision: w.precision,
+            loss_scale: w.loss_scale,
+            ..TrainOptions::default()
+        };
+        check_options(&o, &m.config)?;
+        let cols = Columns { text: w.text_column, label: w.label_column };
+        let table = |name: &str, text: &str| -> Result<crate::data::Dataset> {
+            let d = table::parse_table(Path::new(name), text, &cols)?;
+            if d.is_empty() {
+                bail!("{name}: no examples");
+            }
+            Ok(d)
+        };
+        let all = table(&train_name, &train_text)?;
+        drop(train_text);
+        let test = match (test_name, test_text) {
+            (Some(n), Some(t)) => Some((table(&n, &t)?, PathBuf::from(n))),
+            _ => None,
+        };
+        // The CLI's split: 20% for validation (TrainJob::new), limits as --limit-train / --limit-test.
+        let split =
+            Split { validation_fraction: 0.2, limit_train: w.limit_train, limit_test: w.limit_test, seed: o.seed };
+        let d = split_data(all, Path::new(&train_name), test, &split)?;
+
+        let emit = |v: serde_json::Value| {
+            let _ = on_event.call1(&JsValue::NULL, &JsValue::from_str(&v.to_string()));
+        };
+        for n in &d.notices {
+            emit(json!({"type": "notice", "message": n}));
+        }
+        let num_labels = if d.classes.len() == 2 { 1 } else { d.classes.len() };
+        let mut model = BertClassifier::from_checkpoint(&gpu, &m.config, &m.ckpt, num_labels, o.seed)?;
+        prepare_precision(&gpu, &mut model, o.precision)?;
+        let train = Encoded::new(&m.tok, &d.train, o.max_len);
+        let val = Encoded::new(&m.tok, &d.validation, o.max_len);
+        emit(json!({
+            "type": "data",
+            "train": train.len(),
+            "validation": val.len(),
+            "test": d.test.as_ref().map_or(0, |t| t.len()),
+            "classes": d.classes,
+        }));
+        let pad = m.tok.pad_id();
+        let mut trainer = Trainer::new(&gpu, &model, o.clone(), train.len(), pad)?;
+        let validation = (!val.is_empty()).then_some((&val, d.classes.as_slice()));
+        STOP.store(false, Ordering::SeqCst);
+        let t0 = web_time::Instant::now();
+        let outcome = trainer
+            .train_async(None, &train, validation, &STOP, |e| match e {
+                Event::EpochStart { epoch, steps } => {
+                    emit(json!({"type": "epoch_start", "epoch": epoch + 1, "steps": steps}))
+                }
+                Event::Step { epoch, step, steps, loss, accuracy, batch_loss } => emit(json!({
+                    "type": "step", "epoch": epoch + 1, "step": step, "steps": steps,
+                    "loss": loss, "accuracy": accuracy, "batch_loss": batch_loss,
+                    "seconds": t0.elapsed().as_secs_f64(),
+                })),
+                Event::EpochEnd(r) => emit(json!({"type": "epoch_end", "row": r})),
+                Event::Saved { .. } => {}
+                Event::Notice(n) => emit(json!({"type": "notice", "message": n})),
+            })
+            .await?;
+        let train_seconds = t0.elapsed().as_secs_f64();
+        let history = trainer.history.clone();
+        drop(trainer);
+        let test = match (&d.test, outcome == Outcome::Finished) {
+            (Some(t), true) => {
+                let enc = Encoded::new(&m.tok, t, o.max_len);
+                let (report, _) = evaluate_async(&gpu, &model, &enc, &d.classes, o.batch_size, pad).await?;
+                emit(json!({"type": "test", "report": report}));
+                Some(report)
+            }
+            _ => None,
+        };
+        let steps = history.steps.len().max(1);
+        let result = json!({
+            "history": history,
+            "test": test,
+            "classes": d.classes,
+            "stopped": outcome != Outcome::Finished,
+            "train_seconds": train_seconds,
+            "seconds_per_step": train_seconds / steps as f64,
+            "examples": {"train": train.len(), "validation": val.len(), "test": d.test.as_ref().map_or(0, |t| t.len())},
+        });
+        let c = Classifier { model, classes: d.classes };
+        STATE.with(|s| s.borrow_mut().classifier = Some(Rc::new(c)));
+        Ok(result.to_string())
+    };
+    run.await.map_err(js_anyhow)
 }
 
-async fn train_inner(
-    options_json: String,
-    train_name: String,
-    train_text: String,
-    test_name: Option<String>,
-    test_text: Option<String>,
-    on_event: js_sys::Function,
-) -> Result<String> {
-    let (gpu, m) = (gpu()?, loaded()?);
-    let w: WebTrainOptions = serde_json::from_str(&options_json).map_err(|e| anyhow!("training options: {e}"))?;
-    let o = TrainOptions {
-        epochs: w.epochs,
-        batch_size: w.batch_size,
-        max_len: w.max_len,
-        lr: w.lr,
-        warmup_fraction: w.warmup,
-        dropout: w.dropout,
-        weight_decay: w.weight_decay,
-        seed: w.seed,
-        precision: w.precision,
-        loss_scale: w.loss_scale,
-        ..TrainOptions::default()
-    };
-    check_options(&o, &m.config)?;
-    let cols = Columns { text: w.text_column, label: w.label_column };
-    let table = |name: &str, text: &str| -> Result<crate::data::Dataset> {
-        let d = table::parse_table(Path::new(name), text, &cols)?;
-        if d.is_empty() {
+/// Evaluates the classifier on a CSV or JSONL table (`name` says the format) as `wgbert eval
+/// --json`; options (JSON) as its flags: max_len, batch_size, limit_test, seed, text_column,
+/// label_column. Resolves to the report as JSON (loss, accuracy, per-class figures, confusion).
+#[wasm_bindgen]
+pub async fn evaluate(name: String, text: String, options_json: Option<String>) -> Result<String, JsError> {
+    let run = async {
+        let (gpu, m, c) = (gpu()?, loaded()?, classifier()?);
+        #[derive(Deserialize, Default)]
+        #[serde(deny_unknown_fields, default)]
+        struct EvalOptions {
+            max_len: Option<usize>,
+            batch_size: Option<usize>,
+            limit_test: Option<usize>,
+            seed: Option<u64>,
+            text_column: Option<String>,
+            label_column: Option<String>,
+        }
+        let o: EvalOptions = match options_json {
+            Some(j) => serde_json::from_str(&j).map_err(|e| anyhow!("evaluation options: {e}"))?,
+            None => EvalOptions::default(),
+        };
+        let d = Columns::default();
+        let cols = Columns { text: o.text_column.unwrap_or(d.text), label: o.label_column.unwrap_or(d.label) };
+        let data = table::parse_table(Path::new(&name), &text, &cols)?;
+        if data.is_empty() {
             bail!("{name}: no examples");
         }
-        Ok(d)
-    };
-    let all = table(&train_name, &train_text)?;
-    drop(train_text);
-    let test = match (test_name, test_text) {
-        (Some(n), Some(t)) => Some((table(&n, &t)?, PathBuf::from(n))),
-        _ => None,
-    };
-    // The CLI's split: 20% for validation (TrainJob::new), limits as --limit-train / --limit-test.
-    let split = Split { validation_fraction: 0.2, limit_train: w.limit_train, limit_test: w.limit_test, seed: o.seed };
-    let d = split_data(all, Path::new(&train_name), test, &split)?;
-
-    let emit = |v: serde_json::Value| {
-        let _ = on_event.call1(&JsValue::NULL, &JsValue::from_str(&v.to_string()));
-    };
-    for n in &d.notices {
-        emit(json!({"type": "notice", "message": n}));
-    }
-    let num_labels = if d.classes.len() == 2 { 1 } else { d.classes.len() };
-    let mut model = BertClassifier::from_checkpoint(&gpu, &m.config, &m.ckpt, num_labels, o.seed)?;
-    prepare_precision(&gpu, &mut model, o.precision)?;
-    let train = Encoded::new(&m.tok, &d.train, o.max_len);
-    let val = Encoded::new(&m.tok, &d.validation, o.max_len);
-    emit(json!({
-        "type": "data",
-        "train": train.len(),
-        "validation": val.len(),
-        "test": d.test.as_ref().map_or(0, |t| t.len()),
-        "classes": d.classes,
-    }));
-    let pad = m.tok.pad_id();
-    let mut trainer = Trainer::new(&gpu, &model, o.clone(), train.len(), pad)?;
-    let validation = (!val.is_empty()).then_some((&val, d.classes.as_slice()));
-    STOP.store(false, Ordering::SeqCst);
-    let t0 = web_time::Instant::now();
-    let outcome = trainer
-        .train_async(None, &train, validation, &STOP, |e| match e {
-            Event::EpochStart { epoch, steps } => {
-                emit(json!({"type": "epoch_start", "epoch": epoch + 1, "steps": steps}))
-            }
-            Event::Step { epoch, step, steps, loss, accuracy, batch_loss } => emit(json!({
-                "type": "step", "epoch": epoch + 1, "step": step, "steps": steps,
-                "loss": loss, "accuracy": accuracy, "batch_loss": batch_loss,
-                "seconds": t0.elapsed().as_secs_f64(),
-            })),
-            Event::EpochEnd(r) => emit(json!({"type": "epoch_end", "row": r})),
-            Event::Saved { .. } => {}
-            Event::Notice(n) => emit(json!({"type": "notice", "message": n})),
-        })
-        .await?;
-    let train_seconds = t0.elapsed().as_secs_f64();
-    let history = trainer.history.clone();
-    drop(trainer);
-    let test = match (&d.test, outcome == Outcome::Finished) {
-        (Some(t), true) => {
-            let enc = Encoded::new(&m.tok, t, o.max_len);
-            let (report, _) = evaluate_async(&gpu, &model, &enc, &d.classes, o.batch_size, pad).await?;
-            emit(json!({"type": "test", "report": report}));
-            Some(report)
+        let mut data = crate::train::split::align_classes(data, &c.classes, Path::new(&name))?;
+        if let Some(n) = o.limit_test {
+            data = crate::data::sample::balanced_sample(&data, n, o.seed.unwrap_or(42));
         }
-        _ => None,
+        // The defaults of `wgbert eval`: 128 tokens, batches of 32, seed 42.
+        let max_len = o.max_len.unwrap_or(128).min(c.model.config.max_position_embeddings);
+        let enc = Encoded::new(&m.tok, &data, max_len);
+        let (report, _) =
+            evaluate_async(&gpu, &c.model, &enc, &c.classes, o.batch_size.unwrap_or(32), m.tok.pad_id()).await?;
+        Ok(serde_json::to_string(&report)?)
     };
-    let steps = history.steps.len().max(1);
-    let result = json!({
-        "history": history,
-        "test": test,
-        "classes": d.classes,
-        "stopped": outcome != Outcome::Finished,
-        "train_seconds": train_seconds,
-        "seconds_per_step": train_seconds / steps as f64,
-        "examples": {"train": train.len(), "validation": val.len(), "test": d.test.as_ref().map_or(0, |t| t.len())},
-    });
-    let c = Classifier { model, classes: d.classes, max_len: o.max_len };
-    STATE.with(|s| s.borrow_mut().classifier = Some(Rc::new(c)));
-    Ok(result.to_string())
+    run.await.map_err(js_anyhow)
 }
 
 /// Ends a running `train` after its current step (it resolves with `stopped: true`).
@@ -427,7 +460,8 @@ pub fn stop() {
 pub async fn predict(texts_json: String, max_len: Option<usize>, batch_size: Option<usize>) -> Result<String, JsError> {
     let (gpu, m, c) = (gpu().map_err(js_anyhow)?, loaded().map_err(js_anyhow)?, classifier().map_err(js_anyhow)?);
     let texts: Vec<String> = serde_json::from_str(&texts_json).map_err(|e| js(format!("texts: {e}")))?;
-    let max_len = max_len.unwrap_or(c.max_len).min(c.model.config.max_position_embeddings);
+    // `wgbert predict`'s defaults: 128 tokens, batches of 32.
+    let max_len = max_len.unwrap_or(128).min(c.model.config.max_position_embeddings);
     let preds =
         predict_async(&gpu, &c.model, &m.tok, &texts, max_len, batch_size.unwrap_or(32)).await.map_err(js_anyhow)?;
     let out: Vec<serde_json::Value> = texts

@@ -12,6 +12,7 @@ function setBusy(b) {
   $('load-url').disabled = b;
   $('train').disabled = b || !wgbert.model;
   $('predict').disabled = b || !canPredict;
+  $('evaluate').disabled = b || !canPredict;
   $('export').disabled = b || !canPredict;
   $('stop').disabled = !b || !training;
 }
@@ -31,7 +32,7 @@ wgbert.ready.then((a) => {
   const mib = (b) => `${Math.round(b / 2 ** 20)} MiB`;
   $('adapter').innerHTML = '';
   $('adapter').append(
-    `Adapter: ${a.name || '(unnamed)'} — ${a.device_type}, ${a.backend}${a.driver ? ', ' + a.driver : ''}. `,
+    `Adapter: ${a.name} — ${a.device_type}, ${a.backend}${a.driver ? ', ' + a.driver : ''}. `,
     `Limits: buffers ${mib(l.max_buffer_size)}, storage bindings ${mib(l.max_storage_buffer_binding_size)}, ` +
     `${l.max_storage_buffers_per_shader_stage} storage buffers per stage, ${l.max_compute_invocations_per_workgroup} invocations, ` +
     `${l.max_compute_workgroup_storage_size / 1024} KiB workgroup memory. ` +
@@ -72,7 +73,7 @@ wgbert.on((e) => {
       draw();
       break;
     case 'epoch_end': epochRows.push(e.row); draw(); table(); break;
-    case 'test': log(`test: loss ${fmt(e.report.loss)}, accuracy ${fmt(e.report.accuracy)} (${e.report.examples} examples)`); break;
+    case 'test': log(`test: loss ${fmt(e.report.loss)}, accuracy ${fmt(e.report.accuracy)} (${e.report.examples} examples)`); showReport(e.report); break;
     case 'notice': log('notice: ' + e.message); break;
     case 'train_end': {
       training = false;
@@ -83,6 +84,9 @@ wgbert.on((e) => {
         `(${fmt(r.seconds_per_step, 2)} s per step)${t}`;
       break;
     }
+    case 'predictions': showPredictions(e.predictions); break;
+    case 'evaluated': showReport(e.report); break;
+    case 'exported': showDownloads(e.files); break;
     case 'error': training = false; log('error: ' + e.message); $('status').textContent = 'failed: ' + e.message; break;
   }
 });
@@ -179,33 +183,49 @@ $('train').onclick = async () => {
 };
 $('stop').onclick = () => wgbert.stop();
 
-$('predict').onclick = async () => {
+$('predict').onclick = () => {
   const texts = $('texts').value.split('\n').filter((t) => t.trim() !== '');
-  try {
-    const preds = await wgbert.predict(texts);
-    $('predictions').innerHTML = '<tr><th>text</th><th>label</th><th>score</th></tr>' + preds.map((p) => {
-      const tr = document.createElement('tr');
-      for (const v of [p.text, p.label, p.score.toFixed(6)]) { const td = document.createElement('td'); td.textContent = v; tr.append(td); }
-      return tr.outerHTML;
-    }).join('');
-  } catch (e) { log('error: ' + (e.message || e)); }
+  wgbert.predict(texts).catch((e) => log('error: ' + (e.message || e)));
 };
+function showPredictions(preds) {
+  const t = $('predictions');
+  t.innerHTML = '<tr><th>text</th><th>label</th><th>score</th></tr>';
+  for (const p of preds) {
+    const tr = document.createElement('tr');
+    for (const v of [p.text, p.label, p.score.toFixed(6)]) { const td = document.createElement('td'); td.textContent = v; tr.append(td); }
+    t.append(tr);
+  }
+}
 
-$('export').onclick = async () => {
+$('evaluate').onclick = async () => {
   try {
-    const files = await wgbert.exportModel();
-    const box = $('downloads');
-    box.textContent = 'Save these into one folder: ';
-    for (const f of files) {
-      const a = document.createElement('a');
-      a.href = URL.createObjectURL(new Blob([f.bytes]));
-      a.download = f.name;
-      a.textContent = `${f.name} (${(f.bytes.length / 1024).toFixed(0)} KiB)`;
-      box.append(a);
-    }
-    const all = document.createElement('button');
-    all.textContent = 'Download all';
-    all.onclick = () => box.querySelectorAll('a').forEach((a) => a.click());
-    box.append(all);
+    const d = await readData();
+    if (d.testData === undefined) throw new Error('pick a test file to evaluate on');
+    const num = (id) => ($(id).value.trim() === '' ? undefined : Number($(id).value));
+    await wgbert.evaluate(d.testData, { dataName: d.testDataName, maxLen: num('maxLen'), batchSize: num('batchSize'),
+      limitTest: num('limitTest'), seed: num('seed'), textColumn: $('textColumn').value, labelColumn: $('labelColumn').value });
   } catch (e) { log('error: ' + (e.message || e)); }
 };
+function showReport(r) {
+  const rows = r.classes.map((c, i) => `<tr><td>${c}</td><td>${fmt(r.precision[i])}</td><td>${fmt(r.recall[i])}</td><td>${fmt(r.f1[i])}</td>` +
+    `<td>${r.confusion[i].join(' / ')}</td></tr>`).join('');
+  $('report').innerHTML = `<p>${r.examples} examples: loss ${fmt(r.loss)}, accuracy ${fmt(r.accuracy)}</p>` +
+    `<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>predicted as ${r.classes.join(' / ')}</th></tr>${rows}</table>`;
+}
+
+$('export').onclick = () => wgbert.exportModel().catch((e) => log('error: ' + (e.message || e)));
+function showDownloads(files) {
+  const box = $('downloads');
+  box.textContent = 'Save these into one folder: ';
+  for (const f of files) {
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([f.bytes]));
+    a.download = f.name;
+    a.textContent = `${f.name} (${(f.bytes.length / 1024).toFixed(0)} KiB)`;
+    box.append(a);
+  }
+  const all = document.createElement('button');
+  all.textContent = 'Download all';
+  all.onclick = () => box.querySelectorAll('a').forEach((a) => a.click());
+  box.append(all);
+}

@@ -6,6 +6,7 @@
 //   await wgbert.embed(['a text'], 'mean')  // cls | pooler | mean, as `wgbert embed`
 //   await wgbert.train({data, dataName: 'train.jsonl', epochs: 1, batchSize: 8, ...})
 //   await wgbert.predict(['a text'])        // [{text, label, score}], as `wgbert predict --json`
+//   await wgbert.evaluate(csvOrJsonl, {dataName: 'test.csv'})   // as `wgbert eval --json`
 //   await wgbert.exportModel()              // [{name, bytes}], the layout of `wgbert export`
 //
 // One call runs at a time: each waits for the one before (the engine has one device).
@@ -67,11 +68,18 @@ async function start() {
     const request = navigator.gpu.requestAdapter.bind(navigator.gpu);
     navigator.gpu.requestAdapter = (o = {}) => request({ ...o, featureLevel: 'compatibility' });
   }
-  if (!(await navigator.gpu.requestAdapter())) {
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) {
     throw new Error('WebGPU is there but offers no adapter (blocklisted GPU or driver?). In Chromium, chrome://gpu says why.');
   }
   await initWasm();
-  return JSON.parse(await engine.init());
+  const info = JSON.parse(await engine.init());
+  // Browsers keep the adapter's name to themselves; vendor and architecture they may tell.
+  const i = adapter.info || {};
+  info.vendor = i.vendor || '';
+  info.architecture = i.architecture || '';
+  if (!info.name) info.name = [i.vendor, i.architecture, i.description].filter(Boolean).join(' ') || 'unnamed adapter';
+  return info;
 }
 
 const ready = start();
@@ -136,20 +144,41 @@ const wgbert = {
   // Ends a running training after its step (not queued: it must reach the running call).
   stop() { engine.stop(); },
 
+  // [{text, label, score}] for each text, as `wgbert predict --json` (max len 128 unless given).
   predict(texts, { maxLen, batchSize } = {}) {
     return serial(async () => {
       await ready;
       try {
-        return JSON.parse(await engine.predict(JSON.stringify(texts), maxLen, batchSize));
+        const predictions = JSON.parse(await engine.predict(JSON.stringify(texts), maxLen, batchSize));
+        emit({ type: 'predictions', predictions });
+        return predictions;
       } catch (e) { rethrow(e); }
     });
   },
 
+  // The classifier on labelled data (CSV or JSONL text), as `wgbert eval --json`: options
+  // dataName (.csv or .jsonl), maxLen, batchSize, limitTest, seed, textColumn, labelColumn.
+  evaluate(data, { dataName = 'test.jsonl', ...flags } = {}) {
+    return serial(async () => {
+      await ready;
+      emit({ type: 'busy', what: 'evaluating' });
+      try {
+        const opts = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined && v !== null && v !== '').map(([k, v]) => [snake(k), v]));
+        const report = JSON.parse(await engine.evaluate(dataName, data, JSON.stringify(opts)));
+        emit({ type: 'evaluated', report });
+        return report;
+      } catch (e) { rethrow(e); } finally { emit({ type: 'idle' }); }
+    });
+  },
+
+  // The classifier's files in the layout of `wgbert export`: [{name, bytes: Uint8Array}].
   exportModel() {
     return serial(async () => {
       await ready;
       try {
-        return (await engine.export_model()).map(([name, bytes]) => ({ name, bytes }));
+        const files = (await engine.export_model()).map(([name, bytes]) => ({ name, bytes }));
+        emit({ type: 'exported', files });
+        return files;
       } catch (e) { rethrow(e); }
     });
   },

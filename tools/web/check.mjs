@@ -6,7 +6,8 @@
 //   (2) train: the tiny test model, the same settings and seed: every step's loss equal to
 //       `wgbert train`'s within 1e-4;
 //   (3) predict + exportModel: the files exported in the browser, scored by the native
-//       `wgbert predict --json`, equal to the browser's scores within 1e-4.
+//       `wgbert predict --json`, equal to the browser's scores within 1e-4; evaluate against
+//       `wgbert eval --json` of those files.
 // Then a screenshot of the page after training. Exits 1 on any failure.
 //
 // node check.mjs --url http://127.0.0.1:PORT/ --bin target/release/wgbert --out DIR
@@ -29,7 +30,7 @@ mkdirSync(out, { recursive: true });
 
 const SENTENCES = ['this is such an amazing movie!', 'The movie was great!', 'The movie was meh.', 'The movie was okish.', 'The movie was terrible...'];
 // The tiny model's run: a few steps, dropout on (the masks are seeded, the same on both sides).
-const TRAIN = { epochs: 2, batchSize: 8, maxLen: 32, lr: 1e-3, seed: 7, dropout: 0.1, limitTrain: 32, limitTest: 16 };
+const TRAIN = { epochs: 3, batchSize: 8, maxLen: 32, lr: 1e-3, seed: 7, dropout: 0.1, limitTrain: 32, limitTest: 16 };
 
 let failures = 0;
 const results = {};
@@ -186,6 +187,13 @@ try {
     const dr = maxDiff(natRun.map((p) => p.score), webPred.map((p) => p.score));
     check('predict vs native training', dr <= TOL, `the natively trained model's scores vs the browser-trained one's: max difference ${dr.toExponential(2)}`);
     results.predict = { browser: webPred, native_export: natPred, native_run: natRun };
+
+    // evaluate, against `wgbert eval --json` of the exported files
+    const webEval = await evaluate(send, `(async () => wgbert.evaluate(await (await fetch('/data/test.jsonl')).text(), { dataName: 'test.jsonl', limitTest: 24 }))()`);
+    const natEval = JSON.parse(native(['eval', '--json', '--model', dir, '--data', 'tests/fixtures/imdb_sample/test.jsonl', '--limit-test', '24']));
+    const de = Math.abs(webEval.loss - natEval.loss);
+    check('evaluate', de <= TOL && webEval.accuracy === natEval.accuracy && webEval.examples === natEval.examples,
+      `${webEval.examples} examples: accuracy ${webEval.accuracy} (native ${natEval.accuracy}), |loss difference| ${de.toExponential(2)}`);
   } else {
     check('train', false, 'no --tiny model folder given');
   }
