@@ -53,6 +53,7 @@ wgbert.on((e) => {
     case 'idle': setBusy(false); break;
     case 'loaded': {
       const i = e.info;
+      clearResults();
       canPredict = !!i.classes;
       $('model-info').className = 'box';
       $('model-info').textContent = `${i.source}: ${i.layers} layers, hidden ${i.hidden_size}, ${i.heads} heads, ` +
@@ -62,7 +63,16 @@ wgbert.on((e) => {
       $('status').textContent = 'model loaded';
       break;
     }
-    case 'train_start': steps = []; epochRows = []; total = 0; training = true; draw(); $('epochs-table').textContent = ''; break;
+    case 'train_start': {
+      training = true;
+      clearResults();
+      // A run started by a script shows its settings in the form.
+      for (const [k, v] of Object.entries(e.options)) {
+        const input = $(k.replace(/_([a-z])/g, (_, c) => c.toUpperCase()));
+        if (input && input.tagName === 'INPUT') input.value = v;
+      }
+      break;
+    }
     case 'data': log(`data: ${e.train} training, ${e.validation} validation, ${e.test} test examples; classes ${e.classes.join(', ')}`); break;
     case 'epoch_start': total = e.steps; break;
     case 'step':
@@ -85,11 +95,18 @@ wgbert.on((e) => {
       break;
     }
     case 'predictions': showPredictions(e.predictions); break;
-    case 'evaluated': showReport(e.report); break;
+    case 'evaluated': showReport(e.report); $('status').textContent = `evaluated: accuracy ${fmt(e.report.accuracy)} on ${e.report.examples} examples`; break;
     case 'exported': showDownloads(e.files); break;
     case 'error': training = false; log('error: ' + e.message); $('status').textContent = 'failed: ' + e.message; break;
   }
 });
+
+// What belongs to the previous model: its epochs, report, scores and downloads.
+function clearResults() {
+  for (const id of ['epochs-table', 'report', 'predictions', 'downloads']) $(id).textContent = '';
+  steps = []; epochRows = []; total = 0;
+  draw();
+}
 
 // ---------- the curves: batch loss per step (left), accuracy per epoch (right) ----------
 function draw() {

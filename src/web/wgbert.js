@@ -70,7 +70,7 @@ async function start() {
   }
   const adapter = await navigator.gpu.requestAdapter();
   if (!adapter) {
-    throw new Error('WebGPU is there but offers no adapter (blocklisted GPU or driver?). In Chromium, chrome://gpu says why.');
+    throw new Error('WebGPU is there but offers no adapter: a blocklisted GPU or driver, or WebGPU switched off (Chromium on Linux needs --enable-unsafe-webgpu); chrome://gpu says why.');
   }
   await initWasm();
   const info = JSON.parse(await engine.init());
