@@ -119,7 +119,7 @@ try {
   let text = '';
   for (let i = 0; i < 600 && !/^(error|box): (?!Opening)/.test(text); i++) {
     await new Promise((r) => setTimeout(r, 100));
-    text = await evaluate(send, `document.getElementById('adapter').className + ': ' + document.getElementById('adapter').textContent`);
+    text = await evaluate(send, `(() => { const a = document.getElementById('adapter'); return a ? a.className + ': ' + a.textContent : ''; })()`);
   }
   check('no WebGPU', text.startsWith('error: ') && /WebGPU/.test(text), text);
   close();
