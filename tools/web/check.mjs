@@ -215,6 +215,26 @@ try {
     check('train', false, 'no --tiny model folder given');
   }
 
+  // The page's own buttons: Train (the form as the last run left it, with the bundled data),
+  // Score, Export. Each must end in its result on the page.
+  if (tiny) {
+    const waitFor = async (what, expr, seconds) => {
+      for (let i = 0; i < seconds * 10; i++) {
+        const v = await evaluate(send, expr);
+        if (v) return v;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`the page: no ${what} after ${seconds} s`);
+    };
+    await evaluate(send, `(() => { document.getElementById('epochs').value = '1'; document.getElementById('train').click(); return true; })()`);
+    const status = await waitFor('finished training', `(() => { const t = document.getElementById('status').textContent; return /^(done|failed|stopped)/.test(t) && t; })()`, 300);
+    await evaluate(send, `(() => { document.getElementById('predict').click(); return true; })()`);
+    const rows = await waitFor('scores', `Math.max(document.querySelectorAll('#predictions tr').length - 1, 0)`, 60);
+    await evaluate(send, `(() => { document.getElementById('export').click(); return true; })()`);
+    const links = await waitFor('downloads', `document.querySelectorAll('#downloads a').length`, 60);
+    check('page buttons', status.startsWith('done') && rows === 5 && links >= 3, `Train: "${status}"; Score: ${rows} rows; Export: ${links} links`);
+  }
+
   // --bench N: N training steps of all-MiniLM-L6-v2 (batch 8, max len 64, lr 1e-4) on both
   // sides: the step losses compared, the step times printed (slow on a CPU adapter: minutes);
   // the screenshot then shows this run.
