@@ -363,16 +363,23 @@ pub async fn train(
         let validation = (!val.is_empty()).then_some((&val, d.classes.as_slice()));
         STOP.store(false, Ordering::SeqCst);
         let t0 = web_time::Instant::now();
+        // Each step's seconds, from the end of the one before (validation left out).
+        let (mut step_seconds, mut last) = (Vec::new(), 0.0);
         let outcome = trainer
             .train_async(None, &train, validation, &STOP, |e| match e {
                 Event::EpochStart { epoch, steps } => {
+                    last = t0.elapsed().as_secs_f64();
                     emit(json!({"type": "epoch_start", "epoch": epoch + 1, "steps": steps}))
                 }
-                Event::Step { epoch, step, steps, loss, accuracy, batch_loss } => emit(json!({
-                    "type": "step", "epoch": epoch + 1, "step": step, "steps": steps,
-                    "loss": loss, "accuracy": accuracy, "batch_loss": batch_loss,
-                    "seconds": t0.elapsed().as_secs_f64(),
-                })),
+                Event::Step { epoch, step, steps, loss, accuracy, batch_loss } => {
+                    let now = t0.elapsed().as_secs_f64();
+                    step_seconds.push(now - last);
+                    last = now;
+                    emit(json!({
+                        "type": "step", "epoch": epoch + 1, "step": step, "steps": steps,
+                        "loss": loss, "accuracy": accuracy, "batch_loss": batch_loss, "seconds": now,
+                    }))
+                }
                 Event::EpochEnd(r) => emit(json!({"type": "epoch_end", "row": r})),
                 Event::Saved { .. } => {}
                 Event::Notice(n) => emit(json!({"type": "notice", "message": n})),
@@ -398,6 +405,7 @@ pub async fn train(
             "stopped": outcome != Outcome::Finished,
             "train_seconds": train_seconds,
             "seconds_per_step": train_seconds / steps as f64,
+            "step_seconds": step_seconds,
             "examples": {"train": train.len(), "validation": val.len(), "test": d.test.as_ref().map_or(0, |t| t.len())},
         });
         let c = Classifier { model, classes: d.classes };

@@ -31,7 +31,11 @@ if [ -z "$chromium" ]; then
   $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium >/dev/null
   chromium=/usr/lib/chromium/chromium
 fi
-command -v node >/dev/null || { echo "tools/web_check.sh: needs node (18 or later)" >&2; exit 1; }
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "installing nodejs and npm" >&2
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq nodejs npm >/dev/null
+fi
 [ -d tools/web/node_modules/ws ] || (cd tools/web && npm ci --no-audit --no-fund)
 if [ ! -f models/all-MiniLM-L6-v2/model.safetensors ]; then
   tools/fetch_model.sh
@@ -49,10 +53,15 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 python3 -m http.server "$port" --bind 127.0.0.1 --directory "$site" >/dev/null 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-  curl -fs "http://127.0.0.1:$port/" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+python3 - "$port" <<'PY'
+import sys, time, urllib.request
+for _ in range(100):
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/", timeout=1)
+        break
+    except OSError:
+        time.sleep(0.1)
+PY
 mkdir -p "$out"
 node tools/web/check.mjs --url "http://127.0.0.1:$port/" --bin target/release/wgbert --out "$out" \
   --chromium "$chromium" --minilm models/all-MiniLM-L6-v2 --tiny "$site/tiny" --bench "$bench"

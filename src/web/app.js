@@ -140,8 +140,11 @@ function draw() {
       g.fillText(s.name, lx, T + 14); lx += g.measureText(s.name).width + 16;
     }
   };
-  const losses = steps.map((s) => s[1]);
-  const lmax = Math.max(0.8, ...losses), lmin = Math.min(0, ...losses);
+  // The loss axis spans the losses drawn (a fine-tuning loss moves little around ln 2).
+  const losses = [...steps.map((s) => s[1]), ...epochRows.flatMap((r) => [r.loss, r.val_loss ?? r.loss])];
+  const lo = losses.length ? Math.min(...losses) : 0, hi = losses.length ? Math.max(...losses) : 1;
+  const pad = Math.max((hi - lo) * 0.15, 0.01);
+  const lmin = Math.max(0, lo - pad), lmax = hi + pad;
   const perEpoch = Math.max(total, 1);
   const epochLoss = epochRows.map((r) => [r.epoch * perEpoch, r.loss]);
   const valLoss = epochRows.filter((r) => r.val_loss !== null).map((r) => [r.epoch * perEpoch, r.val_loss]);
