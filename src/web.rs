@@ -42,7 +42,7 @@ struct Loaded {
     tok: Tokenizer,
     /// vocab.txt, tokenizer_config.json, … as given: they travel with an export.
     tokenizer_files: Vec<(String, Vec<u8>)>,
-    /// The encoder `embed` runs (a head-less view of the checkpoint).
+    /// The encoder `embed` runs (its classifier head is fresh and never used).
     encoder: BertClassifier,
 }
 

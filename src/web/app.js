@@ -123,7 +123,7 @@ function draw() {
     g.fillStyle = '#777';
     for (let k = 0; k <= 4; k++) {
       const v = ymin + (ymax - ymin) * k / 4, y = B - (B - T) * k / 4;
-      g.fillText(v.toFixed(2), x0 + 4, y + 4);
+      g.fillText(v.toFixed(ymax - ymin < 0.1 ? 3 : 2), x0 + 4, y + 4);
     }
     g.fillText('0', L, B + 16); g.fillText(String(xmax), R - 20, B + 16);
     let lx = L + 8;
