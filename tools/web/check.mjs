@@ -15,7 +15,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import WebSocket from 'ws';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, all) => (v.startsWith('--') ? [...a, [v.slice(2), all[i + 1]]] : a), []));
@@ -213,6 +213,24 @@ try {
       `${webEval.examples} examples: accuracy ${webEval.accuracy} (native ${natEval.accuracy}), |loss difference| ${de.toExponential(2)}`);
   } else {
     check('train', false, 'no --tiny model folder given');
+  }
+
+  // The folder picker: the exported files, picked from disk on the page, load as a classifier
+  // that scores as the one trained here.
+  if (tiny) {
+    const dir = join(out, 'exported');
+    const { root } = await send('DOM.getDocument', {});
+    const { nodeId } = await send('DOM.querySelector', { nodeId: root.nodeId, selector: '#model-files' });
+    // The input picks a folder (webkitdirectory): it is given the folder.
+    await send('DOM.setFileInputFiles', { nodeId, files: [resolve(dir)] });
+    let info = '';
+    for (let i = 0; i < 300 && !/classifier|error/i.test(info); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      info = await evaluate(send, `document.getElementById('model-info').textContent`);
+    }
+    const again = await evaluate(send, `wgbert.predict(${JSON.stringify(SENTENCES)})`);
+    const dd = maxDiff(again.map((p) => p.score), results.predict.browser.map((p) => p.score));
+    check('load from disk', /files from disk/.test(info) && dd <= TOL, `"${info}"; its scores against the trained model's: max difference ${dd.toExponential(2)}`);
   }
 
   // The page's own buttons: Train (the form as the last run left it, with the bundled data),
