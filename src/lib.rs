@@ -22,3 +22,6 @@ pub mod reference;
 pub mod selftest;
 pub mod tokenizer;
 pub mod train;
+// The browser's entry points (wasm-bindgen exports that src/web/wgbert.js wraps).
+#[cfg(target_arch = "wasm32")]
+pub mod web;

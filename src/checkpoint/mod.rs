@@ -19,7 +19,7 @@ pub use config::{BertConfig, HiddenAct};
 pub use names::{bert_parameter_shapes, normalise_name};
 pub use pytorch::{load_pytorch, parse_pytorch, parse_state_dict_pickle};
 pub use safetensors::{load_safetensors, parse_safetensors};
-pub use tensor_file::{load_tensors, save_tensors};
+pub use tensor_file::{load_tensors, save_tensors, serialize_tensors};
 pub use tf_bundle::load_tf_bundle;
 
 use std::collections::BTreeMap;
@@ -180,7 +180,8 @@ pub fn load_model_dir(dir: impl AsRef<Path>) -> Result<(BertConfig, Checkpoint, 
         .map(|f| dir.join(f))
         .find(|p| p.is_file())
         .ok_or_else(|| CheckpointError::MissingFile { path: dir.join("config.json") })?;
-    let config = BertConfig::from_file(&config_path)?;
+    let config_bytes = read_file(&config_path)?;
+    let config = BertConfig::parse(&config_path, &config_bytes)?;
 
     let (weights, (ckpt, notices)) = if dir.join("model.safetensors").is_file() {
         let p = dir.join("model.safetensors");
@@ -193,13 +194,35 @@ pub fn load_model_dir(dir: impl AsRef<Path>) -> Result<(BertConfig, Checkpoint, 
     } else {
         return Err(CheckpointError::NoCheckpoint { dir: dir.to_path_buf() });
     };
-    ckpt.check_against(&config).map_err(|error| CheckpointError::Mismatch {
-        weights,
-        unset: unset_size_fields(&config_path),
-        config: config_path.clone(),
-        error: Box::new(error),
-    })?;
+    check_fit(&config, &ckpt, &config_bytes, config_path, weights)?;
     Ok((config, ckpt, notices))
+}
+
+/// A model from bytes already in memory (a browser's fetch or file picker): `config.json` and
+/// `model.safetensors`, checked as [`load_model_dir`] checks a folder. Errors name the files
+/// by those names.
+pub fn load_model_bytes(config_json: &[u8], safetensors: &[u8]) -> Result<(BertConfig, Checkpoint, Vec<Notice>)> {
+    let (config_path, weights) = (PathBuf::from("config.json"), PathBuf::from("model.safetensors"));
+    let config = BertConfig::parse(&config_path, config_json)?;
+    let (ckpt, notices) = parse_safetensors(&weights, safetensors)?;
+    check_fit(&config, &ckpt, config_json, config_path, weights)?;
+    Ok((config, ckpt, notices))
+}
+
+/// Every `BertModel` tensor against the config, the error naming both files.
+fn check_fit(
+    config: &BertConfig,
+    ckpt: &Checkpoint,
+    config_json: &[u8],
+    config_path: PathBuf,
+    weights: PathBuf,
+) -> Result<()> {
+    ckpt.check_against(config).map_err(|error| CheckpointError::Mismatch {
+        weights,
+        unset: unset_size_fields(config_json),
+        config: config_path,
+        error: Box::new(error),
+    })
 }
 
 fn unset_hint(unset: &[&str]) -> String {
@@ -209,8 +232,8 @@ fn unset_hint(unset: &[&str]) -> String {
     format!(" (the config does not set {}, so bert-base's defaults were assumed)", unset.join(", "))
 }
 
-/// The size fields a config file leaves to their defaults.
-fn unset_size_fields(config_path: &Path) -> Vec<&'static str> {
+/// The size fields a config file (its bytes) leaves to their defaults.
+fn unset_size_fields(config_json: &[u8]) -> Vec<&'static str> {
     const SIZES: [&str; 7] = [
         "vocab_size",
         "hidden_size",
@@ -220,7 +243,7 @@ fn unset_size_fields(config_path: &Path) -> Vec<&'static str> {
         "max_position_embeddings",
         "type_vocab_size",
     ];
-    let keys = std::fs::read(config_path).ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+    let keys = serde_json::from_slice::<serde_json::Value>(config_json).ok();
     let Some(serde_json::Value::Object(map)) = keys else { return vec![] };
     SIZES.iter().copied().filter(|k| !map.contains_key(*k)).collect()
 }

@@ -10,6 +10,17 @@ use super::{CheckpointError, HostTensor, Result};
 
 /// Writes `tensors` (f32) with string `metadata` to `path`, atomically.
 pub fn save_tensors(path: &Path, tensors: &[(String, HostTensor)], metadata: HashMap<String, String>) -> Result<()> {
+    let data = serialize_tensors(path, tensors, metadata)?;
+    crate::fsio::write_atomic(path, &data).map_err(|e| super::io_error(path, e))
+}
+
+/// The bytes `save_tensors` writes (a browser hands them to a download); `path` names them in
+/// errors.
+pub fn serialize_tensors(
+    path: &Path,
+    tensors: &[(String, HostTensor)],
+    metadata: HashMap<String, String>,
+) -> Result<Vec<u8>> {
     let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, t)| bytemuck::cast_slice::<f32, u8>(&t.data).to_vec()).collect();
     let mut views = Vec::with_capacity(tensors.len());
     for ((name, t), b) in tensors.iter().zip(&bytes) {
@@ -20,12 +31,11 @@ pub fn save_tensors(path: &Path, tensors: &[(String, HostTensor)], metadata: Has
         })?;
         views.push((name.clone(), view));
     }
-    let data = safetensors::tensor::serialize(views, Some(metadata)).map_err(|e| CheckpointError::Malformed {
+    safetensors::tensor::serialize(views, Some(metadata)).map_err(|e| CheckpointError::Malformed {
         file: path.to_path_buf(),
         field: "header".into(),
         detail: e.to_string(),
-    })?;
-    crate::fsio::write_atomic(path, &data).map_err(|e| super::io_error(path, e))
+    })
 }
 
 /// Reads every f32 tensor of a file written by `save_tensors`, with its metadata.

@@ -157,7 +157,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
                 bar = Some(b);
                 epoch_start = std::time::Instant::now();
             }
-            Event::Step { epoch, step, steps, loss, accuracy } => {
+            Event::Step { epoch, step, steps, loss, accuracy, .. } => {
                 if let Some(b) = &bar {
                     b.set_position(step as u64);
                     b.set_message(format!("loss {loss:.4} accuracy {accuracy:.4}"));

@@ -81,8 +81,18 @@ pub fn read_texts(path: &Path, columns: &Columns) -> Result<Dataset> {
 fn read_rows(path: &Path, columns: &Columns, labels_required: bool) -> Result<Dataset> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let text = crate::tokenizer::decode_text(path, bytes)?;
+    parse_rows(path, &text, columns, labels_required)
+}
+
+/// A .csv or .jsonl file's text (a browser's upload or fetch); `path` names it in errors and
+/// says the format (CSV when it ends in .csv, else JSONL).
+pub fn parse_table(path: &Path, text: &str, columns: &Columns) -> Result<Dataset> {
+    parse_rows(path, text, columns, true)
+}
+
+fn parse_rows(path: &Path, text: &str, columns: &Columns, labels_required: bool) -> Result<Dataset> {
     // Excel's "CSV UTF-8" and Windows PowerShell start files with a byte-order mark.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut rows: Vec<Row> = Vec::new();
     let lower = path.to_string_lossy().to_ascii_lowercase();
     if lower.ends_with(".csv") {

@@ -17,6 +17,7 @@ mod tuning;
 pub use adapter::{
     enumerate as enumerate_adapters, enumerate_async as enumerate_adapters_async, AdapterSummary, GpuOptions,
 };
+pub(crate) use context::no_blocking_in_browser;
 pub use context::Gpu;
 pub use error::{shape_err, GpuError};
 pub use kernel::{Arg, Kernel, Shader};

@@ -349,11 +349,17 @@ impl BertClassifier {
     /// Every parameter (or, with `grads`, its gradient) under Hugging Face's
     /// `BertForSequenceClassification` names: `bert.*` and `classifier.*`, Q/K/V split again.
     pub fn export_tensors(&self, grads: bool) -> Result<Vec<(String, HostTensor)>, GpuError> {
+        crate::gpu::no_blocking_in_browser("exporting tensors (await export_tensors_async)")?;
+        pollster::block_on(self.export_tensors_async(grads))
+    }
+
+    /// [`export_tensors`](Self::export_tensors), awaiting each read-back (the browser cannot block).
+    pub async fn export_tensors_async(&self, grads: bool) -> Result<Vec<(String, HostTensor)>, GpuError> {
         let c = self.config.hidden_size;
         let mut out = Vec::new();
         for p in self.params.iter() {
             let t = if grads { &p.grad } else { &p.value };
-            let data = t.to_vec()?;
+            let data = t.to_vec_async().await?;
             let prefix = if p.name.starts_with("classifier.") { "" } else { "bert." };
             if let Some(stem) = p
                 .name

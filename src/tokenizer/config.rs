@@ -70,19 +70,36 @@ impl TokenizerConfig {
 
     /// Reads whichever of the config files exist in `dir`; none is required.
     pub fn from_dir(dir: &Path) -> Result<Self> {
+        let read = |name: &str| -> Result<Option<Vec<u8>>> {
+            let path = dir.join(name);
+            if !path.exists() {
+                return Ok(None);
+            }
+            std::fs::read(&path).map(Some).map_err(|source| TokenizerError::Io { path, source })
+        };
+        let files = ConfigFiles {
+            config_json: read("config.json")?,
+            tokenizer_json: read("tokenizer.json")?,
+            tokenizer_config_json: read("tokenizer_config.json")?,
+        };
+        Self::from_files(&files, dir)
+    }
+
+    /// From the config files' bytes (a browser has no folder); `dir` names them in errors.
+    pub fn from_files(files: &ConfigFiles, dir: &Path) -> Result<Self> {
         let mut cfg = TokenizerConfig::default();
         // Where a file sets do_lower_case but not strip_accents, stripping follows casing.
         let mut strip: Option<bool> = None;
-        if let Some(v) = read_json(&dir.join("config.json"))? {
+        if let Some(v) = parse_json(&dir.join("config.json"), files.config_json.as_deref())? {
             if let Some(b) = v.get("do_lower_case").and_then(Value::as_bool) {
                 cfg.normalizer.lowercase = b;
             }
         }
         let path = dir.join("tokenizer.json");
-        if let Some(v) = read_json(&path)? {
+        if let Some(v) = parse_json(&path, files.tokenizer_json.as_deref())? {
             cfg.apply_tokenizer_json(&v, &path, &mut strip)?;
         }
-        if let Some(v) = read_json(&dir.join("tokenizer_config.json"))? {
+        if let Some(v) = parse_json(&dir.join("tokenizer_config.json"), files.tokenizer_config_json.as_deref())? {
             if let Some(b) = v.get("do_lower_case").and_then(Value::as_bool) {
                 cfg.normalizer.lowercase = b;
             }
@@ -169,11 +186,18 @@ fn token_content(v: &Value) -> Option<String> {
     v.as_str().or_else(|| v.get("content").and_then(Value::as_str)).map(str::to_string)
 }
 
-fn read_json(path: &Path) -> Result<Option<Value>> {
-    if !path.exists() {
-        return Ok(None);
-    }
-    let text = crate::tokenizer::read_text_file(path)?;
+/// The bytes of a model folder's files that set the tokenizer; each is optional.
+#[derive(Clone, Debug, Default)]
+pub struct ConfigFiles {
+    pub config_json: Option<Vec<u8>>,
+    pub tokenizer_json: Option<Vec<u8>>,
+    pub tokenizer_config_json: Option<Vec<u8>>,
+}
+
+/// A JSON file's bytes, strictly UTF-8 (see `read_text_file`); `path` names them in errors.
+fn parse_json(path: &Path, bytes: Option<&[u8]>) -> Result<Option<Value>> {
+    let Some(bytes) = bytes else { return Ok(None) };
+    let text = crate::tokenizer::decode_text(path, bytes.to_vec())?;
     serde_json::from_str(&text)
         .map(Some)
         .map_err(|e| TokenizerError::BadConfig { path: path.to_path_buf(), message: format!("invalid JSON: {e}") })

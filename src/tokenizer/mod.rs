@@ -26,7 +26,7 @@ mod wordpiece;
 use std::path::{Path, PathBuf};
 
 pub use bench::{bench_tokenizer, TokenizerBench};
-pub use config::TokenizerConfig;
+pub use config::{ConfigFiles, TokenizerConfig};
 pub use encoding::{pair_truncation, Encoding, SpecialIds};
 pub use error::{Result, TokenizerError};
 pub use normalize::{BasicTokenizer, NormalizerOptions, Scratch};
@@ -92,6 +92,17 @@ impl Tokenizer {
             cfg.set_lowercase(l);
         }
         Self::from_vocab_file_with_config(dir.join("vocab.txt"), cfg)
+    }
+
+    /// From bytes already in memory (a browser's fetch or file picker): vocab.txt and the
+    /// optional config files, as [`from_dir`](Self::from_dir) reads them from a folder. Errors
+    /// name the files by their usual names.
+    pub fn from_bytes(vocab_txt: &[u8], files: &ConfigFiles) -> Result<Tokenizer> {
+        let config = TokenizerConfig::from_files(files, Path::new(""))?;
+        let path = Path::new("vocab.txt");
+        let text = decode_text(path, vocab_txt.to_vec())?;
+        let vocab = Vocab::from_text(&text, &config.continuing_subword_prefix, path)?;
+        Self::from_vocab(vocab, config, path)
     }
 
     /// A bare vocab.txt; `lowercase` true for uncased models (also strips accents).

@@ -18,11 +18,41 @@ pub const POOLING_KEY: &str = "wgbert_pooling";
 /// at a tab).
 pub const TEXT_PAIRS_KEY: &str = "wgbert_text_pairs";
 
+/// The files of the tokenizer that travel with an exported model, in the order they are looked for.
+pub const TOKENIZER_FILES: [&str; 4] =
+    ["vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"];
+
+/// Writes the exported model (see [`export_files`]) into the folder `out`, copying the
+/// tokenizer files of `base_dir`, the pretrained model's folder.
 pub fn export_model(model: &BertClassifier, classes: &[String], base_dir: &Path, out: &Path) -> Result<()> {
+    crate::gpu::no_blocking_in_browser("exporting a model (await export_files)")?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let tensors = model.export_tensors(false)?;
+    let mut tokenizer = Vec::new();
+    for f in TOKENIZER_FILES {
+        let src = base_dir.join(f);
+        if src.is_file() && src != out.join(f) {
+            let bytes = std::fs::read(&src).with_context(|| format!("reading {}", src.display()))?;
+            tokenizer.push((f.to_string(), bytes));
+        }
+    }
+    for (name, bytes) in pollster::block_on(export_files(model, classes, tokenizer))? {
+        crate::fsio::write_atomic(&out.join(&name), &bytes)
+            .with_context(|| format!("writing {}", out.join(&name).display()))?;
+    }
+    Ok(())
+}
+
+/// The exported model as (file name, bytes): model.safetensors, config.json (with the class
+/// names), then `tokenizer`'s files (vocab.txt, tokenizer_config.json, … of the pretrained model)
+/// unchanged. The native export writes them to a folder; the browser offers them as downloads.
+pub async fn export_files(
+    model: &BertClassifier,
+    classes: &[String],
+    tokenizer: Vec<(String, Vec<u8>)>,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let tensors = model.export_tensors_async(false).await?;
     let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
-    crate::checkpoint::save_tensors(&out.join("model.safetensors"), &tensors, meta)?;
+    let weights = crate::checkpoint::serialize_tensors(Path::new("model.safetensors"), &tensors, meta)?;
 
     let mut cfg = model.config.clone();
     cfg.num_labels = Some(model.num_labels);
@@ -48,22 +78,23 @@ pub fn export_model(model: &BertClassifier, classes: &[String], base_dir: &Path,
     if model.text_pairs {
         obj.insert(TEXT_PAIRS_KEY.into(), true.into());
     }
-    crate::fsio::write_atomic(&out.join("config.json"), &serde_json::to_vec_pretty(&json)?)?;
 
-    for f in ["vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"] {
-        let src = base_dir.join(f);
-        if src.is_file() && src != out.join(f) {
-            let bytes = std::fs::read(&src).with_context(|| format!("reading {}", src.display()))?;
-            crate::fsio::write_atomic(&out.join(f), &bytes)?;
-        }
-    }
-    Ok(())
+    let mut files = vec![
+        ("model.safetensors".to_string(), weights),
+        ("config.json".to_string(), serde_json::to_vec_pretty(&json)?),
+    ];
+    files.extend(tokenizer);
+    Ok(files)
 }
 
 /// Class names stored by `export_model` (or `LABEL_i` names from id2label, else "0", "1", …).
 pub fn classes_of(dir: &Path, num_labels: usize) -> Vec<String> {
-    let json: Option<serde_json::Value> =
-        std::fs::read(dir.join("config.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    classes_in_config(&std::fs::read(dir.join("config.json")).unwrap_or_default(), num_labels)
+}
+
+/// [`classes_of`] from config.json's bytes.
+pub fn classes_in_config(config_json: &[u8], num_labels: usize) -> Vec<String> {
+    let json: Option<serde_json::Value> = serde_json::from_slice(config_json).ok();
     if let Some(v) = json.as_ref().and_then(|j| j.get(CLASSES_KEY)).and_then(|v| v.as_array()) {
         let names: Vec<String> = v.iter().filter_map(|s| s.as_str().map(String::from)).collect();
         if !names.is_empty() {
@@ -73,18 +104,14 @@ pub fn classes_of(dir: &Path, num_labels: usize) -> Vec<String> {
     (0..num_labels.max(2)).map(|i| i.to_string()).collect()
 }
 
-/// What the head of the model in `dir` reads (`POOLING_KEY`; the pooler output when absent) and
-/// whether it reads sentence pairs (`TEXT_PAIRS_KEY`).
-pub fn head_of(dir: &Path) -> Result<(Pooling, bool)> {
-    let path = dir.join("config.json");
-    let json: serde_json::Value = match std::fs::read(&path) {
-        Ok(b) => serde_json::from_slice(&b).with_context(|| format!("{}: not JSON", path.display()))?,
-        Err(_) => return Ok((Pooling::Pooler, false)),
-    };
+/// What the head of an exported model reads (`POOLING_KEY`; the pooler output when absent) and
+/// whether it reads sentence pairs (`TEXT_PAIRS_KEY`), from config.json's bytes.
+pub fn head_in_config(config_json: &[u8]) -> Result<(Pooling, bool)> {
+    let json: serde_json::Value = serde_json::from_slice(config_json).context("config.json is not JSON")?;
     let pooling = match json.get(POOLING_KEY) {
         None => Pooling::Pooler,
         Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
-            anyhow::anyhow!("{}: {POOLING_KEY} is {v}, not one of \"pooler\", \"cls\", \"mean\"", path.display())
+            anyhow::anyhow!("config.json: {POOLING_KEY} is {v}, not one of \"pooler\", \"cls\", \"mean\"")
         })?,
     };
     Ok((pooling, json.get(TEXT_PAIRS_KEY).and_then(|v| v.as_bool()).unwrap_or(false)))

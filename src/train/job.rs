@@ -8,8 +8,9 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+pub use super::split::{align_classes, split_data, JobData, Split};
 use super::{evaluate, export, load_state, Encoded, EvalReport, Event, Outcome, TrainOptions, Trainer};
-use crate::data::{self, sample, Columns, Dataset};
+use crate::data::{self, Columns, Dataset};
 use crate::gpu::Gpu;
 use crate::model::BertClassifier;
 use crate::tokenizer::Tokenizer;
@@ -56,64 +57,21 @@ impl TrainJob {
     }
 }
 
-/// The data of a job: training, validation and (when there is one) test sets.
-pub struct JobData {
-    pub classes: Vec<String>,
-    pub train: Dataset,
-    pub validation: Dataset,
-    pub test: Option<Dataset>,
-    pub notices: Vec<String>,
-}
-
-/// Relabels `d` to `classes` by name; a label that is not a class is an error naming it.
-pub fn align_classes(d: Dataset, classes: &[String], path: &Path) -> Result<Dataset> {
-    let mut map = Vec::with_capacity(d.classes.len());
-    for c in &d.classes {
-        match classes.iter().position(|k| k == c) {
-            Some(i) => map.push(i),
-            None => bail!("{}: label {c:?} is not one of the model's classes ({})", path.display(), classes.join(", ")),
-        }
-    }
-    let examples = d.examples.into_iter().map(|mut e| {
-        e.label = map[e.label];
-        e
-    });
-    Ok(Dataset { classes: classes.to_vec(), examples: examples.collect(), notices: d.notices })
-}
-
 pub fn load_job_data(job: &TrainJob) -> Result<JobData> {
     let cols = job.columns();
     let all = data::load(&job.data, "train", &cols)?;
-    let classes = all.classes.clone();
-    for (c, n) in classes.iter().zip(all.counts()) {
-        if n == 0 {
-            bail!("{}: class {c:?} has no examples", job.data.display());
-        }
-    }
-    let mut notices = all.notices.clone();
-    let seed = job.options.seed;
-    let (mut train, mut validation) = sample::train_validation_split(all, job.validation_fraction, seed);
-    if let Some(n) = job.limit_train {
-        train = sample::balanced_sample(&train, n, seed);
-        let n_val =
-            ((n as f64) * job.validation_fraction as f64 / (1.0 - job.validation_fraction as f64)).round() as usize;
-        validation = sample::balanced_sample(&validation, n_val.max(1), seed);
-    }
     let test_path = job.test_data.clone().or_else(|| (!is_table(&job.data)).then(|| job.data.clone()));
     let test = match test_path {
-        Some(p) => {
-            let t = data::load(&p, "test", &cols)?;
-            notices.extend(t.notices.iter().cloned());
-            let t = align_classes(t, &classes, &p)?;
-            Some(match job.limit_test {
-                Some(n) => sample::balanced_sample(&t, n, seed),
-                None => t,
-            })
-        }
+        Some(p) => Some((data::load(&p, "test", &cols)?, p)),
         None => None,
     };
-    notices.dedup();
-    Ok(JobData { classes, train, validation, test, notices })
+    let split = Split {
+        validation_fraction: job.validation_fraction,
+        limit_train: job.limit_train,
+        limit_test: job.limit_test,
+        seed: job.options.seed,
+    };
+    split_data(all, &job.data, test, &split)
 }
 
 /// Which examples a run trains, validates and tests on, by source (file, archive member or
@@ -157,22 +115,7 @@ pub fn run_job(
     // The model and the options first: they are quick to check, the data may take seconds.
     let (config, ckpt, notices) = crate::checkpoint::load_model_dir(&job.model)?;
     let o = &job.options;
-    if o.max_len > config.max_position_embeddings {
-        bail!(
-            "--max-len {} exceeds the model's max_position_embeddings ({})",
-            o.max_len,
-            config.max_position_embeddings
-        );
-    }
-    if o.max_len < 2 {
-        bail!("--max-len {} leaves no room for a token between [CLS] and [SEP]", o.max_len);
-    }
-    if o.batch_size == 0 || o.epochs == 0 {
-        bail!("batch size and epochs must be at least 1");
-    }
-    if !(o.lr.is_finite() && o.lr > 0.0) {
-        bail!("--lr {} must be a positive number", o.lr);
-    }
+    super::check_options(o, &config)?;
     let tok = Tokenizer::from_dir(&job.model)
         .with_context(|| format!("loading the tokenizer from {}", job.model.display()))?;
     if tok.vocab_size() > config.vocab_size {
@@ -235,7 +178,7 @@ pub fn run_job(
         ));
     }
     let validation = (!val.is_empty()).then_some((&val, d.classes.as_slice()));
-    let outcome = trainer.train(run_dir, &train, validation, interrupt, &mut event)?;
+    let outcome = trainer.train(Some(run_dir), &train, validation, interrupt, &mut event)?;
     if outcome != Outcome::Finished {
         return Ok(JobResult { outcome, test: None });
     }

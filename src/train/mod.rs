@@ -15,6 +15,7 @@ pub mod job;
 pub mod metrics;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod plot;
+pub mod split;
 mod state;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -119,18 +120,41 @@ impl Default for TrainOptions {
     }
 }
 
+/// Refuses options no run can use with a model of `config` (the CLI's flags name them).
+pub fn check_options(o: &TrainOptions, config: &crate::checkpoint::BertConfig) -> Result<()> {
+    if o.max_len > config.max_position_embeddings {
+        bail!(
+            "--max-len {} exceeds the model's max_position_embeddings ({})",
+            o.max_len,
+            config.max_position_embeddings
+        );
+    }
+    if o.max_len < 2 {
+        bail!("--max-len {} leaves no room for a token between [CLS] and [SEP]", o.max_len);
+    }
+    if o.batch_size == 0 || o.epochs == 0 {
+        bail!("batch size and epochs must be at least 1");
+    }
+    if !(o.lr.is_finite() && o.lr > 0.0) {
+        bail!("--lr {} must be a positive number", o.lr);
+    }
+    Ok(())
+}
+
 /// What the loop tells its caller (the CLI draws progress bars from these).
 pub enum Event<'a> {
     EpochStart {
         epoch: usize,
         steps: usize,
     },
+    /// `loss` and `accuracy` are the epoch's running means; `batch_loss` is this step's alone.
     Step {
         epoch: usize,
         step: usize,
         steps: usize,
         loss: f64,
         accuracy: f64,
+        batch_loss: f64,
     },
     EpochEnd(&'a EpochRow),
     Saved {
@@ -317,7 +341,9 @@ impl<'a> Trainer<'a> {
 
     /// Saves the state in the middle of an epoch begun at `t0`: the saved position counts the
     /// epoch's seconds so far (a resumed run adds its own), the running one keeps counting from `t0`.
-    fn save_mid_epoch(&mut self, run_dir: &std::path::Path, t0: Instant) -> Result<()> {
+    /// Nothing without a run folder.
+    fn save_mid_epoch(&mut self, run_dir: Option<&std::path::Path>, t0: Instant) -> Result<()> {
+        let Some(run_dir) = run_dir else { return Ok(()) };
         let before = self.pos.epoch_seconds;
         self.pos.epoch_seconds += t0.elapsed().as_secs_f64();
         let saved = save_state(run_dir, self);
@@ -325,13 +351,13 @@ impl<'a> Trainer<'a> {
         saved
     }
 
-    /// Trains from the current position to the last epoch, saving state in `run_dir` after each
-    /// epoch and when `interrupt` is set. A non-finite loss stops the run with an error and
-    /// leaves the last saved state untouched.
+    /// Trains from the current position to the last epoch, saving state in `run_dir` (when
+    /// there is one) after each epoch and when `interrupt` is set. A non-finite loss stops the
+    /// run with an error and leaves the last saved state untouched.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn train(
         &mut self,
-        run_dir: &std::path::Path,
+        run_dir: Option<&std::path::Path>,
         train: &Encoded,
         val: Option<(&Encoded, &[String])>,
         interrupt: &AtomicBool,
@@ -341,10 +367,11 @@ impl<'a> Trainer<'a> {
     }
 
     /// `train`, awaiting each step's read-back: one loop for both targets (natively the
-    /// read-back is ready when first polled; in a browser each step yields to the page).
+    /// read-back is ready when first polled; in a browser each step yields to the page, and
+    /// there is no run folder: `run_dir` None keeps everything in memory, `self.history`).
     pub async fn train_async(
         &mut self,
-        run_dir: &std::path::Path,
+        run_dir: Option<&std::path::Path>,
         train: &Encoded,
         val: Option<(&Encoded, &[String])>,
         interrupt: &AtomicBool,
@@ -360,7 +387,9 @@ impl<'a> Trainer<'a> {
             while self.pos.step_in_epoch < steps {
                 if interrupt.load(Ordering::SeqCst) {
                     self.save_mid_epoch(run_dir, t0)?;
-                    event(Event::Saved { step: self.pos.global_step });
+                    if run_dir.is_some() {
+                        event(Event::Saved { step: self.pos.global_step });
+                    }
                     return Ok(Outcome::Interrupted { step: self.pos.global_step });
                 }
                 let s = self.pos.step_in_epoch;
@@ -377,7 +406,11 @@ impl<'a> Trainer<'a> {
                 self.history.steps.push((self.pos.global_step, loss));
                 let every = self.opts.checkpoint_every.unwrap_or(0);
                 // The epoch's last step is saved by the epoch's end, below.
-                if every > 0 && self.pos.global_step.is_multiple_of(every as u64) && self.pos.step_in_epoch < steps {
+                if every > 0
+                    && run_dir.is_some()
+                    && self.pos.global_step.is_multiple_of(every as u64)
+                    && self.pos.step_in_epoch < steps
+                {
                     self.save_mid_epoch(run_dir, t0)?;
                     event(Event::Saved { step: self.pos.global_step });
                 }
@@ -388,6 +421,7 @@ impl<'a> Trainer<'a> {
                     steps,
                     loss: self.pos.loss_sum / seen,
                     accuracy: self.pos.correct / seen,
+                    batch_loss: loss,
                 });
             }
             let seen = self.pos.seen.max(1) as f64;
@@ -413,12 +447,16 @@ impl<'a> Trainer<'a> {
                 )));
             }
             self.pos = Position { epoch: epoch + 1, global_step: self.pos.global_step, ..Position::default() };
-            save_state(run_dir, self)?;
-            self.history.save(run_dir)?;
-            #[cfg(not(target_arch = "wasm32"))] // plotters is native only; the page draws its own curves
-            plot::save_curves(&self.history, &run_dir.join("curves.png"))?;
+            if let Some(run_dir) = run_dir {
+                save_state(run_dir, self)?;
+                self.history.save(run_dir)?;
+                #[cfg(not(target_arch = "wasm32"))] // plotters is native only; the page draws its own curves
+                plot::save_curves(&self.history, &run_dir.join("curves.png"))?;
+            }
             event(Event::EpochEnd(&row));
-            event(Event::Saved { step: self.pos.global_step });
+            if run_dir.is_some() {
+                event(Event::Saved { step: self.pos.global_step });
+            }
         }
         Ok(Outcome::Finished)
     }
@@ -526,12 +564,29 @@ pub fn load_classifier(
     let dir = model_dir(path);
     let (config, ckpt, _) = crate::checkpoint::load_model_dir(&dir)?;
     let classes = export::classes_of(&dir, config.num_labels());
-    let num_labels = if classes.len() == 2 { 1 } else { classes.len() };
-    if ckpt.get("classifier.weight").is_none() {
-        bail!("{}: no classifier weights (classifier.weight): train a model first with `wgbert train`", dir.display());
-    }
-    let mut model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, num_labels, 0)?;
-    (model.pooling, model.text_pairs) = export::head_of(&dir)?;
+    let config_json = std::fs::read(dir.join("config.json")).unwrap_or_default();
+    let model = classifier_of(gpu, &config, &ckpt, &classes, &config_json)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
     let tok = crate::tokenizer::Tokenizer::from_dir(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
     Ok((model, classes, tok))
+}
+
+/// The classifier an exported model holds, for its `classes` (`export::classes_in_config`),
+/// with the head its config.json (`config_json`, its bytes) names (`export::head_in_config`).
+pub fn classifier_of(
+    gpu: &Arc<Gpu>,
+    config: &crate::checkpoint::BertConfig,
+    ckpt: &crate::checkpoint::Checkpoint,
+    classes: &[String],
+    config_json: &[u8],
+) -> Result<BertClassifier> {
+    let num_labels = if classes.len() == 2 { 1 } else { classes.len() };
+    if ckpt.get("classifier.weight").is_none() {
+        bail!("no classifier weights (classifier.weight): train a model first with `wgbert train`");
+    }
+    let mut model = BertClassifier::from_checkpoint(gpu, config, ckpt, num_labels, 0)?;
+    if !config_json.is_empty() {
+        (model.pooling, model.text_pairs) = export::head_in_config(config_json)?;
+    }
+    Ok(model)
 }

@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Replays a wgbert training run step for step in PyTorch + transformers and compares the losses.
+
+`wgbert train` keeps, in its run folder RUN, the weights it starts from (RUN/checkpoints/step-0,
+in the Hugging Face BertForSequenceClassification layout: pretrained encoder + the fresh one-logit
+head), the examples and each epoch's batch order (RUN/examples.json, "order") and each step's
+batch loss (RUN/history.json, "steps"). This script loads step-0 with
+BertForSequenceClassification.from_pretrained (and its tokenizer from the same folder), reads the
+reviews back from the same data by their "source", and trains on exactly the same batches with
+the engine's recipe:
+
+  * the loss: BCE-with-logits on the one logit, mean over the batch (label 1 = the last class);
+  * batches padded to their longest sequence, attention mask 1 on the real tokens, token type 0,
+    position ids 0..T-1; texts truncated to max_len with [CLS] … [SEP];
+  * AdamW (betas 0.9/0.999, eps 1e-6, weight decay on every parameter whose name holds neither
+    "bias" nor "LayerNorm.weight", bias-corrected as torch.optim.AdamW), after clipping the
+    global gradient norm to max_grad_norm (0: no clipping);
+  * the learning rate of src/optim/schedule.rs (WarmupLinear), evaluated at the global step
+    *before* the update (so the first update uses lr(0) = 0): steps = ceil(train/batch)·epochs,
+    warm-up steps = trunc(f32(warmup_fraction)·steps), lr(s) = lr·s/warmup while s < warmup,
+    else lr·(1 − min(s, steps)/steps), all in f32 as the engine computes it;
+  * dropout at RUN's value. Only a run with --dropout 0 can be followed step for step (the
+    engine's dropout masks are its own); with dropout > 0 the script still runs, and says so.
+
+It prints one row per step — step, ours (the engine's loss from history.json), PyTorch's loss, the
+difference (ours − PyTorch) — then the largest |difference| and the first step over the tolerance (1e-3).
+--json FILE also writes the table (with PyTorch's learning rate and gradient norm per step).
+--wgbert BIN additionally compares the token ids of every replayed example with `BIN tokenize`.
+
+By hand, never in CI (needs torch and transformers; MiniLM at batch 32 × 128 tokens takes ~7 s a step on
+2 CPU threads, ~8 minutes for the 63 steps of 2,000 reviews):
+
+    HF_HUB_OFFLINE=1 /work/venvs/torch/bin/python tools/replay_torch.py \\
+        --run RUN --data aclImdb_v1.tar.gz [--steps N] [--json table.json]
+
+where RUN is a run folder of `wgbert train ... --dropout 0` (e.g. --epochs 1 --limit-train 2000).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from recipe_torch import read_reviews  # noqa: E402  (the same reading of IMDB folders/tarballs)
+
+
+def f32(x):
+    import numpy as np
+
+    return np.float32(x)
+
+
+class WarmupLinear:
+    """src/optim/schedule.rs, in f32 as there."""
+
+    def __init__(self, init_lr, total_steps, fraction):
+        self.init_lr = f32(init_lr)
+        self.total = max(int(total_steps), 1)
+        self.warmup = int(f32(fraction) * f32(total_steps))  # `as u32` truncates
+
+    def lr(self, step):
+        if step < self.warmup:
+            return float(self.init_lr * f32(step) / f32(self.warmup))
+        return float(self.init_lr * (f32(1.0) - f32(min(step, self.total)) / f32(self.total)))
+
+
+def engine_ids(wgbert, model_dir, texts, max_len):
+    """Token ids of `texts` from `wgbert tokenize` (one text a line)."""
+    flat = [t.replace("\r", " ").replace("\n", " ") for t in texts]
+    out = subprocess.run(
+        [wgbert, "tokenize", "--model", model_dir, "--max-len", str(max_len)],
+        input="\n".join(flat) + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [[int(x) for x in line.split()] for line in out.splitlines() if line.strip()], flat != texts
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--run", required=True, help="a wgbert run folder (run.json, examples.json, history.json, checkpoints/step-0)")
+    ap.add_argument("--data", required=True, help="the run's data: an IMDB folder or tarball")
+    ap.add_argument("--steps", type=int, default=0, help="replay only the first N steps (default: all)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tolerance", type=float, default=1e-3)
+    ap.add_argument("--attn", default="eager", help="transformers attn_implementation (eager or sdpa)")
+    ap.add_argument("--json", default=None, help="also write the table to this JSON file")
+    ap.add_argument("--wgbert", default=None, help="a wgbert binary: compare token ids with its `tokenize`")
+    a = ap.parse_args()
+
+    import torch
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)  # nothing random is drawn with dropout 0; fixed for dropout > 0
+    run = json.load(open(os.path.join(a.run, "run.json")))
+    o = run["options"]
+    ex = json.load(open(os.path.join(a.run, "examples.json")))
+    hist_path = os.path.join(a.run, "history.json")
+    ours = {}
+    if os.path.isfile(hist_path):
+        ours = {int(s): float(l) for s, l in json.load(open(hist_path)).get("steps", [])}
+    else:
+        print(f"note: {hist_path} not there yet (the run has not finished an epoch): PyTorch's column only")
+    classes = ex["classes"]
+    if len(classes) != 2:
+        raise SystemExit("binary runs only (one logit, BCE)")
+    if "order" not in ex:
+        raise SystemExit(f"{a.run}/examples.json has no batch order: a run of an older wgbert")
+    if o.get("precision", "f32") != "f32":
+        print(f"warning: the run trained in {o['precision']} precision; the replay is f32")
+    p = float(o["dropout"])
+    if p > 0:
+        print(f"warning: dropout {p}: the engine's masks are not PyTorch's, so the losses only agree in distribution")
+    bs, max_len, epochs = o["batch_size"], o["max_len"], o["epochs"]
+
+    step0 = os.path.join(a.run, "checkpoints", "step-0")
+    tok = AutoTokenizer.from_pretrained(step0)
+    model, info = BertForSequenceClassification.from_pretrained(
+        step0,
+        num_labels=1,
+        hidden_dropout_prob=p,
+        attention_probs_dropout_prob=p,
+        classifier_dropout=p,
+        torch_dtype=torch.float32,
+        attn_implementation=a.attn,
+        output_loading_info=True,
+    )
+    missing = [k for k in info.get("missing_keys", []) if "position_ids" not in k]
+    if missing:
+        raise SystemExit(f"{step0}: weights missing from the checkpoint (they would be initialized at random): {missing}")
+    model.train()
+
+    train = ex["train"]
+    texts = read_reviews(a.data, [e["source"] for e in train])
+    enc = tok([texts[e["source"]] for e in train], truncation=True, max_length=max_len)
+    ids = enc["input_ids"]
+    labels = [float(classes.index(e["label"])) for e in train]
+
+    steps_per_epoch = -(-len(train) // bs)
+    total = steps_per_epoch * epochs
+    sched = WarmupLinear(o["lr"], total, o["warmup_fraction"])
+    todo = min(a.steps, total) if a.steps > 0 else total
+
+    if a.wgbert:
+        needed = []
+        for g in range(todo):
+            e, k = divmod(g, steps_per_epoch)
+            needed.extend(ex["order"][e][k * bs : (k + 1) * bs])
+        rows = sorted(set(needed))
+        theirs, flattened = engine_ids(a.wgbert, run["model"] if os.path.isdir(run["model"]) else step0,
+                                       [texts[train[r]["source"]] for r in rows], max_len)
+        if flattened:
+            print("note: some texts hold line breaks, replaced by spaces for `wgbert tokenize`")
+        bad = [r for r, t in zip(rows, theirs) if t != ids[r]]
+        print(f"token ids: {len(rows) - len(bad)} of {len(rows)} replayed examples identical to wgbert tokenize's")
+        for r in bad[:5]:
+            t = theirs[rows.index(r)]
+            j = next((i for i, (x, y) in enumerate(zip(ids[r], t)) if x != y), min(len(ids[r]), len(t)))
+            print(f"  {train[r]['source']}: first difference at {j}: HF {ids[r][j:j+5]} vs wgbert {t[j:j+5]}")
+
+    decay = [q for n, q in model.named_parameters() if not ("bias" in n or "LayerNorm.weight" in n)]
+    no_decay = [q for n, q in model.named_parameters() if "bias" in n or "LayerNorm.weight" in n]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": o["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=0.0,
+        betas=(0.9, 0.999),
+        eps=1e-6,
+    )
+    loss_fn = torch.nn.BCEWithLogitsLoss(reduction="mean")
+    print(
+        f"replaying {todo} of {total} steps: batch {bs}, max_len {max_len}, lr {o['lr']}, warm-up {sched.warmup} steps, "
+        f"weight decay {o['weight_decay']} on {len(decay)} tensors (not on {len(no_decay)}), clip {o['max_grad_norm']}, dropout {p}"
+    )
+    print(f"{'step':>5} {'ours':>10} {'PyTorch':>10} {'difference':>11} {'lr':>10} {'grad norm':>10}")
+    table = []
+    for g in range(todo):
+        e, k = divmod(g, steps_per_epoch)
+        rows = ex["order"][e][k * bs : (k + 1) * bs]
+        t = max(len(ids[r]) for r in rows)
+        x = torch.zeros(len(rows), t, dtype=torch.long)  # [PAD] = 0
+        m = torch.zeros(len(rows), t, dtype=torch.long)
+        for j, r in enumerate(rows):
+            x[j, : len(ids[r])] = torch.tensor(ids[r])
+            m[j, : len(ids[r])] = 1
+        y = torch.tensor([labels[r] for r in rows])
+        z = model(input_ids=x, attention_mask=m, token_type_ids=torch.zeros_like(x)).logits.squeeze(-1)
+        loss = loss_fn(z, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if o["max_grad_norm"] > 0:
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), o["max_grad_norm"]).item()
+        else:
+            norm = torch.norm(torch.stack([q.grad.norm() for q in model.parameters() if q.grad is not None])).item()
+        lr = sched.lr(g)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        opt.step()
+        step = g + 1
+        theirs = loss.item()
+        mine = ours.get(step)
+        diff = None if mine is None else mine - theirs
+        table.append({"step": step, "ours": mine, "pytorch": theirs, "difference": diff, "lr": lr, "grad_norm": norm})
+        ours_s = f"{mine:>10.7f}" if mine is not None else f"{'-':>10}"
+        diff_s = f"{diff:>+11.2e}" if diff is not None else f"{'-':>11}"
+        print(f"{step:>5} {ours_s} {theirs:>10.7f} {diff_s} {lr:>10.3e} {norm:>10.4f}", flush=True)
+
+    diffs = [(r["step"], abs(r["difference"])) for r in table if r["difference"] is not None]
+    summary = {"steps": len(table), "compared": len(diffs), "tolerance": a.tolerance}
+    if diffs:
+        worst = max(diffs, key=lambda d: d[1])
+        first = next((s for s, d in diffs if d > a.tolerance), None)
+        summary.update({"max_abs_difference": worst[1], "max_at_step": worst[0], "first_over_tolerance": first})
+        print(f"max |difference| {worst[1]:.3e} at step {worst[0]}; "
+              + (f"first step over {a.tolerance:g}: {first}" if first else f"every step within {a.tolerance:g}"))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"run": os.path.abspath(a.run), "summary": summary, "table": table}, f, indent=1)
+    return 0 if diffs and summary.get("first_over_tolerance") is None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
