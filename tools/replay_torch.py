@@ -110,6 +110,9 @@ def main():
         raise SystemExit("binary runs only (one logit, BCE)")
     if "order" not in ex:
         raise SystemExit(f"{a.run}/examples.json has no batch order: a run of an older wgbert")
+    if o.get("pool", "pooler") != "pooler" or o.get("freeze_layers", 0) or run.get("text_pair_column"):
+        raise SystemExit("the replay follows BertForSequenceClassification: a run with the pooler head "
+                         "(no --pool mean/cls), no --freeze-layers and single texts")
     if o.get("precision", "f32") != "f32":
         print(f"warning: the run trained in {o['precision']} precision; the replay is f32")
     p = float(o["dropout"])
