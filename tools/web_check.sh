@@ -8,15 +8,19 @@
 # wasm-bindgen-cli (cargo install, in tools/web.sh). Results and page.png go to DIR
 # (default target/web/check). --bench N adds N training steps of all-MiniLM-L6-v2 (batch 8,
 # max len 64) on both sides: losses compared, step times printed (minutes on a CPU adapter).
+# --demo runs the README's demo (tools/demo.sh's recipe on the bundled sample) in the tab and
+# checks that it learned (many minutes on a CPU adapter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=target/web/check
 bench=0
+demo=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --bench) bench="$2"; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --demo) demo=1; shift ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "tools/web_check.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -64,4 +68,4 @@ for _ in range(100):
 PY
 mkdir -p "$out"
 node tools/web/check.mjs --url "http://127.0.0.1:$port/" --bin target/release/wgbert --out "$out" \
-  --chromium "$chromium" --minilm models/all-MiniLM-L6-v2 --tiny "$site/tiny" --bench "$bench"
+  --chromium "$chromium" --minilm models/all-MiniLM-L6-v2 --tiny "$site/tiny" --bench "$bench" --demo "$demo"

@@ -286,6 +286,28 @@ try {
       browser_step_seconds: web.step_seconds, browser_warm_median: webWarm, native_bench: natBench };
   }
 
+  // --demo 1: the README's demo in the tab: all-MiniLM-L6-v2 fine-tuned on the bundled sample
+  // with tools/demo.sh's recipe, then the tutorial's five sentences scored; passes when it
+  // learned as the demo must (test accuracy >= 0.75, the positives >= 0.8, "terrible" <= 0.2).
+  // Many minutes on a CPU adapter; the screenshot then shows this run.
+  if (args.demo === '1') {
+    const DEMO = { epochs: 2, batchSize: 16, maxLen: 64, lr: 2e-4, seed: 42, dropout: 0.1, pool: 'mean', freezeLayers: 3 };
+    await evaluate(send, `wgbert.load('/models/all-MiniLM-L6-v2')`);
+    const t0 = Date.now();
+    const web = await evaluate(send, `(async () => {
+      const get = async (p) => (await fetch(p)).text();
+      return wgbert.train({ ...${JSON.stringify(DEMO)}, data: await get('/data/train.jsonl'), testData: await get('/data/test.jsonl') });
+    })()`);
+    const pred = await evaluate(send, `wgbert.predict(${JSON.stringify(SENTENCES)})`);
+    const seconds = (Date.now() - t0) / 1000;
+    const acc = web.test ? web.test.accuracy : NaN;
+    const scores = pred.map((p) => p.score);
+    const learned = acc >= 0.75 && scores[0] >= 0.8 && scores[1] >= 0.8 && scores[4] <= 0.2;
+    const epochs = web.history.epochs.map((e) => `epoch ${e.epoch}: loss ${e.loss.toFixed(4)} val ${e.val_accuracy?.toFixed(4)} (${e.seconds.toFixed(0)} s)`).join('; ');
+    check('demo in the tab', learned, `test accuracy ${acc} on ${web.test?.examples} reviews; five sentences ${scores.map((s) => s.toFixed(3)).join(' ')}; ${seconds.toFixed(0)} s in all (${web.seconds_per_step.toFixed(2)} s per step); ${epochs}`);
+    results.demo = { test: web.test, scores, seconds, history: web.history, seconds_per_step: web.seconds_per_step };
+  }
+
   // The page after training, for the README.
   await send('Emulation.setDeviceMetricsOverride', { width: 1000, height: 1500, deviceScaleFactor: 1, mobile: false });
   const height = await evaluate(send, 'document.documentElement.scrollHeight');
