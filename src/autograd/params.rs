@@ -56,6 +56,21 @@ pub struct Arena {
     pub first_trainable: usize,
 }
 
+impl Arena {
+    /// The gradients of the trainable part, `[first_trainable, len)`; None when all is frozen.
+    pub fn trainable_grads(&self) -> Result<Option<Tensor>, GpuError> {
+        let n = self.grads.numel();
+        if self.first_trainable >= n {
+            return Ok(None);
+        }
+        if self.first_trainable == 0 {
+            return Ok(Some(self.grads.clone()));
+        }
+        let name = format!("{} (trainable)", self.grads.name());
+        Ok(Some(self.grads.view(&name, self.first_trainable, &[n - self.first_trainable])?))
+    }
+}
+
 /// All parameters of a model, in a fixed order (the optimizer's state follows it).
 #[derive(Default, Debug)]
 pub struct ParamStore {
@@ -115,7 +130,10 @@ impl ParamStore {
     /// Sets every gradient to zero (recorded; no wait).
     pub fn zero_grad(&self, gpu: &Gpu) -> Result<(), GpuError> {
         for a in &self.arenas {
-            gpu.fill_zero(&a.grads)?;
+            // A frozen prefix gets no gradient (its layers record no backward): it stays zero.
+            if let Some(g) = a.trainable_grads()? {
+                gpu.fill_zero(&g)?;
+            }
         }
         for p in self.params.iter().filter(|p| p.slot.is_none()) {
             gpu.fill_zero(&p.grad)?;

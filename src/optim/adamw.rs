@@ -102,7 +102,16 @@ impl AdamW {
                 params.arenas.len()
             )));
         }
-        let grads: Vec<&Tensor> = params.arenas.iter().map(|a| &a.grads).collect();
+        // The norm over the trainable gradients only: a frozen prefix holds zeros.
+        let grads: Vec<Tensor> = params
+            .arenas
+            .iter()
+            .map(|a| a.trainable_grads())
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        let grads: Vec<&Tensor> = grads.iter().collect();
         reduce::global_sumsq(gpu, &grads, &self.norm_sq)?;
         self.step += 1;
         let c = self.config;
