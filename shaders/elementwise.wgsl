@@ -11,7 +11,8 @@
 //   mean_rows    out[b, c] = Σ_t m[b, t] · x[b, t, c] / max(Σ_t m[b, t], 1e-9)
 //                                                (mean pooling over the tokens under the mask;
 //                                                rows = B, cols = C, row_stride = T)
-//   mean_rows_bwd  dx[b, t, c] = m[b, t] · dout[b, c] / max(Σ_t m[b, t], 1e-9)   (assigned)
+//   mean_rows_bwd  dx[b, t, c] = m[b, t] · dout[b, c] / max(Σ_t m[b, t], 1e-9)   (assigned;
+//                                                one workgroup per token row)
 //
 // keep(seed, i) is a counter-based hash (PCG), so dropout needs no state and the CPU
 // reference (src/reference/elementwise.rs) reproduces the very same mask.
@@ -149,13 +150,30 @@ fn mean_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg:
     mean_out[i] = s / mask_count(b);
 }
 
+// One workgroup per token row (b, t): the workgroup counts sequence b's mask once, together,
+// then writes the row's C gradients (B·T·T mask reads in all, not B·T·C·T).
+var<workgroup> mean_partial: array<f32, 256>;
+
 @compute @workgroup_size(256)
 fn mean_rows_bwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) li: u32) {
-    let i = flat(wg, nwg, li);
-    if i >= p.rows * p.row_stride * p.cols { return; }
-    let c = i % p.cols;
-    let bt = i / p.cols;
+    let bt = wg.y * nwg.x + wg.x;
+    if bt >= p.rows * p.row_stride { return; }  // whole workgroups only: uniform
     let b = bt / p.row_stride;
-    mean_out[i] = mean_mask[bt] * mean_in[b * p.cols + c] / mask_count(b);
+    var n = 0.0;
+    for (var t = li; t < p.row_stride; t += 256u) {
+        n += mean_mask[b * p.row_stride + t];
+    }
+    mean_partial[li] = n;
+    workgroupBarrier();
+    for (var half = 128u; half > 0u; half >>= 1u) {
+        if li < half {
+            mean_partial[li] += mean_partial[li + half];
+        }
+        workgroupBarrier();
+    }
+    let scale = mean_mask[bt] / max(mean_partial[0], 1e-9);
+    for (var c = li; c < p.cols; c += 256u) {
+        mean_out[bt * p.cols + c] = scale * mean_in[b * p.cols + c];
+    }
 }

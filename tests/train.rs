@@ -21,6 +21,13 @@ fn job(dir: &Path, epochs: usize) -> TrainJob {
     j
 }
 
+/// The mean step loss of the last four steps is below `factor` times that of the first four.
+fn assert_loss_fell(h: &train::History, factor: f64) {
+    let mean = |s: &[(u64, f64)]| s.iter().map(|s| s.1).sum::<f64>() / s.len() as f64;
+    let (first, last) = (mean(&h.steps[..4]), mean(&h.steps[h.steps.len() - 4..]));
+    assert!(last < factor * first, "training loss went from {first:.4} to {last:.4}");
+}
+
 #[test]
 fn training_lowers_the_loss_and_the_export_reloads_to_the_same_predictions() {
     let g = gpu();
@@ -32,9 +39,7 @@ fn training_lowers_the_loss_and_the_export_reloads_to_the_same_predictions() {
     assert_eq!(r.outcome, Outcome::Finished);
     let h: train::History = serde_json::from_slice(&std::fs::read(run.join("history.json")).unwrap()).unwrap();
     assert_eq!(h.epochs.len(), 6);
-    let first: f64 = h.steps[..4].iter().map(|s| s.1).sum::<f64>() / 4.0;
-    let last: f64 = h.steps[h.steps.len() - 4..].iter().map(|s| s.1).sum::<f64>() / 4.0;
-    assert!(last < 0.7 * first, "training loss went from {first:.4} to {last:.4}");
+    assert_loss_fell(&h, 0.7);
     assert!(h.epochs.iter().all(|e| e.val_loss.is_some()));
     // examples.json names every example the run used, each once, with its label.
     let ex: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("examples.json")).unwrap()).unwrap();
@@ -106,9 +111,7 @@ fn a_head_on_the_mean_of_the_tokens_trains_exports_and_reloads() {
     let run = dir.join("run");
     let r = run_job(&g, &j, &run, &AtomicBool::new(false), |_| {}, |_| {}).unwrap();
     let h: train::History = serde_json::from_slice(&std::fs::read(run.join("history.json")).unwrap()).unwrap();
-    let first: f64 = h.steps[..4].iter().map(|s| s.1).sum::<f64>() / 4.0;
-    let last: f64 = h.steps[h.steps.len() - 4..].iter().map(|s| s.1).sum::<f64>() / 4.0;
-    assert!(last < 0.7 * first, "training loss went from {first:.4} to {last:.4}");
+    assert_loss_fell(&h, 0.7);
     assert!(r.test.unwrap().accuracy > 0.8);
     // The export says what the head reads; the reloaded model reads it too, and its predictions
     // are the pooler head's only if the pooling was ignored (they differ).

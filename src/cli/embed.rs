@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::GpuArgs;
 use crate::gpu::Gpu;
-use crate::model::{embed_pairs, embed_texts, BertClassifier, Pooling};
+use crate::model::{embed, BertClassifier, EmbedInputs, Pooling};
 use crate::tokenizer::Tokenizer;
 
 #[derive(Args)]
@@ -50,16 +50,17 @@ pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
     let model = BertClassifier::from_checkpoint(&gpu, &config, &ckpt, 1, 0)?;
     drop(ckpt);
     let lines = super::stdin_lines()?;
-    let vectors = if a.pairs {
-        let pairs = lines
+    let pairs = if a.pairs {
+        lines
             .iter()
             .enumerate()
             .map(|(n, l)| super::split_pair(l, &format!("line {} of standard input", n + 1)))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        embed_pairs(&gpu, &model, &tok, &pairs, max_len, a.pool, a.batch_size)?
+            .collect::<anyhow::Result<Vec<_>>>()?
     } else {
-        embed_texts(&gpu, &model, &tok, &lines, max_len, a.pool, a.batch_size)?
+        Vec::new()
     };
+    let inputs = if a.pairs { EmbedInputs::Pairs(&pairs) } else { EmbedInputs::Texts(&lines) };
+    let vectors = embed(&gpu, &model, &tok, inputs, max_len, a.pool, a.batch_size)?;
     let mut out = BufWriter::new(std::io::stdout().lock());
     for v in vectors {
         writeln!(out, "{}", serde_json::to_string(&v)?)?;

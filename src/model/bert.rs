@@ -329,21 +329,35 @@ impl BertClassifier {
         drop: Dropouts,
         rows: Rows,
     ) -> Result<Var, GpuError> {
-        // The mean reads every token's last layer.
-        let rows = if self.pooling == Pooling::Mean { Rows::All } else { rows };
-        let hidden = self.encode(tape, batch, mask, drop, rows)?;
-        let pooled = match (self.pooling, rows) {
-            (Pooling::Mean, _) => tape.mean_tokens(&hidden, mask, batch.b, batch.t)?,
-            (Pooling::Cls, Rows::Cls) => hidden,
-            (Pooling::Cls, Rows::All) => tape.first_token(&hidden, batch.b, batch.t)?,
-            (Pooling::Pooler, Rows::Cls) => self.pool(tape, &hidden)?,
-            (Pooling::Pooler, Rows::All) => {
-                let cls = tape.first_token(&hidden, batch.b, batch.t)?;
-                self.pool(tape, &cls)?
-            }
-        };
+        let pooled = self.summarize(tape, batch, mask, drop, rows, self.pooling)?;
         let pooled = tape.dropout(&pooled, drop.classifier)?;
         tape.linear(&pooled, self.p(self.cls_w), self.p(self.cls_b))
+    }
+
+    /// One vector (B, C) per sequence, as `pooling` says: what the head reads, and what
+    /// `embed` returns. `Rows::Cls` runs the last layer for token 0 alone where the pooling
+    /// allows it (the mean reads every token's last layer).
+    pub fn summarize(
+        &self,
+        tape: &mut Tape,
+        batch: &Arc<TokenBatch>,
+        mask: &Tensor,
+        drop: Dropouts,
+        rows: Rows,
+        pooling: Pooling,
+    ) -> Result<Var, GpuError> {
+        let rows = if pooling == Pooling::Mean { Rows::All } else { rows };
+        let hidden = self.encode(tape, batch, mask, drop, rows)?;
+        match (pooling, rows) {
+            (Pooling::Mean, _) => tape.mean_tokens(&hidden, mask, batch.b, batch.t),
+            (Pooling::Cls, Rows::Cls) => Ok(hidden),
+            (Pooling::Cls, Rows::All) => tape.first_token(&hidden, batch.b, batch.t),
+            (Pooling::Pooler, Rows::Cls) => self.pool(tape, &hidden),
+            (Pooling::Pooler, Rows::All) => {
+                let cls = tape.first_token(&hidden, batch.b, batch.t)?;
+                self.pool(tape, &cls)
+            }
+        }
     }
 
     /// Every parameter (or, with `grads`, its gradient) under Hugging Face's

@@ -24,59 +24,51 @@ pub enum Pooling {
     Mean,
 }
 
-/// One embedding per text; texts are batched `batch` at a time, padded to the longest in the
+/// What `embed` encodes: single texts, or sentence pairs encoded `[CLS] a [SEP] b [SEP]`
+/// (token types 0 then 1, the longer side truncated first).
+#[derive(Clone, Copy, Debug)]
+pub enum EmbedInputs<'a> {
+    Texts(&'a [String]),
+    Pairs(&'a [(String, String)]),
+}
+
+impl EmbedInputs<'_> {
+    fn encode(self, tok: &Tokenizer, max_len: usize) -> Vec<Encoding> {
+        match self {
+            EmbedInputs::Texts(texts) => texts.iter().map(|t| tok.encode_for_model(t, max_len)).collect(),
+            EmbedInputs::Pairs(pairs) => pairs.iter().map(|(a, b)| tok.encode_pair(a, b, max_len)).collect(),
+        }
+    }
+}
+
+/// One embedding per input; inputs are batched `batch` at a time, padded to the longest in the
 /// batch and truncated to `max_len`.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn embed_texts(
+pub fn embed(
     gpu: &Arc<Gpu>,
     model: &BertClassifier,
     tok: &Tokenizer,
-    texts: &[String],
+    inputs: EmbedInputs,
     max_len: usize,
     pool: Pooling,
     batch: usize,
 ) -> Result<Vec<Vec<f32>>, GpuError> {
-    pollster::block_on(embed_texts_async(gpu, model, tok, texts, max_len, pool, batch))
+    pollster::block_on(embed_async(gpu, model, tok, inputs, max_len, pool, batch))
 }
 
-/// `embed_texts`, awaiting each batch's read-back (the browser cannot block on one).
-pub async fn embed_texts_async(
+/// `embed`, awaiting each batch's read-back (the browser cannot block on one).
+pub async fn embed_async(
     gpu: &Arc<Gpu>,
     model: &BertClassifier,
     tok: &Tokenizer,
-    texts: &[String],
+    inputs: EmbedInputs<'_>,
     max_len: usize,
     pool: Pooling,
     batch: usize,
 ) -> Result<Vec<Vec<f32>>, GpuError> {
-    let encs: Vec<Encoding> = texts.iter().map(|t| tok.encode_for_model(t, max_len)).collect();
-    embed_encodings_async(gpu, model, &encs, pool, batch).await
-}
-
-/// One embedding per sentence pair, encoded `[CLS] a [SEP] b [SEP]` (token types 0 then 1,
-/// the longer side truncated first).
-#[cfg(not(target_arch = "wasm32"))]
-pub fn embed_pairs(
-    gpu: &Arc<Gpu>,
-    model: &BertClassifier,
-    tok: &Tokenizer,
-    pairs: &[(String, String)],
-    max_len: usize,
-    pool: Pooling,
-    batch: usize,
-) -> Result<Vec<Vec<f32>>, GpuError> {
-    let encs: Vec<Encoding> = pairs.iter().map(|(a, b)| tok.encode_pair(a, b, max_len)).collect();
-    pollster::block_on(embed_encodings_async(gpu, model, &encs, pool, batch))
-}
-
-async fn embed_encodings_async(
-    gpu: &Arc<Gpu>,
-    model: &BertClassifier,
-    encodings: &[Encoding],
-    pool: Pooling,
-    batch: usize,
-) -> Result<Vec<Vec<f32>>, GpuError> {
+    let encodings = inputs.encode(tok, max_len);
     let c = model.config.hidden_size;
+    let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
     let mut out = Vec::with_capacity(encodings.len());
     for encs in encodings.chunks(batch.max(1)) {
         let t = encs.iter().map(|e| e.real_len()).max().unwrap_or(2).max(1);
@@ -99,27 +91,9 @@ async fn embed_encodings_async(
         )?);
         let mask_t = gpu.upload("attention mask", &[b, t], &mask)?;
         let mut tape = Tape::inference(gpu);
-        let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
-        if pool == Pooling::Mean {
-            let h = model.encode(&mut tape, &tb, &mask_t, none, Rows::All)?.value.to_vec_async().await?;
-            for (rows, m) in h.chunks(t * c).zip(mask.chunks(t)) {
-                let n = m.iter().sum::<f32>().max(1e-9);
-                let mut v = vec![0.0f32; c];
-                for (j, w) in m.iter().enumerate() {
-                    for k in 0..c {
-                        v[k] += w * rows[j * c + k];
-                    }
-                }
-                out.push(v.iter().map(|x| x / n).collect());
-            }
-            continue;
-        }
-        // [CLS] and pooler need token 0 alone: its last layer is all that runs.
-        let mut cls = model.encode(&mut tape, &tb, &mask_t, none, Rows::Cls)?;
-        if pool == Pooling::Pooler {
-            cls = model.pool(&mut tape, &cls)?;
-        }
-        out.extend(cls.value.to_vec_async().await?.chunks(c).map(|r| r.to_vec()));
+        // Pooled on the GPU: only (B, C) comes back.
+        let v = model.summarize(&mut tape, &tb, &mask_t, none, Rows::Cls, pool)?;
+        out.extend(v.value.to_vec_async().await?.chunks(c).map(|r| r.to_vec()));
     }
     Ok(out)
 }

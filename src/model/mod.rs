@@ -7,6 +7,6 @@ mod init;
 
 pub use bert::{BertClassifier, Dropouts, Rows};
 #[cfg(not(target_arch = "wasm32"))]
-pub use embed::{embed_pairs, embed_texts};
-pub use embed::{embed_texts_async, Pooling};
+pub use embed::embed;
+pub use embed::{embed_async, EmbedInputs, Pooling};
 pub use init::normal_init;

@@ -148,7 +148,8 @@ pub fn mean_tokens_backward(
         &Kernel::new(Shader::Elementwise, "mean_rows_bwd"),
         &prm,
         &[Arg::R(dout), Arg::R(mask), Arg::W(&dx)],
-        grid_1d(b * t * c, 256),
+        // One workgroup per token row.
+        grid_1d(b * t * 256, 256),
     )?;
     Ok(dx)
 }

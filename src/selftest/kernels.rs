@@ -206,6 +206,14 @@ pub fn elementwise(c: &mut Checker) -> Result<()> {
     let dx = elementwise::mean_tokens_backward(&g, &c.up("dy", &[b, cc], &dy)?, &tm, b, t)?.to_vec()?;
     let want = r::elementwise::mean_tokens_backward(&f64s(&dy), &f64s(&mask), b, t);
     c.close("mean pooling backward", "-", shape, &dx, &want, tol::MEAN_POOL);
+    // Rows longer than a workgroup (T, C > 256): the backward's strided count and writes.
+    let (b, t, cc) = (2, 300, 384);
+    let mask: Vec<f32> = (0..b * t).map(|i| if i / t == 1 || i % t < 290 { 1.0 } else { 0.0 }).collect();
+    let dy = c.vec(b * cc, 1.0);
+    let dx = elementwise::mean_tokens_backward(&g, &c.up("dy", &[b, cc], &dy)?, &c.up("mask", &[b, t], &mask)?, b, t)?
+        .to_vec()?;
+    let want = r::elementwise::mean_tokens_backward(&f64s(&dy), &f64s(&mask), b, t);
+    c.close("mean pooling backward", "-", "B2 T300 C384", &dx, &want, tol::MEAN_POOL);
 
     let s = elementwise::add(&g, &tx, &tx)?.to_vec()?;
     c.close("add", "-", "1003", &s, &x.iter().map(|&v| 2.0 * v as f64).collect::<Vec<_>>(), tol::EXACT);

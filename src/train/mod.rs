@@ -207,7 +207,8 @@ pub fn evaluate(
     pollster::block_on(evaluate_async(gpu, model, enc, classes, batch_size, pad_id))
 }
 
-/// `evaluate`, awaiting each batch's read-back (the browser cannot block on one).
+/// `evaluate`, awaiting each batch's read-back (the browser cannot block on one). The logits
+/// come from `logits_async`'s length-sorted batches; the loss is taken from them in f64.
 pub async fn evaluate_async(
     gpu: &Arc<Gpu>,
     model: &BertClassifier,
@@ -216,17 +217,14 @@ pub async fn evaluate_async(
     batch_size: usize,
     pad_id: u32,
 ) -> Result<(EvalReport, Vec<(usize, f32)>)> {
-    let (mut loss_sum, mut preds) = (0.0f64, Vec::with_capacity(enc.len()));
-    let order: Vec<usize> = (0..enc.len()).collect();
-    let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
-    for rows in order.chunks(batch_size.max(1)) {
-        let batch = make_batch(gpu, enc, rows, pad_id, model.config.vocab_size, model.config.type_vocab_size)?;
-        let mut tape = Tape::inference(gpu);
-        let logits = model.forward(&mut tape, &batch.tokens, &batch.mask, none)?;
-        let m = tape.loss(&logits, &batch.labels, 1.0)?.to_vec_async().await?;
-        loss_sum += m[0] as f64 * rows.len() as f64;
-        preds.extend(predictions(&logits.value.to_vec_async().await?, model.num_labels));
-    }
+    let logits = logits_async(gpu, model, enc, pad_id, batch_size, |_| {}).await?;
+    let z: Vec<f64> = logits.iter().map(|&v| v as f64).collect();
+    let y: Vec<f64> = enc.labels.iter().map(|&l| l as f64).collect();
+    let loss_sum = match enc.len() {
+        0 => 0.0,
+        n => crate::reference::loss::loss(&z, &y, model.num_labels).0 * n as f64,
+    };
+    let preds = predictions(&logits, model.num_labels);
     let predicted: Vec<usize> = preds.iter().map(|p| p.0).collect();
     Ok((EvalReport::new(classes, &enc.labels, &predicted, loss_sum), preds))
 }
