@@ -25,7 +25,7 @@ use wasm_bindgen::prelude::*;
 use crate::checkpoint::{BertConfig, Checkpoint};
 use crate::data::{table, Columns};
 use crate::gpu::{Gpu, GpuOptions};
-use crate::model::{embed_texts_async, BertClassifier, Pooling};
+use crate::model::{embed_async, BertClassifier, EmbedInputs, Pooling};
 use crate::tokenizer::{ConfigFiles, Tokenizer};
 use crate::train::export::{classes_in_config, export_files};
 use crate::train::split::{split_data, Split};
@@ -240,7 +240,7 @@ pub async fn embed(
             "maxLen {max_len} must be between 2 and the model's max_position_embeddings ({max_pos})"
         )));
     }
-    let v = embed_texts_async(&gpu, &m.encoder, &m.tok, &texts, max_len, pool, batch_size.unwrap_or(32))
+    let v = embed_async(&gpu, &m.encoder, &m.tok, EmbedInputs::Texts(&texts), max_len, pool, batch_size.unwrap_or(32))
         .await
         .map_err(js)?;
     serde_json::to_string(&v).map_err(js)
@@ -497,6 +497,21 @@ pub async fn predict(texts_json: String, max_len: Option<usize>, batch_size: Opt
         })
         .collect();
     serde_json::to_string(&out).map_err(js)
+}
+
+/// One zip archive (entries stored) of an array of [file name, Uint8Array], as `export_model`
+/// returns them: the exported model as a single download.
+#[wasm_bindgen]
+pub fn zip_files(files: js_sys::Array) -> Result<js_sys::Uint8Array, JsError> {
+    let mut owned = Vec::with_capacity(files.length() as usize);
+    for item in files.iter() {
+        let pair = js_sys::Array::from(&item);
+        let name = pair.get(0).as_string().ok_or_else(|| js("zip_files: each file is [name, Uint8Array]"))?;
+        let bytes = js_sys::Uint8Array::new(&pair.get(1)).to_vec();
+        owned.push((name, bytes));
+    }
+    let zip = crate::checkpoint::zip_archive(&owned).map_err(js)?;
+    Ok(js_sys::Uint8Array::from(zip.as_slice()))
 }
 
 /// The classifier in the Hugging Face layout of `wgbert export`: an array of [file name,

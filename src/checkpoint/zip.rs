@@ -2,6 +2,9 @@
 //! each entry's local header, and entries must be STORED (method 0), which torch always uses so that
 //! tensor bytes can be mapped in place. ZIP64 fields are understood (files over 4 GiB).
 //! CRCs are not checked: a 400 MB model would spend longer hashing than decoding.
+//!
+//! And its writer, `write_stored`: an exported model as one download in the browser. Stored
+//! too (safetensors' f32 bytes hardly compress), with CRCs, since unzip tools check them.
 
 use super::{CheckpointError, Result};
 use std::collections::HashMap;
@@ -144,5 +147,112 @@ impl Bytes<'_> {
     }
     fn u64(&self, at: usize) -> Option<u64> {
         self.get(at).map(u64::from_le_bytes)
+    }
+}
+
+/// A zip archive of `files` (name, bytes), every entry STORED, names in UTF-8. Refuses what
+/// would need ZIP64 (an entry or the whole archive of 4 GiB or more).
+pub fn write_stored(files: &[(String, Vec<u8>)]) -> std::result::Result<Vec<u8>, String> {
+    const VERSION: u16 = 20; // 2.0: stored entries, folders
+    const UTF8_NAMES: u16 = 1 << 11;
+    const DOS_DATE_1980_01_01: u16 = (1 << 5) | 1;
+    let total: usize = files.iter().map(|(n, b)| 30 + 46 + 2 * n.len() + b.len()).sum::<usize>() + 22;
+    if total >= u32::MAX as usize || files.len() >= 0xFFFF {
+        return Err(format!(
+            "{} files of {total} bytes in all: a zip archive without ZIP64 holds less than 4 GiB and 65,535 files",
+            files.len()
+        ));
+    }
+    let mut out = Vec::with_capacity(total);
+    let mut central = Vec::new();
+    for (name, bytes) in files {
+        let (crc, offset) = (crc32(bytes), out.len() as u32);
+        // The fields the local and central headers share, from "version needed" to the name's length.
+        let mut common = Vec::with_capacity(26);
+        for v in [VERSION, UTF8_NAMES, 0, 0, DOS_DATE_1980_01_01] {
+            common.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [crc, bytes.len() as u32, bytes.len() as u32] {
+            common.extend_from_slice(&v.to_le_bytes());
+        }
+        common.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        common.extend_from_slice(&0u16.to_le_bytes()); // extra field length
+
+        out.extend_from_slice(&LOCAL.to_le_bytes());
+        out.extend_from_slice(&common);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(bytes);
+
+        central.extend_from_slice(&CENTRAL.to_le_bytes());
+        central.extend_from_slice(&VERSION.to_le_bytes()); // version made by
+        central.extend_from_slice(&common);
+        // comment length, disk number, internal attributes (2 bytes each), external (4)
+        central.extend_from_slice(&[0u8; 10]);
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(name.as_bytes());
+    }
+    let (dir_offset, dir_len, n) = (out.len() as u32, central.len() as u32, files.len() as u16);
+    out.extend_from_slice(&central);
+    out.extend_from_slice(&EOCD.to_le_bytes());
+    out.extend_from_slice(&[0u8; 4]); // this disk, the directory's disk
+    for v in [n, n] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [dir_len, dir_offset] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&0u16.to_le_bytes()); // comment length
+    Ok(out)
+}
+
+/// CRC-32 (IEEE 802.3, reflected, as zip and gzip use it).
+fn crc32(bytes: &[u8]) -> u32 {
+    const TABLE: [u32; 256] = {
+        let mut t = [0u32; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut c = i as u32;
+            let mut k = 0;
+            while k < 8 {
+                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+                k += 1;
+            }
+            t[i] = c;
+            i += 1;
+        }
+        t
+    };
+    !bytes.iter().fold(!0u32, |c, &b| TABLE[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_has_the_standard_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn a_written_archive_reads_back_entry_for_entry() {
+        let files = vec![
+            ("model.safetensors".to_string(), (0..=255u8).cycle().take(70_000).collect::<Vec<u8>>()),
+            ("config.json".to_string(), b"{}".to_vec()),
+            ("empty.txt".to_string(), vec![]),
+            ("vocabulário.txt".to_string(), b"[PAD]\n".to_vec()),
+        ];
+        let zip = write_stored(&files).unwrap();
+        let entries = entries(Path::new("test.zip"), &zip).unwrap();
+        assert_eq!(entries.len(), files.len());
+        for (name, bytes) in &files {
+            let e = &entries[name];
+            assert_eq!(e.method, 0);
+            assert_eq!(&zip[e.start..e.start + e.len], &bytes[..], "{name}");
+            // The local header's CRC is that of the bytes.
+            let crc = u32::from_le_bytes(zip[e.start - 30 - name.len() + 14..][..4].try_into().unwrap());
+            assert_eq!(crc, crc32(bytes), "{name}");
+        }
     }
 }

@@ -236,16 +236,21 @@ function showReport(r) {
 $('export').onclick = () => wgbert.exportModel().catch((e) => log('error: ' + (e.message || e)));
 function showDownloads(files) {
   const box = $('downloads');
-  box.textContent = 'Save these into one folder: ';
-  for (const f of files) {
+  const link = (f) => {
     const a = document.createElement('a');
     a.href = URL.createObjectURL(new Blob([f.bytes]));
     a.download = f.name;
     a.textContent = `${f.name} (${(f.bytes.length / 1024).toFixed(0)} KiB)`;
-    box.append(a);
+    return a;
+  };
+  box.textContent = '';
+  try {
+    const zip = wgbert.archive(files);
+    box.append('The model folder as one archive: ', link(zip), document.createElement('br'));
+    box.append('or its files, to save into one folder: ');
+  } catch (e) {
+    log('error: ' + (e.message || e));
+    box.append('Save these into one folder: ');
   }
-  const all = document.createElement('button');
-  all.textContent = 'Download all';
-  all.onclick = () => box.querySelectorAll('a').forEach((a) => a.click());
-  box.append(all);
+  for (const f of files) box.append(link(f));
 }

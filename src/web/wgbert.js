@@ -8,6 +8,7 @@
 //   await wgbert.predict(['a text'])        // [{text, label, score}], as `wgbert predict --json`
 //   await wgbert.evaluate(csvOrJsonl, {dataName: 'test.csv'})   // as `wgbert eval --json`
 //   await wgbert.exportModel()              // [{name, bytes}], the layout of `wgbert export`
+//   wgbert.archive(files)                   // those files as one zip: {name, bytes}
 //
 // One call runs at a time: each waits for the one before (the engine has one device).
 import initWasm, * as engine from './pkg/wgbert.js';
@@ -169,6 +170,12 @@ const wgbert = {
         return report;
       } catch (e) { rethrow(e); } finally { emit({ type: 'idle' }); }
     });
+  },
+
+  // Files ([{name, bytes}], as exportModel gives them) in one zip archive (entries stored):
+  // {name: 'wgbert-model.zip', bytes}. Unzipped into a folder, it is what `wgbert export` writes.
+  archive(files, name = 'wgbert-model.zip') {
+    return { name, bytes: engine.zip_files(files.map((f) => [f.name, f.bytes])) };
   },
 
   // The classifier's files in the layout of `wgbert export`: [{name, bytes: Uint8Array}].

@@ -200,6 +200,17 @@ try {
     const dp = maxDiff(natPred.map((p) => p.score), webPred.map((p) => p.score));
     const labels = natPred.every((p, i) => p.label === webPred[i]?.label);
     check('predict round trip', dp <= TOL && labels, `native predict of the browser's export vs the browser's predict: max |score difference| = ${dp.toExponential(2)}, labels ${labels ? 'equal' : 'differ'}`);
+    // The same export as one archive (the page's download), unzipped by Python's zipfile, which
+    // checks every entry's CRC.
+    const zip = await evaluate(send, `wgbert.exportModel().then((fs) => { const z = wgbert.archive(fs); return { name: z.name, b64: btoa(Array.from(z.bytes, (c) => String.fromCharCode(c)).join('')) }; })`);
+    const zipPath = join(out, zip.name);
+    const unzipped = join(out, 'exported-zip');
+    rmSync(unzipped, { recursive: true, force: true });
+    writeFileSync(zipPath, Buffer.from(zip.b64, 'base64'));
+    execFileSync('python3', ['-m', 'zipfile', '-e', zipPath, unzipped], { stdio: 'inherit' });
+    const zipPred = native(['predict', '--json', '--model', unzipped, ...SENTENCES]).trim().split('\n').map((l) => JSON.parse(l));
+    const dz = maxDiff(zipPred.map((p) => p.score), webPred.map((p) => p.score));
+    check('export archive', dz <= TOL && zipPred.every((p, i) => p.label === webPred[i]?.label), `${zip.name} (${(zip.b64.length * 0.75 / 2 ** 20).toFixed(1)} MiB), unzipped and scored natively: max |score difference| = ${dz.toExponential(2)}`);
     const natRun = native(['predict', '--json', '--model', run, ...SENTENCES]).trim().split('\n').map((l) => JSON.parse(l));
     const dr = maxDiff(natRun.map((p) => p.score), webPred.map((p) => p.score));
     check('predict vs native training', dr <= TOL, `the natively trained model's scores vs the browser-trained one's: max difference ${dr.toExponential(2)}`);
@@ -250,7 +261,8 @@ try {
     const rows = await waitFor('scores', `Math.max(document.querySelectorAll('#predictions tr').length - 1, 0)`, 60);
     await evaluate(send, `(() => { document.getElementById('export').click(); return true; })()`);
     const links = await waitFor('downloads', `document.querySelectorAll('#downloads a').length`, 60);
-    check('page buttons', status.startsWith('done') && rows === 5 && links >= 3, `Train: "${status}"; Score: ${rows} rows; Export: ${links} links`);
+    const zipLink = await evaluate(send, `!!document.querySelector('#downloads a[download$=".zip"]')`);
+    check('page buttons', status.startsWith('done') && rows === 5 && links >= 4 && zipLink, `Train: "${status}"; Score: ${rows} rows; Export: ${links} links${zipLink ? ', one of them the zip archive' : ', no zip archive'}`);
   }
 
   // --bench N: N training steps of all-MiniLM-L6-v2 (batch 8, max len 64, lr 1e-4) on both
