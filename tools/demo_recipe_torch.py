@@ -44,8 +44,11 @@ import json
 import os
 import pickle
 import random
-import tarfile
+import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from imdb_io import labeled_reviews  # noqa: E402  (tools/imdb_io.py)
 
 SENTENCES = [
     "this is such an amazing movie!",
@@ -60,11 +63,9 @@ def load_imdb(tarball, cache):
     if cache and os.path.isfile(cache):
         return pickle.load(open(cache, "rb"))
     out = {("train", "pos"): [], ("train", "neg"): [], ("test", "pos"): [], ("test", "neg"): []}
-    with tarfile.open(tarball, "r:gz") as tar:
-        for m in tar:
-            parts = m.name.split("/")
-            if m.isfile() and len(parts) == 4 and (parts[1], parts[2]) in out:
-                out[(parts[1], parts[2])].append((m.name, tar.extractfile(m).read().decode("utf-8")))
+    for name, text in labeled_reviews(tarball).items():
+        parts = name.split("/")
+        out[(parts[1], parts[2])].append((name, text))
     for v in out.values():
         v.sort()
     if cache:

@@ -6,17 +6,15 @@ Takes 320 positive + 320 negative reviews from aclImdb/train and 100 + 100 from 
 chosen with Python's random.Random(42) over the sorted file names. Plain standard library.
 """
 import json
+import os
 import random
 import sys
-import tarfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from imdb_io import labeled_reviews  # noqa: E402  (tools/imdb_io.py)
 
 src, out = sys.argv[1], sys.argv[2]
-files = {}
-with tarfile.open(src, "r:gz") as tar:
-    for m in tar:
-        parts = m.name.split("/")
-        if m.isfile() and len(parts) == 4 and parts[1] in ("train", "test") and parts[2] in ("pos", "neg"):
-            files[m.name] = tar.extractfile(m).read().decode("utf-8")
+files = labeled_reviews(src)
 rng = random.Random(42)
 for split, per_class in (("train", 320), ("test", 100)):
     rows = []

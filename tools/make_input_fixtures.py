@@ -20,23 +20,17 @@ over sorted file names.
 """
 import csv
 import json
+import os
 import random
 import re
 import sys
-import tarfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from imdb_io import labeled_reviews, rating  # noqa: E402  (tools/imdb_io.py)
 
 src, out = sys.argv[1], sys.argv[2]
-reviews = {}  # name -> text
-with tarfile.open(src, "r:gz") as tar:
-    for m in tar:
-        parts = m.name.split("/")
-        if m.isfile() and len(parts) == 4 and parts[1] in ("train", "test") and parts[2] in ("pos", "neg"):
-            reviews[m.name] = tar.extractfile(m).read().decode("utf-8")
+reviews = labeled_reviews(src)  # name -> text
 rng = random.Random(7)
-
-
-def rating(name):
-    return int(name.rsplit("_", 1)[1].split(".")[0])
 
 
 def sentences(text):

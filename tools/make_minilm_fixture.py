@@ -10,12 +10,14 @@ MODEL_DIR defaults to models/all-MiniLM-L6-v2 (tools/fetch_model.sh), IMDB_TARBA
 """
 import os
 import sys
-import tarfile
 
 import torch
 import transformers
 from safetensors.torch import save_file
 from transformers import AutoTokenizer, BertModel
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from imdb_io import read_reviews  # noqa: E402  (tools/imdb_io.py)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "models", "all-MiniLM-L6-v2")
@@ -23,8 +25,7 @@ IMDB = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "..", "shared", 
 OUT = os.path.join(ROOT, "tests", "fixtures", "minilm")
 REVIEW = "aclImdb/test/pos/0_10.txt"
 
-with tarfile.open(IMDB) as tar:
-    review = tar.extractfile(REVIEW).read().decode("utf-8")
+review = read_reviews(IMDB, [REVIEW])[REVIEW]
 
 SENTENCES = [
     "this is such an amazing movie!",

@@ -18,30 +18,11 @@ By hand, never in CI (needs torch and transformers; see tools/bench_torch_step.p
 import argparse
 import json
 import os
-import tarfile
+import sys
 import time
 
-
-def read_reviews(data, sources):
-    """Texts of `sources` (archive member names or paths below an IMDB folder)."""
-    want, out = set(sources), {}
-    if os.path.isdir(data):
-        parent = os.path.dirname(os.path.abspath(data))
-        for s in want:
-            for base in (parent, data):
-                p = os.path.join(base, s)
-                if os.path.isfile(p):
-                    out[s] = open(p, encoding="utf-8").read()
-                    break
-    else:
-        with tarfile.open(data) as tar:
-            for m in tar:
-                if m.name in want:
-                    out[m.name] = tar.extractfile(m).read().decode("utf-8")
-    missing = want - out.keys()
-    if missing:
-        raise SystemExit(f"{len(missing)} examples not found in {data}, e.g. {sorted(missing)[0]}")
-    return out
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from imdb_io import read_reviews  # noqa: E402  (tools/imdb_io.py: IMDB folders and tarballs)
 
 
 def main():

@@ -43,7 +43,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from recipe_torch import read_reviews  # noqa: E402  (the same reading of IMDB folders/tarballs)
+from imdb_io import read_reviews  # noqa: E402  (tools/imdb_io.py: IMDB folders and tarballs)
 
 
 def f32(x):
