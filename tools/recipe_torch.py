@@ -96,12 +96,15 @@ def main():
             return None
         model.eval()
         loss, correct = 0.0, 0
+        confusion = [[0, 0], [0, 0]]  # [true class][predicted class], as wgbert's test.json
         with torch.no_grad():
             for x, m, t in batches(ids, y, list(range(len(ids)))):
                 z = model(input_ids=x, attention_mask=m).logits.squeeze(-1)
                 loss += loss_fn(z, t).item()
                 correct += ((z > 0).float() == t).sum().item()
-        return {"loss": loss / len(ids), "accuracy": correct / len(ids), "examples": len(ids)}
+                for truth, pred in zip(t.int().tolist(), (z > 0).int().tolist()):
+                    confusion[truth][pred] += 1
+        return {"loss": loss / len(ids), "accuracy": correct / len(ids), "examples": len(ids), "confusion": confusion}
 
     g = torch.Generator().manual_seed(a.seed)
     t0 = time.perf_counter()
