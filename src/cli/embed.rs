@@ -50,16 +50,17 @@ pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
     let model = BertClassifier::from_checkpoint(&gpu, &config, &ckpt, 1, 0)?;
     drop(ckpt);
     let lines = super::stdin_lines()?;
-    let pairs = if a.pairs {
-        lines
+    let pairs;
+    let inputs = if a.pairs {
+        pairs = lines
             .iter()
             .enumerate()
             .map(|(n, l)| super::split_pair(l, &format!("line {} of standard input", n + 1)))
-            .collect::<anyhow::Result<Vec<_>>>()?
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        EmbedInputs::Pairs(&pairs)
     } else {
-        Vec::new()
+        EmbedInputs::Texts(&lines)
     };
-    let inputs = if a.pairs { EmbedInputs::Pairs(&pairs) } else { EmbedInputs::Texts(&lines) };
     let vectors = embed(&gpu, &model, &tok, inputs, max_len, a.pool, a.batch_size)?;
     let mut out = BufWriter::new(std::io::stdout().lock());
     for v in vectors {
