@@ -4,10 +4,9 @@
 use std::sync::Arc;
 
 use super::{BertClassifier, Dropouts, Rows};
-use crate::autograd::Tape;
 use crate::gpu::{Gpu, GpuError};
-use crate::ops::embedding::TokenBatch;
 use crate::tokenizer::{Encoding, Tokenizer};
+use crate::train::{batched_rows, Encoded};
 
 /// What summarizes a sequence: for `embed`, the vector returned; for the classifier, what its
 /// head reads (`wgbert train --pool`).
@@ -67,33 +66,14 @@ pub async fn embed_async(
     batch: usize,
 ) -> Result<Vec<Vec<f32>>, GpuError> {
     let encodings = inputs.encode(tok, max_len);
-    let c = model.config.hidden_size;
+    let n = encodings.len();
+    let enc = Encoded::from_encodings(encodings, vec![0; n]);
     let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
-    let mut out = Vec::with_capacity(encodings.len());
-    for encs in encodings.chunks(batch.max(1)) {
-        let t = encs.iter().map(|e| e.real_len()).max().unwrap_or(2).max(1);
-        let b = encs.len();
-        let (mut ids, mut types, mut mask) =
-            (Vec::with_capacity(b * t), Vec::with_capacity(b * t), Vec::with_capacity(b * t));
-        for e in encs {
-            ids.extend_from_slice(&e.ids[..t]);
-            types.extend_from_slice(&e.type_ids[..t]);
-            mask.extend(e.attention_mask[..t].iter().map(|&m| m as f32));
-        }
-        let tb = Arc::new(TokenBatch::upload(
-            gpu,
-            &ids,
-            &types,
-            b,
-            t,
-            model.config.vocab_size,
-            model.config.type_vocab_size,
-        )?);
-        let mask_t = gpu.upload("attention mask", &[b, t], &mask)?;
-        let mut tape = Tape::inference(gpu);
-        // Pooled on the GPU: only (B, C) comes back.
-        let v = model.summarize(&mut tape, &tb, &mask_t, none, Rows::Cls, pool)?;
-        out.extend(v.value.to_vec_async().await?.chunks(c).map(|r| r.to_vec()));
-    }
-    Ok(out)
+    let c = model.config.hidden_size;
+    // Pooled on the GPU: only (B, C) comes back.
+    let flat = batched_rows(gpu, model, &enc, tok.pad_id(), batch, c, |_| {}, |tape, b| {
+        model.summarize(tape, &b.tokens, &b.mask, none, Rows::Cls, pool)
+    })
+    .await?;
+    Ok(flat.chunks(c).map(|r| r.to_vec()).collect())
 }

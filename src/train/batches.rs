@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
+use crate::autograd::{Tape, Var};
 use crate::data::Dataset;
 use crate::gpu::{Gpu, GpuError, Tensor};
+use crate::model::BertClassifier;
 use crate::ops::embedding::TokenBatch;
-use crate::tokenizer::Tokenizer;
+use crate::tokenizer::{Encoding, Tokenizer};
 
 /// A dataset as token ids ([CLS] a [SEP], or [CLS] a [SEP] b [SEP] for pairs, truncated to
 /// max_len, unpadded), their token type ids, and labels.
@@ -28,12 +30,17 @@ impl Encoded {
             let texts: Vec<&str> = data.examples.iter().map(|e| e.text.as_str()).collect();
             tok.encode_batch(&texts, max_len)
         };
-        let (mut ids, mut type_ids) = (Vec::with_capacity(data.len()), Vec::with_capacity(data.len()));
+        Encoded::from_encodings(encodings, data.examples.iter().map(|e| e.label).collect())
+    }
+
+    /// The tokenizer's padded encodings, unpadded, with their labels.
+    pub fn from_encodings(encodings: Vec<Encoding>, labels: Vec<usize>) -> Encoded {
+        let (mut ids, mut type_ids) = (Vec::with_capacity(encodings.len()), Vec::with_capacity(encodings.len()));
         for e in encodings {
             ids.push(e.ids[..e.real_len()].to_vec());
             type_ids.push(e.type_ids[..e.real_len()].to_vec());
         }
-        Encoded { ids, type_ids, labels: data.examples.iter().map(|e| e.label).collect() }
+        Encoded { ids, type_ids, labels }
     }
 
     pub fn len(&self) -> usize {
@@ -82,4 +89,36 @@ pub fn make_batch(
         labels: gpu.upload("labels", &[b], &labels)?,
         host_labels,
     })
+}
+
+/// Inference over every example of `enc`: `f` turns each batch into a (B, width) result, and
+/// the rows come back (N·width) in the examples' order. Batches take examples of similar length
+/// together (sorted by length), so that little of a batch is padding; `progress` hears how many
+/// examples are done after each batch.
+#[allow(clippy::too_many_arguments)]
+pub async fn batched_rows(
+    gpu: &Arc<Gpu>,
+    model: &BertClassifier,
+    enc: &Encoded,
+    pad_id: u32,
+    batch_size: usize,
+    width: usize,
+    mut progress: impl FnMut(usize),
+    f: impl Fn(&mut Tape, &Batch) -> Result<Var, GpuError>,
+) -> Result<Vec<f32>, GpuError> {
+    let mut order: Vec<usize> = (0..enc.len()).collect();
+    order.sort_by_key(|&i| enc.ids[i].len());
+    let mut out = vec![0.0f32; enc.len() * width];
+    let mut done = 0;
+    for rows in order.chunks(batch_size.max(1)) {
+        let batch = make_batch(gpu, enc, rows, pad_id, model.config.vocab_size, model.config.type_vocab_size)?;
+        let mut tape = Tape::inference(gpu);
+        let v = f(&mut tape, &batch)?.value.to_vec_async().await?;
+        for (&r, z) in rows.iter().zip(v.chunks(width)) {
+            out[r * width..(r + 1) * width].copy_from_slice(z);
+        }
+        done += rows.len();
+        progress(done);
+    }
+    Ok(out)
 }

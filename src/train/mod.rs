@@ -30,7 +30,7 @@ use crate::gpu::Gpu;
 use crate::model::{BertClassifier, Dropouts};
 use crate::optim::{AdamW, AdamWConfig, LossScale, WarmupLinear, MAX_SKIPPED_IN_A_ROW};
 
-pub use batches::{make_batch, Encoded};
+pub use batches::{batched_rows, make_batch, Encoded};
 pub use history::{EpochRow, History};
 pub use metrics::EvalReport;
 pub use state::{load_state, save_state, Position};
@@ -495,34 +495,20 @@ pub async fn predict_async(
     Ok(predictions(&logits, model.num_labels))
 }
 
-/// The logits (N, labels) of every encoded example, in their order. Batches take examples of
-/// similar length together (sorted by length), so that little of a batch is padding;
-/// `progress` hears how many examples are done after each batch.
+/// The logits (N, labels) of every encoded example, in their order (see `batched_rows`).
 pub async fn logits_async(
     gpu: &Arc<Gpu>,
     model: &BertClassifier,
     enc: &Encoded,
     pad_id: u32,
     batch_size: usize,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Result<Vec<f32>> {
     let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
-    let k = model.num_labels;
-    let mut order: Vec<usize> = (0..enc.len()).collect();
-    order.sort_by_key(|&i| enc.ids[i].len());
-    let mut out = vec![0.0f32; enc.len() * k];
-    let mut done = 0;
-    for rows in order.chunks(batch_size.max(1)) {
-        let batch = make_batch(gpu, enc, rows, pad_id, model.config.vocab_size, model.config.type_vocab_size)?;
-        let mut tape = Tape::inference(gpu);
-        let logits = model.forward(&mut tape, &batch.tokens, &batch.mask, none)?.value.to_vec_async().await?;
-        for (&r, z) in rows.iter().zip(logits.chunks(k)) {
-            out[r * k..(r + 1) * k].copy_from_slice(z);
-        }
-        done += rows.len();
-        progress(done);
-    }
-    Ok(out)
+    let logits = batched_rows(gpu, model, enc, pad_id, batch_size, model.num_labels, progress, |tape, b| {
+        model.forward(tape, &b.tokens, &b.mask, none)
+    });
+    Ok(logits.await?)
 }
 
 /// Every class's probability for each row of logits (N, labels): softmax, or for one logit
