@@ -19,13 +19,19 @@ the engine's recipe:
     *before* the update (so the first update uses lr(0) = 0): steps = ceil(train/batch)·epochs,
     warm-up steps = trunc(f32(warmup_fraction)·steps), lr(s) = lr·s/warmup while s < warmup,
     else lr·(1 − min(s, steps)/steps), all in f32 as the engine computes it;
-  * dropout at RUN's value. Only a run with --dropout 0 can be followed step for step (the
-    engine's dropout masks are its own); with dropout > 0 the script still runs, and says so.
+  * dropout at RUN's value. A run with --dropout 0 can be followed step for step as it is. With
+    dropout > 0, --same-masks makes every dropout site of the model drop exactly the engine's
+    elements (tools/engine_masks.py reproduces its counter-based masks), so such a run can be
+    followed step for step too; without it PyTorch draws its own masks and the losses only agree
+    in distribution.
 
 It prints one row per step — step, ours (the engine's loss from history.json), PyTorch's loss, the
 difference (ours − PyTorch) — then the largest |difference| and the first step over the tolerance (1e-3).
 --json FILE also writes the table (with PyTorch's learning rate and gradient norm per step).
 --wgbert BIN additionally compares the token ids of every replayed example with `BIN tokenize`.
+--test additionally scores the replayed model on the run's test list (inference: no dropout) and
+prints its accuracy, loss and predicted-positive share beside RUN/test.json's: with --same-masks
+this tells whether a difference of test accuracy comes from the masks drawn or from the engine.
 
 By hand, never in CI (needs torch and transformers; MiniLM at batch 32 × 128 tokens takes ~7 s a step on
 2 CPU threads, ~8 minutes for the 63 steps of 2,000 reviews):
@@ -79,6 +85,41 @@ def engine_ids(wgbert, model_dir, texts, max_len):
     return [[int(x) for x in line.split()] for line in out.splitlines() if line.strip()], flat != texts
 
 
+def score_test(model, tok, ex, classes, data, max_len, bs, ours_path):
+    """The replayed model on the run's test list, in inference; printed beside the run's own."""
+    import torch
+
+    test = ex["test"]
+    texts = read_reviews(data, [e["source"] for e in test])
+    y = torch.tensor([float(classes.index(e["label"])) for e in test])
+    model.eval()
+    logits = []
+    with torch.no_grad():
+        for k in range(0, len(test), bs):
+            enc = tok([texts[e["source"]] for e in test[k : k + bs]], truncation=True, max_length=max_len,
+                      padding=True, return_tensors="pt")
+            logits.append(model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
+                                token_type_ids=torch.zeros_like(enc["input_ids"])).logits.squeeze(-1))
+    z = torch.cat(logits)
+    pred = (z > 0).float()
+    r = {
+        "examples": len(test),
+        "accuracy": (pred == y).float().mean().item(),
+        "loss": torch.nn.functional.binary_cross_entropy_with_logits(z.double(), y.double()).item(),
+        "predicted_positive": pred.mean().item(),
+    }
+    print(f"test ({r['examples']} reviews), replayed model: accuracy {r['accuracy']:.4f}, loss {r['loss']:.4f}, "
+          f"predicted positive {r['predicted_positive']:.3f}")
+    if os.path.isfile(ours_path):
+        t = json.load(open(ours_path))
+        c = t.get("confusion")
+        pos = sum(row[-1] for row in c) / t["examples"] if c else float("nan")
+        print(f"test, the run's own (test.json):  accuracy {t['accuracy']:.4f}, loss {t['loss']:.4f}, "
+              f"predicted positive {pos:.3f}")
+        r["ours"] = {"accuracy": t["accuracy"], "loss": t["loss"], "predicted_positive": pos}
+    return r
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--run", required=True, help="a wgbert run folder (run.json, examples.json, history.json, checkpoints/step-0)")
@@ -89,15 +130,18 @@ def main():
     ap.add_argument("--attn", default="eager", help="transformers attn_implementation (eager or sdpa)")
     ap.add_argument("--json", default=None, help="also write the table to this JSON file")
     ap.add_argument("--wgbert", default=None, help="a wgbert binary: compare token ids with its `tokenize`")
+    ap.add_argument("--same-masks", action="store_true", help="drop the engine's elements (tools/engine_masks.py)")
+    ap.add_argument("--test", action="store_true", help="score the replayed model on the run's test list")
     a = ap.parse_args()
 
     import torch
     from transformers import AutoTokenizer, BertForSequenceClassification
 
     torch.set_num_threads(a.threads)
-    torch.manual_seed(0)  # nothing random is drawn with dropout 0; fixed for dropout > 0
     run = json.load(open(os.path.join(a.run, "run.json")))
     o = run["options"]
+    # Draws nothing with dropout 0 or --same-masks; else PyTorch's own masks, from the run's seed.
+    torch.manual_seed(int(o["seed"]))
     ex = json.load(open(os.path.join(a.run, "examples.json")))
     hist_path = os.path.join(a.run, "history.json")
     ours = {}
@@ -116,8 +160,8 @@ def main():
     if o.get("precision", "f32") != "f32":
         print(f"warning: the run trained in {o['precision']} precision; the replay is f32")
     p = float(o["dropout"])
-    if p > 0:
-        print(f"warning: dropout {p}: the engine's masks are not PyTorch's, so the losses only agree in distribution")
+    if p > 0 and not a.same_masks:
+        print(f"warning: dropout {p}: PyTorch draws its own masks (no --same-masks), so the losses only agree in distribution")
     bs, max_len, epochs = o["batch_size"], o["max_len"], o["epochs"]
 
     step0 = os.path.join(a.run, "checkpoints", "step-0")
@@ -136,6 +180,13 @@ def main():
     if missing:
         raise SystemExit(f"{step0}: weights missing from the checkpoint (they would be initialized at random): {missing}")
     model.train()
+    masks = None
+    if a.same_masks and p > 0:
+        from engine_masks import EngineMasks, patch
+
+        masks = EngineMasks(int(o["seed"]), p)
+        sites = patch(model, masks)
+        print(f"dropout {p} with the engine's masks (seed {o['seed']}): {sites} sites a step")
 
     train = ex["train"]
     texts = read_reviews(a.data, [e["source"] for e in train])
@@ -190,8 +241,12 @@ def main():
             x[j, : len(ids[r])] = torch.tensor(ids[r])
             m[j, : len(ids[r])] = 1
         y = torch.tensor([labels[r] for r in rows])
+        if masks is not None:
+            masks.begin_step(g)
         z = model(input_ids=x, attention_mask=m, token_type_ids=torch.zeros_like(x)).logits.squeeze(-1)
         loss = loss_fn(z, y)
+        if masks is not None and masks.sites() != sites:
+            raise SystemExit(f"step {g + 1}: {masks.sites()} dropout sites drawn, {sites} expected")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if o["max_grad_norm"] > 0:
@@ -219,6 +274,8 @@ def main():
         summary.update({"max_abs_difference": worst[1], "max_at_step": worst[0], "first_over_tolerance": first})
         print(f"max |difference| {worst[1]:.3e} at step {worst[0]}; "
               + (f"first step over {a.tolerance:g}: {first}" if first else f"every step within {a.tolerance:g}"))
+    if a.test:
+        summary["test"] = score_test(model, tok, ex, classes, a.data, max_len, bs, os.path.join(a.run, "test.json"))
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"run": os.path.abspath(a.run), "summary": summary, "table": table}, f, indent=1)
