@@ -53,21 +53,36 @@ pub struct Arena {
     pub half: Option<(usize, Tensor)>,
     /// Elements before this one belong to frozen parameters (`ParamStore::freeze_prefix`):
     /// the optimizer leaves them alone. 0 when nothing is frozen.
-    pub first_trainable: usize,
+    first_trainable: usize,
+    /// `grads[first_trainable..]`, made once when the frozen prefix is set (zero_grad and the
+    /// optimizer take it every step); None when everything is frozen.
+    trainable: Option<Tensor>,
 }
 
 impl Arena {
+    fn new(values: Tensor, grads: Tensor, decay: Tensor) -> Arena {
+        let trainable = (grads.numel() > 0).then(|| grads.clone());
+        Arena { values, grads, decay, half: None, first_trainable: 0, trainable }
+    }
+
+    pub fn first_trainable(&self) -> usize {
+        self.first_trainable
+    }
+
     /// The gradients of the trainable part, `[first_trainable, len)`; None when all is frozen.
-    pub fn trainable_grads(&self) -> Result<Option<Tensor>, GpuError> {
+    pub fn trainable_grads(&self) -> Option<&Tensor> {
+        self.trainable.as_ref()
+    }
+
+    fn set_first_trainable(&mut self, first: usize) -> Result<(), GpuError> {
         let n = self.grads.numel();
-        if self.first_trainable >= n {
-            return Ok(None);
-        }
-        if self.first_trainable == 0 {
-            return Ok(Some(self.grads.clone()));
-        }
-        let name = format!("{} (trainable)", self.grads.name());
-        Ok(Some(self.grads.view(&name, self.first_trainable, &[n - self.first_trainable])?))
+        self.first_trainable = first;
+        self.trainable = match first {
+            f if f >= n => None,
+            0 => Some(self.grads.clone()),
+            f => Some(self.grads.view(&format!("{} (trainable)", self.grads.name()), f, &[n - f])?),
+        };
+        Ok(())
     }
 }
 
@@ -117,12 +132,9 @@ impl ParamStore {
         if self.arenas.is_empty() || self.params.iter().any(|p| p.slot.is_none()) {
             return Err(GpuError::Shape("freezing needs a packed parameter store (ParamStore::pack)".into()));
         }
-        for a in &mut self.arenas {
-            a.first_trainable = 0;
-        }
         for (k, a) in self.arenas.iter_mut().enumerate() {
             let trainable = self.params.iter().enumerate().filter(|(i, p)| *i >= n && p.slot.is_some_and(|s| s.0 == k));
-            a.first_trainable = trainable.map(|(_, p)| p.slot.expect("packed").1).min().unwrap_or(a.values.numel());
+            a.set_first_trainable(trainable.map(|(_, p)| p.slot.expect("packed").1).min().unwrap_or(a.values.numel()))?;
         }
         Ok(())
     }
@@ -131,8 +143,8 @@ impl ParamStore {
     pub fn zero_grad(&self, gpu: &Gpu) -> Result<(), GpuError> {
         for a in &self.arenas {
             // A frozen prefix gets no gradient (its layers record no backward): it stays zero.
-            if let Some(g) = a.trainable_grads()? {
-                gpu.fill_zero(&g)?;
+            if let Some(g) = a.trainable_grads() {
+                gpu.fill_zero(g)?;
             }
         }
         for p in self.params.iter().filter(|p| p.slot.is_none()) {
@@ -179,7 +191,7 @@ impl ParamStore {
                 start += n;
             }
             let decay = gpu.upload(&format!("weight decay per slot (arena {k})"), &[len / DECAY_SLOT], &decay)?;
-            arenas.push(Arena { values, grads, decay, half: None, first_trainable: 0 });
+            arenas.push(Arena::new(values, grads, decay));
         }
         self.arenas = arenas;
         Ok(())

@@ -103,15 +103,7 @@ impl AdamW {
             )));
         }
         // The norm over the trainable gradients only: a frozen prefix holds zeros.
-        let grads: Vec<Tensor> = params
-            .arenas
-            .iter()
-            .map(|a| a.trainable_grads())
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .flatten()
-            .collect();
-        let grads: Vec<&Tensor> = grads.iter().collect();
+        let grads: Vec<&Tensor> = params.arenas.iter().filter_map(|a| a.trainable_grads()).collect();
         reduce::global_sumsq(gpu, &grads, &self.norm_sq)?;
         self.step += 1;
         let c = self.config;
@@ -128,11 +120,11 @@ impl AdamW {
             first: 0,
         };
         for (k, a) in params.arenas.iter().enumerate() {
-            if a.first_trainable >= a.values.numel() {
+            if a.first_trainable() >= a.values.numel() {
                 continue; // all frozen
             }
             let (m, v) = (&self.m_arenas[k], &self.v_arenas[k]);
-            let h = AdamwStep { first: a.first_trainable, ..h };
+            let h = AdamwStep { first: a.first_trainable(), ..h };
             adamw_update_guarded(gpu, &h, &a.values, &a.grads, m, v, &a.decay, &self.norm_sq, &self.status)?;
         }
         Ok(())
