@@ -33,6 +33,10 @@ pub struct Gpu {
     pub(super) pool: BufferPool,
     kernels: Mutex<KernelCache>,
     pub(super) rec: Mutex<Recorder>,
+    /// Submits and polls take turns: wgpu-core 30's `Device::maintain` asserts when one
+    /// thread's waiting poll reads the fence before another's submit or poll empties the queue
+    /// (gfx-rs/wgpu#9958, fixed after 30.0.2). Threads that share a `Gpu` (the tests) hit it.
+    maintain: Mutex<()>,
     lost: Arc<Mutex<Option<String>>>,
     errors: Arc<Mutex<Vec<String>>>,
     pub(super) profiler: Mutex<Option<Profiler>>,
@@ -147,6 +151,7 @@ impl Gpu {
                 submissions: 0,
                 launches: 0,
             }),
+            maintain: Mutex::new(()),
             lost,
             errors,
             profiler: Mutex::new(None),
@@ -490,6 +495,7 @@ impl Gpu {
         }
         rec.slot = 0;
         rec.submissions += 1;
+        let _turn = lock(&self.maintain);
         Some(self.queue.submit([enc.finish()]))
     }
 
@@ -518,10 +524,12 @@ impl Gpu {
     fn wait(&self, idx: wgpu::SubmissionIndex) -> Result<()> {
         // Wait in slices so that a lost device becomes an error instead of a hang.
         loop {
+            let turn = lock(&self.maintain);
             let r = self.device.poll(wgpu::PollType::Wait {
                 submission_index: Some(idx.clone()),
                 timeout: Some(Duration::from_secs(2)),
             });
+            drop(turn);
             match r {
                 Ok(_) => return Ok(()),
                 Err(wgpu::PollError::Timeout) => self.check_lost()?,
@@ -587,6 +595,7 @@ impl Gpu {
         self.check_errors()?;
         // The map callback runs during poll; poll once more in case it is still queued.
         if !rx.is_ready() {
+            let _turn = lock(&self.maintain);
             self.device
                 .poll(wgpu::PollType::wait_indefinitely())
                 .map_err(|e| GpuError::ReadBack(t.name().into(), e.to_string()))?;
