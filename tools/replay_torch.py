@@ -29,6 +29,7 @@ It prints one row per step — step, ours (the engine's loss from history.json),
 difference (ours − PyTorch) — then the largest |difference| and the first step over the tolerance (1e-3).
 --json FILE also writes the table (with PyTorch's learning rate and gradient norm per step).
 --wgbert BIN additionally compares the token ids of every replayed example with `BIN tokenize`.
+--torch-head starts from the head tools/recipe_torch.py draws for the run's seed (the rest from step-0).
 --test additionally scores the replayed model on the run's test list (inference: no dropout) and
 prints its accuracy, loss and predicted-positive share beside RUN/test.json's: with --same-masks
 this tells whether a difference of test accuracy comes from the masks drawn or from the engine.
@@ -132,6 +133,8 @@ def main():
     ap.add_argument("--wgbert", default=None, help="a wgbert binary: compare token ids with its `tokenize`")
     ap.add_argument("--same-masks", action="store_true", help="drop the engine's elements (tools/engine_masks.py)")
     ap.add_argument("--test", action="store_true", help="score the replayed model on the run's test list")
+    ap.add_argument("--torch-head", action="store_true",
+                    help="start from the head PyTorch draws (tools/recipe_torch.py's, same seed) instead of step-0's")
     a = ap.parse_args()
 
     import torch
@@ -179,6 +182,16 @@ def main():
     missing = [k for k in info.get("missing_keys", []) if "position_ids" not in k]
     if missing:
         raise SystemExit(f"{step0}: weights missing from the checkpoint (they would be initialized at random): {missing}")
+    if a.torch_head:
+        # What tools/recipe_torch.py --seed S starts from: transformers' own draw of the head.
+        torch.manual_seed(int(o["seed"]))
+        fresh = BertForSequenceClassification.from_pretrained(run["model"], num_labels=1, torch_dtype=torch.float32)
+        with torch.no_grad():
+            model.classifier.weight.copy_(fresh.classifier.weight)
+            model.classifier.bias.copy_(fresh.classifier.bias)
+        del fresh
+        torch.manual_seed(int(o["seed"]))
+        print(f"head: PyTorch's draw for seed {o['seed']}, not step-0's")
     model.train()
     masks = None
     if a.same_masks and p > 0:

@@ -7,9 +7,16 @@ one row per seed, then each side's mean and standard error (sample standard devi
 the difference of the means against the standard error of that difference; the pairs share their
 reviews, so the paired difference's standard error is printed too.
 
+Where a seed also names two replays of its run (tools/replay_torch.py --test --json: one with
+--same-masks, one without), a second table splits the difference of test accuracy in two: the
+replay with the engine's masks must score what the run scored (the engine computes what PyTorch
+computes, dropout included); the replay with PyTorch's own masks keeps the run's initial weights
+and batch order, so its gap to the run is the masks' part and its gap to the recipe the part of
+the head's initialization and the batch order.
+
 Only the standard library; by hand, after the runs (see benches/RESULTS.md, "Five seeds"):
 
-    tools/seed_table.py RUN_42:TORCH_42.json RUN_1:TORCH_1.json ...
+    tools/seed_table.py RUN_42:TORCH_42.json[:SAME_MASKS_42.json:OWN_MASKS_42.json] ...
 """
 
 import json
@@ -33,8 +40,19 @@ def positive_rate(confusion):
     return sum(row[1] for row in confusion) / sum(sum(row) for row in confusion)
 
 
-def load(pair):
-    run, torch_json = pair.split(":", 1)
+def replay_test(path):
+    """(test accuracy, steps over the replay's tolerance or None) of a replay_torch.py --json."""
+    s = json.load(open(path))["summary"]
+    if "test" not in s:
+        raise SystemExit(f"{path}: a replay without --test")
+    return s["test"]["accuracy"], s.get("first_over_tolerance"), s.get("max_abs_difference")
+
+
+def load(arg):
+    parts = arg.split(":")
+    if len(parts) not in (2, 4):
+        raise SystemExit(f"{arg}: RUN:TORCH.json or RUN:TORCH.json:SAME_MASKS.json:OWN_MASKS.json")
+    run, torch_json = parts[:2]
     opts = json.load(open(os.path.join(run, "run.json")))
     hist = json.load(open(os.path.join(run, "history.json")))
     test = json.load(open(os.path.join(run, "test.json")))
@@ -60,7 +78,29 @@ def load(pair):
             "positive": positive_rate(t["test"].get("confusion")),
             "seconds": t["train_and_validation_s"],
         },
+        "replays": (replay_test(parts[2]), replay_test(parts[3])) if len(parts) == 4 else None,
     }
+
+
+def split_table(rows):
+    """The difference of test accuracy split into the masks' part and the rest."""
+    print()
+    print("| seed | wgbert | PyTorch, the engine's masks (max step difference) | PyTorch, own masks, the run's init and order | PyTorch recipe (own init, order, masks) |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        (same, _, worst), (own, _, _) = r["replays"]
+        print(f"| {r['seed']} | {r['ours']['test']:.4f} | {same:.4f} ({worst:.1e}) | {own:.4f} | {r['torch']['test']:.4f} |")
+    ours = [r["ours"]["test"] for r in rows]
+    same = [r["replays"][0][0] for r in rows]
+    own = [r["replays"][1][0] for r in rows]
+    recipe = [r["torch"]["test"] for r in rows]
+    cell = lambda xs: "{:.4f} ± {:.4f}".format(*mean_se(xs))
+    print(f"| mean ± SE | {cell(ours)} | {cell(same)} | {cell(own)} | {cell(recipe)} |")
+    print()
+    d = lambda a, b: "{:+.4f} ± {:.4f}".format(*mean_se([x - y for x, y in zip(a, b)]))
+    print(f"paired differences: engine − PyTorch with the engine's masks {d(ours, same)}; "
+          f"the masks (engine − PyTorch's own masks on the same init and order) {d(ours, own)}; "
+          f"the init and order (own masks − recipe) {d(own, recipe)}")
 
 
 def main():
@@ -97,6 +137,8 @@ def main():
           f"|difference| / SE of the difference = {abs(diff) / se_diff:.2f}")
     secs = mean_se([r["ours"]["seconds"] for r in rows])[0], mean_se([r["torch"]["seconds"] for r in rows])[0]
     print(f"mean training + validation time: wgbert {secs[0]:.0f} s, PyTorch {secs[1]:.0f} s")
+    if all(r["replays"] for r in rows):
+        split_table(rows)
     return 0
 
 
