@@ -2,8 +2,9 @@
 """How much the fresh classifier head decides a short run, and whether wgbert draws it as PyTorch does.
 
 In the tutorial's one-epoch recipe (63 steps at lr 3e-5) the one-logit head barely moves from its
-random start (AdamW moves a weight about 1e-3 in 63 steps; the start has std 0.02), so the test
-accuracy a run ends with leans on the direction its head was drawn in. This script:
+random start (seed 4: 1.6e-4 per weight on average, 6.7e-4 at most, against a start of std
+0.02; cosine 0.99996 between the start and the end), so the test accuracy a run ends with leans
+on the direction its head was drawn in. This script:
 
   1. reproduces wgbert's head draw (src/model/init.rs: splitmix64, Box-Muller, f32, std
      initializer_range, seed = run seed ^ 0x5eed) and checks it bit for bit against the
