@@ -394,6 +394,9 @@ pub async fn train(
                 Event::EpochEnd(r) => emit(json!({"type": "epoch_end", "row": r})),
                 Event::Saved { .. } => {}
                 Event::Notice(n) => emit(json!({"type": "notice", "message": n})),
+                Event::Scoring { set, done, total } => {
+                    emit(json!({"type": "scoring", "set": set, "done": done, "total": total}))
+                }
             })
             .await?;
         let train_seconds = t0.elapsed().as_secs_f64();
@@ -402,7 +405,9 @@ pub async fn train(
         let test = match (&d.test, outcome == Outcome::Finished) {
             (Some(t), true) => {
                 let enc = Encoded::new(&m.tok, t, o.max_len);
-                let (report, _) = evaluate_async(&gpu, &model, &enc, &d.classes, o.batch_size, pad).await?;
+                let total = enc.len();
+                let progress = |done| emit(json!({"type": "scoring", "set": "test", "done": done, "total": total}));
+                let (report, _) = evaluate_async(&gpu, &model, &enc, &d.classes, o.batch_size, pad, progress).await?;
                 emit(json!({"type": "test", "report": report}));
                 Some(report)
             }
@@ -466,7 +471,8 @@ pub async fn evaluate(name: String, text: String, options_json: Option<String>) 
         let max_len = o.max_len.unwrap_or(128).min(c.model.config.max_position_embeddings);
         let enc = Encoded::new(&m.tok, &data, max_len);
         let (report, _) =
-            evaluate_async(&gpu, &c.model, &enc, &c.classes, o.batch_size.unwrap_or(32), m.tok.pad_id()).await?;
+            evaluate_async(&gpu, &c.model, &enc, &c.classes, o.batch_size.unwrap_or(32), m.tok.pad_id(), |_| {})
+                .await?;
         Ok(serde_json::to_string(&report)?)
     };
     run.await.map_err(js_anyhow)

@@ -35,7 +35,13 @@ fn training_lowers_the_loss_and_the_export_reloads_to_the_same_predictions() {
     let mut j = job(&dir, 6);
     j.options.lr = 3e-3;
     let run = dir.join("run");
-    let r = run_job(&g, &j, &run, &AtomicBool::new(false), |_| {}, |_| {}).unwrap();
+    let mut scoring = Vec::new();
+    let on_event = |e: Event| {
+        if let Event::Scoring { set, done, total } = e {
+            scoring.push((set, done, total));
+        }
+    };
+    let r = run_job(&g, &j, &run, &AtomicBool::new(false), on_event, |_| {}).unwrap();
     assert_eq!(r.outcome, Outcome::Finished);
     let h: train::History = serde_json::from_slice(&std::fs::read(run.join("history.json")).unwrap()).unwrap();
     assert_eq!(h.epochs.len(), 6);
@@ -48,6 +54,21 @@ fn training_lowers_the_loss_and_the_export_reloads_to_the_same_predictions() {
     };
     let (tr, va, te) = (sources("train"), sources("validation"), sources("test"));
     assert_eq!((tr.len() + va.len(), te.len()), (40, 16));
+    // Scoring reports its progress batch by batch: six validation passes, then the test set.
+    let passes: Vec<(&str, Vec<usize>)> = scoring.iter().fold(Vec::new(), |mut v, &(set, done, total)| {
+        assert_eq!(total, if set == "test" { 16 } else { va.len() }, "{set}");
+        match v.last_mut() {
+            Some((s, seen)) if *s == set && seen.last() < Some(&total) => seen.push(done),
+            _ => v.push((set, vec![done])),
+        }
+        v
+    });
+    let sets: Vec<&str> = passes.iter().map(|p| p.0).collect();
+    assert_eq!(sets, [vec!["validation"; 6], vec!["test"]].concat());
+    for (set, seen) in &passes {
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "{set}: {seen:?}");
+        assert_eq!(seen.last(), Some(&if *set == "test" { 16 } else { va.len() }), "{set}: {seen:?}");
+    }
     assert!(tr.iter().all(|s| !va.contains(s)), "no example both trains and validates");
     assert!(ex["train"][0]["label"] == "pos" || ex["train"][0]["label"] == "neg");
     // "order": one permutation of the training list per epoch, the one the batches took.

@@ -50,7 +50,9 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
         None => d,
     };
     let enc = Encoded::new(&tok, &d, a.max_len.min(model.config.max_position_embeddings));
-    let (r, _) = evaluate(&gpu, &model, &enc, &classes, a.batch_size, tok.pad_id())?;
+    let bar = super::predict::scoring_bar(enc.len());
+    let (r, _) = evaluate(&gpu, &model, &enc, &classes, a.batch_size, tok.pad_id(), |n| bar.set_position(n as u64))?;
+    bar.finish_and_clear();
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());

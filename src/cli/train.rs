@@ -136,8 +136,12 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let log_path = run_dir.join("train.log");
     let mut log_lines = Vec::new();
     let mut bar: Option<ProgressBar> = None;
+    let mut scoring: Option<ProgressBar> = None;
     let epochs = job.options.epochs;
     let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} ({eta} left) {msg}")
+        .expect("a valid template")
+        .progress_chars("=> ");
+    let scoring_style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} ({eta} left)")
         .expect("a valid template")
         .progress_chars("=> ");
     // Without a terminal (a log file, CI) the bar is hidden: a plain line every 30 s instead.
@@ -186,6 +190,23 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
                 );
                 println!("{line}");
                 log_lines.push(line);
+            }
+            Event::Scoring { set, done, total } => {
+                let b = scoring.get_or_insert_with(|| {
+                    ProgressBar::new(total as u64)
+                        .with_style(scoring_style.clone())
+                        .with_prefix(format!("scoring {set}"))
+                });
+                b.set_position(done as u64);
+                if plain && last_line.elapsed().as_secs() >= 30 {
+                    last_line = std::time::Instant::now();
+                    eprintln!("scoring the {set} set: {done}/{total}");
+                }
+                if done >= total {
+                    if let Some(b) = scoring.take() {
+                        b.finish_and_clear();
+                    }
+                }
             }
             Event::Saved { step } => log_lines.push(format!("checkpoint saved at step {step}")),
             Event::Notice(n) => {

@@ -71,9 +71,16 @@ pub async fn embed_async(
     let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
     let c = model.config.hidden_size;
     // Pooled on the GPU: only (B, C) comes back.
-    let flat = batched_rows(gpu, model, &enc, tok.pad_id(), batch, c, |_| {}, |tape, b| {
-        model.summarize(tape, &b.tokens, &b.mask, none, Rows::Cls, pool)
-    })
+    let flat = batched_rows(
+        gpu,
+        model,
+        &enc,
+        tok.pad_id(),
+        batch,
+        c,
+        |_| {},
+        |tape, b| model.summarize(tape, &b.tokens, &b.mask, none, Rows::Cls, pool),
+    )
     .await?;
     Ok(flat.chunks(c).map(|r| r.to_vec()).collect())
 }

@@ -186,7 +186,9 @@ pub fn run_job(
     let test = match &d.test {
         Some(t) => {
             let enc = Encoded::new(&tok, t, o.max_len);
-            let (report, _) = evaluate(gpu, &model, &enc, &d.classes, o.batch_size, pad)?;
+            let total = enc.len();
+            let progress = |done| event(Event::Scoring { set: "test", done, total });
+            let (report, _) = evaluate(gpu, &model, &enc, &d.classes, o.batch_size, pad, progress)?;
             crate::fsio::write_atomic(&run_dir.join("test.json"), &serde_json::to_vec_pretty(&report)?)?;
             Some(report)
         }

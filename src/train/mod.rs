@@ -162,6 +162,13 @@ pub enum Event<'a> {
     },
     /// Something the user should know (printed and logged).
     Notice(String),
+    /// Scoring a held-out set ("validation" after each epoch, "test" after training): `done`
+    /// of `total` examples so far.
+    Scoring {
+        set: &'static str,
+        done: usize,
+        total: usize,
+    },
 }
 
 /// Why `train` returned.
@@ -203,8 +210,9 @@ pub fn evaluate(
     classes: &[String],
     batch_size: usize,
     pad_id: u32,
+    progress: impl FnMut(usize),
 ) -> Result<(EvalReport, Vec<(usize, f32)>)> {
-    pollster::block_on(evaluate_async(gpu, model, enc, classes, batch_size, pad_id))
+    pollster::block_on(evaluate_async(gpu, model, enc, classes, batch_size, pad_id, progress))
 }
 
 /// `evaluate`, awaiting each batch's read-back (the browser cannot block on one). The logits
@@ -216,8 +224,9 @@ pub async fn evaluate_async(
     classes: &[String],
     batch_size: usize,
     pad_id: u32,
+    progress: impl FnMut(usize),
 ) -> Result<(EvalReport, Vec<(usize, f32)>)> {
-    let logits = logits_async(gpu, model, enc, pad_id, batch_size, |_| {}).await?;
+    let logits = logits_async(gpu, model, enc, pad_id, batch_size, progress).await?;
     let z: Vec<f64> = logits.iter().map(|&v| v as f64).collect();
     let y: Vec<f64> = enc.labels.iter().map(|&l| l as f64).collect();
     let loss_sum = match enc.len() {
@@ -432,7 +441,9 @@ impl<'a> Trainer<'a> {
                 seconds: 0.0,
             };
             if let Some((v, classes)) = val {
-                let (r, _) = evaluate_async(&self.gpu, self.model, v, classes, bs, self.pad_id).await?;
+                let total = v.len();
+                let progress = |done| event(Event::Scoring { set: "validation", done, total });
+                let (r, _) = evaluate_async(&self.gpu, self.model, v, classes, bs, self.pad_id, progress).await?;
                 row.val_loss = Some(r.loss);
                 row.val_accuracy = Some(r.accuracy);
             }

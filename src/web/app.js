@@ -82,6 +82,10 @@ wgbert.on((e) => {
         `(${fmt(e.seconds / steps.length, 2)} s per step)`;
       draw();
       break;
+    case 'scoring':
+      $('progress').value = e.done / Math.max(e.total, 1);
+      $('status').textContent = `scoring the ${e.set} set: ${e.done}/${e.total}`;
+      break;
     case 'epoch_end': epochRows.push(e.row); draw(); table(); break;
     case 'test': log(`test: loss ${fmt(e.report.loss)}, accuracy ${fmt(e.report.accuracy)} (${e.report.examples} examples)`); showReport(e.report); break;
     case 'notice': log('notice: ' + e.message); break;
