@@ -12,11 +12,12 @@ Where a seed also names two replays of its run (tools/replay_torch.py --test --j
 replay with the engine's masks must score what the run scored (the engine computes what PyTorch
 computes, dropout included); the replay with PyTorch's own masks keeps the run's initial weights
 and batch order, so its gap to the run is the masks' part and its gap to the recipe the part of
-the head's initialization and the batch order.
+the head's initialization and the batch order. A fifth file, a replay with --torch-head (PyTorch's
+head, the run's batch order, PyTorch's masks), splits that part in turn: head, then order.
 
 Only the standard library; by hand, after the runs (see benches/RESULTS.md, "Five seeds"):
 
-    tools/seed_table.py RUN_42:TORCH_42.json[:SAME_MASKS_42.json:OWN_MASKS_42.json] ...
+    tools/seed_table.py RUN_42:TORCH_42.json[:SAME_MASKS_42.json:OWN_MASKS_42.json[:TORCH_HEAD_42.json]] ...
 """
 
 import json
@@ -50,8 +51,8 @@ def replay_test(path):
 
 def load(arg):
     parts = arg.split(":")
-    if len(parts) not in (2, 4):
-        raise SystemExit(f"{arg}: RUN:TORCH.json or RUN:TORCH.json:SAME_MASKS.json:OWN_MASKS.json")
+    if len(parts) not in (2, 4, 5):
+        raise SystemExit(f"{arg}: RUN:TORCH.json[:SAME_MASKS.json:OWN_MASKS.json[:TORCH_HEAD.json]]")
     run, torch_json = parts[:2]
     opts = json.load(open(os.path.join(run, "run.json")))
     hist = json.load(open(os.path.join(run, "history.json")))
@@ -78,29 +79,38 @@ def load(arg):
             "positive": positive_rate(t["test"].get("confusion")),
             "seconds": t["train_and_validation_s"],
         },
-        "replays": (replay_test(parts[2]), replay_test(parts[3])) if len(parts) == 4 else None,
+        "replays": tuple(replay_test(q) for q in parts[2:]) if len(parts) > 2 else None,
     }
 
 
 def split_table(rows):
-    """The difference of test accuracy split into the masks' part and the rest."""
+    """The difference of test accuracy split into the masks' part, the head's and the order's."""
+    heads = all(len(r["replays"]) == 3 for r in rows)
     print()
-    print("| seed | wgbert | PyTorch, the engine's masks (max step difference) | PyTorch, own masks, the run's init and order | PyTorch recipe (own init, order, masks) |")
-    print("|---|---|---|---|---|")
+    print("| seed | wgbert | PyTorch, the engine's masks (max step difference) | PyTorch, own masks, the run's head and order "
+          + ("| PyTorch, own masks and head, the run's order " if heads else "")
+          + "| PyTorch recipe (own head, order, masks) |")
+    print("|---|---|---|---|---|" + ("---|" if heads else ""))
     for r in rows:
-        (same, _, worst), (own, _, _) = r["replays"]
-        print(f"| {r['seed']} | {r['ours']['test']:.4f} | {same:.4f} ({worst:.1e}) | {own:.4f} | {r['torch']['test']:.4f} |")
-    ours = [r["ours"]["test"] for r in rows]
-    same = [r["replays"][0][0] for r in rows]
-    own = [r["replays"][1][0] for r in rows]
-    recipe = [r["torch"]["test"] for r in rows]
+        (same, _, worst), (own, _, _) = r["replays"][:2]
+        head = f" {r['replays'][2][0]:.4f} |" if heads else ""
+        print(f"| {r['seed']} | {r['ours']['test']:.4f} | {same:.4f} ({worst:.1e}) | {own:.4f} |{head} {r['torch']['test']:.4f} |")
+    cols = [[r["ours"]["test"] for r in rows], [r["replays"][0][0] for r in rows], [r["replays"][1][0] for r in rows]]
+    if heads:
+        cols.append([r["replays"][2][0] for r in rows])
+    cols.append([r["torch"]["test"] for r in rows])
     cell = lambda xs: "{:.4f} ± {:.4f}".format(*mean_se(xs))
-    print(f"| mean ± SE | {cell(ours)} | {cell(same)} | {cell(own)} | {cell(recipe)} |")
+    print("| mean ± SE | " + " | ".join(cell(c) for c in cols) + " |")
     print()
     d = lambda a, b: "{:+.4f} ± {:.4f}".format(*mean_se([x - y for x, y in zip(a, b)]))
-    print(f"paired differences: engine − PyTorch with the engine's masks {d(ours, same)}; "
-          f"the masks (engine − PyTorch's own masks on the same init and order) {d(ours, own)}; "
-          f"the init and order (own masks − recipe) {d(own, recipe)}")
+    ours, same, own, recipe = cols[0], cols[1], cols[2], cols[-1]
+    line = (f"paired differences: engine − PyTorch with the engine's masks {d(ours, same)}; "
+            f"the masks (engine − PyTorch's own masks on the same head and order) {d(ours, own)}; ")
+    if heads:
+        line += f"the head (run's head − PyTorch's, own masks) {d(own, cols[3])}; the order (run's − recipe's) {d(cols[3], recipe)}"
+    else:
+        line += f"the head and order (own masks − recipe) {d(own, recipe)}"
+    print(line)
 
 
 def main():
