@@ -192,6 +192,10 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
                 log_lines.push(line);
             }
             Event::Scoring { set, done, total } => {
+                // One bar at a time: the epoch's has reached its end when validation starts.
+                if let Some(b) = bar.take() {
+                    b.finish_and_clear();
+                }
                 let b = scoring.get_or_insert_with(|| {
                     ProgressBar::new(total as u64)
                         .with_style(scoring_style.clone())
