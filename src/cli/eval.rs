@@ -50,7 +50,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
         None => d,
     };
     let enc = Encoded::new(&tok, &d, a.max_len.min(model.config.max_position_embeddings));
-    let bar = super::predict::scoring_bar(enc.len());
+    let bar = super::scoring_bar(enc.len(), "scoring");
     let (r, _) = evaluate(&gpu, &model, &enc, &classes, a.batch_size, tok.pad_id(), |n| bar.set_position(n as u64))?;
     bar.finish_and_clear();
     if a.json {

@@ -121,3 +121,12 @@ pub fn run() -> i32 {
         }
     }
 }
+
+/// The bar shown while `len` examples are scored (`predict`, `eval`, and `train`'s validation
+/// and test sets), labelled `label`; hidden without a terminal.
+pub(crate) fn scoring_bar(len: usize, label: &str) -> indicatif::ProgressBar {
+    let style = indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)")
+        .expect("a valid template")
+        .progress_chars("=> ");
+    indicatif::ProgressBar::new(len as u64).with_style(style).with_prefix(label.to_string())
+}

@@ -139,7 +139,7 @@ fn score_file(
     }
     let t0 = std::time::Instant::now();
     let enc = Encoded::new(tok, &d, max_len);
-    let bar = scoring_bar(d.len());
+    let bar = super::scoring_bar(d.len(), "scoring");
     let logits =
         pollster::block_on(logits_async(gpu, model, &enc, tok.pad_id(), a.batch_size, |n| bar.set_position(n as u64)))?;
     bar.finish_and_clear();
@@ -188,13 +188,4 @@ fn csv_field(s: &str) -> String {
     } else {
         s.to_string()
     }
-}
-
-/// The bar `predict` and `eval` show while they score `len` examples (hidden without a terminal).
-pub(super) fn scoring_bar(len: usize) -> indicatif::ProgressBar {
-    indicatif::ProgressBar::new(len as u64).with_style(
-        indicatif::ProgressStyle::with_template("scoring [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    )
 }

@@ -141,9 +141,6 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} ({eta} left) {msg}")
         .expect("a valid template")
         .progress_chars("=> ");
-    let scoring_style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} ({eta} left)")
-        .expect("a valid template")
-        .progress_chars("=> ");
     // Without a terminal (a log file, CI) the bar is hidden: a plain line every 30 s instead.
     let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut last_line = std::time::Instant::now();
@@ -196,11 +193,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
                 if let Some(b) = bar.take() {
                     b.finish_and_clear();
                 }
-                let b = scoring.get_or_insert_with(|| {
-                    ProgressBar::new(total as u64)
-                        .with_style(scoring_style.clone())
-                        .with_prefix(format!("scoring {set}"))
-                });
+                let b = scoring.get_or_insert_with(|| super::scoring_bar(total, &format!("scoring {set}")));
                 b.set_position(done as u64);
                 if plain && last_line.elapsed().as_secs() >= 30 {
                     last_line = std::time::Instant::now();
