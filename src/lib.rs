@@ -14,6 +14,7 @@ pub mod data;
 pub mod fsio;
 pub mod fuzzing;
 pub mod gpu;
+pub mod infer;
 pub mod kernel_args;
 pub mod model;
 pub mod ops;

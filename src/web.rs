@@ -25,14 +25,12 @@ use wasm_bindgen::prelude::*;
 use crate::checkpoint::{BertConfig, Checkpoint};
 use crate::data::{table, Columns};
 use crate::gpu::{Gpu, GpuOptions};
-use crate::model::{embed_async, BertClassifier, EmbedInputs, Pooling};
+use crate::infer::{check_pair_column, classifier_of, embed_async, predict_async, Encoded, Inputs};
+use crate::model::{BertClassifier, Head, Pooling};
 use crate::tokenizer::{ConfigFiles, Tokenizer};
-use crate::train::export::{classes_in_config, export_files};
+use crate::train::export::export_files;
 use crate::train::split::{split_data, Split};
-use crate::train::{
-    check_options, classifier_of, evaluate_async, predict_async, prepare_precision, Encoded, Event, Outcome,
-    TrainOptions, Trainer,
-};
+use crate::train::{check_options, evaluate_async, prepare_precision, Event, Outcome, TrainOptions, Trainer};
 
 /// A pretrained model as loaded: what embedding, training and export need.
 struct Loaded {
@@ -187,12 +185,11 @@ pub fn load_model(
             tokenizer_files.push((name.to_string(), b));
         }
     }
-    let encoder = BertClassifier::from_checkpoint(&gpu, &config, &ckpt, 1, 0).map_err(js)?;
+    let encoder = BertClassifier::from_checkpoint(&gpu, &config, &ckpt, Head::Encoder).map_err(js_anyhow)?;
     // An exported classifier predicts as `wgbert predict` would.
     let classifier = match ckpt.get("classifier.weight") {
         Some(_) => {
-            let classes = classes_in_config(&config_json, config.num_labels());
-            let model = classifier_of(&gpu, &config, &ckpt, &classes, &config_json).map_err(js_anyhow)?;
+            let (model, classes) = classifier_of(&gpu, &config, &ckpt, &config_json).map_err(js_anyhow)?;
             Some(Rc::new(Classifier { model, classes }))
         }
         None => None,
@@ -240,7 +237,7 @@ pub async fn embed(
             "maxLen {max_len} must be between 2 and the model's max_position_embeddings ({max_pos})"
         )));
     }
-    let v = embed_async(&gpu, &m.encoder, &m.tok, EmbedInputs::Texts(&texts), max_len, pool, batch_size.unwrap_or(32))
+    let v = embed_async(&gpu, &m.encoder, &m.tok, Inputs::Texts(&texts), max_len, pool, batch_size.unwrap_or(32))
         .await
         .map_err(js)?;
     serde_json::to_string(&v).map_err(js)
@@ -256,7 +253,7 @@ struct WebTrainOptions {
     max_len: usize,
     lr: f32,
     warmup: f32,
-    dropout: f32,
+    dropout: Option<f32>,
     weight_decay: f32,
     seed: u64,
     precision: crate::train::Precision,
@@ -356,7 +353,13 @@ pub async fn train(
             emit(json!({"type": "notice", "message": n}));
         }
         let num_labels = if d.classes.len() == 2 { 1 } else { d.classes.len() };
-        let mut model = BertClassifier::from_checkpoint(&gpu, &m.config, &m.ckpt, num_labels, o.seed)?;
+        let mut model =
+            BertClassifier::from_checkpoint(&gpu, &m.config, &m.ckpt, Head::Train { num_labels, seed: o.seed })?;
+        for part in model.fresh() {
+            emit(
+                json!({"type": "notice", "message": format!("a fresh {part}; it is initialised from seed {} and trained", o.seed)}),
+            );
+        }
         (model.pooling, model.text_pairs) = (o.pool, text_pairs);
         model.freeze_layers(o.freeze_layers)?;
         prepare_precision(&gpu, &mut model, o.precision)?;
@@ -459,6 +462,7 @@ pub async fn evaluate(name: String, text: String, options_json: Option<String>) 
             label: o.label_column.unwrap_or(d.label),
             pair: o.text_pair_column,
         };
+        check_pair_column(&c.model, cols.pair.as_deref())?;
         let data = table::parse_table(Path::new(&name), &text, &cols)?;
         if data.is_empty() {
             bail!("{name}: no examples");
@@ -484,23 +488,34 @@ pub fn stop() {
     STOP.store(true, Ordering::SeqCst);
 }
 
-/// Scores texts with the classifier as `wgbert predict --json`: `texts` a JSON array of strings;
-/// resolves to a JSON array of {text, label, score}.
+/// Scores texts with the classifier as `wgbert predict --json`: `texts` a JSON array of strings
+/// (for a model trained on sentence pairs, of [text, pair] arrays); resolves to a JSON array of
+/// {text, label, score}.
 #[wasm_bindgen]
 pub async fn predict(texts_json: String, max_len: Option<usize>, batch_size: Option<usize>) -> Result<String, JsError> {
     let (gpu, m, c) = (gpu().map_err(js_anyhow)?, loaded().map_err(js_anyhow)?, classifier().map_err(js_anyhow)?);
-    let texts: Vec<String> = serde_json::from_str(&texts_json).map_err(|e| js(format!("texts: {e}")))?;
+    let (texts, pairs): (Vec<serde_json::Value>, Option<Vec<(String, String)>>) = if c.model.text_pairs {
+        let pairs: Vec<(String, String)> = serde_json::from_str(&texts_json).map_err(|e| {
+            js(format!("texts: this model reads sentence pairs: give an array of [text, pair] arrays ({e})"))
+        })?;
+        (pairs.iter().map(|(a, b)| json!([a, b])).collect(), Some(pairs))
+    } else {
+        let texts: Vec<String> = serde_json::from_str(&texts_json).map_err(|e| js(format!("texts: {e}")))?;
+        (texts.into_iter().map(serde_json::Value::from).collect(), None)
+    };
+    let singles: Vec<String> = texts.iter().filter_map(|t| t.as_str().map(String::from)).collect();
+    let inputs = match &pairs {
+        Some(p) => Inputs::Pairs(p),
+        None => Inputs::Texts(&singles),
+    };
     // `wgbert predict`'s defaults: 128 tokens, batches of 32.
     let max_len = max_len.unwrap_or(128).min(c.model.config.max_position_embeddings);
     let preds =
-        predict_async(&gpu, &c.model, &m.tok, &texts, max_len, batch_size.unwrap_or(32)).await.map_err(js_anyhow)?;
+        predict_async(&gpu, &c.model, &m.tok, inputs, max_len, batch_size.unwrap_or(32)).await.map_err(js_anyhow)?;
     let out: Vec<serde_json::Value> = texts
         .iter()
         .zip(preds)
-        .map(|(text, (class, score))| {
-            let label = c.classes.get(class).cloned().unwrap_or_else(|| class.to_string());
-            json!({"text": text, "score": score, "label": label})
-        })
+        .map(|(text, (class, score))| json!({"text": text, "score": score, "label": c.classes[class]}))
         .collect();
     serde_json::to_string(&out).map_err(js)
 }

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use wgbert::autograd::Tape;
 use wgbert::checkpoint::load_model_dir;
-use wgbert::model::{BertClassifier, Dropouts, Rows};
+use wgbert::model::{BertClassifier, Dropouts, Head, Rows};
 use wgbert::ops::embedding::TokenBatch;
 use wgbert::tokenizer::Tokenizer;
 
@@ -40,7 +40,7 @@ fn minilm_hidden_states_and_pooler_match_transformers() {
     let g = gpu();
     let t0 = Instant::now();
     let (config, ckpt, _) = load_model_dir(MODEL).unwrap();
-    let model = BertClassifier::from_checkpoint(&g, &config, &ckpt, 1, 0).unwrap();
+    let model = BertClassifier::from_checkpoint(&g, &config, &ckpt, Head::Train { num_labels: 1, seed: 0 }).unwrap();
     g.sync().unwrap();
     eprintln!("all-MiniLM-L6-v2 loaded from disk to the GPU in {:.3} s", t0.elapsed().as_secs_f64());
 

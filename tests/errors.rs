@@ -399,6 +399,26 @@ fn every_bad_input_is_one_clear_message() {
         train("p3", &good, &data, &["--precision", "half"]),
         &["'half'", "--precision", "f32, mixed"],
     ));
+    cases.push(fails(
+        "a dropout of 1 or more",
+        train("o1", &good, &data, &["--dropout", "1"]),
+        &["--dropout 1 must be at least 0 and below 1"],
+    ));
+    cases.push(fails(
+        "a warm-up beyond the run",
+        train("o2", &good, &data, &["--warmup", "1.5"]),
+        &["--warmup 1.5 must be a fraction of the steps"],
+    ));
+    cases.push(fails(
+        "a negative weight decay",
+        train("o3", &good, &data, &["--weight-decay=-0.1"]),
+        &["--weight-decay -0.1 must be a number of at least 0"],
+    ));
+    cases.push(fails(
+        "--resume with settings it would ignore",
+        vec!["train".into(), "--resume".into(), out("o4"), "--epochs".into(), "3".into(), "--lr".into(), "1e-4".into()],
+        &["--resume continues", "with the settings it began with; leave out --epochs, --lr"],
+    ));
     cases.push(Case {
         name: "an unknown --tune mode",
         args: vec!["info".into(), "--tune".into(), "fast".into()],

@@ -9,11 +9,12 @@ use std::sync::atomic::AtomicBool;
 
 use wgbert::checkpoint::{load_model_bytes, load_model_dir};
 use wgbert::data::{table, Columns};
-use wgbert::model::BertClassifier;
+use wgbert::infer::Encoded;
+use wgbert::model::{BertClassifier, Head};
 use wgbert::tokenizer::{ConfigFiles, Tokenizer};
 use wgbert::train::job::{run_job, TrainJob};
 use wgbert::train::split::{split_data, Split};
-use wgbert::train::{export, Encoded, Outcome, Trainer};
+use wgbert::train::{export, Outcome, Trainer};
 
 #[test]
 fn a_model_from_bytes_equals_the_model_from_its_folder() {
@@ -95,7 +96,9 @@ fn training_without_a_run_folder_equals_the_cli_run() {
     let (config, ckpt, _) = load_model_bytes(&read("config.json"), &read("model.safetensors")).unwrap();
     let files = ConfigFiles { config_json: Some(read("config.json")), ..ConfigFiles::default() };
     let tok = Tokenizer::from_bytes(&read("vocab.txt"), &files).unwrap();
-    let model = BertClassifier::from_checkpoint(&g, &config, &ckpt, 1, job.options.seed).unwrap();
+    let model =
+        BertClassifier::from_checkpoint(&g, &config, &ckpt, Head::Train { num_labels: 1, seed: job.options.seed })
+            .unwrap();
     let (train, val) = (Encoded::new(&tok, &d.train, 16), Encoded::new(&tok, &d.validation, 16));
     let mut t = Trainer::new(&g, &model, job.options.clone(), train.len(), tok.pad_id()).unwrap();
     let list = || {

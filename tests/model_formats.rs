@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use wgbert::autograd::Tape;
 use wgbert::checkpoint::load_model_dir;
-use wgbert::model::{BertClassifier, Dropouts, Rows};
+use wgbert::model::{BertClassifier, Dropouts, Head, Rows};
 use wgbert::ops::embedding::TokenBatch;
 
 const DIR: &str = "tests/fixtures/tiny_bert";
@@ -20,7 +20,7 @@ const DIR: &str = "tests/fixtures/tiny_bert";
 fn outputs(folder: &str) -> (Vec<f32>, Vec<f32>) {
     let g = gpu();
     let (config, ckpt, _) = load_model_dir(Path::new(DIR).join(folder)).unwrap();
-    let model = BertClassifier::from_checkpoint(&g, &config, &ckpt, 1, 0).unwrap();
+    let model = BertClassifier::from_checkpoint(&g, &config, &ckpt, Head::Train { num_labels: 1, seed: 0 }).unwrap();
     let ids = [2, 10, 11, 12, 13, 3, 0, 0, 2, 20, 21, 3, 30, 31, 32, 3, 2, 40, 3, 0, 0, 0, 0, 0];
     let types = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0];
     let mask: Vec<f32> = ids.iter().map(|&i| (i != 0) as u32 as f32).collect();

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use wgbert::autograd::Tape;
 use wgbert::checkpoint::{load_safetensors, BertConfig};
-use wgbert::model::{BertClassifier, Dropouts, Rows};
+use wgbert::model::{BertClassifier, Dropouts, Head, Rows};
 use wgbert::ops::embedding::TokenBatch;
 use wgbert::optim::{AdamW, AdamWConfig};
 use wgbert::selftest::{tolerance as tol, training};
@@ -95,7 +95,7 @@ fn backward_releases_what_the_forward_saved() {
     let g = wgbert::gpu::Gpu::new(&wgbert::gpu::GpuOptions::from_env()).unwrap();
     let config = BertConfig::from_file(Path::new(DIR).join("config.json")).unwrap();
     let (ckpt, _) = load_safetensors(Path::new(DIR).join("model.safetensors")).unwrap();
-    let model = BertClassifier::from_checkpoint(&g, &config, &ckpt, 1, 0).unwrap();
+    let model = BertClassifier::from_checkpoint(&g, &config, &ckpt, Head::Train { num_labels: 1, seed: 0 }).unwrap();
     let ids: Vec<u32> = (0..32).map(|i| (i * 7 % 300) as u32).collect();
     let batch = Arc::new(TokenBatch::upload(&g, &ids, &[0; 32], 4, 8, 300, 2).unwrap());
     let mask = g.upload("mask", &[4, 8], &[1.0; 32]).unwrap();
@@ -129,7 +129,7 @@ fn tiny_setup() -> (BertClassifier, Vec<u32>, Vec<u32>, Vec<f32>, Vec<f32>) {
     let g = gpu();
     let config = BertConfig::from_file(Path::new(DIR).join("config.json")).unwrap();
     let (ckpt, _) = load_safetensors(Path::new(DIR).join("model.safetensors")).unwrap();
-    let model = BertClassifier::from_checkpoint(&g, &config, &ckpt, 1, 0).unwrap();
+    let model = BertClassifier::from_checkpoint(&g, &config, &ckpt, Head::Train { num_labels: 1, seed: 0 }).unwrap();
     let inputs = read_fixture("inputs.safetensors");
     let u32s = |n: &str| inputs[n].1.iter().map(|&v| v as u32).collect::<Vec<_>>();
     let f32s = |n: &str| inputs[n].1.iter().map(|&v| v as f32).collect::<Vec<_>>();

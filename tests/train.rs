@@ -8,6 +8,7 @@ use common::{gpu, gpu_with_f16, temp, tiny_data, tiny_model};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use wgbert::infer::{predict, Classifier, Inputs};
 use wgbert::train::job::{run_job, TrainJob};
 use wgbert::train::{self, Event, Outcome};
 
@@ -96,7 +97,7 @@ fn training_lowers_the_loss_and_the_export_reloads_to_the_same_predictions() {
     assert_eq!(initial[word].data, pre_word.data);
     assert_ne!(initial[word].data, finished[word].data, "training moved the embeddings");
     assert_ne!(initial["classifier.weight"].data, finished["classifier.weight"].data);
-    assert_eq!(train::load_classifier(&g, &step0).unwrap().1, ["neg", "pos"]);
+    assert_eq!(Classifier::load(&g, &step0).unwrap().classes, ["neg", "pos"]);
     assert!(std::fs::read_to_string(run.join("history.csv"))
         .unwrap()
         .starts_with("epoch,loss,accuracy,val_loss,val_accuracy"));
@@ -105,18 +106,18 @@ fn training_lowers_the_loss_and_the_export_reloads_to_the_same_predictions() {
 
     // The exported folder reloads to the same parameters, hence the same predictions, as the
     // model that finished training (its state is the run's last checkpoint).
-    let (model, classes, tok) = train::load_classifier(&g, &run).unwrap();
+    let Classifier { model, classes, tokenizer: tok, .. } = Classifier::load(&g, &run).unwrap();
     assert_eq!(classes, ["neg", "pos"]);
     let texts = vec![
         "the movie was very great and good nice".to_string(),
         "the movie was very awful and bad sad".to_string(),
         String::new(),
     ];
-    let reloaded = train::predict(&g, &model, &tok, &texts, 16, 8).unwrap();
-    let (model2, ..) = train::load_classifier(&g, &run).unwrap();
+    let reloaded = predict(&g, &model, &tok, Inputs::Texts(&texts), 16, 8).unwrap();
+    let model2 = Classifier::load(&g, &run).unwrap().model;
     let latest = std::fs::read_to_string(run.join("checkpoints/latest")).unwrap();
     model2.params.load(&g, &run.join("checkpoints").join(latest.trim()).join("params.safetensors")).unwrap();
-    assert_eq!(reloaded, train::predict(&g, &model2, &tok, &texts, 16, 8).unwrap());
+    assert_eq!(reloaded, predict(&g, &model2, &tok, Inputs::Texts(&texts), 16, 8).unwrap());
     assert_eq!(reloaded[0].0, 1, "'great' is positive");
     assert_eq!(reloaded[1].0, 0, "'awful' is negative");
     std::fs::remove_dir_all(dir).unwrap();
@@ -139,18 +140,18 @@ fn a_head_on_the_mean_of_the_tokens_trains_exports_and_reloads() {
     let cfg: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("model/config.json")).unwrap()).unwrap();
     assert_eq!(cfg["wgbert_pooling"], "mean");
-    let (mut model, _, tok) = train::load_classifier(&g, &run).unwrap();
+    let Classifier { mut model, tokenizer: tok, .. } = Classifier::load(&g, &run).unwrap();
     assert_eq!(model.pooling, wgbert::model::Pooling::Mean);
     let texts =
         vec!["the movie was very great and good nice".to_string(), "the movie was very awful and bad sad".to_string()];
-    let mean = train::predict(&g, &model, &tok, &texts, 16, 8).unwrap();
+    let mean = predict(&g, &model, &tok, Inputs::Texts(&texts), 16, 8).unwrap();
     assert!(mean[0].1 > mean[1].1 + 0.2, "'great' scores above 'awful': {mean:?}");
     model.pooling = wgbert::model::Pooling::Pooler;
-    assert_ne!(mean, train::predict(&g, &model, &tok, &texts, 16, 8).unwrap());
+    assert_ne!(mean, predict(&g, &model, &tok, Inputs::Texts(&texts), 16, 8).unwrap());
     // A config naming an unknown pooling is refused, naming the key.
     let bad = cfg.to_string().replace("\"wgbert_pooling\":\"mean\"", "\"wgbert_pooling\":\"max\"");
     std::fs::write(run.join("model/config.json"), bad).unwrap();
-    let err = train::load_classifier(&g, &run).err().expect("an unknown pooling is an error").to_string();
+    let err = Classifier::load(&g, &run).err().expect("an unknown pooling is an error").to_string();
     assert!(err.contains("wgbert_pooling"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -216,7 +217,7 @@ fn an_interrupted_run_resumes_to_the_same_parameters() {
     assert!(!resumed.join("model").exists(), "no export from an unfinished run");
     // `wgbert export` writes the interrupted run's state as a loadable model.
     train::job::export_run(&g, &resumed, &dir.join("partial")).unwrap();
-    let (partial, ..) = train::load_classifier(&g, &dir.join("partial")).unwrap();
+    let partial = Classifier::load(&g, &dir.join("partial")).unwrap().model;
     assert_eq!(partial.num_labels, 1);
     let r = run_job(&g, &j, &resumed, &AtomicBool::new(false), |_| {}, |_| {}).unwrap();
     assert_eq!(r.outcome, Outcome::Finished);

@@ -11,9 +11,10 @@ use serde::Serialize;
 use super::stats::Spread;
 use crate::autograd::Tape;
 use crate::gpu::{Gpu, GpuError};
+use crate::infer::Encoded;
 use crate::model::{BertClassifier, Dropouts, Rows};
 use crate::ops::embedding::TokenBatch;
-use crate::optim::{AdamW, AdamWConfig};
+use crate::train::{Precision, TrainOptions, Trainer};
 
 #[derive(Clone, Debug)]
 pub struct TrainBenchOptions {
@@ -130,6 +131,17 @@ fn proc_status_mib(field: &str) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// `b` examples of `t` random token ids each, labelled by turns.
+fn random_examples(model: &BertClassifier, b: usize, t: usize, seed: u64) -> Encoded {
+    let mut rng = crate::data::sample::Rng::new(seed);
+    let v = model.config.vocab_size;
+    Encoded {
+        ids: (0..b).map(|_| (0..t).map(|_| rng.below(v) as u32).collect()).collect(),
+        type_ids: vec![vec![0; t]; b],
+        labels: (0..b).map(|i| i % model.num_labels.max(2)).collect(),
+    }
+}
+
 fn random_batch(
     gpu: &Arc<Gpu>,
     model: &BertClassifier,
@@ -153,31 +165,29 @@ pub fn run(
     model: &BertClassifier,
     o: &TrainBenchOptions,
     mut progress: impl FnMut(&str),
-) -> Result<TrainBench, GpuError> {
+) -> anyhow::Result<TrainBench> {
     let (b, t) = (o.batch, o.seq);
-    let mut opt = AdamW::new(gpu, &model.params, AdamWConfig::default())?;
-    let dropouts = Dropouts { hidden: 0.1, attention: 0.1, classifier: 0.1 };
-    let mut step = |i: usize| -> Result<f64, GpuError> {
+    // The trainer's own step, read-backs included (the loss, and in mixed precision the
+    // overflow flag), on batches of random tokens that fill all t positions.
+    let opts = TrainOptions {
+        batch_size: b,
+        max_len: t,
+        dropout: Some(0.1),
+        precision: if o.mixed { Precision::Mixed } else { Precision::F32 },
+        ..TrainOptions::default()
+    };
+    let steps = 1 + o.warmup + o.steps.max(1) + 1;
+    let mut trainer = Trainer::new(gpu, model, opts, steps * b, 0)?;
+    trainer.rows = o.rows;
+    let mut step = |i: usize| -> anyhow::Result<f64> {
+        let enc = random_examples(model, b, t, i as u64);
+        let rows: Vec<usize> = (0..b).collect();
         let t0 = Instant::now();
-        let (batch, mask, labels) = random_batch(gpu, model, b, t, i as u64)?;
-        model.params.zero_grad(gpu)?;
-        let scale = o.mixed.then_some(65536.0);
-        let mut tape = if o.mixed {
-            model.params.refresh_half(gpu)?;
-            opt.clear_status(gpu)?;
-            Tape::mixed(gpu, i as u32, &opt.status)
-        } else {
-            Tape::new(gpu, i as u32)
-        };
-        let logits = model.forward_rows(&mut tape, &batch, &mask, dropouts, o.rows)?;
-        let metrics = tape.loss(&logits, &labels, scale.unwrap_or(1.0))?;
-        drop(logits);
-        tape.backward()?;
-        opt.update_scaled(gpu, &model.params, 1e-5, scale)?;
-        let m = metrics.to_vec()?; // the one read-back of a step
-        if !m[0].is_finite() {
-            return Err(GpuError::Validation(format!("loss is {} at step {i}", m[0])));
+        let (loss, _) = pollster::block_on(trainer.step(&enc, &rows))?;
+        if !loss.is_finite() {
+            anyhow::bail!("loss is {loss} at step {i}");
         }
+        trainer.pos.global_step += 1;
         Ok(t0.elapsed().as_secs_f64())
     };
     gpu.reset_memory_peaks();
@@ -198,7 +208,16 @@ pub fn run(
 
     // Whether the timestamps measure time is checked once, for both profiles.
     let profile_on = o.profile && crate::bench::kernels::timestamps_trustworthy(gpu)?;
-    let profile = if profile_on { profile_families(gpu, || step(1000).map(drop))? } else { Vec::new() };
+    let mut stepped = Ok(());
+    let profile = if profile_on {
+        profile_families(gpu, || {
+            stepped = step(1000).map(drop);
+            Ok(())
+        })?
+    } else {
+        Vec::new()
+    };
+    stepped?;
 
     // Inference as eval and predict run it: no tape, no dropout, batch b.
     let (batch, mask, _) = random_batch(gpu, model, b, t, 7)?;

@@ -177,7 +177,12 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
             config.max_position_embeddings
         );
     }
-    let mut model = crate::model::BertClassifier::from_checkpoint(&gpu, &config, &ckpt, 1, 42)?;
+    let mut model = crate::model::BertClassifier::from_checkpoint(
+        &gpu,
+        &config,
+        &ckpt,
+        crate::model::Head::Train { num_labels: 1, seed: 42 },
+    )?;
     drop(ckpt);
     let precision = a.precision;
     crate::train::prepare_precision(&gpu, &mut model, precision)?;

@@ -1,17 +1,16 @@
-//! `wgbert embed --model DIR [--pool cls|pooler|mean] [--max-len N] [--pairs]`: one text (or,
-//! with --pairs, two texts separated by a tab) per line on standard input, one JSON array of
-//! floats per line on standard output.
+//! `wgbert embed --model DIR [--pool cls|pooler|mean] [--normalize] [--max-len N] [--pairs]`: one
+//! text (or, with --pairs, two texts separated by a tab) per line on standard input, one JSON
+//! array of floats per line on standard output.
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 
 use super::GpuArgs;
 use crate::gpu::Gpu;
-use crate::model::{embed, BertClassifier, EmbedInputs, Pooling};
-use crate::tokenizer::Tokenizer;
+use crate::infer::{embed, normalize, Encoder, Inputs};
+use crate::model::Pooling;
 
 #[derive(Args)]
 pub struct EmbedArgs {
@@ -20,8 +19,13 @@ pub struct EmbedArgs {
     /// Model folder: config.json, vocab.txt and weights.
     #[arg(long)]
     model: PathBuf,
-    #[arg(long, value_enum, default_value_t = Pooling::Cls)]
-    pool: Pooling,
+    /// What summarizes a text (default: what the model declares: a sentence-transformers
+    /// Pooling module, or the pooling of a head trained by wgbert; else cls).
+    #[arg(long, value_enum)]
+    pool: Option<Pooling>,
+    /// Scale each vector to unit length (sentence-transformers' Normalize; TEI's default).
+    #[arg(long)]
+    normalize: bool,
     /// Truncate each text to this many tokens, [CLS] and [SEP] included (default 128, or the
     /// model's max_position_embeddings where that is smaller).
     #[arg(long)]
@@ -36,7 +40,9 @@ pub struct EmbedArgs {
 }
 
 pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
-    let (config, ckpt, _) = crate::checkpoint::load_model_dir(&a.model)?;
+    let gpu = Gpu::new(&a.gpu.options())?;
+    let e = Encoder::load(&gpu, &a.model)?;
+    let config = &e.model.config;
     let max_len = a.max_len.unwrap_or(128.min(config.max_position_embeddings));
     if max_len > config.max_position_embeddings || max_len < 2 {
         anyhow::bail!(
@@ -44,11 +50,8 @@ pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
             config.max_position_embeddings
         );
     }
-    let tok =
-        Tokenizer::from_dir(&a.model).with_context(|| format!("loading the tokenizer from {}", a.model.display()))?;
-    let gpu = Gpu::new(&a.gpu.options())?;
-    let model = BertClassifier::from_checkpoint(&gpu, &config, &ckpt, 1, 0)?;
-    drop(ckpt);
+    let pool = a.pool.unwrap_or(e.pooling);
+    e.check_pooling(pool)?;
     let lines = super::stdin_lines()?;
     let pairs;
     let inputs = if a.pairs {
@@ -57,11 +60,14 @@ pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
             .enumerate()
             .map(|(n, l)| super::split_pair(l, &format!("line {} of standard input", n + 1)))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        EmbedInputs::Pairs(&pairs)
+        Inputs::Pairs(&pairs)
     } else {
-        EmbedInputs::Texts(&lines)
+        Inputs::Texts(&lines)
     };
-    let vectors = embed(&gpu, &model, &tok, inputs, max_len, a.pool, a.batch_size)?;
+    let mut vectors = embed(&gpu, &e.model, &e.tokenizer, inputs, max_len, pool, a.batch_size)?;
+    if a.normalize {
+        normalize(&mut vectors);
+    }
     let mut out = BufWriter::new(std::io::stdout().lock());
     for v in vectors {
         writeln!(out, "{}", serde_json::to_string(&v)?)?;

@@ -7,7 +7,8 @@ use clap::Args;
 use super::GpuArgs;
 use crate::data::{self, sample, Columns};
 use crate::gpu::Gpu;
-use crate::train::{evaluate, Encoded};
+use crate::infer::{check_pair_column, max_len_for, Classifier, Encoded};
+use crate::train::evaluate;
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -40,8 +41,12 @@ pub struct EvalArgs {
 
 pub fn run(a: EvalArgs) -> anyhow::Result<()> {
     let gpu = Gpu::new(&a.gpu.options())?;
-    let (model, classes, tok) = crate::train::load_classifier(&gpu, &a.model)?;
-    super::predict::check_pair_column(&model, a.text_pair_column.as_deref())?;
+    let Classifier { model, classes, tokenizer: tok, .. } = Classifier::load(&gpu, &a.model)?;
+    check_pair_column(&model, a.text_pair_column.as_deref())?;
+    let (max_len, clamped) = max_len_for(&model.config, a.max_len);
+    if let Some(n) = clamped {
+        eprintln!("notice: {n}");
+    }
     let cols = Columns { text: a.text_column.clone(), label: a.label_column.clone(), pair: a.text_pair_column.clone() };
     let d = data::load(&a.data, "test", &cols)?;
     let d = crate::train::job::align_classes(d, &classes, &a.data)?;
@@ -49,7 +54,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
         Some(n) => sample::balanced_sample(&d, n, a.seed),
         None => d,
     };
-    let enc = Encoded::new(&tok, &d, a.max_len.min(model.config.max_position_embeddings));
+    let enc = Encoded::new(&tok, &d, max_len);
     let bar = super::scoring_bar(enc.len(), "scoring");
     let (r, _) = evaluate(&gpu, &model, &enc, &classes, a.batch_size, tok.pad_id(), |n| bar.set_position(n as u64))?;
     bar.finish_and_clear();

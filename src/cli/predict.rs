@@ -14,10 +14,9 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use super::GpuArgs;
-use crate::data::{table, Columns, Dataset, Example};
+use crate::data::{table, Columns};
 use crate::gpu::Gpu;
-use crate::model::BertClassifier;
-use crate::train::{logits_async, predictions, probabilities, Encoded};
+use crate::infer::{check_pair_column, logits, max_len_for, predictions, probabilities, Classifier, Encoded, Inputs};
 
 #[derive(Args)]
 pub struct PredictArgs {
@@ -47,47 +46,39 @@ pub struct PredictArgs {
     text_pair_column: Option<String>,
 }
 
-/// A pair model needs its pair column, a single-text model refuses one.
-pub fn check_pair_column(model: &BertClassifier, column: Option<&str>) -> anyhow::Result<()> {
-    match (model.text_pairs, column) {
-        (true, None) => {
-            bail!("this model reads sentence pairs (it was trained with --text-pair-column): give --text-pair-column")
-        }
-        (false, Some(c)) => bail!("this model reads single texts, not pairs: leave out --text-pair-column {c}"),
-        _ => Ok(()),
-    }
-}
-
 pub fn run(a: PredictArgs) -> anyhow::Result<()> {
     let gpu = Gpu::new(&a.gpu.options())?;
-    let (model, classes, tok) = crate::train::load_classifier(&gpu, &a.model)?;
-    let max_len = a.max_len.min(model.config.max_position_embeddings);
+    let c = Classifier::load(&gpu, &a.model)?;
+    let (max_len, clamped) = max_len_for(&c.model.config, a.max_len);
+    if let Some(n) = clamped {
+        eprintln!("notice: {n}");
+    }
     if let Some(data) = &a.data {
-        return score_file(&gpu, &model, &classes, &tok, data, &a, max_len);
+        return score_file(&gpu, &c, data, &a, max_len);
     }
     let lines = if a.texts.is_empty() { super::stdin_lines()? } else { a.texts.clone() };
-    let examples = lines
-        .iter()
-        .enumerate()
-        .map(|(n, line)| {
-            let (text, pair) = if model.text_pairs {
+    let pairs;
+    let inputs = if c.model.text_pairs {
+        pairs = lines
+            .iter()
+            .enumerate()
+            .map(|(n, line)| {
                 let what = if a.texts.is_empty() {
                     format!("line {} of standard input", n + 1)
                 } else {
                     format!("text {}", n + 1)
                 };
-                let (x, y) = super::split_pair(line, &format!("{what} (this model reads sentence pairs)"))?;
-                (x, Some(y))
-            } else {
-                (line.clone(), None)
-            };
-            Ok(Example { text, pair, label: 0, source: String::new() })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let enc = Encoded::new(&tok, &Dataset { examples, ..Dataset::default() }, max_len);
-    let logits = pollster::block_on(logits_async(&gpu, &model, &enc, tok.pad_id(), a.batch_size, |_| {}))?;
-    for (text, (class, score)) in lines.iter().zip(predictions(&logits, model.num_labels)) {
-        let label = classes.get(class).cloned().unwrap_or_else(|| class.to_string());
+                super::split_pair(line, &format!("{what} (this model reads sentence pairs)"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Inputs::Pairs(&pairs)
+    } else {
+        Inputs::Texts(&lines)
+    };
+    let enc = inputs.encode(&c.tokenizer, max_len);
+    let logits = logits(&gpu, &c.model, &enc, c.tokenizer.pad_id(), a.batch_size, |_| {})?;
+    for (text, (class, score)) in lines.iter().zip(predictions(&logits, c.model.num_labels)) {
+        let label = c.label(class);
         if a.json {
             println!("{}", serde_json::json!({ "text": text, "score": score, "label": label }));
         } else {
@@ -106,13 +97,12 @@ enum Format {
 
 fn score_file(
     gpu: &std::sync::Arc<Gpu>,
-    model: &BertClassifier,
-    classes: &[String],
-    tok: &crate::tokenizer::Tokenizer,
+    c: &Classifier,
     data: &Path,
     a: &PredictArgs,
     max_len: usize,
 ) -> anyhow::Result<()> {
+    let (model, classes, tok) = (&c.model, &c.classes, &c.tokenizer);
     check_pair_column(model, a.text_pair_column.as_deref())?;
     let format = match &a.out {
         None => Format::Jsonl,
@@ -140,8 +130,7 @@ fn score_file(
     let t0 = std::time::Instant::now();
     let enc = Encoded::new(tok, &d, max_len);
     let bar = super::scoring_bar(d.len(), "scoring");
-    let logits =
-        pollster::block_on(logits_async(gpu, model, &enc, tok.pad_id(), a.batch_size, |n| bar.set_position(n as u64)))?;
+    let logits = logits(gpu, model, &enc, tok.pad_id(), a.batch_size, |n| bar.set_position(n as u64))?;
     bar.finish_and_clear();
     let seconds = t0.elapsed().as_secs_f64();
 
@@ -152,7 +141,7 @@ fn score_file(
     }
     let probs = probabilities(&logits, model.num_labels);
     for ((e, (class, score)), p) in d.examples.iter().zip(predictions(&logits, model.num_labels)).zip(&probs) {
-        let label = classes.get(class).cloned().unwrap_or_else(|| class.to_string());
+        let label = c.label(class);
         match format {
             Format::Jsonl => {
                 let by_class: serde_json::Map<String, serde_json::Value> =
@@ -162,7 +151,7 @@ fn score_file(
             }
             Format::Csv => {
                 let ps: Vec<String> = p.iter().map(|v| v.to_string()).collect();
-                text += &format!("{},{},{score},{}\n", csv_field(&e.source), csv_field(&label), ps.join(","));
+                text += &format!("{},{},{score},{}\n", csv_field(&e.source), csv_field(label), ps.join(","));
             }
         }
     }

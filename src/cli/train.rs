@@ -14,13 +14,15 @@ use crate::gpu::Gpu;
 use crate::train::job::{run_job, TrainJob};
 use crate::train::{Event, Outcome, Precision};
 
+/// Every option but --resume: a run's settings. Absent ones take `TrainJob::new`'s and
+/// `TrainOptions::default()`'s values (shown in brackets); a resumed run keeps its own.
 #[derive(Args)]
 pub struct TrainArgs {
     #[command(flatten)]
     gpu: GpuArgs,
-    /// Pretrained model folder (config.json, vocab.txt, weights).
-    #[arg(long, default_value = "models/all-MiniLM-L6-v2")]
-    model: PathBuf,
+    /// Pretrained model folder (config.json, vocab.txt, weights) [default: models/all-MiniLM-L6-v2].
+    #[arg(long)]
+    model: Option<PathBuf>,
     /// Training data: IMDB folder or tarball (train/ and test/), or a CSV / JSONL file.
     #[arg(long)]
     data: Option<PathBuf>,
@@ -30,44 +32,52 @@ pub struct TrainArgs {
     /// The run folder: history, checkpoints, log, exported model.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Continue the interrupted run in this folder, with its own settings.
+    /// Continue the interrupted run in this folder, with its own settings and data.
     #[arg(long, conflicts_with_all = ["data", "out"])]
     resume: Option<PathBuf>,
-    #[arg(long, default_value_t = 5)]
-    epochs: usize,
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
-    #[arg(long, default_value_t = 128)]
-    max_len: usize,
-    /// Peak learning rate of AdamW.
-    #[arg(long, default_value_t = 3e-5)]
-    lr: f32,
-    /// Fraction of the steps spent warming the learning rate up.
-    #[arg(long, default_value_t = 0.1)]
-    warmup: f32,
-    #[arg(long, default_value_t = 0.1)]
-    dropout: f32,
-    #[arg(long, default_value_t = 0.01)]
-    weight_decay: f32,
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
+    /// [default: 5]
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// [default: 32]
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Tokens per text, [CLS] and [SEP] included; longer texts are truncated [default: 128].
+    #[arg(long)]
+    max_len: Option<usize>,
+    /// Peak learning rate of AdamW [default: 3e-5].
+    #[arg(long)]
+    lr: Option<f32>,
+    /// Fraction of the steps spent warming the learning rate up [default: 0.1].
+    #[arg(long)]
+    warmup: Option<f32>,
+    /// Dropout of hidden states, attention probabilities and the head's input [default: the
+    /// model's config.json: hidden_dropout_prob, attention_probs_dropout_prob, classifier_dropout].
+    #[arg(long)]
+    dropout: Option<f32>,
+    /// AdamW's decoupled weight decay [default: 0.01].
+    #[arg(long)]
+    weight_decay: Option<f32>,
+    /// Seeds the split, the batch order, dropout and a fresh head [default: 42].
+    #[arg(long)]
+    seed: Option<u64>,
     /// f32, or mixed: f16 operands with f32 accumulation in the linear layers, f32 master weights,
-    /// dynamic loss scaling (needs an adapter with shader-f16).
-    #[arg(long, value_enum, default_value_t = crate::train::Precision::F32)]
-    precision: Precision,
-    /// First loss scale of --precision mixed (halved on overflow, doubled after 2000 clean steps).
-    #[arg(long, default_value_t = 65536.0)]
-    loss_scale: f32,
+    /// dynamic loss scaling (needs an adapter with shader-f16) [default: f32].
+    #[arg(long, value_enum)]
+    precision: Option<Precision>,
+    /// First loss scale of --precision mixed (halved on overflow, doubled after 2000 clean
+    /// steps) [default: 65536].
+    #[arg(long)]
+    loss_scale: Option<f32>,
     /// What the classification head reads: BERT's pooler output (as transformers'
     /// BertForSequenceClassification), [CLS]'s last hidden state, or the mean of the tokens'
-    /// (what sentence-transformers models such as all-MiniLM-L6-v2 were trained for).
-    #[arg(long, value_enum, default_value_t = crate::model::Pooling::Pooler)]
-    pool: crate::model::Pooling,
+    /// (what sentence-transformers models such as all-MiniLM-L6-v2 were trained for) [default: pooler].
+    #[arg(long, value_enum)]
+    pool: Option<crate::model::Pooling>,
     /// Freeze the embeddings and the first N encoder layers: they keep their pretrained
     /// weights and run as in inference (no dropout); the backward pass and the optimizer stop
-    /// above them, so a step costs less. 0 trains every layer.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    freeze_layers: usize,
+    /// above them, so a step costs less. 0 trains every layer [default: 0].
+    #[arg(long, value_name = "N")]
+    freeze_layers: Option<usize>,
     /// Also save a checkpoint every N steps (one is always saved at each epoch's end and on Ctrl-C).
     #[arg(long, value_name = "N")]
     checkpoint_every: Option<usize>,
@@ -77,18 +87,57 @@ pub struct TrainArgs {
     /// Test on a seeded, class-balanced sample of N examples.
     #[arg(long)]
     limit_test: Option<usize>,
-    #[arg(long, default_value = "text")]
-    text_column: String,
-    #[arg(long, default_value = "label")]
-    label_column: String,
+    /// [default: text]
+    #[arg(long)]
+    text_column: Option<String>,
+    /// [default: label]
+    #[arg(long)]
+    label_column: Option<String>,
     /// Sentence pairs: the column (CSV) or field (JSONL) of each pair's second text, encoded
     /// `[CLS] text [SEP] pair [SEP]` with token types 0 and 1, the longer text truncated first.
     #[arg(long)]
     text_pair_column: Option<String>,
 }
 
+impl TrainArgs {
+    /// The run settings given on the command line, by flag.
+    fn settings_given(&self) -> Vec<&'static str> {
+        let given = [
+            ("--model", self.model.is_some()),
+            ("--test-data", self.test_data.is_some()),
+            ("--epochs", self.epochs.is_some()),
+            ("--batch-size", self.batch_size.is_some()),
+            ("--max-len", self.max_len.is_some()),
+            ("--lr", self.lr.is_some()),
+            ("--warmup", self.warmup.is_some()),
+            ("--dropout", self.dropout.is_some()),
+            ("--weight-decay", self.weight_decay.is_some()),
+            ("--seed", self.seed.is_some()),
+            ("--precision", self.precision.is_some()),
+            ("--loss-scale", self.loss_scale.is_some()),
+            ("--pool", self.pool.is_some()),
+            ("--freeze-layers", self.freeze_layers.is_some()),
+            ("--checkpoint-every", self.checkpoint_every.is_some()),
+            ("--limit-train", self.limit_train.is_some()),
+            ("--limit-test", self.limit_test.is_some()),
+            ("--text-column", self.text_column.is_some()),
+            ("--label-column", self.label_column.is_some()),
+            ("--text-pair-column", self.text_pair_column.is_some()),
+        ];
+        given.into_iter().filter(|(_, g)| *g).map(|(f, _)| f).collect()
+    }
+}
+
 fn job_of(a: &TrainArgs) -> anyhow::Result<(TrainJob, PathBuf)> {
     if let Some(run) = &a.resume {
+        let given = a.settings_given();
+        if !given.is_empty() {
+            bail!(
+                "--resume continues {} with the settings it began with; leave out {}",
+                run.display(),
+                given.join(", ")
+            );
+        }
         let path = run.join("run.json");
         let bytes =
             std::fs::read(&path).with_context(|| format!("{}: not a run folder (no run.json)", run.display()))?;
@@ -100,21 +149,32 @@ fn job_of(a: &TrainArgs) -> anyhow::Result<(TrainJob, PathBuf)> {
     if out.join("checkpoints").join("latest").is_file() {
         bail!("{} already holds a run; continue it with --resume {0}, or choose another --out", out.display());
     }
-    let mut job = TrainJob::new(a.model.clone(), data.clone());
+    let mut job = TrainJob::new(a.model.clone().unwrap_or_else(|| "models/all-MiniLM-L6-v2".into()), data.clone());
     job.test_data = a.test_data.clone();
-    job.text_column = a.text_column.clone();
-    job.label_column = a.label_column.clone();
+    fn set<T: Clone>(slot: &mut T, given: &Option<T>) {
+        if let Some(v) = given {
+            *slot = v.clone();
+        }
+    }
+    set(&mut job.text_column, &a.text_column);
+    set(&mut job.label_column, &a.label_column);
     job.text_pair_column = a.text_pair_column.clone();
     job.limit_train = a.limit_train;
     job.limit_test = a.limit_test;
     let o = &mut job.options;
-    (o.epochs, o.batch_size, o.max_len, o.lr, o.warmup_fraction, o.dropout, o.weight_decay, o.seed) =
-        (a.epochs, a.batch_size, a.max_len, a.lr, a.warmup, a.dropout, a.weight_decay, a.seed);
+    set(&mut o.epochs, &a.epochs);
+    set(&mut o.batch_size, &a.batch_size);
+    set(&mut o.max_len, &a.max_len);
+    set(&mut o.lr, &a.lr);
+    set(&mut o.warmup_fraction, &a.warmup);
+    o.dropout = a.dropout;
+    set(&mut o.weight_decay, &a.weight_decay);
+    set(&mut o.seed, &a.seed);
     o.checkpoint_every = a.checkpoint_every;
-    o.precision = a.precision;
-    o.loss_scale = a.loss_scale;
-    o.pool = a.pool;
-    o.freeze_layers = a.freeze_layers;
+    set(&mut o.precision, &a.precision);
+    set(&mut o.loss_scale, &a.loss_scale);
+    set(&mut o.pool, &a.pool);
+    set(&mut o.freeze_layers, &a.freeze_layers);
     Ok((job, out.clone()))
 }
 
@@ -133,8 +193,8 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     })
     .context("installing the Ctrl-C handler")?;
 
-    let log_path = run_dir.join("train.log");
-    let mut log_lines = Vec::new();
+    // What train.log gains from this run: written at the end, however the run ends.
+    let log_lines = std::cell::RefCell::new(Vec::new());
     let mut bar: Option<ProgressBar> = None;
     let mut scoring: Option<ProgressBar> = None;
     let epochs = job.options.epochs;
@@ -186,7 +246,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
                     r.epoch, r.seconds, r.loss, r.accuracy
                 );
                 println!("{line}");
-                log_lines.push(line);
+                log_lines.borrow_mut().push(line);
             }
             Event::Scoring { set, done, total } => {
                 // One bar at a time: the epoch's has reached its end when validation starts.
@@ -205,20 +265,32 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
                     }
                 }
             }
-            Event::Saved { step } => log_lines.push(format!("checkpoint saved at step {step}")),
+            Event::Saved { step } => log_lines.borrow_mut().push(format!("checkpoint saved at step {step}")),
             Event::Notice(n) => {
                 eprintln!("{n}");
-                log_lines.push(n);
+                log_lines.borrow_mut().push(n);
             }
         },
         |m| {
             eprintln!("{m}");
+            log_lines.borrow_mut().push(m.to_string());
         },
     );
     if let Some(b) = bar.take() {
         b.abandon();
     }
-    let outcome = result?;
+    let mut log_lines = log_lines.into_inner();
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => {
+            // The reason stays with the run (its folder exists once the job has started).
+            if run_dir.is_dir() {
+                log_lines.push(format!("error: {e:#}"));
+                append_log(&run_dir, &log_lines)?;
+            }
+            return Err(e);
+        }
+    };
     if let Outcome::Interrupted { step } = outcome.outcome {
         println!("saved at step {step}; continue with: wgbert train --resume {}", run_dir.display());
     } else if let Some(t) = &outcome.test {
@@ -229,11 +301,16 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     if outcome.outcome == Outcome::Finished {
         println!("model exported to {}", run_dir.join("model").display());
     }
-    let mut log = std::fs::read_to_string(&log_path).unwrap_or_default();
-    for l in log_lines {
-        log += &l;
+    append_log(&run_dir, &log_lines)
+}
+
+/// Adds `lines` to the run's train.log.
+fn append_log(run_dir: &std::path::Path, lines: &[String]) -> anyhow::Result<()> {
+    let path = run_dir.join("train.log");
+    let mut log = std::fs::read_to_string(&path).unwrap_or_default();
+    for l in lines {
+        log += l;
         log.push('\n');
     }
-    crate::fsio::write_atomic(&log_path, log.as_bytes())?;
-    Ok(())
+    crate::fsio::write_atomic(&path, log.as_bytes()).with_context(|| format!("writing {}", path.display()))
 }

@@ -71,10 +71,26 @@ pub struct BertClassifier {
     emb_ln_w: usize,
     emb_ln_b: usize,
     layers: Vec<Layer>,
-    pool_w: usize,
-    pool_b: usize,
-    cls_w: usize,
-    cls_b: usize,
+    /// The pooler's (weight, bias): absent when an encoder-only checkpoint has none.
+    pooler: Option<(usize, usize)>,
+    /// The classification head's (weight (labels, C), bias): absent for an encoder.
+    classifier: Option<(usize, usize)>,
+    /// The parts initialised here rather than read from the checkpoint (`Head::Train`).
+    fresh: Vec<String>,
+}
+
+/// Where the pooler and the classification head come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Head {
+    /// The encoder alone (`embed`): the checkpoint's pooler where it has one, no classifier.
+    Encoder,
+    /// The checkpoint's own head with however many outputs it has (`predict`, `eval`,
+    /// serving): `classifier.weight` and `.bias` must be there, and the pooler where it is stored.
+    Stored,
+    /// A head of `num_labels` outputs to fine-tune: the checkpoint's where it has that shape,
+    /// else a fresh one, N(0, initializer_range²) weights and zero biases drawn from `seed`;
+    /// a missing pooler is fresh too (`BertClassifier::fresh` names what was).
+    Train { num_labels: usize, seed: u64 },
 }
 
 fn activation(act: HiddenAct) -> GeluKind {
@@ -93,14 +109,13 @@ fn concat(parts: [&HostTensor; 3]) -> HostTensor {
 }
 
 impl BertClassifier {
-    /// Uploads a checkpoint. A missing pooler or classifier head (or a head with another number
-    /// of labels) is initialised fresh: N(0, initializer_range²) weights, zero biases.
+    /// Uploads a checkpoint, with the pooler and head that `head` asks for. A tensor the model
+    /// needs that is missing or of another shape is an error naming it.
     pub fn from_checkpoint(
         gpu: &Arc<Gpu>,
         config: &BertConfig,
         ckpt: &Checkpoint,
-        num_labels: usize,
-        seed: u64,
+        head: Head,
     ) -> Result<BertClassifier, anyhow::Error> {
         config.validate()?;
         let (c, inter) = (config.hidden_size, config.intermediate_size);
@@ -165,24 +180,17 @@ impl BertClassifier {
                 out_ln_b,
             });
         }
-        let std = config.initializer_range;
-        let fresh = |shape: Vec<usize>, seed: u64| {
-            HostTensor::new(shape.clone(), normal_init(shape.iter().product(), std, seed))
+        let (pooler, classifier, fresh) = head_tensors(config, ckpt, head)?;
+        let add_pair = |params: &mut ParamStore, names: [&str; 2], t: Option<(HostTensor, HostTensor)>| {
+            t.map(|(w, b)| -> Result<(usize, usize), GpuError> {
+                Ok((add(params, names[0], &w)?, add(params, names[1], &b)?))
+            })
+            .transpose()
         };
-        let zeros = |n: usize| HostTensor::new(vec![n], vec![0.0; n]);
-        let (pool_w_t, pool_b_t) = match (ckpt.get("pooler.dense.weight"), ckpt.get("pooler.dense.bias")) {
-            (Some(w), Some(b)) if w.shape == [c, c] && b.shape == [c] => (w.clone(), b.clone()),
-            _ => (fresh(vec![c, c], seed), zeros(c)),
-        };
-        let pool_w = add(&mut params, "pooler.dense.weight", &pool_w_t)?;
-        let pool_b = add(&mut params, "pooler.dense.bias", &pool_b_t)?;
-        let (cls_w_t, cls_b_t) = match (ckpt.get("classifier.weight"), ckpt.get("classifier.bias")) {
-            (Some(w), Some(b)) if w.shape == [num_labels, c] && b.shape == [num_labels] => (w.clone(), b.clone()),
-            _ => (fresh(vec![num_labels, c], seed ^ 0x5eed), zeros(num_labels)),
-        };
-        let cls_w = add(&mut params, "classifier.weight", &cls_w_t)?;
-        let cls_b = add(&mut params, "classifier.bias", &cls_b_t)?;
+        let pooler = add_pair(&mut params, ["pooler.dense.weight", "pooler.dense.bias"], pooler)?;
+        let classifier = add_pair(&mut params, ["classifier.weight", "classifier.bias"], classifier)?;
         params.pack(gpu)?;
+        let num_labels = classifier.map_or(0, |(w, _)| params.get(w).value.shape()[0]);
         Ok(BertClassifier {
             config: config.clone(),
             num_labels,
@@ -196,10 +204,9 @@ impl BertClassifier {
             emb_ln_w,
             emb_ln_b,
             layers,
-            pool_w,
-            pool_b,
-            cls_w,
-            cls_b,
+            pooler,
+            classifier,
+            fresh,
         })
     }
 
@@ -290,7 +297,7 @@ impl BertClassifier {
         let first_trainable = match k {
             0 => 0,
             k if k < self.layers.len() => self.layers[k].attn_out_w,
-            _ => self.pool_w,
+            _ => self.pooler.or(self.classifier).map_or(self.params.len(), |(w, _)| w),
         };
         self.params.freeze_prefix(first_trainable)?;
         self.frozen_layers = k;
@@ -303,8 +310,29 @@ impl BertClassifier {
 
     /// The pooler output tanh(dense(h₀)) (B, C) of the first tokens' hidden states h₀ (B, C).
     pub fn pool(&self, tape: &mut Tape, cls: &Var) -> Result<Var, GpuError> {
-        let pooled = tape.linear(cls, self.p(self.pool_w), self.p(self.pool_b))?;
+        let (w, b) = self.pooler.ok_or_else(|| {
+            GpuError::Shape(
+                "the checkpoint has no pooler weights (pooler.dense.weight, pooler.dense.bias): pool by cls or mean instead".into(),
+            )
+        })?;
+        let pooled = tape.linear(cls, self.p(w), self.p(b))?;
         tape.tanh(&pooled)
+    }
+
+    /// Whether the checkpoint gave (or training initialised) BERT's pooler.
+    pub fn has_pooler(&self) -> bool {
+        self.pooler.is_some()
+    }
+
+    /// Whether there is a classification head (an encoder loaded with `Head::Encoder` has none).
+    pub fn has_classifier(&self) -> bool {
+        self.classifier.is_some()
+    }
+
+    /// The parts `Head::Train` initialised fresh rather than read from the checkpoint, each
+    /// with the reason ("classifier: the checkpoint has none").
+    pub fn fresh(&self) -> &[String] {
+        &self.fresh
     }
 
     /// Logits (B, labels). The last layer runs for token 0 alone (`Rows::Cls`): the same
@@ -329,9 +357,12 @@ impl BertClassifier {
         drop: Dropouts,
         rows: Rows,
     ) -> Result<Var, GpuError> {
+        let (w, b) = self.classifier.ok_or_else(|| {
+            GpuError::Shape("the checkpoint has no classification head (classifier.weight, classifier.bias)".into())
+        })?;
         let pooled = self.summarize(tape, batch, mask, drop, rows, self.pooling)?;
         let pooled = tape.dropout(&pooled, drop.classifier)?;
-        tape.linear(&pooled, self.p(self.cls_w), self.p(self.cls_b))
+        tape.linear(&pooled, self.p(w), self.p(b))
     }
 
     /// One vector (B, C) per sequence, as `pooling` says: what the head reads, and what
@@ -394,5 +425,73 @@ impl BertClassifier {
             }
         }
         Ok(out)
+    }
+}
+
+type Pair = (HostTensor, HostTensor);
+
+/// The pooler's and the head's tensors as `head` asks for them, and what was made fresh (with
+/// why). Whatever is taken from the checkpoint has exactly the shape the model needs.
+fn head_tensors(
+    config: &BertConfig,
+    ckpt: &Checkpoint,
+    head: Head,
+) -> anyhow::Result<(Option<Pair>, Option<Pair>, Vec<String>)> {
+    let c = config.hidden_size;
+    // Both tensors of a pair, or neither; a half or a mis-shaped one is an error naming it.
+    let stored = |w: &str, b: &str, rows: Option<usize>| -> anyhow::Result<Option<Pair>> {
+        match (ckpt.get(w), ckpt.get(b)) {
+            (None, None) => Ok(None),
+            (Some(wt), Some(bt)) => {
+                let r = rows.unwrap_or(wt.shape[0]);
+                for (name, t, want) in [(w, wt, vec![r, c]), (b, bt, vec![r])] {
+                    if t.shape != want || r == 0 {
+                        anyhow::bail!("tensor {name}: expected shape {want:?}, found {:?}", t.shape);
+                    }
+                }
+                Ok(Some((wt.clone(), bt.clone())))
+            }
+            (Some(_), None) => anyhow::bail!("tensor {b} is missing from the checkpoint (it has {w})"),
+            (None, Some(_)) => anyhow::bail!("tensor {w} is missing from the checkpoint (it has {b})"),
+        }
+    };
+    let pooler = stored("pooler.dense.weight", "pooler.dense.bias", Some(c))?;
+    let std = config.initializer_range;
+    let fresh_pair = |rows: usize, seed: u64| {
+        (HostTensor::new(vec![rows, c], normal_init(rows * c, std, seed)), HostTensor::new(vec![rows], vec![0.0; rows]))
+    };
+    match head {
+        Head::Encoder => Ok((pooler, None, vec![])),
+        Head::Stored => {
+            let classifier = stored("classifier.weight", "classifier.bias", None)?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no classifier weights (classifier.weight): this is an encoder, not a classifier; fine-tune one first with `wgbert train`"
+                )
+            })?;
+            Ok((pooler, Some(classifier), vec![]))
+        }
+        Head::Train { num_labels, seed } => {
+            let mut fresh = vec![];
+            let pooler = pooler.unwrap_or_else(|| {
+                fresh.push("pooler: the checkpoint has none".to_string());
+                fresh_pair(c, seed)
+            });
+            let classifier = match (ckpt.get("classifier.weight"), ckpt.get("classifier.bias")) {
+                (Some(w), Some(b)) if w.shape == [num_labels, c] && b.shape == [num_labels] => (w.clone(), b.clone()),
+                (Some(w), _) => {
+                    fresh.push(format!(
+                        "classifier: the checkpoint's has {} outputs (shape {:?}), this run needs {num_labels}",
+                        w.shape.first().copied().unwrap_or(0),
+                        w.shape
+                    ));
+                    fresh_pair(num_labels, seed ^ 0x5eed)
+                }
+                (None, _) => {
+                    fresh.push("classifier: the checkpoint has none".to_string());
+                    fresh_pair(num_labels, seed ^ 0x5eed)
+                }
+            };
+            Ok((Some(pooler), Some(classifier), fresh))
+        }
     }
 }

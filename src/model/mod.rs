@@ -2,11 +2,9 @@
 //! inference is the same code on a tape that does not record.
 
 mod bert;
-mod embed;
 mod init;
+mod pooling;
 
-pub use bert::{BertClassifier, Dropouts, Rows};
-#[cfg(not(target_arch = "wasm32"))]
-pub use embed::embed;
-pub use embed::{embed_async, EmbedInputs, Pooling};
+pub use bert::{BertClassifier, Dropouts, Head, Rows};
 pub use init::normal_init;
+pub use pooling::Pooling;

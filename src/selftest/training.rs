@@ -61,7 +61,8 @@ pub struct Step {
 pub fn forward_backward(gpu: &Arc<Gpu>) -> Result<Step> {
     let config = BertConfig::parse(Path::new(CONFIG.0), CONFIG.1)?;
     let (ckpt, _) = parse_safetensors(Path::new(MODEL.0), MODEL.1)?;
-    let model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, 1, 0)?;
+    let model =
+        BertClassifier::from_checkpoint(gpu, &config, &ckpt, crate::model::Head::Train { num_labels: 1, seed: 0 })?;
     let inputs = read_tensors(INPUTS)?;
     let (b, t) = (4, 8);
     let u32s = |n: &str| inputs[n].1.iter().map(|&v| v as u32).collect::<Vec<_>>();

@@ -7,16 +7,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use crate::infer::{CLASSES_KEY, POOLING_KEY, TEXT_PAIRS_KEY};
 use crate::model::{BertClassifier, Pooling};
-
-/// Key in config.json holding our class names (index = label).
-pub const CLASSES_KEY: &str = "wgbert_classes";
-/// Key in config.json naming what the head reads when it is not BERT's pooler output ("cls" or
-/// "mean"): transformers' `BertForSequenceClassification` ignores it (README, "Mean pooling").
-pub const POOLING_KEY: &str = "wgbert_pooling";
-/// Key in config.json saying the model reads sentence pairs (`predict` then splits its inputs
-/// at a tab).
-pub const TEXT_PAIRS_KEY: &str = "wgbert_text_pairs";
 
 /// The files of the tokenizer that travel with an exported model, in the order they are looked for.
 pub const TOKENIZER_FILES: [&str; 4] =
@@ -85,34 +77,4 @@ pub async fn export_files(
     ];
     files.extend(tokenizer);
     Ok(files)
-}
-
-/// Class names stored by `export_model` (or `LABEL_i` names from id2label, else "0", "1", …).
-pub fn classes_of(dir: &Path, num_labels: usize) -> Vec<String> {
-    classes_in_config(&std::fs::read(dir.join("config.json")).unwrap_or_default(), num_labels)
-}
-
-/// [`classes_of`] from config.json's bytes.
-pub fn classes_in_config(config_json: &[u8], num_labels: usize) -> Vec<String> {
-    let json: Option<serde_json::Value> = serde_json::from_slice(config_json).ok();
-    if let Some(v) = json.as_ref().and_then(|j| j.get(CLASSES_KEY)).and_then(|v| v.as_array()) {
-        let names: Vec<String> = v.iter().filter_map(|s| s.as_str().map(String::from)).collect();
-        if !names.is_empty() {
-            return names;
-        }
-    }
-    (0..num_labels.max(2)).map(|i| i.to_string()).collect()
-}
-
-/// What the head of an exported model reads (`POOLING_KEY`; the pooler output when absent) and
-/// whether it reads sentence pairs (`TEXT_PAIRS_KEY`), from config.json's bytes.
-pub fn head_in_config(config_json: &[u8]) -> Result<(Pooling, bool)> {
-    let json: serde_json::Value = serde_json::from_slice(config_json).context("config.json is not JSON")?;
-    let pooling = match json.get(POOLING_KEY) {
-        None => Pooling::Pooler,
-        Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
-            anyhow::anyhow!("config.json: {POOLING_KEY} is {v}, not one of \"pooler\", \"cls\", \"mean\"")
-        })?,
-    };
-    Ok((pooling, json.get(TEXT_PAIRS_KEY).and_then(|v| v.as_bool()).unwrap_or(false)))
 }

@@ -9,10 +9,11 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 pub use super::split::{align_classes, split_data, JobData, Split};
-use super::{evaluate, export, load_state, Encoded, EvalReport, Event, Outcome, TrainOptions, Trainer};
+use super::{evaluate, export, load_state, EvalReport, Event, Outcome, TrainOptions, Trainer};
 use crate::data::{self, Columns, Dataset};
 use crate::gpu::Gpu;
-use crate::model::BertClassifier;
+use crate::infer::Encoded;
+use crate::model::{BertClassifier, Head};
 use crate::tokenizer::Tokenizer;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -88,8 +89,37 @@ fn examples_json(d: &JobData, options: &TrainOptions) -> Result<Vec<u8>> {
         "validation": list(&d.validation),
         "test": d.test.as_ref().map(list),
         "order": (0..options.epochs).map(|e| super::epoch_order(d.train.len(), options.seed, e)).collect::<Vec<_>>(),
+        "texts_fnv1a": format!("{:016x}", texts_fingerprint(d)),
     });
     Ok(serde_json::to_vec(&doc)?)
+}
+
+/// Whether the examples.json at `path` lists `now`'s examples (a run written before the texts'
+/// fingerprint existed is compared without it).
+fn same_examples(path: &Path, now: &[u8]) -> bool {
+    let parse = |b: &[u8]| serde_json::from_slice::<serde_json::Value>(b).ok();
+    let (Some(before), Some(mut now)) = (std::fs::read(path).ok().as_deref().and_then(parse), parse(now)) else {
+        return false;
+    };
+    if before.get("texts_fnv1a").is_none() {
+        now.as_object_mut().map(|o| o.remove("texts_fnv1a"));
+    }
+    before == now
+}
+
+/// FNV-1a (64-bit) over every example's texts in order: a resumed run checks that its files
+/// still hold the texts it began with (sources and labels alone would not show an edit).
+fn texts_fingerprint(d: &JobData) -> u64 {
+    let sets = [Some(&d.train), Some(&d.validation), d.test.as_ref()];
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for e in sets.into_iter().flatten().flat_map(|s| &s.examples) {
+        for part in [e.text.as_bytes(), b"\0", e.pair.as_deref().unwrap_or("").as_bytes(), b"\0"] {
+            for &byte in part {
+                h = (h ^ byte as u64).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+    }
+    h
 }
 
 fn is_table(p: &Path) -> bool {
@@ -127,10 +157,20 @@ pub fn run_job(
         );
     }
     let d = load_job_data(job)?;
+    let examples = examples_json(&d, o)?;
+    // A resumed run must see the examples it began with, or its steps would mean other things.
+    let resuming = run_dir.join("checkpoints").join("latest").is_file();
+    if resuming && !same_examples(&run_dir.join("examples.json"), &examples) {
+        bail!(
+            "{}: the data changed since this run began ({} no longer gives the examples in examples.json); start a new run with --out",
+            run_dir.display(),
+            job.data.display()
+        );
+    }
     std::fs::create_dir_all(run_dir).with_context(|| format!("creating the run folder {}", run_dir.display()))?;
     crate::fsio::write_atomic(&run_dir.join("run.json"), &serde_json::to_vec_pretty(job)?)?;
     crate::fsio::write_atomic(&run_dir.join("classes.json"), &serde_json::to_vec(&d.classes)?)?;
-    crate::fsio::write_atomic(&run_dir.join("examples.json"), &examples_json(&d, o)?)?;
+    crate::fsio::write_atomic(&run_dir.join("examples.json"), &examples)?;
     for n in notices {
         say(&format!("notice: {n}"));
     }
@@ -138,7 +178,10 @@ pub fn run_job(
         say(&format!("notice: {n}"));
     }
     let num_labels = if d.classes.len() == 2 { 1 } else { d.classes.len() };
-    let mut model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, num_labels, o.seed)?;
+    let mut model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, Head::Train { num_labels, seed: o.seed })?;
+    for part in model.fresh() {
+        say(&format!("notice: a fresh {part}; it is initialised from --seed {} and trained", o.seed));
+    }
     model.pooling = o.pool;
     model.text_pairs = job.text_pair_column.is_some();
     model.freeze_layers(o.freeze_layers)?;
@@ -165,8 +208,9 @@ pub fn run_job(
     let mut trainer = Trainer::new(gpu, &model, o.clone(), train.len(), pad)?;
     // The weights the run starts from (the pretrained encoder and the fresh head), in the
     // Hugging Face layout: what a replay in another framework loads (`from_pretrained`).
+    // A new run writes its own, over any left by an earlier run that failed in this folder.
     let step0 = run_dir.join("checkpoints").join(super::INITIAL_CHECKPOINT);
-    if !step0.join("model.safetensors").is_file() {
+    if !resuming || !step0.join("model.safetensors").is_file() {
         export::export_model(&model, &d.classes, &job.model, &step0)?;
     }
     if load_state(run_dir, &mut trainer)? {
@@ -208,7 +252,8 @@ pub fn export_run(gpu: &Arc<Gpu>, run_dir: &Path, out: &Path) -> Result<()> {
     let latest = String::from_utf8(read("checkpoints/latest")?)?;
     let (config, ckpt, _) = crate::checkpoint::load_model_dir(&job.model)?;
     let num_labels = if classes.len() == 2 { 1 } else { classes.len() };
-    let mut model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, num_labels, job.options.seed)?;
+    let mut model =
+        BertClassifier::from_checkpoint(gpu, &config, &ckpt, Head::Train { num_labels, seed: job.options.seed })?;
     model.pooling = job.options.pool;
     model.text_pairs = job.text_pair_column.is_some();
     model.params.load(gpu, &run_dir.join("checkpoints").join(latest.trim()).join("params.safetensors"))?;

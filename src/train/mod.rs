@@ -6,7 +6,6 @@
 //! layout), `history.json`/`history.csv`, and `model/` (the exported model). Steps are deterministic for a seed — data order per epoch and
 //! dropout masks per step derive from it — so a resumed run reaches the same parameters.
 
-pub mod batches;
 pub mod export;
 pub mod history;
 // Runs from files on disk (the CLI's `train`, `eval`, `export`); a browser hands bytes instead.
@@ -27,10 +26,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::autograd::Tape;
 use crate::gpu::Gpu;
-use crate::model::{BertClassifier, Dropouts};
+use crate::infer::{logits_async, make_batch, predictions, Encoded};
+use crate::model::{BertClassifier, Dropouts, Rows};
 use crate::optim::{AdamW, AdamWConfig, LossScale, WarmupLinear, MAX_SKIPPED_IN_A_ROW};
 
-pub use batches::{batched_rows, make_batch, Encoded};
 pub use history::{EpochRow, History};
 pub use metrics::EvalReport;
 pub use state::{load_state, save_state, Position};
@@ -43,7 +42,11 @@ pub struct TrainOptions {
     pub max_len: usize,
     pub lr: f32,
     pub warmup_fraction: f32,
-    pub dropout: f32,
+    /// Dropout everywhere (hidden states, attention probabilities, before the head); None:
+    /// the model's own config.json values (`hidden_dropout_prob`, `attention_probs_dropout_prob`,
+    /// `classifier_dropout`), as transformers trains it.
+    #[serde(default)]
+    pub dropout: Option<f32>,
     pub weight_decay: f32,
     pub max_grad_norm: f32,
     pub seed: u64,
@@ -107,7 +110,7 @@ impl Default for TrainOptions {
             max_len: 128,
             lr: 3e-5,
             warmup_fraction: 0.1,
-            dropout: 0.1,
+            dropout: None,
             weight_decay: 0.01,
             max_grad_norm: 1.0,
             seed: 42,
@@ -116,6 +119,20 @@ impl Default for TrainOptions {
             loss_scale: default_loss_scale(),
             pool: crate::model::Pooling::Pooler,
             freeze_layers: 0,
+        }
+    }
+}
+
+impl TrainOptions {
+    /// The dropout probabilities of a training step: `dropout` everywhere, or the config's.
+    pub fn dropouts(&self, config: &crate::checkpoint::BertConfig) -> Dropouts {
+        match self.dropout {
+            Some(p) => Dropouts { hidden: p, attention: p, classifier: p },
+            None => Dropouts {
+                hidden: config.hidden_dropout_prob,
+                attention: config.attention_probs_dropout_prob,
+                classifier: config.classifier_dropout.unwrap_or(config.hidden_dropout_prob),
+            },
         }
     }
 }
@@ -137,6 +154,20 @@ pub fn check_options(o: &TrainOptions, config: &crate::checkpoint::BertConfig) -
     }
     if !(o.lr.is_finite() && o.lr > 0.0) {
         bail!("--lr {} must be a positive number", o.lr);
+    }
+    if let Some(p) = o.dropout {
+        if !(0.0..1.0).contains(&p) {
+            bail!("--dropout {p} must be at least 0 and below 1");
+        }
+    }
+    if !(0.0..=1.0).contains(&o.warmup_fraction) {
+        bail!("--warmup {} must be a fraction of the steps, from 0 to 1", o.warmup_fraction);
+    }
+    if !(o.weight_decay.is_finite() && o.weight_decay >= 0.0) {
+        bail!("--weight-decay {} must be a number of at least 0", o.weight_decay);
+    }
+    if !(o.loss_scale.is_finite() && o.loss_scale > 0.0) {
+        bail!("--loss-scale must be a positive number, not {}", o.loss_scale);
     }
     Ok(())
 }
@@ -179,26 +210,6 @@ pub enum Outcome {
     Interrupted {
         step: u64,
     },
-}
-
-/// Predictions of a batch of logits (B, labels): the class and the score of the predicted
-/// class (binary: σ(z) is the score of class 1, as the seed prints it).
-pub fn predictions(logits: &[f32], num_labels: usize) -> Vec<(usize, f32)> {
-    logits
-        .chunks(num_labels)
-        .map(|z| {
-            if num_labels == 1 {
-                let p = 1.0 / (1.0 + (-z[0]).exp());
-                ((z[0] > 0.0) as usize, p)
-            } else {
-                let mx = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-                let sum: f32 = z.iter().map(|v| (v - mx).exp()).sum();
-                let (k, _) =
-                    z.iter().enumerate().fold((0, f32::NEG_INFINITY), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
-                (k, 1.0 / sum)
-            }
-        })
-        .collect()
 }
 
 /// Inference over a whole set: the report and every example's (class, score).
@@ -259,6 +270,9 @@ pub struct Trainer<'a> {
     pub pad_id: u32,
     /// Mixed precision's loss scale; None in f32.
     pub loss_scale: Option<LossScale>,
+    /// The encoder's rows a step computes: [CLS]'s alone in the last layer (what a classifier
+    /// needs), or every token's (`wgbert bench train --full-last-layer` compares the two).
+    pub rows: Rows,
 }
 
 impl<'a> Trainer<'a> {
@@ -300,11 +314,13 @@ impl<'a> Trainer<'a> {
             pos: Position::default(),
             pad_id,
             loss_scale,
+            rows: Rows::Cls,
         })
     }
 
-    /// One optimizer step on `rows`: returns (loss, correct).
-    async fn step(&mut self, enc: &Encoded, rows: &[usize]) -> Result<(f64, f64)> {
+    /// One optimizer step on `rows` of `enc`: returns (loss, correct). What `train` runs per
+    /// batch, and what `wgbert bench train` times.
+    pub async fn step(&mut self, enc: &Encoded, rows: &[usize]) -> Result<(f64, f64)> {
         let m = self.model;
         let batch = make_batch(&self.gpu, enc, rows, self.pad_id, m.config.vocab_size, m.config.type_vocab_size)?;
         m.params.zero_grad(&self.gpu)?;
@@ -320,9 +336,7 @@ impl<'a> Trainer<'a> {
                 Tape::mixed(&self.gpu, seed, &self.opt.status)
             }
         };
-        let p = self.opts.dropout;
-        let logits =
-            m.forward(&mut tape, &batch.tokens, &batch.mask, Dropouts { hidden: p, attention: p, classifier: p })?;
+        let logits = m.forward_rows(&mut tape, &batch.tokens, &batch.mask, self.opts.dropouts(&m.config), self.rows)?;
         let metrics = tape.loss(&logits, &batch.labels, scale.unwrap_or(1.0))?;
         drop(logits);
         tape.backward()?;
@@ -469,119 +483,4 @@ impl<'a> Trainer<'a> {
         }
         Ok(Outcome::Finished)
     }
-}
-
-/// (class, score) for each text; batches of `batch_size`, truncated to `max_len`.
-#[cfg(not(target_arch = "wasm32"))]
-pub fn predict(
-    gpu: &Arc<Gpu>,
-    model: &BertClassifier,
-    tok: &crate::tokenizer::Tokenizer,
-    texts: &[String],
-    max_len: usize,
-    batch_size: usize,
-) -> Result<Vec<(usize, f32)>> {
-    pollster::block_on(predict_async(gpu, model, tok, texts, max_len, batch_size))
-}
-
-/// `predict`, awaiting each batch's read-back.
-pub async fn predict_async(
-    gpu: &Arc<Gpu>,
-    model: &BertClassifier,
-    tok: &crate::tokenizer::Tokenizer,
-    texts: &[String],
-    max_len: usize,
-    batch_size: usize,
-) -> Result<Vec<(usize, f32)>> {
-    let data = crate::data::Dataset {
-        classes: vec![],
-        examples: texts
-            .iter()
-            .map(|t| crate::data::Example { text: t.clone(), pair: None, label: 0, source: String::new() })
-            .collect(),
-        notices: vec![],
-    };
-    let enc = Encoded::new(tok, &data, max_len);
-    let logits = logits_async(gpu, model, &enc, tok.pad_id(), batch_size, |_| {}).await?;
-    Ok(predictions(&logits, model.num_labels))
-}
-
-/// The logits (N, labels) of every encoded example, in their order (see `batched_rows`).
-pub async fn logits_async(
-    gpu: &Arc<Gpu>,
-    model: &BertClassifier,
-    enc: &Encoded,
-    pad_id: u32,
-    batch_size: usize,
-    progress: impl FnMut(usize),
-) -> Result<Vec<f32>> {
-    let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
-    let logits = batched_rows(gpu, model, enc, pad_id, batch_size, model.num_labels, progress, |tape, b| {
-        model.forward(tape, &b.tokens, &b.mask, none)
-    });
-    Ok(logits.await?)
-}
-
-/// Every class's probability for each row of logits (N, labels): softmax, or for one logit
-/// [1 − σ(z), σ(z)].
-pub fn probabilities(logits: &[f32], num_labels: usize) -> Vec<Vec<f32>> {
-    logits
-        .chunks(num_labels)
-        .map(|z| {
-            if num_labels == 1 {
-                let p = 1.0 / (1.0 + (-z[0]).exp());
-                vec![1.0 - p, p]
-            } else {
-                let mx = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-                let e: Vec<f32> = z.iter().map(|v| (v - mx).exp()).collect();
-                let sum: f32 = e.iter().sum();
-                e.iter().map(|v| v / sum).collect()
-            }
-        })
-        .collect()
-}
-
-/// A trained model folder: the run's `model/` when given a run folder.
-pub fn model_dir(path: &std::path::Path) -> std::path::PathBuf {
-    let inner = path.join("model");
-    if inner.join("config.json").is_file() {
-        inner
-    } else {
-        path.to_path_buf()
-    }
-}
-
-/// Loads an exported classifier (or any BERT folder, with a fresh head) with its class names.
-pub fn load_classifier(
-    gpu: &Arc<Gpu>,
-    path: &std::path::Path,
-) -> Result<(BertClassifier, Vec<String>, crate::tokenizer::Tokenizer)> {
-    let dir = model_dir(path);
-    let (config, ckpt, _) = crate::checkpoint::load_model_dir(&dir)?;
-    let classes = export::classes_of(&dir, config.num_labels());
-    let config_json = std::fs::read(dir.join("config.json")).unwrap_or_default();
-    let model = classifier_of(gpu, &config, &ckpt, &classes, &config_json)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
-    let tok = crate::tokenizer::Tokenizer::from_dir(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
-    Ok((model, classes, tok))
-}
-
-/// The classifier an exported model holds, for its `classes` (`export::classes_in_config`),
-/// with the head its config.json (`config_json`, its bytes) names (`export::head_in_config`).
-pub fn classifier_of(
-    gpu: &Arc<Gpu>,
-    config: &crate::checkpoint::BertConfig,
-    ckpt: &crate::checkpoint::Checkpoint,
-    classes: &[String],
-    config_json: &[u8],
-) -> Result<BertClassifier> {
-    let num_labels = if classes.len() == 2 { 1 } else { classes.len() };
-    if ckpt.get("classifier.weight").is_none() {
-        bail!("no classifier weights (classifier.weight): train a model first with `wgbert train`");
-    }
-    let mut model = BertClassifier::from_checkpoint(gpu, config, ckpt, num_labels, 0)?;
-    if !config_json.is_empty() {
-        (model.pooling, model.text_pairs) = export::head_in_config(config_json)?;
-    }
-    Ok(model)
 }

@@ -19,6 +19,39 @@ pub struct Encoded {
     pub labels: Vec<usize>,
 }
 
+/// What a model reads: single texts, or sentence pairs encoded `[CLS] a [SEP] b [SEP]` (token
+/// types 0 then 1, the longer side truncated first, as HF).
+#[derive(Clone, Copy, Debug)]
+pub enum Inputs<'a> {
+    Texts(&'a [String]),
+    Pairs(&'a [(String, String)]),
+}
+
+impl Inputs<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Inputs::Texts(t) => t.len(),
+            Inputs::Pairs(p) => p.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The inputs as token ids, truncated to `max_len` (labels all 0).
+    pub fn encode(self, tok: &Tokenizer, max_len: usize) -> Encoded {
+        let encodings = match self {
+            Inputs::Texts(texts) => tok.encode_batch(&texts.iter().map(String::as_str).collect::<Vec<_>>(), max_len),
+            Inputs::Pairs(pairs) => {
+                tok.encode_pair_batch(&pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect::<Vec<_>>(), max_len)
+            }
+        };
+        let n = encodings.len();
+        Encoded::from_encodings(encodings, vec![0; n])
+    }
+}
+
 impl Encoded {
     /// Encodes every example; examples with a `pair` as pairs (longest-first truncation, as HF).
     pub fn new(tok: &Tokenizer, data: &Dataset, max_len: usize) -> Encoded {

@@ -1,0 +1,63 @@
+//! Sentence embeddings from the encoder: [CLS] hidden state, pooler output, or the mean of the
+//! token states under the attention mask (sentence-transformers' pooling).
+
+use std::sync::Arc;
+
+use super::{batched_rows, Inputs};
+use crate::gpu::{Gpu, GpuError};
+use crate::model::{BertClassifier, Dropouts, Pooling, Rows};
+use crate::tokenizer::Tokenizer;
+
+/// One embedding per input; inputs are batched `batch` at a time, padded to the longest in the
+/// batch and truncated to `max_len`.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn embed(
+    gpu: &Arc<Gpu>,
+    model: &BertClassifier,
+    tok: &Tokenizer,
+    inputs: Inputs,
+    max_len: usize,
+    pool: Pooling,
+    batch: usize,
+) -> Result<Vec<Vec<f32>>, GpuError> {
+    pollster::block_on(embed_async(gpu, model, tok, inputs, max_len, pool, batch))
+}
+
+/// `embed`, awaiting each batch's read-back (the browser cannot block on one).
+pub async fn embed_async(
+    gpu: &Arc<Gpu>,
+    model: &BertClassifier,
+    tok: &Tokenizer,
+    inputs: Inputs<'_>,
+    max_len: usize,
+    pool: Pooling,
+    batch: usize,
+) -> Result<Vec<Vec<f32>>, GpuError> {
+    let enc = inputs.encode(tok, max_len);
+    let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
+    let c = model.config.hidden_size;
+    // Pooled on the GPU: only (B, C) comes back.
+    let flat = batched_rows(
+        gpu,
+        model,
+        &enc,
+        tok.pad_id(),
+        batch,
+        c,
+        |_| {},
+        |tape, b| model.summarize(tape, &b.tokens, &b.mask, none, Rows::Cls, pool),
+    )
+    .await?;
+    Ok(flat.chunks(c).map(|r| r.to_vec()).collect())
+}
+
+/// Scales each vector to unit length (sentence-transformers' `Normalize`, TEI's `normalize`);
+/// a zero vector stays zero.
+pub fn normalize(vectors: &mut [Vec<f32>]) {
+    for v in vectors {
+        let norm = v.iter().map(|x| (*x as f64) * (*x as f64)).sum::<f64>().sqrt();
+        if norm > 0.0 {
+            v.iter_mut().for_each(|x| *x = (*x as f64 / norm) as f32);
+        }
+    }
+}
