@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Measures candidate recipes for the README demo (tools/demo.sh, issue #23) in PyTorch.
+"""Measures candidate recipes for the README demo (tools/demo.sh) in PyTorch.
 
 Each candidate fine-tunes all-MiniLM-L6-v2 with wgbert's recipe — AdamW (betas 0.9/0.999,
 eps 1e-6, weight decay 0.01 except biases and LayerNorm weights), global gradient clipping at 1.0,

@@ -217,7 +217,7 @@ impl KernelCache {
                 label: Some(kernel.shader.name()),
                 source: wgpu::ShaderSource::Wgsl(kernel.shader.source().into()),
             };
-            let (module, error) = validated(device, || device.create_shader_module(desc));
+            let (module, error) = validated(device, || create_module(device, desc));
             if let Some(e) = error {
                 return Err(GpuError::Compile {
                     shader: kernel.shader.name(),
@@ -269,6 +269,33 @@ impl KernelCache {
 /// scope is pushed: an error reaches the device's uncaptured-error handler and comes back as a
 /// `GpuError::Validation` at the next flush or read-back. (Making `launch` async would bring the
 /// browser `GpuError::Compile` too.)
+/// Whether shader modules keep wgpu's runtime checks: naga's clamping of every dynamic index
+/// and its 64-bit counter in every loop. Off unless `WGBERT_SHADER_CHECKS=1`: each kernel's own
+/// index arithmetic keeps it in bounds (`wgbert selftest` proves that at sizes that are no
+/// multiple of any tile, with the checks off and on), and the checks cost drivers dearly in
+/// hot loops. A browser's WebGPU always keeps its own.
+pub fn shader_runtime_checks() -> bool {
+    static CHECKS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CHECKS.get_or_init(|| {
+        cfg!(target_arch = "wasm32")
+            || std::env::var("WGBERT_SHADER_CHECKS").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false" | "off"))
+    })
+}
+
+fn create_module(device: &wgpu::Device, desc: wgpu::ShaderModuleDescriptor) -> wgpu::ShaderModule {
+    if shader_runtime_checks() {
+        return device.create_shader_module(desc);
+    }
+    // Integer division keeps its guard against a zero divisor: it is one select, and a
+    // divisor comes from a uniform the host fills.
+    let mut checks = wgpu::ShaderRuntimeChecks::unchecked();
+    checks.int_div_checks = true;
+    // SAFETY: the kernels bound every index by the sizes they are dispatched with (every access
+    // is guarded by `if (i < n)`-style checks or exact tiling), and every loop by a uniform;
+    // the selftest's awkward sizes run each with and without the checks.
+    unsafe { device.create_shader_module_trusted(desc, checks) }
+}
+
 fn validated<T>(device: &wgpu::Device, make: impl FnOnce() -> T) -> (T, Option<wgpu::Error>) {
     if cfg!(target_arch = "wasm32") {
         return (make(), None);

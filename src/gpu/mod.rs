@@ -20,7 +20,7 @@ pub use adapter::{
 pub(crate) use context::no_blocking_in_browser;
 pub use context::Gpu;
 pub use error::{shape_err, GpuError};
-pub use kernel::{Arg, Kernel, Shader};
+pub use kernel::{shader_runtime_checks, Arg, Kernel, Shader};
 pub use pool::MemoryStats;
 pub use tensor::{DType, Tensor};
 pub use tuning::{default_cache_dir, TuneMode, Tuned};
