@@ -5,19 +5,17 @@
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 
 use super::GpuArgs;
 use crate::gpu::Gpu;
 use crate::model::{embed, BertClassifier, EmbedInputs, Pooling};
-use crate::tokenizer::Tokenizer;
 
 #[derive(Args)]
 pub struct EmbedArgs {
     #[command(flatten)]
     gpu: GpuArgs,
-    /// Model folder: config.json, vocab.txt and weights.
+    /// Model folder: config.json, vocab.txt or tokenizer.json, and weights.
     #[arg(long)]
     model: PathBuf,
     #[arg(long, value_enum, default_value_t = Pooling::Cls)]
@@ -44,8 +42,7 @@ pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
             config.max_position_embeddings
         );
     }
-    let tok =
-        Tokenizer::from_dir(&a.model).with_context(|| format!("loading the tokenizer from {}", a.model.display()))?;
+    let tok = super::load_tokenizer(&a.model)?;
     let gpu = Gpu::new(&a.gpu.options())?;
     let model = BertClassifier::from_checkpoint(&gpu, &config, &ckpt, 1, 0)?;
     drop(ckpt);

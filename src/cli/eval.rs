@@ -41,6 +41,7 @@ pub struct EvalArgs {
 pub fn run(a: EvalArgs) -> anyhow::Result<()> {
     let gpu = Gpu::new(&a.gpu.options())?;
     let (model, classes, tok) = crate::train::load_classifier(&gpu, &a.model)?;
+    super::print_notices(&tok);
     super::predict::check_pair_column(&model, a.text_pair_column.as_deref())?;
     let cols = Columns { text: a.text_column.clone(), label: a.label_column.clone(), pair: a.text_pair_column.clone() };
     let d = data::load(&a.data, "test", &cols)?;

@@ -61,6 +61,7 @@ pub fn check_pair_column(model: &BertClassifier, column: Option<&str>) -> anyhow
 pub fn run(a: PredictArgs) -> anyhow::Result<()> {
     let gpu = Gpu::new(&a.gpu.options())?;
     let (model, classes, tok) = crate::train::load_classifier(&gpu, &a.model)?;
+    super::print_notices(&tok);
     let max_len = a.max_len.min(model.config.max_position_embeddings);
     if let Some(data) = &a.data {
         return score_file(&gpu, &model, &classes, &tok, data, &a, max_len);

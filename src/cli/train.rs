@@ -18,7 +18,7 @@ use crate::train::{Event, Outcome, Precision};
 pub struct TrainArgs {
     #[command(flatten)]
     gpu: GpuArgs,
-    /// Pretrained model folder (config.json, vocab.txt, weights).
+    /// Pretrained model folder (config.json, vocab.txt or tokenizer.json, weights).
     #[arg(long, default_value = "models/all-MiniLM-L6-v2")]
     model: PathBuf,
     /// Training data: IMDB folder or tarball (train/ and test/), or a CSV / JSONL file.
