@@ -147,13 +147,13 @@ pub async fn init() -> Result<String, JsError> {
     Ok(desc.to_string())
 }
 
-/// Loads a model from its files' bytes: config.json, vocab.txt, model.safetensors and the
-/// optional tokenizer files. Resolves to a JSON summary. A model exported with a classifier
+/// Loads a model from its files' bytes: config.json, model.safetensors, vocab.txt or
+/// tokenizer.json (or both), and the optional tokenizer files. Resolves to a JSON summary. A model exported with a classifier
 /// (by `wgbert export` or `exportModel`) can predict at once.
 #[wasm_bindgen]
 pub fn load_model(
     config_json: Vec<u8>,
-    vocab_txt: Vec<u8>,
+    vocab_txt: Option<Vec<u8>>,
     weights: Vec<u8>,
     tokenizer_config_json: Option<Vec<u8>>,
     tokenizer_json: Option<Vec<u8>>,
@@ -167,16 +167,18 @@ pub fn load_model(
         tokenizer_json: tokenizer_json.clone(),
         tokenizer_config_json: tokenizer_config_json.clone(),
     };
-    let tok = Tokenizer::from_bytes(&vocab_txt, &files).map_err(js)?;
+    let tok = Tokenizer::from_bytes(vocab_txt.as_deref(), &files).map_err(js)?;
     if tok.vocab_size() > config.vocab_size {
         return Err(js(format!(
-            "vocab.txt: {} tokens, more than the model's vocab_size of {}: this vocabulary belongs to another model",
+            "{}: {} tokens, more than the model's vocab_size of {}: this vocabulary belongs to another model",
+            tok.vocab_path().display(),
             tok.vocab_size(),
             config.vocab_size
         )));
     }
-    let mut tokenizer_files = vec![("vocab.txt".to_string(), vocab_txt)];
+    let mut tokenizer_files = Vec::new();
     for (name, bytes) in [
+        ("vocab.txt", vocab_txt),
         ("tokenizer_config.json", tokenizer_config_json),
         ("special_tokens_map.json", special_tokens_map_json),
         ("tokenizer.json", tokenizer_json),
@@ -202,7 +204,7 @@ pub fn load_model(
         "max_position_embeddings": config.max_position_embeddings,
         "parameters": ckpt.numel(),
         "classes": classifier.as_ref().map(|c| c.classes.clone()),
-        "notices": notices.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+        "notices": notices.iter().map(|n| n.to_string()).chain(tok.notices().iter().cloned()).collect::<Vec<_>>(),
     });
     let loaded = Loaded { config, ckpt, tok, tokenizer_files, encoder };
     STATE.with(|s| {

@@ -179,3 +179,85 @@ fn embed_defaults_to_the_models_length_when_it_is_under_128() {
     let (ok, _, err) = wgbert(&["embed", "--model", m, "--max-len", "17"], &long);
     assert!(!ok && err.contains("max_position_embeddings (16)"), "{err}");
 }
+
+/// A model folder under the temp dir: each (source folder, file name) linked (large weights)
+/// or copied into it.
+fn model_folder(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = common::temp(name);
+    for (from, f) in files {
+        let src = std::fs::canonicalize(Path::new(from).join(f)).unwrap_or_else(|e| panic!("{from}/{f}: {e}"));
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&src, dir.join(f)).unwrap();
+        #[cfg(not(unix))]
+        std::fs::copy(&src, dir.join(f)).unwrap();
+    }
+    dir
+}
+
+/// `wgbert embed` on a folder with tokenizer.json and no vocab.txt (as transformers 5 saves a
+/// model) prints exactly what it prints with the vocab.txt: the tiny BERT (whose tokenizer.json
+/// has holes where vocab.txt repeats a line) and all-MiniLM-L6-v2, texts and pairs.
+#[test]
+fn embed_on_a_tokenizer_json_only_folder_prints_the_same_vectors() {
+    const TINY: &str = "tests/fixtures/tiny_bert/safetensors";
+    const T5: &str = "tests/fixtures/tiny_bert/transformers5";
+    let mut cases = vec![(
+        model_folder(
+            "tiny-vocab-txt",
+            &[(TINY, "config.json"), (TINY, "model.safetensors"), ("tests/fixtures/tiny_bert/tf", "vocab.txt")],
+        ),
+        model_folder(
+            "tiny-json",
+            &[
+                (TINY, "config.json"),
+                (TINY, "model.safetensors"),
+                (T5, "tokenizer.json"),
+                (T5, "tokenizer_config.json"),
+            ],
+        ),
+    )];
+    if have_model() {
+        let mut json = vec![(MODEL, "config.json"), (MODEL, "model.safetensors")];
+        json.extend(["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"].map(|f| (MODEL, f)));
+        cases.push((Path::new(MODEL).to_path_buf(), model_folder("minilm-json", &json)));
+    }
+    let texts = "This movie was a GREAT film, I think!\na i [MASK] x[SEP]y\n\n";
+    let pairs = "This movie was a GREAT film\tI think!\na i\t\n";
+    for (vocab_txt, json_only) in &cases {
+        assert!(!json_only.join("vocab.txt").exists());
+        for (args, stdin, lines) in [(&["--pool", "mean"][..], texts, 3), (&["--pairs"][..], pairs, 2)] {
+            let embed = |dir: &Path| {
+                let (ok, out, err) = wgbert(&[&["embed", "--model", dir.to_str().unwrap()][..], args].concat(), stdin);
+                assert!(ok && !err.contains("notice"), "{}: {err}", dir.display());
+                out
+            };
+            let (want, got) = (embed(vocab_txt), embed(json_only));
+            assert_eq!(want.lines().count(), lines, "{want}");
+            assert!(want == got, "{} {args:?}: the tokenizer.json-only copy embeds otherwise", vocab_txt.display());
+        }
+    }
+}
+
+/// A tokenizer.json setting wgbert does not implement stops the command with its name; one it
+/// follows otherwise than HF tokenizers would is a notice on standard error.
+#[test]
+fn tokenizer_json_refusals_and_notices_reach_the_user() {
+    let t5 = Path::new("tests/fixtures/tiny_bert/transformers5");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(t5.join("tokenizer.json")).unwrap()).unwrap();
+    let dir = common::temp("tokjson-refused");
+    let mut added = json.clone();
+    added["added_tokens"].as_array_mut().unwrap().push(serde_json::json!({"id": 99, "content": "[NEW]"}));
+    std::fs::write(dir.join("tokenizer.json"), added.to_string()).unwrap();
+    let (ok, _, err) = wgbert(&["tokenize", "--model", dir.to_str().unwrap()], "x\n");
+    assert!(!ok && err.contains("tokenizer.json: added token \"[NEW]\" (id 99)") && !err.contains("panicked"), "{err}");
+
+    let dir = common::temp("tokjson-notice");
+    let mut cased = json;
+    cased["normalizer"]["lowercase"] = false.into();
+    std::fs::write(dir.join("tokenizer.json"), cased.to_string()).unwrap();
+    std::fs::write(dir.join("tokenizer_config.json"), r#"{"do_lower_case": true}"#).unwrap();
+    let (ok, out, err) = wgbert(&["tokenize", "--model", dir.to_str().unwrap(), "--tokens"], "GREAT\n");
+    assert!(ok, "{err}");
+    assert_eq!(out, "[CLS] great [SEP]\n");
+    assert!(err.contains("notice: tokenizer_config.json's do_lower_case (true) replaces"), "{err}");
+}

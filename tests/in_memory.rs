@@ -42,7 +42,7 @@ fn a_tokenizer_from_bytes_equals_the_tokenizer_from_its_folder() {
         tokenizer_json: None,
         tokenizer_config_json: Some(std::fs::read(m.join("tokenizer_config.json")).unwrap()),
     };
-    let from_bytes = Tokenizer::from_bytes(&std::fs::read(m.join("vocab.txt")).unwrap(), &files).unwrap();
+    let from_bytes = Tokenizer::from_bytes(Some(&std::fs::read(m.join("vocab.txt")).unwrap()), &files).unwrap();
     assert_eq!(from_dir.config(), from_bytes.config());
     assert!(!from_bytes.config().normalizer.lowercase, "tokenizer_config.json was read");
     for text in ["The movie was GOOD", "awful plot, very sad [SEP] film"] {
@@ -95,7 +95,7 @@ fn training_without_a_run_folder_equals_the_cli_run() {
     let read = |f: &str| std::fs::read(job.model.join(f)).unwrap();
     let (config, ckpt, _) = load_model_bytes(&read("config.json"), &read("model.safetensors")).unwrap();
     let files = ConfigFiles { config_json: Some(read("config.json")), ..ConfigFiles::default() };
-    let tok = Tokenizer::from_bytes(&read("vocab.txt"), &files).unwrap();
+    let tok = Tokenizer::from_bytes(Some(&read("vocab.txt")), &files).unwrap();
     let model =
         BertClassifier::from_checkpoint(&g, &config, &ckpt, Head::Train { num_labels: 1, seed: job.options.seed })
             .unwrap();

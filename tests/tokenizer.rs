@@ -204,59 +204,75 @@ fn model_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2")
 }
 
+/// The all-MiniLM-L6-v2 folder, or None (and a line saying so) when tools/fetch_model.sh has not
+/// filled it.
+fn minilm_dir() -> Option<PathBuf> {
+    let dir = model_dir();
+    let ok = dir.join("vocab.txt").exists();
+    if !ok {
+        println!("skipped: {} missing; run tools/fetch_model.sh", dir.display());
+    }
+    ok.then_some(dir)
+}
+
 fn ids_of(v: &serde_json::Value) -> Vec<u32> {
     v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
 }
 
-#[test]
-fn parity_with_hf_tokenizers() {
-    let dir = model_dir();
-    if !dir.join("vocab.txt").exists() {
-        println!("parity_with_hf_tokenizers skipped: {} missing; run tools/fetch_model.sh", dir.display());
-        return;
-    }
-    let tok = Tokenizer::from_dir(&dir).unwrap();
-    let mut cased_cfg = TokenizerConfig::from_dir(&dir).unwrap();
-    cased_cfg.set_lowercase(false);
-    let cased = Tokenizer::from_vocab_file_with_config(dir.join("vocab.txt"), cased_cfg).unwrap();
-
+/// The records of tests/fixtures/tokenizer_parity.jsonl.gz, its meta header left out.
+fn parity_records() -> Vec<serde_json::Value> {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tokenizer_parity.jsonl.gz");
     let file = std::fs::File::open(&fixture).unwrap_or_else(|e| panic!("{}: {e}", fixture.display()));
     let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(file));
-    let (mut total, mut same) = (0usize, 0usize);
-    let mut by_kind: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
-    let mut failures = Vec::new();
+    let mut records = Vec::new();
     for (n, line) in reader.lines().enumerate() {
-        let line = line.unwrap();
-        let r: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let r: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
         if n == 0 {
             assert!(r.get("meta").is_some(), "first line must be the meta header");
             continue;
         }
-        let kind = r["kind"].as_str().unwrap().to_string();
-        let text = r["text"].as_str().unwrap_or("");
-        let mut checks: Vec<(&str, Vec<u32>, Vec<u32>)> = Vec::new();
-        match kind.as_str() {
-            "imdb" | "sweep" => checks.push(("ids", ids_of(&r["ids"]), tok.encode(text))),
-            "hard" => {
-                checks.push(("ids", ids_of(&r["ids"]), tok.encode(text)));
-                checks.push(("ids_cased", ids_of(&r["ids_cased"]), cased.encode(text)));
-            }
-            "trunc" => {
-                let e = tok.encode_for_model(text, r["max_len"].as_u64().unwrap() as usize);
-                checks.push(("ids", ids_of(&r["ids"]), e.ids));
-                checks.push(("mask", ids_of(&r["mask"]), e.attention_mask));
-            }
-            "pair" => {
-                let (a, b) = (r["a"].as_str().unwrap(), r["b"].as_str().unwrap());
-                let e = tok.encode_pair(a, b, r["max_len"].as_u64().unwrap() as usize);
-                checks.push(("ids", ids_of(&r["ids"]), e.ids));
-                checks.push(("type_ids", ids_of(&r["type_ids"]), e.type_ids));
-                checks.push(("mask", ids_of(&r["mask"]), e.attention_mask));
-            }
-            other => panic!("unknown record kind {other}"),
+        records.push(r);
+    }
+    records
+}
+
+/// Every check of one parity record as (what, HF's ids, `tok`'s ids); `cased` is the same
+/// vocabulary with lowercasing (and accent stripping) off.
+fn parity_checks(r: &serde_json::Value, tok: &Tokenizer, cased: &Tokenizer) -> Vec<(&'static str, Vec<u32>, Vec<u32>)> {
+    let text = r["text"].as_str().unwrap_or("");
+    let max_len = || r["max_len"].as_u64().unwrap() as usize;
+    match r["kind"].as_str().unwrap() {
+        "imdb" | "sweep" => vec![("ids", ids_of(&r["ids"]), tok.encode(text))],
+        "hard" => vec![
+            ("ids", ids_of(&r["ids"]), tok.encode(text)),
+            ("ids_cased", ids_of(&r["ids_cased"]), cased.encode(text)),
+        ],
+        "trunc" => {
+            let e = tok.encode_for_model(text, max_len());
+            vec![("ids", ids_of(&r["ids"]), e.ids), ("mask", ids_of(&r["mask"]), e.attention_mask)]
         }
-        for (what, want, got) in checks {
+        "pair" => {
+            let e = tok.encode_pair(r["a"].as_str().unwrap(), r["b"].as_str().unwrap(), max_len());
+            vec![
+                ("ids", ids_of(&r["ids"]), e.ids),
+                ("type_ids", ids_of(&r["type_ids"]), e.type_ids),
+                ("mask", ids_of(&r["mask"]), e.attention_mask),
+            ]
+        }
+        other => panic!("unknown record kind {other}"),
+    }
+}
+
+/// Runs every parity record through `tok` (and `cased`), prints the tally per kind and fails
+/// on the first ten differences from HF's ids.
+fn assert_parity(tok: &Tokenizer, cased: &Tokenizer) {
+    let (mut total, mut same) = (0usize, 0usize);
+    let mut by_kind: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    let mut failures = Vec::new();
+    for (n, r) in parity_records().iter().enumerate() {
+        let kind = r["kind"].as_str().unwrap();
+        let text = r["text"].as_str().unwrap_or("");
+        for (what, want, got) in parity_checks(r, tok, cased) {
             total += 1;
             let k = by_kind.entry(format!("{kind}.{what}")).or_default();
             k.0 += 1;
@@ -266,7 +282,7 @@ fn parity_with_hf_tokenizers() {
             } else if failures.len() < 10 {
                 let at = want.iter().zip(&got).position(|(a, b)| a != b).unwrap_or(want.len().min(got.len()));
                 failures.push(format!(
-                    "line {} [{kind}.{what}] {:?}: first difference at {at}: want {:?} got {:?}",
+                    "record {} [{kind}.{what}] {:?}: first difference at {at}: want {:?} got {:?}",
                     n + 1,
                     text.chars().take(80).collect::<String>(),
                     &want[at.saturating_sub(2)..(at + 3).min(want.len())],
@@ -281,6 +297,16 @@ fn parity_with_hf_tokenizers() {
     println!("parity: {same} of {total} identical");
     assert!(total > 2000, "fixture too small: {total}");
     assert!(failures.is_empty(), "parity failures:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn parity_with_hf_tokenizers() {
+    let Some(dir) = minilm_dir() else { return };
+    let tok = Tokenizer::from_dir(&dir).unwrap();
+    let mut cased_cfg = TokenizerConfig::from_dir(&dir).unwrap();
+    cased_cfg.set_lowercase(false);
+    let cased = Tokenizer::from_vocab_file_with_config(dir.join("vocab.txt"), cased_cfg).unwrap();
+    assert_parity(&tok, &cased);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -301,17 +327,6 @@ fn prefix_holding_cuts_at_the_first_space_after_n_pieces() {
     assert_eq!(t.prefix_holding(text, 8), text);
     assert_eq!(t.prefix_holding(text, 100), text);
     assert_eq!(t.prefix_holding("", 3), "");
-}
-
-/// The all-MiniLM-L6-v2 folder, or None (and a line saying so) when tools/fetch_model.sh has not
-/// filled it.
-fn minilm_dir() -> Option<PathBuf> {
-    let dir = model_dir();
-    let ok = dir.join("vocab.txt").exists();
-    if !ok {
-        println!("skipped: {} missing; run tools/fetch_model.sh", dir.display());
-    }
-    ok.then_some(dir)
 }
 
 /// Every review of the bundled IMDB sample: the prefix is a prefix, encodes to the same ids at
@@ -354,4 +369,238 @@ fn tokenize_prefix_prints_the_cut_text() {
     assert!(out.status.success());
     // hello , | world ! : the second chunk brings the count past 3.
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "Hello, world!\nshort\n");
+}
+
+// ---------------------------------------------------------------------------------------
+// Folders with tokenizer.json and no vocab.txt, as transformers 5 saves them.
+
+/// The made-up 99-line vocabulary of the tiny BERT ("a" and "i" on two lines each).
+const TINY_TF: &str = "tests/fixtures/tiny_bert/tf";
+/// That vocabulary as transformers 5 saves it (tools/make_tokenizer_json_fixture.py): 97 tokens,
+/// no ids 5 and 13.
+const TINY_T5: &str = "tests/fixtures/tiny_bert/transformers5";
+
+fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// A fresh temp folder holding a copy of each (source folder, file name).
+fn folder_of(name: &str, files: &[(&Path, &str)]) -> PathBuf {
+    let dir = temp_dir(name);
+    for (from, f) in files {
+        std::fs::copy(from.join(f), dir.join(f)).unwrap_or_else(|e| panic!("{}: {e}", from.join(f).display()));
+    }
+    dir
+}
+
+#[test]
+fn a_tokenizer_json_only_copy_of_minilm_matches_hf_and_the_vocab_txt_copy() {
+    let Some(dir) = minilm_dir() else { return };
+    let files = ["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
+    let copy = folder_of("minilm-json", &files.map(|f| (dir.as_path(), f)));
+    let tok = Tokenizer::from_dir(&copy).unwrap();
+    assert_eq!(tok.vocab_path(), copy.join("tokenizer.json"));
+    assert!(tok.notices().is_empty(), "{:?}", tok.notices());
+    let cased = Tokenizer::from_dir_with_lowercase(&copy, Some(false)).unwrap();
+    assert_parity(&tok, &cased);
+    // The original folder has both files: they agree, and give the same tokenizer.
+    let original = Tokenizer::from_dir(&dir).unwrap();
+    assert_eq!(tok.config(), original.config());
+    assert_eq!(tok.vocab_size(), original.vocab_size());
+    for id in 0..tok.vocab_size() as u32 {
+        assert_eq!(tok.id_to_token(id), original.id_to_token(id), "id {id}");
+    }
+}
+
+#[test]
+fn the_tiny_models_tokenizer_json_tokenizes_as_its_vocab_txt() {
+    let txt = Tokenizer::from_dir(fixture(TINY_TF)).unwrap();
+    let json = Tokenizer::from_dir(fixture(TINY_T5)).unwrap();
+    assert_eq!((txt.vocab_size(), json.vocab_size()), (99, 99));
+    // vocab.txt's first "a" (line 5) is never produced; tokenizer.json has no id 5 at all.
+    assert_eq!((txt.token_to_id("a"), json.token_to_id("a"), json.id_to_token(5)), (Some(76), Some(76), None));
+    // HF's ids, as tools/make_tokenizer_json_fixture.py printed them (transformers 5.25.0,
+    // tokenizers 0.23.3): `AutoTokenizer.from_pretrained(TINY_T5)(text)["input_ids"]`.
+    assert_eq!(
+        json.encode("This movie was a GREAT film, I think!"),
+        [2, 79, 68, 69, 76, 70, 72, 96, 84, 24, 48, 49, 54, 51, 94, 3]
+    );
+    assert_eq!(json.encode("a i [MASK] x[SEP]y"), [2, 76, 84, 4, 28, 3, 29, 3]);
+    let mut n = 0;
+    for r in parity_records() {
+        let text = r["text"].as_str().unwrap_or("");
+        let max_len = r["max_len"].as_u64().unwrap_or(128) as usize;
+        match r["kind"].as_str().unwrap() {
+            "pair" => {
+                let (a, b) = (r["a"].as_str().unwrap(), r["b"].as_str().unwrap());
+                assert_eq!(json.encode_pair(a, b, max_len), txt.encode_pair(a, b, max_len), "{a:?} / {b:?}");
+            }
+            "trunc" => {
+                assert_eq!(json.encode_for_model(text, max_len), txt.encode_for_model(text, max_len), "{text:?}")
+            }
+            _ => assert_eq!(json.encode(text), txt.encode(text), "{text:?}"),
+        }
+        n += 1;
+    }
+    assert!(n > 2000, "only {n} records");
+    // Both files in one folder agree: vocab.txt's duplicate lines are tokenizer.json's holes.
+    let both = folder_of("tiny-both", &[(&fixture(TINY_TF), "vocab.txt"), (&fixture(TINY_T5), "tokenizer.json")]);
+    let t = Tokenizer::from_dir(&both).unwrap();
+    assert_eq!(t.vocab_path(), both.join("vocab.txt"));
+    assert_eq!(t.encode("a i movie"), json.encode("a i movie"));
+}
+
+/// The tiny transformers-5 tokenizer.json changed by `edit`, alone in a folder (plus `extra`
+/// files: (name, content)); what loading that folder gives.
+fn tiny_json_with(
+    name: &str,
+    extra: &[(&str, &str)],
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> (PathBuf, Result<Tokenizer, TokenizerError>) {
+    let dir = temp_dir(name);
+    let bytes = std::fs::read(fixture(TINY_T5).join("tokenizer.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    edit(&mut v);
+    std::fs::write(dir.join("tokenizer.json"), v.to_string()).unwrap();
+    for (f, content) in extra {
+        std::fs::write(dir.join(f), content).unwrap();
+    }
+    let tok = Tokenizer::from_dir(&dir);
+    (dir, tok)
+}
+
+#[test]
+fn tokenizer_json_settings_not_implemented_are_errors_naming_them() {
+    use serde_json::json;
+    type Edit = fn(&mut serde_json::Value);
+    let cases: &[(&str, Edit, &str)] = &[
+        ("bpe", |v| v["model"]["type"] = json!("BPE"), r#"model type "BPE" is not WordPiece"#),
+        ("pre", |v| v["pre_tokenizer"] = json!({"type": "Whitespace"}), "pre_tokenizer Whitespace is not implemented"),
+        ("no-pre", |v| v["pre_tokenizer"] = json!(null), "no pre_tokenizer"),
+        (
+            "pre-order",
+            |v| {
+                v["pre_tokenizer"] =
+                    json!({"type": "Sequence", "pretokenizers": [{"type": "Punctuation"}, {"type": "WhitespaceSplit"}]})
+            },
+            "pre_tokenizer Sequence[Punctuation, WhitespaceSplit] is not implemented",
+        ),
+        ("norm", |v| v["normalizer"] = json!({"type": "Lowercase"}), "normalizer Lowercase is not implemented"),
+        ("no-norm", |v| v["normalizer"] = json!(null), "no normalizer"),
+        (
+            "roberta",
+            |v| v["post_processor"] = json!({"type": "RobertaProcessing"}),
+            "post_processor RobertaProcessing is not implemented",
+        ),
+        ("no-post", |v| v["post_processor"] = json!(null), "no post_processor"),
+        (
+            "pair-types",
+            |v| v["post_processor"]["pair"][3]["Sequence"]["type_id"] = json!(0),
+            r#"template "[CLS] $A [SEP]", pairs "[CLS] $A [SEP] $B [SEP]:1", is not implemented"#,
+        ),
+        (
+            "template-ids",
+            |v| v["post_processor"]["special_tokens"]["[CLS]"]["ids"] = json!([3]),
+            r#"adds "[CLS]" as [3]"#,
+        ),
+        (
+            "added-new",
+            |v| {
+                v["added_tokens"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"id": 99, "content": "[NEW]", "normalized": false}))
+            },
+            r#"added token "[NEW]" (id 99) is not in the vocabulary"#,
+        ),
+        ("added-id", |v| v["added_tokens"][4]["id"] = json!(50), r#"added token "[MASK]" has id 50 here but 4"#),
+        ("normalized", |v| v["added_tokens"][0]["normalized"] = json!(true), r#""[PAD]" has normalized: true"#),
+        ("single-word", |v| v["added_tokens"][3]["single_word"] = json!(true), r#""[SEP]" has single_word: true"#),
+        ("dup-id", |v| v["model"]["vocab"]["zzz"] = json!(6), r#"tokens "b" and "zzz" both have id 6"#),
+        ("bad-id", |v| v["model"]["vocab"]["zzz"] = json!("x"), r#"token "zzz" has id "x", not an integer id"#),
+        ("sparse", |v| v["model"]["vocab"]["zzz"] = json!(1u64 << 31), "98 tokens with ids up to 2147483648"),
+        ("empty", |v| v["model"]["vocab"] = json!({}), "vocabulary is empty"),
+    ];
+    for (name, edit, want) in cases {
+        let (dir, tok) = tiny_json_with(&format!("refuse-{name}"), &[], edit);
+        let err = tok.err().unwrap_or_else(|| panic!("{name}: loaded")).to_string();
+        assert!(err.contains(&dir.join("tokenizer.json").display().to_string()) && err.contains(want), "{name}: {err}");
+    }
+}
+
+#[test]
+fn tokenizer_json_variants_that_tokenize_alike_are_accepted() {
+    use serde_json::json;
+    let base = Tokenizer::from_dir(fixture(TINY_T5)).unwrap();
+    type Edit = fn(&mut serde_json::Value);
+    let cases: &[(&str, Edit)] = &[
+        ("pre-seq", |v| {
+            v["pre_tokenizer"] = json!({"type": "Sequence", "pretokenizers": [
+                {"type": "WhitespaceSplit"}, {"type": "Punctuation", "behavior": "Isolated"}]})
+        }),
+        ("bert-post", |v| {
+            v["post_processor"] = json!({"type": "BertProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 2]})
+        }),
+        ("norm-seq", |v| v["normalizer"] = json!({"type": "Sequence", "normalizers": [v["normalizer"].clone()]})),
+        // lstrip/rstrip take whitespace into the match, which the pre-tokenizer drops anyway.
+        ("lstrip", |v| v["added_tokens"][4]["lstrip"] = json!(true)),
+        // Call-time settings: wgbert's --max-len and batch padding take their place.
+        ("trunc", |v| {
+            v["truncation"] = json!({"max_length": 4, "strategy": "LongestFirst", "stride": 0});
+            v["padding"] = json!({"strategy": {"Fixed": 8}, "direction": "Right", "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]"});
+        }),
+    ];
+    for (name, edit) in cases {
+        let (_, tok) = tiny_json_with(&format!("accept-{name}"), &[], edit);
+        let tok = tok.unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(tok.notices().is_empty(), "{name}: {:?}", tok.notices());
+        for text in ["This movie was a GREAT film, I think!", "x [MASK] y", "don't,stop  here"] {
+            assert_eq!(tok.encode(text), base.encode(text), "{name}: {text:?}");
+        }
+    }
+}
+
+#[test]
+fn casing_that_departs_from_tokenizer_json_is_a_notice() {
+    let uncased = Tokenizer::from_dir(fixture(TINY_T5)).unwrap();
+    let cased_json = |v: &mut serde_json::Value| v["normalizer"]["lowercase"] = false.into();
+    let (dir, cased) = tiny_json_with("cased", &[], cased_json);
+    let cased = cased.unwrap();
+    assert!(cased.notices().is_empty(), "{:?}", cased.notices());
+    assert_ne!(cased.encode("GREAT"), uncased.encode("GREAT"));
+    // A cased tokenizer.json lowercased on request: the ids HF would not give, with a notice.
+    let forced = Tokenizer::from_dir_with_lowercase(&dir, Some(true)).unwrap();
+    assert_eq!(forced.encode("GREAT"), uncased.encode("GREAT"));
+    assert!(
+        forced.notices().len() == 1 && forced.notices()[0].contains("lowercased as asked"),
+        "{:?}",
+        forced.notices()
+    );
+    // tokenizer_config.json's do_lower_case replaces the normalizer's, as transformers does.
+    let (_, t) = tiny_json_with("cased-config", &[("tokenizer_config.json", r#"{"do_lower_case": true}"#)], cased_json);
+    let t = t.unwrap();
+    assert_eq!(t.encode("GREAT"), uncased.encode("GREAT"));
+    let n = t.notices();
+    assert!(n.len() == 1 && n[0].contains("do_lower_case (true) replaces tokenizer.json's normalizer"), "{n:?}");
+}
+
+#[test]
+fn folders_without_a_vocabulary_or_with_two_that_disagree_are_errors() {
+    let dir = temp_dir("novocab");
+    std::fs::write(dir.join("config.json"), "{}").unwrap();
+    let err = Tokenizer::from_dir(&dir).unwrap_err();
+    assert!(matches!(err, TokenizerError::NoVocab { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains(&dir.display().to_string()) && msg.contains("no vocab.txt and no tokenizer.json"), "{msg}");
+
+    let dir = folder_of("disagree", &[(&fixture(TINY_T5), "tokenizer.json")]);
+    let vocab = std::fs::read_to_string(fixture(TINY_TF).join("vocab.txt")).unwrap();
+    std::fs::write(dir.join("vocab.txt"), vocab.replace("\nmovie\n", "\ncinema\n")).unwrap();
+    let msg = Tokenizer::from_dir(&dir).unwrap_err().to_string();
+    assert!(msg.contains("tokenizer.json: the vocabulary differs from vocab.txt's"), "{msg}");
+    assert!(
+        msg.contains(r#""cinema": id 68 in vocab.txt, absent here"#)
+            || msg.contains(r#""movie": absent in vocab.txt, id 68 here"#),
+        "{msg}"
+    );
 }

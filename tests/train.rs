@@ -387,3 +387,35 @@ fn an_overflowing_loss_scale_skips_steps_until_it_comes_down() {
     assert!(e.contains("overflowed f16 in 64 steps in a row") && e.contains("--precision f32"), "{e}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A model whose tokenizer is tokenizer.json alone (as transformers 5 saves it) exports that
+/// tokenizer.json, and the export loads with the same tokenizer.
+#[test]
+fn a_tokenizer_json_only_model_exports_its_tokenizer_json() {
+    let g = gpu();
+    let dir = temp("export-tokenizer-json");
+    let base = dir.join("base");
+    std::fs::create_dir_all(&base).unwrap();
+    for (from, f) in [
+        ("tests/fixtures/tiny_bert/safetensors", "config.json"),
+        ("tests/fixtures/tiny_bert/safetensors", "model.safetensors"),
+        ("tests/fixtures/tiny_bert/transformers5", "tokenizer.json"),
+        ("tests/fixtures/tiny_bert/transformers5", "tokenizer_config.json"),
+    ] {
+        std::fs::copy(Path::new(from).join(f), base.join(f)).unwrap();
+    }
+    let (config, ckpt, _) = wgbert::checkpoint::load_model_dir(&base).unwrap();
+    let model = wgbert::model::BertClassifier::from_checkpoint(&g, &config, &ckpt, 1, 0).unwrap();
+    let out = dir.join("out");
+    train::export::export_model(&model, &["neg".into(), "pos".into()], &base, &out).unwrap();
+    let mut files: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    assert_eq!(files, ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]);
+    assert_eq!(std::fs::read(out.join("tokenizer.json")).unwrap(), std::fs::read(base.join("tokenizer.json")).unwrap());
+    let (_, classes, tok) = train::load_classifier(&g, &out).unwrap();
+    assert_eq!(classes, ["neg", "pos"]);
+    let original = wgbert::tokenizer::Tokenizer::from_dir(&base).unwrap();
+    assert_eq!(tok.encode("This movie was a GREAT film!"), original.encode("This movie was a GREAT film!"));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -133,7 +133,7 @@ impl fmt::Display for Notice {
 pub enum CheckpointError {
     #[error("file not found: {path}")]
     MissingFile { path: PathBuf },
-    #[error("no model folder at {dir}: give --model a folder with config.json, vocab.txt and weights (tools/fetch_model.sh fetches all-MiniLM-L6-v2 into models/)")]
+    #[error("no model folder at {dir}: give --model a folder with config.json, vocab.txt or tokenizer.json, and weights (tools/fetch_model.sh fetches all-MiniLM-L6-v2 into models/)")]
     NoModelDir { dir: PathBuf },
     #[error("no checkpoint in {dir}: expected model.safetensors, pytorch_model.bin or bert_model.ckpt.index")]
     NoCheckpoint { dir: PathBuf },

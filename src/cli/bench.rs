@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use super::GpuArgs;
@@ -83,7 +82,7 @@ struct KernelsArgs {
 
 #[derive(Args)]
 struct TokenizerBenchArgs {
-    /// Model folder holding vocab.txt.
+    /// Model folder holding vocab.txt or tokenizer.json.
     #[arg(long, default_value = "models/all-MiniLM-L6-v2")]
     model: PathBuf,
     /// IMDB: the aclImdb folder, or aclImdb_v1.tar.gz / aclImdb_labeled.tar.gz.
@@ -144,8 +143,7 @@ fn print_row(r: &KernelResult) {
 }
 
 fn run_tokenizer(t: TokenizerBenchArgs) -> anyhow::Result<()> {
-    let tok = crate::tokenizer::Tokenizer::from_dir(&t.model)
-        .with_context(|| format!("loading the tokenizer from {}", t.model.display()))?;
+    let tok = super::load_tokenizer(&t.model)?;
     let reviews = crate::data::imdb::read_split(&t.data, "train")?;
     let texts: Vec<String> = reviews.examples.into_iter().map(|r| r.text).collect();
     println!("tokenizing {} reviews from {}", texts.len(), t.data.display());

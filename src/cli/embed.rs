@@ -16,7 +16,7 @@ use crate::model::Pooling;
 pub struct EmbedArgs {
     #[command(flatten)]
     gpu: GpuArgs,
-    /// Model folder: config.json, vocab.txt and weights.
+    /// Model folder: config.json, vocab.txt or tokenizer.json, and weights.
     #[arg(long)]
     model: PathBuf,
     /// What summarizes a text (default: what the model declares: a sentence-transformers
@@ -42,6 +42,7 @@ pub struct EmbedArgs {
 pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
     let gpu = Gpu::new(&a.gpu.options())?;
     let e = Encoder::load(&gpu, &a.model)?;
+    super::print_notices(&e.tokenizer);
     let config = &e.model.config;
     let max_len = a.max_len.unwrap_or(128.min(config.max_position_embeddings));
     if max_len > config.max_position_embeddings || max_len < 2 {

@@ -42,6 +42,7 @@ pub struct EvalArgs {
 pub fn run(a: EvalArgs) -> anyhow::Result<()> {
     let gpu = Gpu::new(&a.gpu.options())?;
     let Classifier { model, classes, tokenizer: tok, .. } = Classifier::load(&gpu, &a.model)?;
+    super::print_notices(&tok);
     check_pair_column(&model, a.text_pair_column.as_deref())?;
     let (max_len, clamped) = max_len_for(&model.config, a.max_len);
     if let Some(n) = clamped {

@@ -90,6 +90,22 @@ fn stdin_lines() -> anyhow::Result<Vec<String>> {
     Ok(lines)
 }
 
+/// The tokenizer of the model folder `dir`, its notices printed on standard error.
+fn load_tokenizer(dir: &std::path::Path) -> anyhow::Result<crate::tokenizer::Tokenizer> {
+    use anyhow::Context;
+    let tok = crate::tokenizer::Tokenizer::from_dir(dir)
+        .with_context(|| format!("loading the tokenizer from {}", dir.display()))?;
+    print_notices(&tok);
+    Ok(tok)
+}
+
+/// A tokenizer's notices (where it departs from HF tokenizers), on standard error.
+fn print_notices(tok: &crate::tokenizer::Tokenizer) {
+    for n in tok.notices() {
+        eprintln!("notice: {n}");
+    }
+}
+
 /// A sentence pair given on one line, the two texts separated by a tab.
 fn split_pair(line: &str, what: &str) -> anyhow::Result<(String, String)> {
     match line.split_once('\t') {

@@ -49,6 +49,7 @@ pub struct PredictArgs {
 pub fn run(a: PredictArgs) -> anyhow::Result<()> {
     let gpu = Gpu::new(&a.gpu.options())?;
     let c = Classifier::load(&gpu, &a.model)?;
+    super::print_notices(&c.tokenizer);
     let (max_len, clamped) = max_len_for(&c.model.config, a.max_len);
     if let Some(n) = clamped {
         eprintln!("notice: {n}");

@@ -9,11 +9,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use crate::tokenizer::Tokenizer;
-
 #[derive(Args)]
 pub struct TokenizeArgs {
-    /// Model folder holding vocab.txt (and optionally tokenizer_config.json / config.json).
+    /// Model folder holding vocab.txt or tokenizer.json (and optionally tokenizer_config.json /
+    /// config.json).
     #[arg(long)]
     model: PathBuf,
     /// Truncate to this many ids, [CLS] and [SEP] included (default: no truncation).
@@ -29,8 +28,7 @@ pub struct TokenizeArgs {
 }
 
 pub fn run(a: TokenizeArgs) -> anyhow::Result<()> {
-    let tok =
-        Tokenizer::from_dir(&a.model).with_context(|| format!("loading the tokenizer from {}", a.model.display()))?;
+    let tok = super::load_tokenizer(&a.model)?;
     let stdin = std::io::stdin();
     let mut out = BufWriter::new(std::io::stdout().lock());
     for (n, line) in stdin.lock().split(b'\n').enumerate() {

@@ -20,7 +20,7 @@ use crate::train::{Event, Outcome, Precision};
 pub struct TrainArgs {
     #[command(flatten)]
     gpu: GpuArgs,
-    /// Pretrained model folder (config.json, vocab.txt, weights) [default: models/all-MiniLM-L6-v2].
+    /// Pretrained model folder (config.json, vocab.txt or tokenizer.json, weights) [default: models/all-MiniLM-L6-v2].
     #[arg(long)]
     model: Option<PathBuf>,
     /// Training data: IMDB folder or tarball (train/ and test/), or a CSV / JSONL file.

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::tokenizer::error::{Result, TokenizerError};
 use crate::tokenizer::normalize::NormalizerOptions;
+use crate::tokenizer::tokenizer_json::TokenizerJson;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenizerConfig {
@@ -25,6 +26,9 @@ pub struct TokenizerConfig {
     /// Strings matched verbatim in the raw text and never split or normalized (HF "added
     /// tokens" with `normalized: false`). `None`: the special tokens above.
     pub added_tokens: Option<Vec<String>>,
+    /// Where these settings make wgbert tokenize otherwise than HF `tokenizers` would on
+    /// tokenizer.json alone (each as the sentence a front end prints after `notice: `).
+    pub notices: Vec<String>,
 }
 
 impl Default for TokenizerConfig {
@@ -39,6 +43,7 @@ impl Default for TokenizerConfig {
             continuing_subword_prefix: "##".into(),
             max_input_chars_per_word: 100,
             added_tokens: None,
+            notices: Vec::new(),
         }
     }
 }
@@ -70,23 +75,17 @@ impl TokenizerConfig {
 
     /// Reads whichever of the config files exist in `dir`; none is required.
     pub fn from_dir(dir: &Path) -> Result<Self> {
-        let read = |name: &str| -> Result<Option<Vec<u8>>> {
-            let path = dir.join(name);
-            if !path.exists() {
-                return Ok(None);
-            }
-            std::fs::read(&path).map(Some).map_err(|source| TokenizerError::Io { path, source })
-        };
-        let files = ConfigFiles {
-            config_json: read("config.json")?,
-            tokenizer_json: read("tokenizer.json")?,
-            tokenizer_config_json: read("tokenizer_config.json")?,
-        };
-        Self::from_files(&files, dir)
+        Self::from_files(&ConfigFiles::read(dir)?, dir)
     }
 
     /// From the config files' bytes (a browser has no folder); `dir` names them in errors.
     pub fn from_files(files: &ConfigFiles, dir: &Path) -> Result<Self> {
+        Ok(Self::load(files, dir)?.0)
+    }
+
+    /// [`from_files`](Self::from_files), with the parsed tokenizer.json (its vocabulary and the
+    /// checks that need one are the tokenizer's to use).
+    pub(crate) fn load(files: &ConfigFiles, dir: &Path) -> Result<(Self, Option<TokenizerJson>)> {
         let mut cfg = TokenizerConfig::default();
         // Where a file sets do_lower_case but not strip_accents, stripping follows casing.
         let mut strip: Option<bool> = None;
@@ -96,9 +95,11 @@ impl TokenizerConfig {
             }
         }
         let path = dir.join("tokenizer.json");
-        if let Some(v) = parse_json(&path, files.tokenizer_json.as_deref())? {
-            cfg.apply_tokenizer_json(&v, &path, &mut strip)?;
+        let json = parse_json(&path, files.tokenizer_json.as_deref())?.map(|v| TokenizerJson::new(v, &path));
+        if let Some(j) = &json {
+            j.apply(&mut cfg, &mut strip)?;
         }
+        let json_lowercase = json.as_ref().and_then(TokenizerJson::lowercase);
         if let Some(v) = parse_json(&dir.join("tokenizer_config.json"), files.tokenizer_config_json.as_deref())? {
             if let Some(b) = v.get("do_lower_case").and_then(Value::as_bool) {
                 cfg.normalizer.lowercase = b;
@@ -122,62 +123,15 @@ impl TokenizerConfig {
             }
         }
         cfg.normalizer.strip_accents = strip.unwrap_or(cfg.normalizer.lowercase);
-        Ok(cfg)
-    }
-
-    fn apply_tokenizer_json(&mut self, v: &Value, path: &Path, strip: &mut Option<bool>) -> Result<()> {
-        let bad = |message: String| TokenizerError::BadConfig { path: path.to_path_buf(), message };
-        let model = v.get("model").ok_or_else(|| bad("no \"model\" section".into()))?;
-        match model.get("type").and_then(Value::as_str) {
-            Some("WordPiece") | None => {}
-            Some(other) => return Err(bad(format!("model type {other:?} is not WordPiece"))),
+        if let Some(l) = json_lowercase.filter(|&l| l != cfg.normalizer.lowercase) {
+            cfg.notices.push(format!(
+                "tokenizer_config.json's do_lower_case ({}) replaces tokenizer.json's normalizer (lowercase: {l}), \
+                 as transformers does; HF tokenizers on tokenizer.json alone would {}",
+                !l,
+                if l { "lowercase" } else { "keep case" }
+            ));
         }
-        if let Some(t) = model.get("unk_token").and_then(Value::as_str) {
-            self.unk_token = t.to_string();
-        }
-        if let Some(t) = model.get("continuing_subword_prefix").and_then(Value::as_str) {
-            self.continuing_subword_prefix = t.to_string();
-        }
-        if let Some(n) = model.get("max_input_chars_per_word").and_then(Value::as_u64) {
-            self.max_input_chars_per_word = n as usize;
-        }
-        if let Some(n) = v.get("normalizer").filter(|n| !n.is_null()) {
-            let bert = find_bert_normalizer(n).ok_or_else(|| {
-                bad(format!(
-                    "unsupported normalizer {} (only BertNormalizer is implemented)",
-                    n.get("type").unwrap_or(&Value::Null)
-                ))
-            })?;
-            let flag = |k: &str, default: bool| bert.get(k).and_then(Value::as_bool).unwrap_or(default);
-            self.normalizer.clean_text = flag("clean_text", true);
-            self.normalizer.handle_chinese_chars = flag("handle_chinese_chars", true);
-            self.normalizer.lowercase = flag("lowercase", true);
-            *strip = bert.get("strip_accents").and_then(Value::as_bool);
-        }
-        if let Some(list) = v.get("added_tokens").and_then(Value::as_array) {
-            let raw: Vec<String> = list
-                .iter()
-                .filter(|t| !t.get("normalized").and_then(Value::as_bool).unwrap_or(false))
-                .filter_map(|t| t.get("content").and_then(Value::as_str).map(str::to_string))
-                .collect();
-            self.added_tokens = Some(raw);
-        }
-        Ok(())
-    }
-}
-
-fn find_bert_normalizer(n: &Value) -> Option<&Value> {
-    match n.get("type").and_then(Value::as_str)? {
-        "BertNormalizer" => Some(n),
-        "Sequence" => {
-            let list = n.get("normalizers")?.as_array()?;
-            if list.len() == 1 {
-                find_bert_normalizer(&list[0])
-            } else {
-                None
-            }
-        }
-        _ => None,
+        Ok((cfg, json))
     }
 }
 
@@ -192,6 +146,25 @@ pub struct ConfigFiles {
     pub config_json: Option<Vec<u8>>,
     pub tokenizer_json: Option<Vec<u8>>,
     pub tokenizer_config_json: Option<Vec<u8>>,
+}
+
+impl ConfigFiles {
+    /// Whichever of the files exist in `dir`.
+    pub fn read(dir: &Path) -> Result<ConfigFiles> {
+        Ok(ConfigFiles {
+            config_json: read_if_there(&dir.join("config.json"))?,
+            tokenizer_json: read_if_there(&dir.join("tokenizer.json"))?,
+            tokenizer_config_json: read_if_there(&dir.join("tokenizer_config.json"))?,
+        })
+    }
+}
+
+/// The bytes of `path`, `None` when there is no such file.
+pub(crate) fn read_if_there(path: &Path) -> Result<Option<Vec<u8>>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    std::fs::read(path).map(Some).map_err(|source| TokenizerError::Io { path: path.to_path_buf(), source })
 }
 
 /// A JSON file's bytes, strictly UTF-8 (see `read_text_file`); `path` names them in errors.

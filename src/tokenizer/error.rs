@@ -23,6 +23,18 @@ pub enum TokenizerError {
 
     #[error("{}: {message}", path.display())]
     BadConfig { path: PathBuf, message: String },
+
+    #[error("{}no vocab.txt and no tokenizer.json: the tokenizer needs one of them", in_dir(dir))]
+    NoVocab { dir: PathBuf },
+}
+
+/// `"DIR: "`, or nothing for files that came without a folder (a browser's).
+fn in_dir(dir: &std::path::Path) -> String {
+    if dir.as_os_str().is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", dir.display())
+    }
 }
 
 pub type Result<T> = std::result::Result<T, TokenizerError>;

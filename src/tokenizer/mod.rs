@@ -10,15 +10,20 @@
 //! # Ok::<(), wgbert::tokenizer::TokenizerError>(())
 //! ```
 //!
+//! A model folder gives the vocabulary as `vocab.txt` or, with none (as transformers 5 saves
+//! a model), as `tokenizer.json`'s WordPiece model; a tokenizer.json present is checked to be
+//! this pipeline either way (tokenizer_json.rs).
+//!
 //! Files: normalize.rs (basic tokenizer), wordpiece.rs, vocab.rs, encoding.rs (model
-//! inputs), config.rs (reading the model folder), unicode_tables.rs (generated),
-//! error.rs, bench.rs.
+//! inputs), config.rs (reading the model folder), tokenizer_json.rs, unicode_tables.rs
+//! (generated), error.rs, bench.rs.
 
 mod bench;
 mod config;
 mod encoding;
 mod error;
 mod normalize;
+mod tokenizer_json;
 pub mod unicode_tables;
 mod vocab;
 mod wordpiece;
@@ -73,12 +78,15 @@ pub struct Tokenizer {
     raw_tokens: Vec<(Box<str>, u32)>,
     raw_first_byte: [bool; 256],
     config: TokenizerConfig,
+    /// The file the vocabulary came from (vocab.txt or tokenizer.json), for messages.
+    vocab_path: PathBuf,
     threads: usize,
 }
 
 impl Tokenizer {
-    /// Loads `dir/vocab.txt` with the settings of the model folder's config files
-    /// (see [`TokenizerConfig::from_dir`]); without any, uncased BERT defaults.
+    /// Loads `dir/vocab.txt` (or, without one, `dir/tokenizer.json`'s vocabulary) with the
+    /// settings of the model folder's config files (see [`TokenizerConfig::from_dir`]); without
+    /// any, uncased BERT defaults.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Tokenizer> {
         Self::from_dir_with_lowercase(dir, None)
     }
@@ -87,22 +95,66 @@ impl Tokenizer {
     /// (true: lowercase + strip accents; false: keep both).
     pub fn from_dir_with_lowercase(dir: impl AsRef<Path>, lowercase: Option<bool>) -> Result<Tokenizer> {
         let dir = dir.as_ref();
-        let mut cfg = TokenizerConfig::from_dir(dir)?;
-        if let Some(l) = lowercase {
-            cfg.set_lowercase(l);
-        }
-        Self::from_vocab_file_with_config(dir.join("vocab.txt"), cfg)
+        let vocab_txt = config::read_if_there(&dir.join("vocab.txt"))?;
+        Self::from_files(vocab_txt, &ConfigFiles::read(dir)?, dir, lowercase)
     }
 
-    /// From bytes already in memory (a browser's fetch or file picker): vocab.txt and the
-    /// optional config files, as [`from_dir`](Self::from_dir) reads them from a folder. Errors
-    /// name the files by their usual names.
-    pub fn from_bytes(vocab_txt: &[u8], files: &ConfigFiles) -> Result<Tokenizer> {
-        let config = TokenizerConfig::from_files(files, Path::new(""))?;
-        let path = Path::new("vocab.txt");
-        let text = decode_text(path, vocab_txt.to_vec())?;
-        let vocab = Vocab::from_text(&text, &config.continuing_subword_prefix, path)?;
-        Self::from_vocab(vocab, config, path)
+    /// From bytes already in memory (a browser's fetch or file picker): vocab.txt (optional when
+    /// there is a tokenizer.json) and the config files, as [`from_dir`](Self::from_dir) reads
+    /// them from a folder. Errors name the files by their usual names.
+    pub fn from_bytes(vocab_txt: Option<&[u8]>, files: &ConfigFiles) -> Result<Tokenizer> {
+        Self::from_files(vocab_txt.map(<[u8]>::to_vec), files, Path::new(""), None)
+    }
+
+    /// The vocabulary is vocab.txt's when there is one, else tokenizer.json's. With both, they
+    /// must agree: transformers reads tokenizer.json, so a stale one would make its ids differ
+    /// from ours.
+    fn from_files(
+        vocab_txt: Option<Vec<u8>>,
+        files: &ConfigFiles,
+        dir: &Path,
+        lowercase: Option<bool>,
+    ) -> Result<Tokenizer> {
+        let (mut config, json) = TokenizerConfig::load(files, dir)?;
+        if let Some(l) = lowercase {
+            if l != config.normalizer.lowercase {
+                config.notices.push(format!(
+                    "text is {} as asked, where the model's tokenizer files {}: ids will differ from transformers'",
+                    if l { "lowercased" } else { "kept in its case" },
+                    if l { "keep case" } else { "lowercase" }
+                ));
+            }
+            config.set_lowercase(l);
+        }
+        let prefix = config.continuing_subword_prefix.clone();
+        let (vocab, path) = match (vocab_txt, &json) {
+            (Some(bytes), _) => {
+                let path = dir.join("vocab.txt");
+                let vocab = Vocab::from_text(&decode_text(&path, bytes)?, &prefix, &path)?;
+                if let Some(j) = &json {
+                    if let Some((token, here, there)) = vocab.first_difference(&j.vocab(&prefix)?) {
+                        let id = |i: Option<u32>| i.map_or("absent".to_string(), |i| format!("id {i}"));
+                        return Err(TokenizerError::BadConfig {
+                            path: j.path().to_path_buf(),
+                            message: format!(
+                                "the vocabulary differs from vocab.txt's (token {token:?}: {} in vocab.txt, {} \
+                                 here); transformers reads this file and wgbert vocab.txt: remove or fix the stale one",
+                                id(here),
+                                id(there)
+                            ),
+                        });
+                    }
+                }
+                (vocab, path)
+            }
+            (None, Some(j)) => (j.vocab(&prefix)?, j.path().to_path_buf()),
+            (None, None) => return Err(TokenizerError::NoVocab { dir: dir.to_path_buf() }),
+        };
+        let tok = Self::from_vocab(vocab, config, &path)?;
+        if let Some(j) = &json {
+            j.check(tok.vocab(), tok.cls_id(), tok.sep_id())?;
+        }
+        Ok(tok)
     }
 
     /// A bare vocab.txt; `lowercase` true for uncased models (also strips accents).
@@ -155,6 +207,7 @@ impl Tokenizer {
             raw_tokens,
             raw_first_byte,
             config,
+            vocab_path: path.to_path_buf(),
             threads: 0,
         })
     }
@@ -205,6 +258,15 @@ impl Tokenizer {
     }
     pub fn config(&self) -> &TokenizerConfig {
         &self.config
+    }
+    /// Where this tokenizer departs from what HF `tokenizers` would do with the model's
+    /// tokenizer.json alone: sentences a front end prints after `notice: `.
+    pub fn notices(&self) -> &[String] {
+        &self.config.notices
+    }
+    /// The file the vocabulary came from (vocab.txt or tokenizer.json).
+    pub fn vocab_path(&self) -> &Path {
+        &self.vocab_path
     }
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
         self.vocab().id(token)

@@ -1,6 +1,7 @@
-//! WordPiece vocabulary: `vocab.txt` (one token per line, id = line number) held as two
-//! hash maps keyed by `&str` so lookups never allocate: whole tokens, and continuation
-//! pieces (`##foo`) keyed without their prefix. Also the small Fx-style hasher they use.
+//! WordPiece vocabulary: `vocab.txt` (one token per line, id = line number) or tokenizer.json's
+//! `model.vocab` (token -> id, ids possibly with holes), held as two hash maps keyed by `&str` so
+//! lookups never allocate: whole tokens, and continuation pieces (`##foo`) keyed without their
+//! prefix. Also the small Fx-style hasher they use.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -58,10 +59,11 @@ impl Hasher for FxHasher {
 
 pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-/// Token <-> id mapping loaded from a `vocab.txt`.
+/// Token <-> id mapping loaded from a `vocab.txt` or a tokenizer.json.
 #[derive(Debug, Clone)]
 pub struct Vocab {
-    tokens: Vec<Box<str>>,
+    /// Indexed by id; `None` for an id no token has (a hole in a tokenizer.json's map).
+    tokens: Vec<Option<Box<str>>>,
     full: FxMap<Box<str>, u32>,
     cont: FxMap<Box<str>, u32>,
     max_full_len: usize,
@@ -81,22 +83,28 @@ impl Vocab {
     }
 
     pub fn from_tokens(tokens: Vec<Box<str>>, prefix: &str) -> Vocab {
-        let mut full = FxMap::default();
-        let mut cont = FxMap::default();
+        Vocab::from_ids(tokens.into_iter().map(Some).collect(), prefix)
+    }
+
+    /// From tokens indexed by id, `None` where no token has that id.
+    pub fn from_ids(tokens: Vec<Option<Box<str>>>, prefix: &str) -> Vocab {
+        let mut full: FxMap<Box<str>, u32> = FxMap::default();
+        let mut cont: FxMap<Box<str>, u32> = FxMap::default();
         full.reserve(tokens.len());
         for (id, tok) in tokens.iter().enumerate() {
+            let Some(tok) = tok else { continue };
             full.insert(tok.clone(), id as u32);
             // With an empty prefix, continuation pieces are plain tokens.
             if let Some(rest) = tok.strip_prefix(prefix) {
                 cont.insert(Box::from(rest), id as u32);
             }
         }
-        let max_full_len = tokens.iter().map(|t| t.len()).max().unwrap_or(0);
-        let max_cont_len = tokens.iter().filter_map(|t| t.strip_prefix(prefix)).map(str::len).max().unwrap_or(0);
+        let max_full_len = full.keys().map(|t| t.len()).max().unwrap_or(0);
+        let max_cont_len = cont.keys().map(|t| t.len()).max().unwrap_or(0);
         Vocab { tokens, full, cont, max_full_len, max_cont_len }
     }
 
-    /// Number of ids (lines of vocab.txt): the model's embedding rows.
+    /// Number of ids (lines of vocab.txt, or the largest id + 1): the model's embedding rows.
     pub fn len(&self) -> usize {
         self.tokens.len()
     }
@@ -117,7 +125,18 @@ impl Vocab {
     }
 
     pub fn token(&self, id: u32) -> Option<&str> {
-        self.tokens.get(id as usize).map(|t| &**t)
+        self.tokens.get(id as usize)?.as_deref()
+    }
+
+    /// The first token whose id differs between `self` and `other` (or that only one of them
+    /// has), with its id in each; `None` when both map the same tokens to the same ids.
+    pub fn first_difference<'a>(&'a self, other: &'a Vocab) -> Option<(&'a str, Option<u32>, Option<u32>)> {
+        let mine = self.full.iter().find(|(t, &id)| other.id(t) != Some(id));
+        let theirs = || other.full.iter().find(|(t, _)| self.id(t).is_none());
+        match mine {
+            Some((t, &id)) => Some((t, Some(id), other.id(t))),
+            None => theirs().map(|(t, &id)| (&**t, None, Some(id))),
+        }
     }
 
     /// Longest whole token / continuation piece, in bytes: no match can be longer.

@@ -1,5 +1,6 @@
 //! The exported model: a Hugging Face `BertForSequenceClassification` folder (model.safetensors
-//! with `bert.*` and `classifier.*` names, config.json, vocab.txt, tokenizer_config.json), which
+//! with `bert.*` and `classifier.*` names, config.json, and the tokenizer files it was given:
+//! vocab.txt and/or tokenizer.json, tokenizer_config.json, …), which
 //! `wgbert predict/eval` and other tools load.
 
 use std::collections::{BTreeMap, HashMap};

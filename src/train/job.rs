@@ -151,7 +151,7 @@ pub fn run_job(
     if tok.vocab_size() > config.vocab_size {
         bail!(
             "{}: {} tokens, more than the model's vocab_size of {}: this vocabulary belongs to another model",
-            job.model.join("vocab.txt").display(),
+            tok.vocab_path().display(),
             tok.vocab_size(),
             config.vocab_size
         );
@@ -172,6 +172,9 @@ pub fn run_job(
     crate::fsio::write_atomic(&run_dir.join("classes.json"), &serde_json::to_vec(&d.classes)?)?;
     crate::fsio::write_atomic(&run_dir.join("examples.json"), &examples)?;
     for n in notices {
+        say(&format!("notice: {n}"));
+    }
+    for n in tok.notices() {
         say(&format!("notice: {n}"));
     }
     for n in &d.notices {

@@ -30,8 +30,10 @@ function rethrow(e) {
   throw e instanceof Error ? e : new Error(String(e));
 }
 
-const REQUIRED = ['config.json', 'vocab.txt', 'model.safetensors'];
-const OPTIONAL = ['tokenizer_config.json', 'tokenizer.json', 'special_tokens_map.json'];
+const REQUIRED = ['config.json', 'model.safetensors'];
+// One of these holds the vocabulary (transformers 5 saves only tokenizer.json).
+const VOCABULARY = ['vocab.txt', 'tokenizer.json'];
+const OPTIONAL = ['vocab.txt', 'tokenizer_config.json', 'tokenizer.json', 'special_tokens_map.json'];
 
 // The model's files as {name: Uint8Array}: from a URL (a folder on the server), a FileList or
 // array of File (a folder or files picked from disk), or such an object already.
@@ -52,6 +54,7 @@ async function modelFiles(source) {
     Object.assign(out, source);
   }
   const missing = REQUIRED.filter((n) => !out[n]);
+  if (!VOCABULARY.some((n) => out[n])) missing.push(VOCABULARY.join(' or '));
   if (missing.length) throw new Error(`the model folder lacks ${missing.join(', ')}`);
   return out;
 }
