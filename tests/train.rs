@@ -405,7 +405,8 @@ fn a_tokenizer_json_only_model_exports_its_tokenizer_json() {
         std::fs::copy(Path::new(from).join(f), base.join(f)).unwrap();
     }
     let (config, ckpt, _) = wgbert::checkpoint::load_model_dir(&base).unwrap();
-    let model = wgbert::model::BertClassifier::from_checkpoint(&g, &config, &ckpt, 1, 0).unwrap();
+    let head = wgbert::model::Head::Train { num_labels: 1, seed: 0 };
+    let model = wgbert::model::BertClassifier::from_checkpoint(&g, &config, &ckpt, head).unwrap();
     let out = dir.join("out");
     train::export::export_model(&model, &["neg".into(), "pos".into()], &base, &out).unwrap();
     let mut files: Vec<String> =
@@ -413,7 +414,7 @@ fn a_tokenizer_json_only_model_exports_its_tokenizer_json() {
     files.sort();
     assert_eq!(files, ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]);
     assert_eq!(std::fs::read(out.join("tokenizer.json")).unwrap(), std::fs::read(base.join("tokenizer.json")).unwrap());
-    let (_, classes, tok) = train::load_classifier(&g, &out).unwrap();
+    let Classifier { classes, tokenizer: tok, .. } = Classifier::load(&g, &out).unwrap();
     assert_eq!(classes, ["neg", "pos"]);
     let original = wgbert::tokenizer::Tokenizer::from_dir(&base).unwrap();
     assert_eq!(tok.encode("This movie was a GREAT film!"), original.encode("This movie was a GREAT film!"));
