@@ -225,7 +225,8 @@ fn embed_on_a_tokenizer_json_only_folder_prints_the_same_vectors() {
     let pairs = "This movie was a GREAT film\tI think!\na i\t\n";
     for (vocab_txt, json_only) in &cases {
         assert!(!json_only.join("vocab.txt").exists());
-        for (args, stdin, lines) in [(&["--pool", "mean"][..], texts, 3), (&["--pairs", "--pool", "cls"][..], pairs, 2)] {
+        for (args, stdin, lines) in [(&["--pool", "mean"][..], texts, 3), (&["--pairs", "--pool", "cls"][..], pairs, 2)]
+        {
             let embed = |dir: &Path| {
                 let (ok, out, err) = wgbert(&[&["embed", "--model", dir.to_str().unwrap()][..], args].concat(), stdin);
                 assert!(ok && !err.contains("notice"), "{}: {err}", dir.display());

@@ -53,7 +53,18 @@ pub struct TrainBench {
     pub step_s_max: f64,
     pub first_step_s: f64,
     pub inference_seq_per_s: f64,
+    /// The most the buffer pool held on the device: tensors and idle buffers.
     pub peak_gpu_mib: f64,
+    /// The most the tensors alone held (what `peak_gpu_mib` reported before the pool's idle
+    /// buffers were counted).
+    pub peak_tensor_mib: f64,
+    /// What the driver's allocator had reserved after the timed steps (None where the backend
+    /// does not report it: Metal, GL, browsers).
+    pub gpu_reserved_mib: Option<f64>,
+    /// Buffers the pool created and freed during the timed steps: 0 and 0 when steady-state steps
+    /// allocate nothing.
+    pub buffers_created_per_step: f64,
+    pub buffers_freed_per_step: f64,
     pub host_peak_rss_mib: Option<f64>,
     pub launches_per_step: u64,
     pub submissions_per_step: u64,
@@ -108,6 +119,10 @@ pub fn family(entry: &str) -> &'static str {
         "col_sum_partial" | "col_sum_final" | "sum_final" => "reductions",
         _ => "elementwise",
     }
+}
+
+pub fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
 }
 
 /// Peak resident set of this process (Linux: VmHWM), when the platform tells.
@@ -197,12 +212,15 @@ pub fn run(
         step(1 + i)?;
     }
     let (sub0, launch0) = gpu.counters();
+    let m0 = gpu.memory();
     let mut times = Vec::new();
     for i in 0..o.steps.max(1) {
         times.push(step(100 + i)?);
         progress(&format!("step {}: {:.2} s", i + 1, times[i]));
     }
     let (sub1, launch1) = gpu.counters();
+    let m1 = gpu.memory();
+    let gpu_reserved_mib = gpu.device_reserved_bytes().map(mib);
     let n = times.len() as u64;
     let spread = Spread::of(&times);
 
@@ -248,7 +266,11 @@ pub fn run(
         step_s_max: spread.max,
         first_step_s: first,
         inference_seq_per_s: b as f64 / it,
-        peak_gpu_mib: gpu.memory().peak_live as f64 / (1024.0 * 1024.0),
+        peak_gpu_mib: mib(gpu.memory().peak_total),
+        peak_tensor_mib: mib(gpu.memory().peak_live),
+        gpu_reserved_mib,
+        buffers_created_per_step: (m1.buffers_created - m0.buffers_created) as f64 / n as f64,
+        buffers_freed_per_step: (m1.buffers_freed - m0.buffers_freed) as f64 / n as f64,
         host_peak_rss_mib: host_peak_rss_mib(),
         launches_per_step: (launch1 - launch0) / n,
         submissions_per_step: (sub1 - sub0) / n,

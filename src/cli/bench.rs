@@ -212,10 +212,13 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     );
     println!("inference: {:.2} sequences/s", r.inference_seq_per_s);
     println!(
-        "peak GPU memory: {:.0} MiB; host peak RSS: {}",
+        "peak GPU memory: {:.0} MiB in the buffer pool ({:.0} MiB in tensors, the rest idle buffers); driver reserved: {}; host peak RSS: {}",
         r.peak_gpu_mib,
+        r.peak_tensor_mib,
+        r.gpu_reserved_mib.map(|m| format!("{m:.0} MiB")).unwrap_or("-".into()),
         r.host_peak_rss_mib.map(|m| format!("{m:.0} MiB")).unwrap_or("-".into())
     );
+    println!("buffers created per timed step: {} (freed: {})", r.buffers_created_per_step, r.buffers_freed_per_step);
     println!("per step: {} kernel launches, {} submissions", r.launches_per_step, r.submissions_per_step);
     for (what, table) in [("training step", &r.profile), ("inference batch", &r.inference_profile)] {
         if table.is_empty() {

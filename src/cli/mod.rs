@@ -138,6 +138,21 @@ pub fn run() -> i32 {
     }
 }
 
+/// The GPU and host memory now, for progress lines: the buffer pool's footprint and its part in
+/// tensors, what the driver reserved (where the backend says), the process's resident set.
+pub(crate) fn memory_line(gpu: &crate::gpu::Gpu) -> String {
+    use crate::bench::train::{host_rss_mib, mib};
+    let m = gpu.memory();
+    let show = |v: Option<f64>| v.map(|v| format!("{v:.0} MiB")).unwrap_or("-".into());
+    format!(
+        "GPU buffer pool {:.0} MiB ({:.0} MiB in tensors), driver reserved {}, host RSS {}",
+        mib(m.footprint()),
+        mib(m.live),
+        show(gpu.device_reserved_bytes().map(mib)),
+        show(host_rss_mib())
+    )
+}
+
 /// The bar shown while `len` examples are scored (`predict`, `eval`, and `train`'s validation
 /// and test sets), labelled `label`; hidden without a terminal.
 pub(crate) fn scoring_bar(len: usize, label: &str) -> indicatif::ProgressBar {

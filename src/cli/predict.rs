@@ -131,7 +131,17 @@ fn score_file(
     let t0 = std::time::Instant::now();
     let enc = Encoded::new(tok, &d, max_len);
     let bar = super::scoring_bar(d.len(), "scoring");
-    let logits = logits(gpu, model, &enc, tok.pad_id(), a.batch_size, |n| bar.set_position(n as u64))?;
+    // Without a terminal (a log file) the bar is hidden: a line every 30 s instead, with the
+    // memory figures that show a long run staying flat.
+    let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut last_line = std::time::Instant::now();
+    let logits = logits(gpu, model, &enc, tok.pad_id(), a.batch_size, |n| {
+        bar.set_position(n as u64);
+        if plain && last_line.elapsed().as_secs() >= 30 {
+            last_line = std::time::Instant::now();
+            eprintln!("scored {n}/{}: {}", d.len(), super::memory_line(gpu));
+        }
+    })?;
     bar.finish_and_clear();
     let seconds = t0.elapsed().as_secs_f64();
 
@@ -167,6 +177,12 @@ fn score_file(
         d.len(),
         d.len() as f64 / seconds,
         a.batch_size
+    );
+    let m = gpu.memory();
+    eprintln!(
+        "at the end: {}; the pool's peak {:.0} MiB",
+        super::memory_line(gpu),
+        crate::bench::train::mib(m.peak_total)
     );
     Ok(())
 }

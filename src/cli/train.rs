@@ -184,11 +184,13 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     eprintln!("adapter: {} ({:?})", gpu.info().name, gpu.info().backend);
     let interrupt = Arc::new(AtomicBool::new(false));
     let flag = interrupt.clone();
-    // First Ctrl-C: finish the step, save, exit. Second: exit at once.
+    // First Ctrl-C (or SIGTERM): finish the step, save, exit; a read-back the GPU never
+    // answers gives up (gpu::interrupt) and the run exits with that error. Second: exit at once.
     ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
+        crate::gpu::interrupt();
         eprintln!("\ninterrupted: saving a checkpoint after this step (Ctrl-C again to quit now)");
     })
     .context("installing the Ctrl-C handler")?;

@@ -15,6 +15,7 @@ use super::pool::{BufferPool, MemoryStats};
 use super::profiler::{durations, Profiler};
 use super::tensor::{DType, Tensor};
 use super::tuning::{default_cache_dir, TuneMode, Tuned, TuningTable};
+use super::wait::{limit_from_env, Wait, INTERRUPT};
 use super::{GpuError, Result};
 
 /// Each launch's parameters live in one 256-byte slot of a uniform arena (256 is the largest
@@ -23,6 +24,9 @@ const PARAM_SLOT: u64 = 256;
 const PARAM_SLOTS: u64 = 2048;
 /// At most this many storage buffers per kernel: the portable limit per shader stage.
 const MAX_STORAGE_ARGS: usize = 8;
+/// A wait for the GPU polls in slices this long, checking between them for a lost device, its
+/// deadline and an interrupt (and letting other threads submit).
+const POLL_SLICE: Duration = Duration::from_millis(100);
 
 pub struct Gpu {
     pub(super) device: wgpu::Device,
@@ -38,6 +42,10 @@ pub struct Gpu {
     /// (gfx-rs/wgpu#9958, fixed after 30.0.2). Threads that share a `Gpu` (the tests) hit it.
     maintain: Mutex<()>,
     lost: Arc<Mutex<Option<String>>>,
+    /// How long one wait for the GPU may take (`wait::limit_from_env`).
+    wait_limit: Mutex<Duration>,
+    /// The longest wait that finished: an interrupted wait gets twice this to finish.
+    longest_wait: Mutex<Duration>,
     errors: Arc<Mutex<Vec<String>>>,
     pub(super) profiler: Mutex<Option<Profiler>>,
     /// Kernel variant per op family ("matmul" -> "reg"), filled by tuning or by the user.
@@ -103,6 +111,8 @@ impl Gpu {
             wanted.remove(wgpu::Features::SHADER_F16);
         }
         let features = adapter.features() & wanted;
+        let wait_limit = limit_from_env(info.device_type == wgpu::DeviceType::Cpu)?;
+        let idle_floor = idle_floor_from_env()?;
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("wgbert"),
@@ -141,7 +151,7 @@ impl Gpu {
             info,
             limits,
             features,
-            pool: BufferPool::new(),
+            pool: BufferPool::new(idle_floor),
             kernels: Mutex::new(KernelCache::default()),
             rec: Mutex::new(Recorder {
                 encoder: None,
@@ -153,6 +163,8 @@ impl Gpu {
             }),
             maintain: Mutex::new(()),
             lost,
+            wait_limit: Mutex::new(wait_limit),
+            longest_wait: Mutex::new(Duration::ZERO),
             errors,
             profiler: Mutex::new(None),
             variants: Mutex::new(HashMap::new()),
@@ -181,8 +193,23 @@ impl Gpu {
     pub(crate) fn pool(&self) -> &BufferPool {
         &self.pool
     }
+    /// What the buffer pool holds: tensors (`live`), idle buffers (`cached`), peaks.
     pub fn memory(&self) -> MemoryStats {
         self.pool.stats()
+    }
+    /// Bytes the driver's allocator has reserved for this device (every buffer, the pool's and
+    /// wgpu's own, plus free space in its memory blocks), where the backend reports it (Vulkan
+    /// and DX12 do).
+    pub fn device_reserved_bytes(&self) -> Option<u64> {
+        self.device.generate_allocator_report().map(|r| r.total_reserved_bytes)
+    }
+    /// Sets how long one wait for the GPU may take (`WGBERT_READBACK_TIMEOUT`).
+    pub fn set_wait_limit(&self, limit: Duration) {
+        *lock(&self.wait_limit) = limit;
+    }
+    /// Sets the floor of the pool's idle-buffer limit (`WGBERT_POOL_IDLE_MIB`; see `pool.rs`).
+    pub fn set_pool_idle_floor(&self, bytes: u64) {
+        self.pool.set_idle_floor(bytes)
     }
     pub fn reset_memory_peaks(&self) {
         self.pool.reset_peaks()
@@ -515,46 +542,62 @@ impl Gpu {
             let mut rec = lock(&self.rec);
             self.submit(&mut rec)
         };
-        if let Some(idx) = idx {
-            self.wait(idx)?;
+        if idx.is_some() {
+            self.wait("the work recorded so far (Gpu::sync)", idx, || true)?;
         }
         self.check_errors()
     }
 
-    fn wait(&self, idx: wgpu::SubmissionIndex) -> Result<()> {
-        // Wait in slices so that a lost device becomes an error instead of a hang.
-        loop {
+    /// Polls until submission `idx` (every submission when None) is done and `ready()` holds
+    /// (a map callback has run, which happens inside `poll`). In slices, so that a lost device,
+    /// the deadline or an interrupt (`wait.rs`) ends it with an error naming `what`.
+    fn wait(&self, what: &str, idx: Option<wgpu::SubmissionIndex>, ready: impl Fn() -> bool) -> Result<()> {
+        let longest = *lock(&self.longest_wait);
+        let w = Wait { what, adapter: &self.info.name, limit: *lock(&self.wait_limit), longest, interrupt: &INTERRUPT };
+        let took = w.run(|| {
+            self.check_lost()?;
             let turn = lock(&self.maintain);
-            let r = self.device.poll(wgpu::PollType::Wait {
-                submission_index: Some(idx.clone()),
-                timeout: Some(Duration::from_secs(2)),
-            });
+            let r = self.device.poll(wgpu::PollType::Wait { submission_index: idx.clone(), timeout: Some(POLL_SLICE) });
             drop(turn);
             match r {
-                Ok(_) => return Ok(()),
-                Err(wgpu::PollError::Timeout) => self.check_lost()?,
+                Ok(_) => Ok(ready()),
+                Err(wgpu::PollError::Timeout) => Ok(false),
                 Err(e) => {
                     // A submission that failed validation never completes: report why.
                     self.check_errors()?;
-                    return Err(GpuError::DeviceLost(e.to_string()));
+                    Err(self.lost_error(e.to_string()))
                 }
             }
-        }
+        })?;
+        let mut l = lock(&self.longest_wait);
+        *l = (*l).max(took);
+        Ok(())
+    }
+
+    fn lost_error(&self, message: String) -> GpuError {
+        GpuError::DeviceLost { adapter: self.info.name.clone(), message }
     }
 
     fn check_lost(&self) -> Result<()> {
         match lock(&self.lost).clone() {
-            Some(m) => Err(GpuError::DeviceLost(m)),
+            Some(m) => Err(self.lost_error(m)),
             None => Ok(()),
         }
     }
 
     fn check_errors(&self) -> Result<()> {
         self.check_lost()?;
-        let mut errs = lock(&self.errors);
-        if errs.is_empty() {
+        if lock(&self.errors).is_empty() {
             return Ok(());
         }
+        // Every call on a destroyed device fails validation, and wgpu tells of the loss only
+        // when polled: poll once, so that the loss is what the error names.
+        if !cfg!(target_arch = "wasm32") {
+            let _turn = lock(&self.maintain);
+            let _ = self.device.poll(wgpu::PollType::Poll);
+        }
+        self.check_lost()?;
+        let mut errs = lock(&self.errors);
         let msg = errs.join("\n");
         errs.clear();
         Err(GpuError::Validation(msg))
@@ -569,13 +612,14 @@ impl Gpu {
     }
 
     /// [`Gpu::read_bytes`] as a future. Natively it waits here (polling the device, which runs
-    /// the map callback) and is ready when first polled; in a browser `poll` returns at once
-    /// and the future resolves when the browser has mapped the buffer.
+    /// the map callback) and is ready when first polled; in a browser the future resolves when
+    /// the browser has mapped the buffer.
     pub(crate) async fn read_bytes_async(&self, t: &Tensor) -> Result<Vec<u8>> {
         let size = t.bytes();
         if size == 0 {
             return Ok(Vec::new());
         }
+        self.check_lost()?;
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("wgbert read-back"),
             size,
@@ -589,17 +633,10 @@ impl Gpu {
         };
         let (tx, rx) = super::oneshot::channel();
         staging.slice(..).map_async(wgpu::MapMode::Read, move |r| tx.send(r));
-        if let Some(idx) = idx {
-            self.wait(idx)?;
+        if !cfg!(target_arch = "wasm32") {
+            self.wait(&format!("the read-back of tensor {}", t.name()), idx, || rx.is_ready())?;
         }
         self.check_errors()?;
-        // The map callback runs during poll; poll once more in case it is still queued.
-        if !rx.is_ready() {
-            let _turn = lock(&self.maintain);
-            self.device
-                .poll(wgpu::PollType::wait_indefinitely())
-                .map_err(|e| GpuError::ReadBack(t.name().into(), e.to_string()))?;
-        }
         let status =
             rx.await.ok_or_else(|| GpuError::ReadBack(t.name().into(), "the map callback was dropped".into()))?;
         status.map_err(|e| GpuError::ReadBack(t.name().into(), e.to_string()))?;
@@ -627,6 +664,18 @@ pub(crate) fn no_blocking_in_browser(what: &str) -> Result<()> {
         return Err(GpuError::Unsupported(format!("{what}: a browser cannot block on the GPU")));
     }
     Ok(())
+}
+
+/// The pool's idle floor: `WGBERT_POOL_IDLE_MIB` mebibytes, else `pool::DEFAULT_IDLE_FLOOR`.
+fn idle_floor_from_env() -> Result<u64> {
+    match std::env::var("WGBERT_POOL_IDLE_MIB").ok().filter(|v| !v.trim().is_empty()) {
+        None => Ok(super::pool::DEFAULT_IDLE_FLOOR),
+        Some(v) => v.trim().parse::<u64>().map(|mib| mib << 20).map_err(|_| GpuError::BadSetting {
+            name: "WGBERT_POOL_IDLE_MIB",
+            value: v,
+            expected: "a whole number of mebibytes (0 frees idle buffers down to the peak tensor bytes)",
+        }),
+    }
 }
 
 /// Locks a mutex, carrying on with the data if another thread panicked while holding it.

@@ -30,14 +30,26 @@ pub enum GpuError {
     Shape(String),
     #[error("{0}")]
     Unsupported(String),
-    #[error("the GPU device was lost: {0}")]
-    DeviceLost(String),
+    #[error("the GPU device on adapter {adapter} was lost: {message}")]
+    DeviceLost { adapter: String, message: String },
+    #[error("waited {seconds:.0} s for the GPU ({adapter}) to finish {what}, past the deadline: the device or its queue is hung.\nhint: if the work is just slow, set WGBERT_READBACK_TIMEOUT=SECONDS")]
+    Timeout { what: String, adapter: String, seconds: f64 },
+    #[error("interrupted while waiting for the GPU ({adapter}) to finish {what} (waited {seconds:.0} s): it did not finish after the interrupt")]
+    Interrupted { what: String, adapter: String, seconds: f64 },
     #[error("GPU error: {0}")]
     Validation(String),
     #[error("shader {shader} entry {entry} failed to compile: {message}")]
     Compile { shader: &'static str, entry: &'static str, message: String },
     #[error("reading back tensor {0} from the GPU failed: {1}")]
     ReadBack(String, String),
+}
+
+impl GpuError {
+    /// Whether the device can take no more work from this run: lost, hung, or the user stopped
+    /// waiting for it. Callers that try alternatives (tuning) stop on these.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, GpuError::DeviceLost { .. } | GpuError::Timeout { .. } | GpuError::Interrupted { .. })
+    }
 }
 
 /// Shorthand for shape errors in op argument checks.

@@ -13,6 +13,7 @@ mod tensor;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod translate;
 mod tuning;
+mod wait;
 
 pub use adapter::{
     enumerate as enumerate_adapters, enumerate_async as enumerate_adapters_async, AdapterSummary, GpuOptions,
@@ -24,5 +25,6 @@ pub use kernel::{shader_runtime_checks, Arg, Kernel, Shader};
 pub use pool::MemoryStats;
 pub use tensor::{DType, Tensor};
 pub use tuning::{default_cache_dir, TuneMode, Tuned};
+pub use wait::interrupt;
 
 pub type Result<T, E = GpuError> = std::result::Result<T, E>;

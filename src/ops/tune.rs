@@ -59,7 +59,7 @@ pub(crate) fn pick(gpu: &Gpu, key: &str, candidates: Vec<Candidate>) -> Result<S
                     best = Some((c.name, t));
                 }
             }
-            Err(e @ GpuError::DeviceLost(_)) => return Err(e),
+            Err(e) if e.is_fatal() => return Err(e),
             Err(e) => {
                 ms.insert(c.name.to_string(), None);
                 first_err.get_or_insert(e);
