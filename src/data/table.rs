@@ -9,14 +9,16 @@ use anyhow::{bail, Context, Result};
 
 use super::{Columns, Dataset, Example};
 
-/// Splits CSV text into records of fields.
-fn csv_records(text: &str) -> Result<Vec<Vec<String>>> {
+/// Splits CSV text into records of fields, each with the line it starts on (a quoted field
+/// may hold newlines, so records and lines differ).
+fn csv_records(text: &str) -> Result<Vec<(usize, Vec<String>)>> {
     let mut records = Vec::new();
     let mut record = Vec::new();
     let mut field = String::new();
     let mut chars = text.chars().peekable();
     let mut quoted = false;
     let mut line = 1;
+    let mut start = 1;
     while let Some(c) = chars.next() {
         match (quoted, c) {
             (true, '"') if chars.peek() == Some(&'"') => {
@@ -32,9 +34,10 @@ fn csv_records(text: &str) -> Result<Vec<Vec<String>>> {
             (false, ',') => record.push(std::mem::take(&mut field)),
             (false, '\r') if chars.peek() == Some(&'\n') => {}
             (false, '\n') => {
-                line += 1;
                 record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
+                records.push((start, std::mem::take(&mut record)));
+                line += 1;
+                start = line;
             }
             (false, c) => field.push(c),
         }
@@ -44,9 +47,9 @@ fn csv_records(text: &str) -> Result<Vec<Vec<String>>> {
     }
     if !field.is_empty() || !record.is_empty() {
         record.push(field);
-        records.push(record);
+        records.push((start, record));
     }
-    records.retain(|r| !(r.len() == 1 && r[0].is_empty()));
+    records.retain(|(_, r)| !(r.len() == 1 && r[0].is_empty()));
     Ok(records)
 }
 
@@ -97,7 +100,7 @@ fn parse_rows(path: &Path, text: &str, columns: &Columns, labels_required: bool)
     let lower = path.to_string_lossy().to_ascii_lowercase();
     if lower.ends_with(".csv") {
         let records = csv_records(text).with_context(|| format!("parsing {}", path.display()))?;
-        let Some((header, body)) = records.split_first() else { bail!("{}: the file is empty", path.display()) };
+        let Some(((_, header), body)) = records.split_first() else { bail!("{}: the file is empty", path.display()) };
         let col = |name: &str| {
             header
                 .iter()
@@ -107,17 +110,27 @@ fn parse_rows(path: &Path, text: &str, columns: &Columns, labels_required: bool)
         let ti = col(&columns.text)?;
         let li = if labels_required { Some(col(&columns.label)?) } else { col(&columns.label).ok() };
         let pi = columns.pair.as_deref().map(col).transpose()?;
-        for (i, r) in body.iter().enumerate() {
-            let field = |c: usize| {
-                r.get(c).with_context(|| {
-                    format!("{}: record {} has {} fields, the header {}", path.display(), i + 2, r.len(), header.len())
-                })
-            };
+        for (line, r) in body {
+            // A field too many is most often an unquoted comma in the text: read as is, the
+            // columns would shift and a fragment of text become a label.
+            if r.len() != header.len() {
+                bail!(
+                    "{}:{line}: the record has {} fields, the header {}{}",
+                    path.display(),
+                    r.len(),
+                    header.len(),
+                    if r.len() > header.len() {
+                        " (a comma in an unquoted text? quote the field: \"a, b\")"
+                    } else {
+                        ""
+                    }
+                );
+            }
             rows.push(Row {
-                text: field(ti)?.clone(),
-                pair: pi.map(field).transpose()?.cloned(),
-                label: li.map(field).transpose()?.map(|l| l.trim().to_string()),
-                source: format!("{}:{}", path.display(), i + 2),
+                text: r[ti].clone(),
+                pair: pi.map(|c| r[c].clone()),
+                label: li.map(|c| r[c].trim().to_string()),
+                source: format!("{}:{line}", path.display()),
             });
         }
     } else {
@@ -172,8 +185,28 @@ mod tests {
     #[test]
     fn csv_quotes_commas_and_newlines() {
         let r = csv_records("text,label\r\n\"a, \"\"b\"\"\nc\",pos\nplain,neg\n").unwrap();
-        assert_eq!(r, vec![vec!["text", "label"], vec!["a, \"b\"\nc", "pos"], vec!["plain", "neg"]]);
+        // The third record starts on line 4: the second spans two.
+        assert_eq!(
+            r,
+            vec![
+                (1, vec!["text".to_string(), "label".into()]),
+                (2, vec!["a, \"b\"\nc".into(), "pos".into()]),
+                (4, vec!["plain".into(), "neg".into()])
+            ]
+        );
         assert!(csv_records("text\n\"open").is_err());
+    }
+
+    #[test]
+    fn a_record_that_does_not_fit_the_header_is_refused_by_its_line() {
+        let cols = crate::data::Columns::default();
+        let parse = |text: &str| super::parse_table(std::path::Path::new("a.csv"), text, &cols);
+        let e = parse("text,label\n\"two\nlines\",pos\ngreat, really,pos\n").unwrap_err().to_string();
+        assert!(e.contains("a.csv:4: the record has 3 fields, the header 2 (a comma in an unquoted text?"), "{e}");
+        let e = parse("text,label\nfine,pos\nshort\n").unwrap_err().to_string();
+        assert!(e.contains("a.csv:3: the record has 1 fields, the header 2"), "{e}");
+        let d = parse("text,label\n\"great, really\",pos\nbad,neg\n").unwrap();
+        assert_eq!((d.examples[0].text.as_str(), d.classes.len()), ("great, really", 2));
     }
 }
 
