@@ -318,6 +318,21 @@ fn every_bad_input_is_one_clear_message() {
         &["encoder.layer.0.intermediate.dense.weight", "expected shape [64, 32], found [32, 64]"],
     ));
 
+    // A header asking for 2^68 elements: refused from the header alone (run by `embed`, which
+    // reads the model before it opens a GPU).
+    let m = edited_header(&dir, "st-huge-shape", |h| {
+        h.get_mut("bert.embeddings.word_embeddings.weight").unwrap()["shape"] =
+            serde_json::json!([1u64 << 32, 1u64 << 32, 16]);
+    });
+    cases.push(
+        fails(
+            "safetensors shape of 2^68 elements",
+            vec!["embed".into(), "--model".into(), s(&m)],
+            &["model.safetensors: malformed header"],
+        )
+        .within(200.0, 1.0),
+    );
+
     // ---- pytorch_model.bin ----
     let m = model_copy(&dir, "bin-not-zip");
     std::fs::remove_file(m.join("model.safetensors")).unwrap();
@@ -418,6 +433,14 @@ fn every_bad_input_is_one_clear_message() {
         "CSV record with more fields than the header",
         train("d8", &good, &dir.join("fields.csv"), &[]),
         &["fields.csv:3: the record has 3 fields, the header 2", "quote the field"],
+    ));
+    let mut lines = std::fs::read_to_string(&data).unwrap();
+    lines += "{\"text\": 5, \"label\": \"pos\"}\n";
+    std::fs::write(dir.join("number.jsonl"), lines).unwrap();
+    cases.push(fails(
+        "JSONL text field that is a number",
+        train("d10", &good, &dir.join("number.jsonl"), &[]),
+        &["number.jsonl:25: text field \"text\" is a number, not a string"],
     ));
     // An IMDB tarball whose one member claims 64 GiB (twelve octal digits) and holds 5 bytes.
     let mut tar = vec![0u8; 512];

@@ -61,6 +61,17 @@ struct Row {
     source: String,
 }
 
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 fn label_text(v: &serde_json::Value) -> Option<String> {
     match v {
         serde_json::Value::String(s) => Some(s.clone()),
@@ -140,13 +151,22 @@ fn parse_rows(path: &Path, text: &str, columns: &Columns, labels_required: bool)
             }
             let v: serde_json::Value = serde_json::from_str(line)
                 .with_context(|| format!("{}: line {} is not JSON", path.display(), i + 1))?;
-            let text_field = |name: &str| {
-                v.get(name)
-                    .and_then(|t| t.as_str())
-                    .map(str::to_string)
-                    .with_context(|| format!("{}: line {} has no text field {name:?}", path.display(), i + 1))
+            let at = format!("{}:{}", path.display(), i + 1);
+            if !v.is_object() {
+                bail!("{at}: the line is {}, not an object of fields", json_kind(&v));
+            }
+            // A field of the wrong type is named as such, not taken for a missing one.
+            let text_field = |name: &str| match v.get(name) {
+                Some(serde_json::Value::String(t)) => Ok(t.clone()),
+                Some(other) => bail!("{at}: text field {name:?} is {}, not a string", json_kind(other)),
+                None => bail!("{}: line {} has no text field {name:?}", path.display(), i + 1),
             };
-            let label = v.get(&columns.label).and_then(label_text);
+            let label = match v.get(&columns.label) {
+                Some(l) => Some(label_text(l).with_context(|| {
+                    format!("{at}: label field {:?} is {}, not a class name", columns.label, json_kind(l))
+                })?),
+                None => None,
+            };
             if labels_required && label.is_none() {
                 bail!("{}: line {} has no label field {:?}", path.display(), i + 1, columns.label);
             }
@@ -154,7 +174,7 @@ fn parse_rows(path: &Path, text: &str, columns: &Columns, labels_required: bool)
                 text: text_field(&columns.text)?,
                 pair: columns.pair.as_deref().map(text_field).transpose()?,
                 label,
-                source: format!("{}:{}", path.display(), i + 1),
+                source: at.clone(),
             });
         }
     }
@@ -207,6 +227,24 @@ mod tests {
         assert!(e.contains("a.csv:3: the record has 1 fields, the header 2"), "{e}");
         let d = parse("text,label\n\"great, really\",pos\nbad,neg\n").unwrap();
         assert_eq!((d.examples[0].text.as_str(), d.classes.len()), ("great, really", 2));
+    }
+
+    #[test]
+    fn a_jsonl_field_of_the_wrong_type_is_named_by_its_line() {
+        let cols = crate::data::Columns::default();
+        let parse = |text: &str| super::parse_table(std::path::Path::new("a.jsonl"), text, &cols);
+        let good = "{\"text\": \"fine\", \"label\": \"pos\"}\n";
+        let cases = [
+            ("{\"text\": 5, \"label\": \"pos\"}", "a.jsonl:2: text field \"text\" is a number, not a string"),
+            ("{\"text\": \"ok\", \"label\": [\"pos\"]}", "a.jsonl:2: label field \"label\" is an array"),
+            ("[\"ok\", \"pos\"]", "a.jsonl:2: the line is an array, not an object of fields"),
+            ("{\"text\": \"ok\"}", "a.jsonl: line 2 has no label field \"label\""),
+        ];
+        for (line, want) in cases {
+            let e = parse(&format!("{good}{line}\n")).unwrap_err().to_string();
+            assert!(e.contains(want), "{line}: {e}");
+        }
+        assert_eq!(parse(&format!("{good}{{\"text\": \"ok\", \"label\": 1}}\n")).unwrap().classes, ["1", "pos"]);
     }
 }
 
