@@ -1,5 +1,5 @@
 //! The checks behind the fuzz targets (tools/fuzz) of the readers of untrusted bytes — the
-//! tokenizer, the safetensors reader, the pickle reader — kept here so that the inputs a fuzzer
+//! tokenizer, and the safetensors, pickle, zip (pytorch_model.bin) and TF bundle readers — kept here so that the inputs a fuzzer
 //! once crashed on are replayed by `cargo test` (tests/fuzz_regressions.rs) through the same code.
 //!
 //! Each check panics only when the reader breaks an invariant; any error it returns for bad
@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
+use crate::checkpoint::{Checkpoint, Notice};
 use crate::tokenizer::{Tokenizer, TokenizerConfig};
 
 /// Where the tokenizer checks find their vocabulary: `WGBERT_FUZZ_VOCAB`, else the model that
@@ -72,9 +73,9 @@ pub fn check_encodings(tok: &Tokenizer, bytes: &[u8], max_len: usize) {
     assert_eq!(&single.ids[1..1 + kept], &pieces[..kept], "truncation changed the pieces it kept");
 }
 
-/// `bytes` as a model.safetensors: an error, or tensors whose value counts match their shapes.
-pub fn fuzz_safetensors(bytes: &[u8]) {
-    if let Ok((ckpt, _)) = crate::checkpoint::parse_safetensors(Path::new("fuzz.safetensors"), bytes) {
+/// A checkpoint reader's answer: an error, or tensors whose value counts match their shapes.
+fn check_checkpoint(r: crate::checkpoint::Result<(Checkpoint, Vec<Notice>)>) {
+    if let Ok((ckpt, _)) = r {
         for name in ckpt.names() {
             let t = ckpt.get(name).expect("a listed name");
             assert_eq!(t.data.len(), t.shape.iter().product::<usize>(), "{name}: values vs shape");
@@ -82,7 +83,33 @@ pub fn fuzz_safetensors(bytes: &[u8]) {
     }
 }
 
-/// `bytes` as a data.pkl: an error or a state dict, nothing else.
+/// `bytes` as a model.safetensors.
+pub fn fuzz_safetensors(bytes: &[u8]) {
+    check_checkpoint(crate::checkpoint::parse_safetensors(Path::new("fuzz.safetensors"), bytes));
+}
+
+/// `bytes` as the data.pkl of a pytorch_model.bin, its tensors gathered out of zeroed storages.
 pub fn fuzz_pickle(bytes: &[u8]) {
-    let _ = crate::checkpoint::parse_state_dict_pickle(bytes);
+    check_checkpoint(crate::checkpoint::parse_state_dict_pickle(bytes));
+}
+
+/// `bytes` as a whole pytorch_model.bin: the zip directory, the pickle, the storages.
+pub fn fuzz_zip(bytes: &[u8]) {
+    check_checkpoint(crate::checkpoint::parse_pytorch(Path::new("pytorch_model.bin"), bytes));
+}
+
+/// A TF bundle: a 4-byte little-endian length, that many bytes of `.index`, then the data shard.
+pub fn fuzz_tf_bundle(bytes: &[u8]) {
+    let Some((len, rest)) = bytes.split_first_chunk::<4>() else { return };
+    let len = (u32::from_le_bytes(*len) as usize).min(rest.len());
+    let (index, data) = rest.split_at(len);
+    check_checkpoint(crate::checkpoint::parse_tf_bundle(index, data));
+}
+
+/// The input `fuzz_tf_bundle` reads: the index's length, the index, the data shard.
+pub fn tf_bundle_input(index: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut v = (index.len() as u32).to_le_bytes().to_vec();
+    v.extend_from_slice(index);
+    v.extend_from_slice(data);
+    v
 }

@@ -597,3 +597,20 @@ fn corrupted_files_never_panic() {
         }
     }
 }
+
+#[test]
+fn error_tf_entries_over_one_region_decode_no_more_than_the_shard() {
+    let d = temp_dir("tf-overlap");
+    let prefix = d.join("bert_model.ckpt");
+    // Four f32 [16] biases, every one at offset 0 of a 64-byte shard.
+    let names: Vec<String> = (0..4).map(|l| format!("bert/encoder/layer_{l}/output/dense/bias")).collect();
+    let entries: Vec<(&str, Vec<u8>)> = names.iter().map(|n| (n.as_str(), bundle_entry(1, &[16], 0, 64))).collect();
+    write_bundle_index(&prefix, &entries, 0);
+    std::fs::write(d.join("bert_model.ckpt.data-00000-of-00001"), [0u8; 64]).unwrap();
+    let err = load_tf_bundle(&prefix).unwrap_err();
+    assert!(
+        matches!(&err, CheckpointError::OutOfRange { tensor, detail, .. }
+            if tensor == &names[1] && detail.contains("more than the 64 bytes of the file")),
+        "{err}"
+    );
+}

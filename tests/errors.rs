@@ -20,6 +20,14 @@ struct Case {
     expect: Vec<String>,
     /// Most rows must fail; a few (a huge review) must succeed with a notice.
     succeeds: bool,
+    /// For hostile input: the most resident memory (MiB) and CPU time (s) the run may take.
+    bounds: Option<(f64, f64)>,
+}
+
+impl Case {
+    fn within(self, peak_mib: f64, cpu_s: f64) -> Case {
+        Case { bounds: Some((peak_mib, cpu_s)), ..self }
+    }
 }
 
 fn s(p: &Path) -> String {
@@ -101,15 +109,48 @@ fn by_offset(header: &serde_json::Map<String, serde_json::Value>) -> Vec<String>
     v.into_iter().map(|(_, k)| k).collect()
 }
 
-fn run(c: &Case) -> (bool, String) {
+/// What a run cost: peak resident memory (MiB) and CPU time (user + system, s), as the kernel
+/// accounted them for the child; None where they cannot be had.
+type Cost = Option<(f64, f64)>;
+
+fn run(c: &Case) -> (bool, String, Cost) {
+    use std::process::Stdio;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wgbert"));
-    cmd.args(&c.args).stdin(std::process::Stdio::null());
+    cmd.args(&c.args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     for (k, v) in &c.env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("running wgbert");
-    let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
-    (out.status.success(), text)
+    let mut child = cmd.spawn().expect("running wgbert");
+    let drain = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            r.read_to_end(&mut v).unwrap();
+            String::from_utf8_lossy(&v).into_owned()
+        })
+    };
+    let (out, err) = (drain(Box::new(child.stdout.take().unwrap())), drain(Box::new(child.stderr.take().unwrap())));
+    let (ok, cost) = wait_with_cost(child);
+    (ok, err.join().unwrap() + &out.join().unwrap(), cost)
+}
+
+/// Reaps the child with wait4, which returns its resource use: the peak is the kernel's own
+/// high-water mark, not a sample that a short spike could slip between.
+#[cfg(unix)]
+fn wait_with_cost(child: std::process::Child) -> (bool, Cost) {
+    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+    // SAFETY: the pid is our own unreaped child; status and usage are valid for writing.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t, "wait4: {}", std::io::Error::last_os_error());
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    // ru_maxrss is in KiB on Linux, in bytes on macOS.
+    let kib = if cfg!(target_os = "macos") { usage.ru_maxrss as f64 / 1024.0 } else { usage.ru_maxrss as f64 };
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    (ok, Some((kib / 1024.0, secs(usage.ru_utime) + secs(usage.ru_stime))))
+}
+
+#[cfg(not(unix))]
+fn wait_with_cost(mut child: std::process::Child) -> (bool, Cost) {
+    (child.wait().expect("waiting for wgbert").success(), None)
 }
 
 #[test]
@@ -141,6 +182,7 @@ fn every_bad_input_is_one_clear_message() {
         env: vec![],
         expect: expect.iter().map(|x| x.to_string()).collect(),
         succeeds: false,
+        bounds: None,
     };
     let mut cases = Vec::new();
 
@@ -276,6 +318,21 @@ fn every_bad_input_is_one_clear_message() {
         &["encoder.layer.0.intermediate.dense.weight", "expected shape [64, 32], found [32, 64]"],
     ));
 
+    // A header asking for 2^68 elements: refused from the header alone (run by `embed`, which
+    // reads the model before it opens a GPU).
+    let m = edited_header(&dir, "st-huge-shape", |h| {
+        h.get_mut("bert.embeddings.word_embeddings.weight").unwrap()["shape"] =
+            serde_json::json!([1u64 << 32, 1u64 << 32, 16]);
+    });
+    cases.push(
+        fails(
+            "safetensors shape of 2^68 elements",
+            vec!["embed".into(), "--model".into(), s(&m)],
+            &["model.safetensors: malformed header"],
+        )
+        .within(200.0, 1.0),
+    );
+
     // ---- pytorch_model.bin ----
     let m = model_copy(&dir, "bin-not-zip");
     std::fs::remove_file(m.join("model.safetensors")).unwrap();
@@ -300,6 +357,43 @@ fn every_bad_input_is_one_clear_message() {
         train("p2", &m, &data, &[]),
         &["pytorch_model.bin", "unsupported pickle opcode 0x49 at byte 2"],
     ));
+
+    // Hostile pickles, each bounded by its own size. `embed` loads the model before it opens a
+    // GPU, so the run is the parse: the bounds are on the whole process.
+    let hostile = |name: &str, pkl: Vec<u8>| {
+        let m = model_copy(&dir, name);
+        std::fs::remove_file(m.join("model.safetensors")).unwrap();
+        let zip = wgbert::checkpoint::zip_archive(&[("archive/data.pkl".to_string(), pkl)]).unwrap();
+        std::fs::write(m.join("pytorch_model.bin"), zip).unwrap();
+        vec!["embed".to_string(), "--model".into(), s(&m)]
+    };
+    let pickle = |body: &[u8]| [&[0x80, 2][..], body, b"."].concat();
+    // 59 bytes: one int, then DUP and TUPLE2 27 times: a tree of 2^27 leaves (30 GB as copies).
+    let bomb = pickle(&[&b"K\x01"[..], &b"2\x86".repeat(27)].concat());
+    cases.push(
+        fails(
+            "pickle bomb of depth 27 (59 bytes)",
+            hostile("bin-bomb", bomb),
+            &["pytorch_model.bin: malformed archive/data.pkl", "pickle bomb"],
+        )
+        .within(200.0, 1.0),
+    );
+    // A list grown one int at a time, every version kept in the memo: n² values from 8n bytes.
+    let versions: Vec<u8> = (0..20_000u32).flat_map(|i| [&b"K\x00ar"[..], &i.to_le_bytes()].concat()).collect();
+    cases.push(
+        fails(
+            "pickle whose memo keeps every version of a list",
+            hostile("bin-memo", pickle(&[&b"]"[..], &versions].concat())),
+            &["pytorch_model.bin: malformed archive/data.pkl", "pickle bomb"],
+        )
+        .within(200.0, 1.0),
+    );
+    // A million nested one-tuples (1 byte a level): a stack overflow when such a value is dropped.
+    let deep = pickle(&[&b")"[..], &b"\x85".repeat(1_000_000)].concat());
+    cases.push(
+        fails("pickle nesting a million levels", hostile("bin-deep", deep), &["nest deeper than 200 levels"])
+            .within(200.0, 1.0),
+    );
 
     // ---- the data ----
     let nothing = dir.join("no-such-data");
@@ -334,6 +428,37 @@ fn every_bad_input_is_one_clear_message() {
         train("d6", &good, &data, &["--test-data", &s(&dir.join("test-bad-label.csv"))]),
         &["test-bad-label.csv", "label \"neutral\" is not one of the model's classes (neg, pos)"],
     ));
+    std::fs::write(dir.join("fields.csv"), "text,label\ngood movie,pos\ngreat, really,pos\nbad,neg\n").unwrap();
+    cases.push(fails(
+        "CSV record with more fields than the header",
+        train("d8", &good, &dir.join("fields.csv"), &[]),
+        &["fields.csv:3: the record has 3 fields, the header 2", "quote the field"],
+    ));
+    let mut lines = std::fs::read_to_string(&data).unwrap();
+    lines += "{\"text\": 5, \"label\": \"pos\"}\n";
+    std::fs::write(dir.join("number.jsonl"), lines).unwrap();
+    cases.push(fails(
+        "JSONL text field that is a number",
+        train("d10", &good, &dir.join("number.jsonl"), &[]),
+        &["number.jsonl:25: text field \"text\" is a number, not a string"],
+    ));
+    // An IMDB tarball whose one member claims 64 GiB (twelve octal digits) and holds 5 bytes.
+    let mut tar = vec![0u8; 512];
+    let member = b"aclImdb/train/pos/0_9.txt";
+    tar[..member.len()].copy_from_slice(member);
+    tar[124..136].copy_from_slice(b"777777777777");
+    tar[156] = b'0';
+    tar[257..262].copy_from_slice(b"ustar");
+    tar.extend(b"great");
+    std::fs::write(dir.join("claims.tar"), tar).unwrap();
+    cases.push(
+        fails(
+            "tar member whose header claims more than the archive",
+            train("d9", &good, &dir.join("claims.tar"), &[]),
+            &["claims.tar", "0_9.txt: its header says 68719476735 bytes, the archive ends after 5"],
+        )
+        .within(200.0, 5.0),
+    );
     let huge = dir.join("huge.jsonl");
     let review = "the movie was very good and great ".repeat(5 * 1024 * 1024 / 34);
     let mut lines = std::fs::read_to_string(&data).unwrap();
@@ -345,6 +470,7 @@ fn every_bad_input_is_one_clear_message() {
         env: vec![],
         expect: vec!["fill all 16 tokens of --max-len".into(), "model exported".into()],
         succeeds: true,
+        bounds: None,
     });
 
     // ---- options and the machine ----
@@ -369,6 +495,7 @@ fn every_bad_input_is_one_clear_message() {
         env: vec![("WGBERT_MAX_BUFFER", "1M".into())],
         expect: vec!["embeddings.word_embeddings.weight".into(), "max_buffer_size of 1048576 bytes".into()],
         succeeds: false,
+        bounds: None,
     });
     let long = dir.join("long.jsonl");
     let review = |i: usize| {
@@ -381,6 +508,7 @@ fn every_bad_input_is_one_clear_message() {
         env: vec![("WGBERT_MAX_BUFFER", "1M".into())],
         expect: vec!["tensor".into(), "max_buffer_size of 1048576 bytes".into(), "smaller batch".into()],
         succeeds: false,
+        bounds: None,
     });
     cases.push(Case {
         name: "--precision mixed on an adapter without shader-f16",
@@ -388,6 +516,7 @@ fn every_bad_input_is_one_clear_message() {
         env: vec![("WGBERT_NO_F16", "1".into())],
         expect: vec!["--precision mixed needs an adapter with the shader-f16 feature".into(), "--precision f32".into()],
         succeeds: false,
+        bounds: None,
     });
     cases.push(fails(
         "a loss scale that is no positive number",
@@ -425,6 +554,7 @@ fn every_bad_input_is_one_clear_message() {
         env: vec![],
         expect: vec!["--tune (or WGBERT_TUNE)=\"fast\"".into(), "expected auto, off or retune".into()],
         succeeds: false,
+        bounds: None,
     });
     cases.push(Case {
         name: "a corrupt tuning cache is rebuilt, not fatal",
@@ -440,6 +570,7 @@ fn every_bad_input_is_one_clear_message() {
         env: vec![("WGBERT_CACHE_DIR", s(&corrupt_cache))],
         expect: vec!["tuning cache".into(), "moved it to".into(), "re-tuning".into()],
         succeeds: true,
+        bounds: None,
     });
     cases.push(Case {
         name: "a malformed WGBERT_MAX_BUFFER",
@@ -447,6 +578,7 @@ fn every_bad_input_is_one_clear_message() {
         env: vec![("WGBERT_MAX_BUFFER", "64K".into())],
         expect: vec!["WGBERT_MAX_BUFFER=\"64K\"".into(), "at least 1M".into()],
         succeeds: false,
+        bounds: None,
     });
     #[cfg(target_os = "linux")]
     cases.push(Case {
@@ -455,22 +587,31 @@ fn every_bad_input_is_one_clear_message() {
         env: vec![("VK_ICD_FILENAMES", s(&dir.join("none.json"))), ("VK_DRIVER_FILES", s(&dir.join("none.json")))],
         expect: vec!["no GPU adapter found for backend vulkan".into(), "mesa-vulkan-drivers".into()],
         succeeds: false,
+        bounds: None,
     });
 
     let mut failures = Vec::new();
     for c in &cases {
-        let (ok, text) = run(c);
+        let (ok, text, cost) = run(c);
         let missing: Vec<&String> = c.expect.iter().filter(|e| !text.contains(e.as_str())).collect();
-        if ok != c.succeeds || !missing.is_empty() || text.contains("panicked") {
+        let over = match (c.bounds, cost) {
+            (Some((mib, secs)), Some((peak, cpu))) if peak > mib || cpu > secs => {
+                Some(format!("peak {peak:.0} MiB and {cpu:.2} s of CPU, bounds {mib:.0} MiB and {secs:.2} s"))
+            }
+            _ => None,
+        };
+        if ok != c.succeeds || !missing.is_empty() || text.contains("panicked") || over.is_some() {
             failures.push(format!(
-                "{}: exit {}, missing {missing:?}; output:\n{text}",
+                "{}: exit {}, missing {missing:?}{}; output:\n{text}",
                 c.name,
-                if ok { "0" } else { "non-zero" }
+                if ok { "0" } else { "non-zero" },
+                over.map_or(String::new(), |o| format!(", {o}"))
             ));
         } else {
-            // The message the user saw: the table of cases in one run with --nocapture.
-            let said = text.lines().filter(|l| l.starts_with("error: ") && !l.contains("XDG_RUNTIME_DIR")).last();
-            eprintln!("ok  {:<52} {}", c.name, said.unwrap_or("(succeeded)"));
+            // The message the user saw, and what the run cost: the table in one run with --nocapture.
+            let said = text.lines().rfind(|l| l.starts_with("error: ") && !l.contains("XDG_RUNTIME_DIR"));
+            let cost = cost.map_or(String::new(), |(peak, cpu)| format!("{peak:>5.0} MiB {cpu:>6.2} s"));
+            eprintln!("ok  {:<52} {cost}  {}", c.name, said.unwrap_or("(succeeded)"));
         }
     }
     assert!(failures.is_empty(), "{} of {} cases failed:\n\n{}", failures.len(), cases.len(), failures.join("\n"));

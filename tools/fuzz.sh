@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes the readers of untrusted bytes with libFuzzer (cargo fuzz): the tokenizer, the
-# safetensors reader and the pickle reader (targets in tools/fuzz/fuzz_targets, checks in
+# Fuzzes the readers of untrusted bytes with libFuzzer (cargo fuzz): the tokenizer and the
+# safetensors, pickle, zip and TF bundle readers (targets in tools/fuzz/fuzz_targets, checks in
 # src/fuzzing.rs), each for SECONDS. An input that crashes a target, hangs it or blows its memory
 # is copied to tools/fuzz/regressions/<target>/, which `cargo test` replays
 # (tests/fuzz_regressions.rs) once the bug is fixed.
@@ -17,7 +17,7 @@ cd "$root"
 secs=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(tokenizer safetensors pickle)
+[ ${#targets[@]} -gt 0 ] || targets=(tokenizer safetensors pickle zip tf_bundle)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 [ -f models/all-MiniLM-L6-v2/vocab.txt ] || tools/fetch_model.sh
 export RUSTC_BOOTSTRAP=1

@@ -20,7 +20,7 @@ pub use names::{bert_parameter_shapes, normalise_name};
 pub use pytorch::{load_pytorch, parse_pytorch, parse_state_dict_pickle};
 pub use safetensors::{load_safetensors, parse_safetensors};
 pub use tensor_file::{load_tensors, save_tensors, serialize_tensors};
-pub use tf_bundle::load_tf_bundle;
+pub use tf_bundle::{load_tf_bundle, parse_tf_bundle};
 pub use zip::write_stored as zip_archive;
 
 use std::collections::BTreeMap;

@@ -103,6 +103,9 @@ pub(crate) struct Collector {
     skipped: BTreeMap<String, Vec<String>>,
     /// dtype name -> count, for types other than f32
     converted: BTreeMap<&'static str, usize>,
+    /// Bytes of the file decoded so far, and the most a reader lets it decode (see `pay`).
+    decoded: u64,
+    budget: u64,
 }
 
 impl Collector {
@@ -113,7 +116,38 @@ impl Collector {
             unused: Vec::new(),
             skipped: BTreeMap::new(),
             converted: BTreeMap::new(),
+            decoded: 0,
+            budget: u64::MAX,
         }
+    }
+
+    /// Bounds the bytes `pay` lets tensors decode: a reader whose tensors could be views of the
+    /// same bytes (a pickle's storages, a bundle's offsets) gives its files' length, so that a
+    /// thousand names over one region cannot ask for a thousand copies of it.
+    pub(crate) fn with_budget(mut self, bytes: u64) -> Self {
+        self.budget = bytes;
+        self
+    }
+
+    /// Raises the budget by a file the reader has just opened (a bundle's data shard).
+    pub(crate) fn add_budget(&mut self, bytes: u64) {
+        self.budget = self.budget.saturating_add(bytes);
+    }
+
+    /// Accounts for `bytes` of the file that tensor `raw` is about to decode, before it does.
+    pub(crate) fn pay(&mut self, raw: &str, bytes: u64) -> Result<()> {
+        self.decoded = self.decoded.saturating_add(bytes);
+        if self.decoded > self.budget {
+            return Err(CheckpointError::OutOfRange {
+                file: self.file.clone(),
+                tensor: raw.to_string(),
+                detail: format!(
+                    "the tensors read so far decode {} bytes, more than the {} bytes of the file: they overlap",
+                    self.decoded, self.budget
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// The normalised name if the model uses this tensor; otherwise records it as unused, so the

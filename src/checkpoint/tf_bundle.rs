@@ -18,22 +18,43 @@ use std::path::{Path, PathBuf};
 pub fn load_tf_bundle(prefix: impl AsRef<Path>) -> Result<(Checkpoint, Vec<Notice>)> {
     let prefix = prefix.as_ref().to_string_lossy();
     let prefix = prefix.strip_suffix(".index").unwrap_or(&prefix).to_string();
+    let index = read_file(Path::new(&format!("{prefix}.index")))?;
+    parse_bundle(&prefix, &index, map_file)
+}
+
+/// Reads a bundle whose index is in memory and whose data shard is `data`, named as though they
+/// were `bert_model.ckpt.index` and `bert_model.ckpt.data-00000-of-00001`. The fuzz target of
+/// the bundle reader (tools/fuzz).
+pub fn parse_tf_bundle(index: &[u8], data: &[u8]) -> Result<(Checkpoint, Vec<Notice>)> {
+    parse_bundle("bert_model.ckpt", index, |p| match p.to_str() {
+        Some("bert_model.ckpt.data-00000-of-00001") => Ok(data),
+        _ => Err(CheckpointError::MissingFile { path: p.into() }),
+    })
+}
+
+/// The reader: `index` is `<prefix>.index`; `open` gives a data shard's bytes by its path.
+fn parse_bundle<D: AsRef<[u8]>>(
+    prefix: &str,
+    index: &[u8],
+    open: impl Fn(&Path) -> Result<D>,
+) -> Result<(Checkpoint, Vec<Notice>)> {
     let index_path = PathBuf::from(format!("{prefix}.index"));
-    let index = read_file(&index_path)?;
     let bad = |field: &str, detail: String| CheckpointError::Malformed {
         file: index_path.clone(),
         field: field.into(),
         detail,
     };
 
-    let entries = sstable_entries(&index_path, &index)?;
+    let entries = sstable_entries(&index_path, index)?;
     let mut num_shards = 1;
-    let mut out = Collector::new(&index_path);
-    let mut shards: HashMap<u64, (PathBuf, _)> = HashMap::new(); // the mapped shard (`map_file`)
+    // Entries could all point at one region of a shard: what they decode is bounded by the
+    // shards' length (each added as it is opened).
+    let mut out = Collector::new(&index_path).with_budget(0);
+    let mut shards: HashMap<u64, (PathBuf, D)> = HashMap::new();
     for (key, value) in entries {
         if key.is_empty() {
             // BundleHeaderProto: 1 num_shards, 2 endianness (0 = little).
-            let header = fields(&value).map_err(|d| bad("BundleHeaderProto", d))?;
+            let header = fields(value).map_err(|d| bad("BundleHeaderProto", d))?;
             num_shards = header.varint(1).unwrap_or(1);
             if header.varint(2).unwrap_or(0) != 0 {
                 return Err(CheckpointError::Unsupported {
@@ -59,7 +80,7 @@ pub fn load_tf_bundle(prefix: impl AsRef<Path>) -> Result<(Checkpoint, Vec<Notic
             continue;
         };
 
-        let e = BundleEntry::parse(&value).map_err(|d| bad(&format!("BundleEntryProto of {raw}"), d))?;
+        let e = BundleEntry::parse(value).map_err(|d| bad(&format!("BundleEntryProto of {raw}"), d))?;
         let ty = match e.dtype {
             1 => FloatType::F32,
             2 => FloatType::F64,
@@ -91,11 +112,13 @@ pub fn load_tf_bundle(prefix: impl AsRef<Path>) -> Result<(Checkpoint, Vec<Notic
         let (data_path, data) = match shards.entry(e.shard_id) {
             Occupied(o) => o.into_mut(),
             Vacant(v) => {
-                let p = format!("{prefix}.data-{:05}-of-{:05}", e.shard_id, num_shards);
-                let m = map_file(Path::new(&p))?;
-                v.insert((PathBuf::from(p), m))
+                let p = PathBuf::from(format!("{prefix}.data-{:05}-of-{:05}", e.shard_id, num_shards));
+                let m = open(&p)?;
+                out.add_budget(m.as_ref().len() as u64);
+                v.insert((p, m))
             }
         };
+        let data = data.as_ref();
         let Some(bytes) = e
             .offset
             .checked_add(e.size)
@@ -113,6 +136,7 @@ pub fn load_tf_bundle(prefix: impl AsRef<Path>) -> Result<(Checkpoint, Vec<Notic
                 ),
             });
         };
+        out.pay(&raw, e.size)?;
         let shape: Vec<usize> = e.shape.iter().map(|&d| d as usize).collect();
         let tensor = HostTensor::new(shape, ty.decode(bytes));
         out.insert(name, ty, if transpose { transpose_2d(tensor) } else { tensor })?;
@@ -308,9 +332,15 @@ fn varint(b: &mut &[u8]) -> std::result::Result<u64, String> {
 const FOOTER_LEN: usize = 48;
 const TABLE_MAGIC: u64 = 0xdb47_7524_8b80_fb57;
 
+/// Key bytes a table may spell out per byte of it (and in all, for small ones): prefix
+/// compression lets a 3-byte entry repeat the whole previous key, so a hostile table could
+/// otherwise ask for its length squared.
+const KEY_BYTES_PER_BYTE: usize = 16;
+const KEY_BYTES_FLOOR: usize = 1 << 20;
+
 /// All (key, value) pairs of the table, in key order: the footer points at the index block, whose
 /// values point at the data blocks.
-fn sstable_entries(file: &Path, t: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+fn sstable_entries<'t>(file: &Path, t: &'t [u8]) -> Result<Vec<(Vec<u8>, &'t [u8])>> {
     let bad =
         |field: &str, detail: String| CheckpointError::Malformed { file: file.into(), field: field.into(), detail };
     if t.len() < FOOTER_LEN || u64::from_le_bytes(t[t.len() - 8..].try_into().expect("8 bytes")) != TABLE_MAGIC {
@@ -324,17 +354,34 @@ fn sstable_entries(file: &Path, t: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let _metaindex = handle(&mut footer).map_err(|d| bad("SSTable footer", d))?;
     let index_handle = handle(&mut footer).map_err(|d| bad("SSTable footer", d))?;
 
+    let mut key_budget = t.len().saturating_mul(KEY_BYTES_PER_BYTE).saturating_add(KEY_BYTES_FLOOR);
     let mut out = Vec::new();
-    for (_, h) in block_entries(file, t, index_handle)? {
-        let data_handle = handle(&mut h.as_slice()).map_err(|d| bad("SSTable index block", d))?;
-        out.extend(block_entries(file, t, data_handle)?);
+    // Data blocks lie in file order, one after another; a block listed twice (or overlapping
+    // another) would be decoded twice.
+    let mut next_free = 0;
+    for (_, h) in block_entries(file, t, index_handle, &mut key_budget)? {
+        let (offset, size) = handle(&mut &h[..]).map_err(|d| bad("SSTable index block", d))?;
+        if offset < next_free {
+            return Err(bad(
+                "SSTable index block",
+                format!("data block at byte {offset} overlaps the one before it (ending at byte {next_free})"),
+            ));
+        }
+        next_free = offset.saturating_add(size);
+        out.extend(block_entries(file, t, (offset, size), &mut key_budget)?);
     }
     Ok(out)
 }
 
 /// Decodes one block: prefix-compressed entries, then a restart array we do not need (we read
-/// sequentially), then a 5-byte trailer (compression type, CRC).
-fn block_entries(file: &Path, t: &[u8], (offset, size): (usize, usize)) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+/// sequentially), then a 5-byte trailer (compression type, CRC). The keys it spells out are
+/// taken from `key_budget`.
+fn block_entries<'t>(
+    file: &Path,
+    t: &'t [u8],
+    (offset, size): (usize, usize),
+    key_budget: &mut usize,
+) -> Result<Vec<(Vec<u8>, &'t [u8])>> {
     let bad = |detail: String| CheckpointError::Malformed {
         file: file.into(),
         field: format!("SSTable block at byte {offset}"),
@@ -383,8 +430,78 @@ fn block_entries(file: &Path, t: &[u8], (offset, size): (usize, usize)) -> Resul
         }
         key.truncate(shared);
         key.extend_from_slice(&b[..unshared]);
-        out.push((key.clone(), b[unshared..unshared + value_len].to_vec()));
+        *key_budget = key_budget.checked_sub(key.len()).ok_or_else(|| {
+            bad(format!("its keys spell out more bytes than {KEY_BYTES_PER_BYTE} per byte of the file"))
+        })?;
+        out.push((key.clone(), &b[unshared..unshared + value_len]));
         b = &b[unshared + value_len..];
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put_varint(mut v: usize, out: &mut Vec<u8>) {
+        while v >= 0x80 {
+            out.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+
+    /// A block of (shared, key suffix, value) entries with its restart array.
+    fn block(entries: &[(usize, &[u8], &[u8])]) -> Vec<u8> {
+        let mut b = Vec::new();
+        for (shared, key, value) in entries {
+            for n in [*shared, key.len(), value.len()] {
+                put_varint(n, &mut b);
+            }
+            b.extend(*key);
+            b.extend(*value);
+        }
+        b.extend(0u32.to_le_bytes());
+        b.extend(1u32.to_le_bytes());
+        b
+    }
+
+    /// A table of one data block, listed by the index block once per handle in `listed`.
+    fn table(data: &[u8], listed: usize) -> Vec<u8> {
+        let mut t = data.to_vec();
+        t.extend([0u8; 5]);
+        let mut handle = Vec::new();
+        put_varint(0, &mut handle);
+        put_varint(data.len(), &mut handle);
+        let index = block(&vec![(0, &b"k"[..], &handle[..]); listed]);
+        let index_at = t.len();
+        t.extend(&index);
+        t.extend([0u8; 5]);
+        let mut footer = vec![0, 0];
+        put_varint(index_at, &mut footer);
+        put_varint(index.len(), &mut footer);
+        footer.resize(40, 0);
+        footer.extend(TABLE_MAGIC.to_le_bytes());
+        t.extend(footer);
+        t
+    }
+
+    #[test]
+    fn a_data_block_listed_twice_is_refused() {
+        let data = block(&[(0, b"a", b"1"), (0, b"b", b"2")]);
+        assert_eq!(sstable_entries(Path::new("x.index"), &table(&data, 1)).unwrap().len(), 2);
+        let e = sstable_entries(Path::new("x.index"), &table(&data, 2)).unwrap_err().to_string();
+        assert!(e.contains("overlaps the one before it"), "{e}");
+    }
+
+    #[test]
+    fn keys_that_repeat_their_prefix_are_bounded_by_the_file() {
+        // One 60 KB key, then 3-byte entries that repeat all of it: 1.2 GB of keys unchecked.
+        let long = vec![b'k'; 60_000];
+        let mut entries: Vec<(usize, &[u8], &[u8])> = vec![(0, &long, b"")];
+        entries.extend(std::iter::repeat_n((60_000, &b""[..], &b""[..]), 20_000));
+        let t = table(&block(&entries), 1);
+        let e = sstable_entries(Path::new("x.index"), &t).unwrap_err().to_string();
+        assert!(e.contains("keys spell out more bytes than 16 per byte"), "{e}");
+    }
 }

@@ -9,14 +9,16 @@ use anyhow::{bail, Context, Result};
 
 use super::{Columns, Dataset, Example};
 
-/// Splits CSV text into records of fields.
-fn csv_records(text: &str) -> Result<Vec<Vec<String>>> {
+/// Splits CSV text into records of fields, each with the line it starts on (a quoted field
+/// may hold newlines, so records and lines differ).
+fn csv_records(text: &str) -> Result<Vec<(usize, Vec<String>)>> {
     let mut records = Vec::new();
     let mut record = Vec::new();
     let mut field = String::new();
     let mut chars = text.chars().peekable();
     let mut quoted = false;
     let mut line = 1;
+    let mut start = 1;
     while let Some(c) = chars.next() {
         match (quoted, c) {
             (true, '"') if chars.peek() == Some(&'"') => {
@@ -32,9 +34,10 @@ fn csv_records(text: &str) -> Result<Vec<Vec<String>>> {
             (false, ',') => record.push(std::mem::take(&mut field)),
             (false, '\r') if chars.peek() == Some(&'\n') => {}
             (false, '\n') => {
-                line += 1;
                 record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
+                records.push((start, std::mem::take(&mut record)));
+                line += 1;
+                start = line;
             }
             (false, c) => field.push(c),
         }
@@ -44,9 +47,9 @@ fn csv_records(text: &str) -> Result<Vec<Vec<String>>> {
     }
     if !field.is_empty() || !record.is_empty() {
         record.push(field);
-        records.push(record);
+        records.push((start, record));
     }
-    records.retain(|r| !(r.len() == 1 && r[0].is_empty()));
+    records.retain(|(_, r)| !(r.len() == 1 && r[0].is_empty()));
     Ok(records)
 }
 
@@ -56,6 +59,17 @@ struct Row {
     pair: Option<String>,
     label: Option<String>,
     source: String,
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
 }
 
 fn label_text(v: &serde_json::Value) -> Option<String> {
@@ -97,7 +111,7 @@ fn parse_rows(path: &Path, text: &str, columns: &Columns, labels_required: bool)
     let lower = path.to_string_lossy().to_ascii_lowercase();
     if lower.ends_with(".csv") {
         let records = csv_records(text).with_context(|| format!("parsing {}", path.display()))?;
-        let Some((header, body)) = records.split_first() else { bail!("{}: the file is empty", path.display()) };
+        let Some(((_, header), body)) = records.split_first() else { bail!("{}: the file is empty", path.display()) };
         let col = |name: &str| {
             header
                 .iter()
@@ -107,17 +121,27 @@ fn parse_rows(path: &Path, text: &str, columns: &Columns, labels_required: bool)
         let ti = col(&columns.text)?;
         let li = if labels_required { Some(col(&columns.label)?) } else { col(&columns.label).ok() };
         let pi = columns.pair.as_deref().map(col).transpose()?;
-        for (i, r) in body.iter().enumerate() {
-            let field = |c: usize| {
-                r.get(c).with_context(|| {
-                    format!("{}: record {} has {} fields, the header {}", path.display(), i + 2, r.len(), header.len())
-                })
-            };
+        for (line, r) in body {
+            // A field too many is most often an unquoted comma in the text: read as is, the
+            // columns would shift and a fragment of text become a label.
+            if r.len() != header.len() {
+                bail!(
+                    "{}:{line}: the record has {} fields, the header {}{}",
+                    path.display(),
+                    r.len(),
+                    header.len(),
+                    if r.len() > header.len() {
+                        " (a comma in an unquoted text? quote the field: \"a, b\")"
+                    } else {
+                        ""
+                    }
+                );
+            }
             rows.push(Row {
-                text: field(ti)?.clone(),
-                pair: pi.map(field).transpose()?.cloned(),
-                label: li.map(field).transpose()?.map(|l| l.trim().to_string()),
-                source: format!("{}:{}", path.display(), i + 2),
+                text: r[ti].clone(),
+                pair: pi.map(|c| r[c].clone()),
+                label: li.map(|c| r[c].trim().to_string()),
+                source: format!("{}:{line}", path.display()),
             });
         }
     } else {
@@ -127,13 +151,22 @@ fn parse_rows(path: &Path, text: &str, columns: &Columns, labels_required: bool)
             }
             let v: serde_json::Value = serde_json::from_str(line)
                 .with_context(|| format!("{}: line {} is not JSON", path.display(), i + 1))?;
-            let text_field = |name: &str| {
-                v.get(name)
-                    .and_then(|t| t.as_str())
-                    .map(str::to_string)
-                    .with_context(|| format!("{}: line {} has no text field {name:?}", path.display(), i + 1))
+            let at = format!("{}:{}", path.display(), i + 1);
+            if !v.is_object() {
+                bail!("{at}: the line is {}, not an object of fields", json_kind(&v));
+            }
+            // A field of the wrong type is named as such, not taken for a missing one.
+            let text_field = |name: &str| match v.get(name) {
+                Some(serde_json::Value::String(t)) => Ok(t.clone()),
+                Some(other) => bail!("{at}: text field {name:?} is {}, not a string", json_kind(other)),
+                None => bail!("{}: line {} has no text field {name:?}", path.display(), i + 1),
             };
-            let label = v.get(&columns.label).and_then(label_text);
+            let label = match v.get(&columns.label) {
+                Some(l) => Some(label_text(l).with_context(|| {
+                    format!("{at}: label field {:?} is {}, not a class name", columns.label, json_kind(l))
+                })?),
+                None => None,
+            };
             if labels_required && label.is_none() {
                 bail!("{}: line {} has no label field {:?}", path.display(), i + 1, columns.label);
             }
@@ -141,7 +174,7 @@ fn parse_rows(path: &Path, text: &str, columns: &Columns, labels_required: bool)
                 text: text_field(&columns.text)?,
                 pair: columns.pair.as_deref().map(text_field).transpose()?,
                 label,
-                source: format!("{}:{}", path.display(), i + 1),
+                source: at.clone(),
             });
         }
     }
@@ -172,8 +205,46 @@ mod tests {
     #[test]
     fn csv_quotes_commas_and_newlines() {
         let r = csv_records("text,label\r\n\"a, \"\"b\"\"\nc\",pos\nplain,neg\n").unwrap();
-        assert_eq!(r, vec![vec!["text", "label"], vec!["a, \"b\"\nc", "pos"], vec!["plain", "neg"]]);
+        // The third record starts on line 4: the second spans two.
+        assert_eq!(
+            r,
+            vec![
+                (1, vec!["text".to_string(), "label".into()]),
+                (2, vec!["a, \"b\"\nc".into(), "pos".into()]),
+                (4, vec!["plain".into(), "neg".into()])
+            ]
+        );
         assert!(csv_records("text\n\"open").is_err());
+    }
+
+    #[test]
+    fn a_record_that_does_not_fit_the_header_is_refused_by_its_line() {
+        let cols = crate::data::Columns::default();
+        let parse = |text: &str| super::parse_table(std::path::Path::new("a.csv"), text, &cols);
+        let e = parse("text,label\n\"two\nlines\",pos\ngreat, really,pos\n").unwrap_err().to_string();
+        assert!(e.contains("a.csv:4: the record has 3 fields, the header 2 (a comma in an unquoted text?"), "{e}");
+        let e = parse("text,label\nfine,pos\nshort\n").unwrap_err().to_string();
+        assert!(e.contains("a.csv:3: the record has 1 fields, the header 2"), "{e}");
+        let d = parse("text,label\n\"great, really\",pos\nbad,neg\n").unwrap();
+        assert_eq!((d.examples[0].text.as_str(), d.classes.len()), ("great, really", 2));
+    }
+
+    #[test]
+    fn a_jsonl_field_of_the_wrong_type_is_named_by_its_line() {
+        let cols = crate::data::Columns::default();
+        let parse = |text: &str| super::parse_table(std::path::Path::new("a.jsonl"), text, &cols);
+        let good = "{\"text\": \"fine\", \"label\": \"pos\"}\n";
+        let cases = [
+            ("{\"text\": 5, \"label\": \"pos\"}", "a.jsonl:2: text field \"text\" is a number, not a string"),
+            ("{\"text\": \"ok\", \"label\": [\"pos\"]}", "a.jsonl:2: label field \"label\" is an array"),
+            ("[\"ok\", \"pos\"]", "a.jsonl:2: the line is an array, not an object of fields"),
+            ("{\"text\": \"ok\"}", "a.jsonl: line 2 has no label field \"label\""),
+        ];
+        for (line, want) in cases {
+            let e = parse(&format!("{good}{line}\n")).unwrap_err().to_string();
+            assert!(e.contains(want), "{line}: {e}");
+        }
+        assert_eq!(parse(&format!("{good}{{\"text\": \"ok\", \"label\": 1}}\n")).unwrap().classes, ["1", "pos"]);
     }
 }
 
