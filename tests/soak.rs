@@ -10,15 +10,15 @@ use std::time::Duration;
 use common::{gpu, Rng};
 use wgbert::checkpoint::{load_safetensors, BertConfig};
 use wgbert::gpu::{Gpu, GpuError, GpuOptions};
-use wgbert::model::BertClassifier;
-use wgbert::train::{logits_async, Encoded};
+use wgbert::infer::{logits_async, Encoded};
+use wgbert::model::{BertClassifier, Head};
 
 const DIR: &str = "tests/fixtures/tiny_bert/safetensors";
 
 fn tiny_model(g: &Arc<Gpu>) -> BertClassifier {
     let config = BertConfig::from_file(Path::new(DIR).join("config.json")).unwrap();
     let (ckpt, _) = load_safetensors(Path::new(DIR).join("model.safetensors")).unwrap();
-    BertClassifier::from_checkpoint(g, &config, &ckpt, 1, 0).unwrap()
+    BertClassifier::from_checkpoint(g, &config, &ckpt, Head::Train { num_labels: 1, seed: 0 }).unwrap()
 }
 
 /// `n` token sequences of random lengths 2..=max_len, as predict encodes texts.
