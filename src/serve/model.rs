@@ -11,7 +11,7 @@ use super::types::{ApiError, ErrorType, Sequence, TruncationDirection};
 use crate::gpu::Gpu;
 use crate::infer::{embed_encoded_async, logits_async, Classifier, Encoded, Encoder};
 use crate::model::{BertClassifier, Pooling};
-use crate::tokenizer::{Encoding, Tokenizer};
+use crate::tokenizer::{Encoding, Scratch, Tokenizer};
 
 pub enum Model {
     Embedding(Encoder),
@@ -100,11 +100,11 @@ impl Model {
         let max = self.max_input_length();
         let (len, encode): (usize, Box<dyn Fn(usize) -> Encoding>) = match seq {
             Sequence::Single(s) => {
-                let a = tok.encode(s);
+                let a = words(tok, s);
                 (a.len() + 2, Box::new(move |n| Encoding::single(&a, tok.special_ids(), n)))
             }
             Sequence::Pair(s, t) => {
-                let (a, b) = (tok.encode(s), tok.encode(t));
+                let (a, b) = (words(tok, s), words(tok, t));
                 (a.len() + b.len() + 3, Box::new(move |n| Encoding::pair(&a, &b, tok.special_ids(), n)))
             }
         };
@@ -139,4 +139,11 @@ impl Model {
             }
         })
     }
+}
+
+/// The word-piece ids of `text`, without [CLS] and [SEP].
+fn words(tok: &Tokenizer, text: &str) -> Vec<u32> {
+    let mut ids = Vec::new();
+    tok.encode_words_into(text, &mut Scratch::default(), &mut ids);
+    ids
 }

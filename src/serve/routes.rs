@@ -356,20 +356,20 @@ async fn tokenize(State(app): Shared, JsonBody(req): JsonBody<TokenizeRequest>) 
     let model = app.infer.model.clone();
     let tokens = tokio::task::spawn_blocking(move || {
         let tok = model.tokenizer();
-        let sp = tok.special_ids();
         texts
             .iter()
             .map(|t| {
                 let mut ids = tok.encode(t);
-                if req.add_special_tokens {
-                    ids.insert(0, sp.cls);
-                    ids.push(sp.sep);
+                if !req.add_special_tokens {
+                    ids = ids[1..ids.len() - 1].to_vec();
                 }
+                let last = ids.len() - 1;
                 ids.into_iter()
-                    .map(|id| SimpleToken {
+                    .enumerate()
+                    .map(|(i, id)| SimpleToken {
                         id,
                         text: tok.id_to_token(id).unwrap_or("[UNK]").to_string(),
-                        special: req.add_special_tokens && (id == sp.cls || id == sp.sep),
+                        special: req.add_special_tokens && (i == 0 || i == last),
                         start: None,
                         stop: None,
                     })
