@@ -76,7 +76,13 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         read_timeout: seconds("read-timeout", a.read_timeout)?,
         shutdown_timeout: seconds("shutdown-timeout", a.shutdown_timeout)?,
     };
-    let gpu = Gpu::new(&a.gpu.options())?;
+    let mut gpu_options = a.gpu.options();
+    // Tuning measures each new matmul shape, and every batch of a server has a new one
+    // (inputs × tokens): off unless asked for (--tune or WGBERT_TUNE).
+    if a.gpu.tune.is_none() && std::env::var_os("WGBERT_TUNE").is_none() {
+        gpu_options.tune = Some("off".into());
+    }
+    let gpu = Gpu::new(&gpu_options)?;
     eprintln!("adapter: {}", gpu.info().name);
     serve(gpu, opts, |addr| {
         println!("listening on http://{addr}");

@@ -204,6 +204,7 @@ impl Infer {
 
 fn gpu_loop(gpu: &Arc<Gpu>, model: &Model, queue: &Queue, limits: &Limits, metrics: &Metrics, healthy: &AtomicBool) {
     let width = model.width();
+    let mut largest_batch = 0;
     while let Some(batch) = queue.next_batch(limits, metrics) {
         let started = Instant::now();
         let longest = batch.iter().map(|e| e.tokens.ids.len()).max().unwrap_or(0);
@@ -219,8 +220,16 @@ fn gpu_loop(gpu: &Arc<Gpu>, model: &Model, queue: &Queue, limits: &Limits, metri
             replies.push(e.reply);
             tokens.push(e.tokens);
         }
+        gpu.reset_memory_peaks();
         let result = model.run(gpu, tokens);
         let inference = started.elapsed();
+        // The buffer pool keeps every size class it has seen, and batch shapes vary without
+        // end: past twice the largest batch's own need, cached buffers are released.
+        let mem = gpu.memory();
+        largest_batch = largest_batch.max(mem.peak_live);
+        if mem.cached > 2 * largest_batch {
+            gpu.trim_memory();
+        }
         metrics.inference_seconds.observe(inference.as_secs_f64());
         healthy.store(result.is_ok(), Ordering::Relaxed);
         match result {
