@@ -4,6 +4,7 @@ keep-alive connections on 127.0.0.1).
 
     tools/serve_load.py --model models/all-MiniLM-L6-v2 [--seconds 20] [--clients 1,8,64,256]
                         [--soak 100000] [--wgbert target/release/wgbert] [--server-args "..."]
+                        [--tokens 128] [--json]
 
 Starts its own server (port 0), then for each number of concurrent clients sends
 `POST /embed {"inputs": TEXT}` in a closed loop for a fixed time and prints sequences/s,
@@ -11,7 +12,10 @@ p50/p99 latency, 429s, errors, wrong answers (a vector off by more than 1e-5 fro
 server gave for that text at the start) and the server's resident memory. The first row (one
 client) is the one-request-at-a-time baseline; the ratio column is each row's throughput over
 it. `--soak N` then sends N more requests at 64 clients and prints the memory before and after.
-Every loop stops by itself: by time, or by count with a time cap.
+Every loop stops by itself: by time, or by count with a time cap. `--tokens N` sends texts of
+N word pieces ([CLS] and [SEP] included) instead of short sentences, to set the server beside
+`wgbert bench train`'s inference rate at that length (the GPU kit's serve stage); `--json`
+prints the figures as one JSON object on standard output (the table goes to standard error).
 """
 import argparse
 import asyncio
@@ -33,6 +37,16 @@ TEXTS = [
     "A quiet film about two brothers and a farm.",
     "Terrible.",
 ]
+
+
+# Words that are one word piece each in BERT's uncased vocabulary.
+WORDS = "the movie was very good and the plot was a bit thin but the acting made up for it".split()
+
+
+def texts_of(tokens):
+    """Eight texts of exactly `tokens` word pieces with [CLS] and [SEP], each a rotation."""
+    n = max(1, tokens - 2)
+    return [" ".join(WORDS[(i + k) % len(WORDS)] for k in range(n)) for i in range(8)]
 
 
 def rss_mib(pid):
@@ -70,7 +84,7 @@ async def client(host, port, reference, stage, stop_at, budget):
     while time.monotonic() < stop_at and (budget is None or budget[0] > 0):
         if budget is not None:
             budget[0] -= 1
-        text = TEXTS[i % len(TEXTS)]
+        text = list(reference)[i % len(reference)]
         i += 1
         t0 = time.monotonic()
         try:
@@ -115,25 +129,32 @@ def pct(xs, p):
 async def main_async(a, pid, host, port):
     reader, writer = await asyncio.open_connection(host, port)
     reference = {}
-    for t in TEXTS:
+    for t in (texts_of(a.tokens) if a.tokens else TEXTS):
         status, body = await post(reader, writer, host, "/embed", {"inputs": t})
         assert status == 200, body
         reference[t] = json.loads(body)[0]
     writer.close()
-    print(f"{'clients':>7} {'seq/s':>8} {'x base':>7} {'p50 ms':>8} {'p99 ms':>8} {'429s':>6} {'errors':>6} {'wrong':>6} {'RSS MiB':>8}")
+    out = sys.stderr if a.json else sys.stdout
+    rows = []
+    print(f"{'clients':>7} {'seq/s':>8} {'x base':>7} {'p50 ms':>8} {'p99 ms':>8} {'429s':>6} {'errors':>6} {'wrong':>6} {'RSS MiB':>8}", file=out)
     base = None
     for c in [int(x) for x in a.clients.split(",")]:
         stage, took = await run_stage(host, port, reference, c, a.seconds)
         rate = stage.ok / took
         base = base or rate
         print(f"{c:>7} {rate:>8.1f} {rate / base:>7.2f} {pct(stage.latencies, 0.5) * 1e3:>8.0f} {pct(stage.latencies, 0.99) * 1e3:>8.0f} "
-              f"{stage.overloaded:>6} {stage.errors:>6} {stage.wrong:>6} {rss_mib(pid):>8.0f}", flush=True)
+              f"{stage.overloaded:>6} {stage.errors:>6} {stage.wrong:>6} {rss_mib(pid):>8.0f}", file=out, flush=True)
+        rows.append({"clients": c, "seq_per_s": rate, "p50_s": pct(stage.latencies, 0.5), "p99_s": pct(stage.latencies, 0.99),
+                     "overloaded": stage.overloaded, "errors": stage.errors, "wrong": stage.wrong, "rss_mib": rss_mib(pid)})
     if a.soak:
         before = rss_mib(pid)
         stage, took = await run_stage(host, port, reference, 64, a.soak_seconds, a.soak)
         n = stage.ok + stage.overloaded + stage.errors
         print(f"soak: {n} requests in {took:.0f} s ({stage.ok / took:.0f} seq/s), {stage.overloaded} 429s, {stage.errors} errors, "
-              f"{stage.wrong} wrong; server RSS {before:.0f} -> {rss_mib(pid):.0f} MiB", flush=True)
+              f"{stage.wrong} wrong; server RSS {before:.0f} -> {rss_mib(pid):.0f} MiB", file=out, flush=True)
+    if a.json:
+        print(json.dumps({"tokens": a.tokens or None, "seconds": a.seconds, "stages": rows}))
+    return rows
 
 
 def main():
@@ -145,7 +166,10 @@ def main():
     p.add_argument("--soak", type=int, default=0, help="requests to send at 64 clients after the stages")
     p.add_argument("--soak-seconds", type=float, default=1800, help="time cap of the soak")
     p.add_argument("--server-args", default="", help="more `wgbert serve` options")
+    p.add_argument("--tokens", type=int, default=0, help="send texts of this many word pieces")
+    p.add_argument("--json", action="store_true", help="the figures as JSON on standard output")
     a = p.parse_args()
+    bad = 0
     proc = subprocess.Popen([a.wgbert, "serve", "--model", a.model, "--port", "0", *a.server_args.split()],
                             stdout=subprocess.PIPE, text=True)
     try:
@@ -153,7 +177,8 @@ def main():
         if not line.startswith("listening on http://"):
             sys.exit("the server did not start")
         host, port = line.split("//")[1].strip().rsplit(":", 1)
-        asyncio.run(main_async(a, proc.pid, host, int(port)))
+        rows = asyncio.run(main_async(a, proc.pid, host, int(port)))
+        bad = sum(r["wrong"] + r["errors"] for r in rows)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -161,7 +186,9 @@ def main():
         except subprocess.TimeoutExpired:
             proc.kill()
             code = "killed after 60 s"
-        print(f"server exit status after SIGTERM: {code}")
+        print(f"server exit status after SIGTERM: {code}", file=sys.stderr if a.json else sys.stdout)
+    if code != 0 or bad:
+        sys.exit(f"serve_load: server exit status {code}, {bad} wrong answers or errors")
 
 
 if __name__ == "__main__":
