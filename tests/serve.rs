@@ -367,8 +367,12 @@ fn the_api_key_is_required_where_given() {
     let r = request(a, "POST", "/embed", &[("Authorization", "Bearer s3cret")], body.as_bytes());
     assert_eq!(r.status, 200);
     assert!(max_diff(&floats(&r.json()), &expected_embeddings(&model, &GOOD, 16)) <= 1e-6);
-    // Health checks and metrics stay open, as TEI's.
+    // Health checks and metrics stay open, as TEI's; POST / is guarded like /embed.
     assert_eq!(request(a, "GET", "/health", &[], b"").status, 200);
+    assert_eq!(request(a, "GET", "/", &[], b"").status, 200);
+    assert_eq!(request(a, "GET", "/metrics", &[], b"").status, 200);
+    request(a, "POST", "/", &[], body.as_bytes()).assert_error(401, "Unauthorized");
+    assert_eq!(request(a, "POST", "/", &[("Authorization", "Bearer s3cret")], body.as_bytes()).status, 200);
 }
 
 #[test]
@@ -482,4 +486,54 @@ fn sigterm_finishes_in_flight_requests_and_exits_0() {
     };
     assert!(status.success(), "{status:?}");
     assert!(TcpStream::connect(a).is_err(), "still accepting after the stop");
+}
+
+#[test]
+fn a_pair_model_reranks_and_predicts_pairs() {
+    // three_labels as a pair model: its config says so (`wgbert_text_pairs`).
+    let dir = scratch("pairs");
+    let src = Path::new("tests/fixtures/hf_classifier/three_labels");
+    for f in ["model.safetensors", "vocab.txt"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    let mut config: Value = serde_json::from_slice(&std::fs::read(src.join("config.json")).unwrap()).unwrap();
+    config["wgbert_text_pairs"] = json!(true);
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let server = Server::start(&dir, &[]);
+    let a = server.addr;
+
+    let query = "the movie";
+    let texts = ["was great", "awful", "meh and long", "fine"];
+    let gpu = common::gpu();
+    let c = Classifier::load(&gpu, &dir).unwrap();
+    let pairs: Vec<(String, String)> = texts.iter().map(|t| (query.to_string(), t.to_string())).collect();
+    let enc = Inputs::Pairs(&pairs).encode(&c.tokenizer, c.model.config.max_position_embeddings);
+    let z = logits(&gpu, &c.model, &enc, c.tokenizer.pad_id(), 32, |_| {}).unwrap();
+    let probs = probabilities(&z, c.model.num_labels);
+    // A pair's rerank score is its last class's probability.
+    let last = |i: usize| *probs[i].last().unwrap();
+
+    let r = post(a, "/rerank", &json!({ "query": query, "texts": texts, "return_text": true }));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let ranks = r.json();
+    let ranks = ranks.as_array().unwrap();
+    assert_eq!(ranks.len(), texts.len());
+    for w in ranks.windows(2) {
+        assert!(w[0]["score"].as_f64() >= w[1]["score"].as_f64(), "not sorted: {ranks:?}");
+    }
+    for rank in ranks {
+        let i = rank["index"].as_u64().unwrap() as usize;
+        assert_eq!(rank["text"], texts[i]);
+        let d = (rank["score"].as_f64().unwrap() as f32 - last(i)).abs();
+        assert!(d <= 1e-6, "text {i}: rerank score off by {d}");
+    }
+    // POST / reranks for a pair model; /predict takes [a, b] pairs and refuses single texts.
+    assert_eq!(post(a, "/", &json!({ "query": query, "texts": texts })).json().as_array().unwrap().len(), 4);
+    let p = post(a, "/predict", &json!({ "inputs": [query, texts[1]] })).json();
+    let top = p[0]["score"].as_f64().unwrap() as f32;
+    assert!((top - probs[1].iter().cloned().fold(0.0, f32::max)).abs() <= 1e-6, "{p}");
+    post(a, "/predict", &json!({ "inputs": "a" })).assert_error(422, "Validation");
+    post(a, "/rerank", &json!({ "query": query, "texts": [] })).assert_error(400, "Empty");
+    let info = request(a, "GET", "/info", &[], b"").json();
+    assert!(info["model_type"]["reranker"]["id2label"].is_object(), "{info}");
 }

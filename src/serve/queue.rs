@@ -248,3 +248,61 @@ fn gpu_loop(gpu: &Arc<Gpu>, model: &Model, queue: &Queue, limits: &Limits, metri
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Queues inputs of these lengths; returns the reply receivers (dropping one is a client gone).
+    fn queue_of(lengths: &[usize]) -> (Queue, Vec<oneshot::Receiver<Result<Row, String>>>) {
+        let q = Queue::default();
+        let mut answers = Vec::new();
+        for &n in lengths {
+            let (reply, answer) = oneshot::channel();
+            let tokens = Tokens { ids: vec![0; n], type_ids: vec![0; n] };
+            q.lock().entries.push_back(Entry { tokens, reply, queued_at: Instant::now() });
+            answers.push(answer);
+        }
+        (q, answers)
+    }
+
+    fn lengths(batch: &[Entry]) -> Vec<usize> {
+        batch.iter().map(|e| e.tokens.ids.len()).collect()
+    }
+
+    #[test]
+    fn a_batch_fills_to_the_padded_token_budget_in_arrival_order() {
+        let metrics = Metrics::default();
+        let limits = Limits { max_batch_tokens: 40, max_batch_requests: 100 };
+        let (q, _answers) = queue_of(&[5, 10, 8, 12, 3, 30, 2]);
+        // 5, 10, 8: padded 10 x 3 = 30; adding 12 would make 12 x 4 = 48 > 40.
+        assert_eq!(lengths(&q.next_batch(&limits, &metrics).unwrap()), [5, 10, 8]);
+        // 12, 3: 12 x 2 = 24; adding 30 would make 60.
+        assert_eq!(lengths(&q.next_batch(&limits, &metrics).unwrap()), [12, 3]);
+        assert_eq!(lengths(&q.next_batch(&limits, &metrics).unwrap()), [30]);
+        assert_eq!(metrics.queue_size.load(Ordering::Relaxed), 1);
+        assert_eq!(lengths(&q.next_batch(&limits, &metrics).unwrap()), [2]);
+        q.lock().closed = true;
+        assert!(q.next_batch(&limits, &metrics).is_none());
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_max_batch_requests_and_skips_clients_gone() {
+        let metrics = Metrics::default();
+        let limits = Limits { max_batch_tokens: 1000, max_batch_requests: 2 };
+        let (q, mut answers) = queue_of(&[1, 2, 3, 4, 5]);
+        drop(answers.remove(1)); // the client of the input of length 2 has gone
+        assert_eq!(lengths(&q.next_batch(&limits, &metrics).unwrap()), [1, 3]);
+        assert_eq!(lengths(&q.next_batch(&limits, &metrics).unwrap()), [4, 5]);
+        assert_eq!(metrics.dropped.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn an_input_longer_than_the_budget_still_goes_alone() {
+        let metrics = Metrics::default();
+        let limits = Limits { max_batch_tokens: 10, max_batch_requests: 8 };
+        let (q, _answers) = queue_of(&[50, 1]);
+        assert_eq!(lengths(&q.next_batch(&limits, &metrics).unwrap()), [50]);
+        assert_eq!(lengths(&q.next_batch(&limits, &metrics).unwrap()), [1]);
+    }
+}
