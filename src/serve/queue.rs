@@ -116,7 +116,18 @@ impl Infer {
             let (model, queue, metrics, healthy) = (model.clone(), queue.clone(), metrics.clone(), healthy.clone());
             std::thread::Builder::new()
                 .name("gpu".into())
-                .spawn(move || gpu_loop(&gpu, &model, &queue, &limits, &metrics, &healthy))
+                .spawn(move || {
+                    let run = || gpu_loop(&gpu, &model, &queue, &limits, &metrics, &healthy);
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).is_err() {
+                        eprintln!("error: the GPU thread panicked; answering 503 from now on");
+                    }
+                    // Stopped or failed: nothing more is taken, and inputs still waiting are
+                    // answered (their channels close) instead of waiting for ever.
+                    healthy.store(false, Ordering::Relaxed);
+                    let mut state = queue.lock();
+                    state.closed = true;
+                    state.entries.clear();
+                })
                 .expect("spawning the GPU thread")
         };
         Infer {
@@ -162,7 +173,10 @@ impl Infer {
         {
             let mut state = self.queue.lock();
             if state.closed {
-                return Err(ApiError::new(ErrorType::Unhealthy, "the server is shutting down"));
+                return Err(ApiError::new(
+                    ErrorType::Unhealthy,
+                    "inference has stopped (the server is stopping, or its GPU thread failed)",
+                ));
             }
             let now = Instant::now();
             for t in tokens {
