@@ -21,6 +21,9 @@ pub mod ops;
 pub mod optim;
 pub mod reference;
 pub mod selftest;
+// `wgbert serve` (TEI's HTTP API on tokio/axum): native only, the browser build does not grow.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod serve;
 pub mod tokenizer;
 pub mod train;
 // The browser's entry points (wasm-bindgen exports that src/web/wgbert.js wraps).

@@ -8,6 +8,7 @@ mod export;
 mod info;
 mod predict;
 mod selftest;
+mod serve;
 mod shaders;
 mod tokenize;
 mod train;
@@ -68,6 +69,9 @@ enum Command {
     Tokenize(tokenize::TokenizeArgs),
     /// Embed standard input, one text per line, to one JSON array per line.
     Embed(embed::EmbedArgs),
+    /// Serve a model over HTTP with text-embeddings-inference's API (/embed, /predict,
+    /// /rerank, /v1/embeddings, ...).
+    Serve(serve::ServeArgs),
     /// Check every kernel and variant on this adapter against the CPU reference.
     Selftest(selftest::SelftestArgs),
     /// Write every WGSL module as compiled, and a manifest of entry points and specializations.
@@ -126,6 +130,7 @@ pub fn run() -> i32 {
         Command::Bench(a) => bench::run(a),
         Command::Tokenize(a) => tokenize::run(a),
         Command::Embed(a) => embed::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::Selftest(a) => selftest::run(a),
         Command::Shaders(a) => shaders::run(a),
     };

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{batched_rows, Inputs};
+use super::{batched_rows, Encoded, Inputs};
 use crate::gpu::{Gpu, GpuError};
 use crate::model::{BertClassifier, Dropouts, Pooling, Rows};
 use crate::tokenizer::Tokenizer;
@@ -34,21 +34,34 @@ pub async fn embed_async(
     batch: usize,
 ) -> Result<Vec<Vec<f32>>, GpuError> {
     let enc = inputs.encode(tok, max_len);
-    let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
+    let flat = embed_encoded_async(gpu, model, &enc, tok.pad_id(), pool, batch).await?;
     let c = model.config.hidden_size;
+    Ok(flat.chunks(c).map(|r| r.to_vec()).collect())
+}
+
+/// The pooled embeddings (N·C) of examples already encoded, in their order: the step `embed`
+/// and the server's batches share.
+pub async fn embed_encoded_async(
+    gpu: &Arc<Gpu>,
+    model: &BertClassifier,
+    enc: &Encoded,
+    pad_id: u32,
+    pool: Pooling,
+    batch: usize,
+) -> Result<Vec<f32>, GpuError> {
+    let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
     // Pooled on the GPU: only (B, C) comes back.
-    let flat = batched_rows(
+    batched_rows(
         gpu,
         model,
-        &enc,
-        tok.pad_id(),
+        enc,
+        pad_id,
         batch,
-        c,
+        model.config.hidden_size,
         |_| {},
         |tape, b| model.summarize(tape, &b.tokens, &b.mask, none, Rows::Cls, pool),
     )
-    .await?;
-    Ok(flat.chunks(c).map(|r| r.to_vec()).collect())
+    .await
 }
 
 /// Scales each vector to unit length (sentence-transformers' `Normalize`, TEI's `normalize`);

@@ -56,7 +56,7 @@ fi
 
 rm -rf "$kit"
 mkdir -p "$kit/model" "$kit/data" "$kit/debs"
-cp "$here/run.sh" "$here/summarize.py" "$here/planes.py" tools/bench_torch_step.py "$kit/"
+cp "$here/run.sh" "$here/summarize.py" "$here/planes.py" tools/bench_torch_step.py tools/serve_load.py "$kit/"
 gzip -9 -n -c target/release/wgbert >"$kit/wgbert.gz"
 for p in $pkgs; do cp "$debs_cache/${p}"_*_amd64.deb "$kit/debs/"; done
 

@@ -7,7 +7,8 @@
 # Stages, by importance, each under `timeout`, each appending to $OUT/summary.md and
 # $OUT/results.json as it ends (summarize.py), so that a run cut short returns what it had:
 #   1 wgbert info   2 wgbert selftest --json   3 wgbert bench kernels --large --json
-#   4 wgbert bench train --json, f32 and --precision mixed; PyTorch's same step (--device cuda)
+#   4 wgbert bench train --json, f32 and --precision mixed; PyTorch's same step (--device cuda);
+#     4d wgbert serve under 64 clients (serve_load.py), beside 4's batch-32 inference rate
 #   5 the recipe on IMDB (20,000 / 5,000 / 25,000, batch 32, 128 tokens, AdamW 3e-5): as many
 #     epochs as the time left allows (sized from stage 4's step), then wgbert eval on the test set
 # $OUT gets eight files: summary.md results.json log.txt info.txt selftest.json kernels.json
@@ -47,7 +48,7 @@ say() { echo "run.sh: $*" | tee -a "$log" >&2; }
 
 # ---- the kit's files, present before anything runs ----
 missing=""
-for f in wgbert.gz summarize.py planes.py bench_torch_step.py kit.json \
+for f in wgbert.gz summarize.py planes.py bench_torch_step.py serve_load.py kit.json \
   model/config.json model/vocab.txt model/model.safetensors.planes.gz \
   data/imdb_train.jsonl.xz data/imdb_test.jsonl.xz; do
   [ -s "$f" ] || missing="$missing $f"
@@ -182,6 +183,11 @@ else
   : >"$work/bench_torch.json"
 fi
 record bench_torch
+
+# ---- 4d: the server under 64 clients, beside stage 4's batch-32 inference rate ----
+if [ "$mode" = gpu ]; then serve_args=(--clients 1,64 --seconds 20 --tokens 128); else serve_args=(--clients 1,4 --seconds 3 --tokens 16); fi
+stage serve "$work/serve.json" "$(box 90)" python3 serve_load.py --json --wgbert "$wg" --model "$work/model" "${serve_args[@]}"
+record serve
 
 # ---- 5: the recipe, sized to the time left ----
 read -r epochs limit_train train_box limit_test < <(python3 summarize.py plan "$mode" "$work" "$(left)" 2>>"$log")

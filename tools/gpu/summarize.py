@@ -196,6 +196,36 @@ def recipe(work):
     return fig, text
 
 
+def serve(work):
+    """The server's throughput under 64 clients (or the rehearsal's few) beside the engine's own
+    batch inference rate at the same length (stage 4a's)."""
+    d = f32 = None
+    try:
+        d = json.loads(open(f"{work}/serve.json").read().strip().splitlines()[-1])
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        f32 = json.loads(open(f"{work}/bench_f32.json").read())
+    except (OSError, ValueError):
+        pass
+    if not d:
+        return {}, ""
+    rows = d["stages"]
+    engine = f32 and f32.get("inference_seq_per_s")
+    top = rows[-1]
+    fig = {"tokens": d.get("tokens"), "stages": rows, "engine_seq_per_s": engine,
+           "server_over_engine": top["seq_per_s"] / engine if engine else None}
+    head = ["clients", "seq/s", "p50 ms", "p99 ms", "429s", "errors", "wrong", "server RSS MiB"]
+    body = [[r["clients"], fmt(r["seq_per_s"], "{:.1f}"), fmt(r["p50_s"] * 1e3, "{:.0f}"), fmt(r["p99_s"] * 1e3, "{:.0f}"),
+             r["overloaded"], r["errors"], r["wrong"], fmt(r["rss_mib"], "{:.0f}")] for r in rows]
+    text = f"`POST /embed` of one {d.get('tokens')}-token text per request, {d.get('seconds')} s per row.\n\n" + table(head, body)
+    if engine:
+        text += (f"\n\nThe engine's own inference (stage 4a, batch {f32.get('batch')} x {f32.get('seq')}): "
+                 f"{engine:.1f} seq/s; the server at {top['clients']} clients: {top['seq_per_s']:.1f} seq/s, "
+                 f"{100 * fig['server_over_engine']:.0f}% of it (goal: 80% on a GPU).")
+    return fig, text
+
+
 STAGES = {
     "info": ("1. `wgbert info`", info),
     "selftest": ("2. `wgbert selftest`", selftest),
@@ -203,6 +233,7 @@ STAGES = {
     "bench_f32": ("4a. `wgbert bench train` (f32)", None),
     "bench_mixed": ("4b. `wgbert bench train --precision mixed`", None),
     "bench_torch": ("4c. PyTorch, the same step (`bench_torch_step.py`)", None),
+    "serve": ("4d. `wgbert serve` under load, beside the engine's batch inference (`serve_load.py`)", serve),
     "recipe": ("5. The recipe: `wgbert train` on IMDB, then `wgbert eval`", recipe),
 }
 
