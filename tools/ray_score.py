@@ -36,8 +36,9 @@ def main() -> int:
     p.add_argument("--format", choices=["parquet", "jsonl"], default="parquet")
     p.add_argument("--text-column", default="text")
     p.add_argument("--text-pair-column", default=None)
+    p.add_argument("--prefix", default="", help="before each added column's name (pred_ gives pred_label), for data that has a label column")
     p.add_argument("--batch-size", type=int, default=256, help="rows per Ray batch (the model batches 32 at a time within it)")
-    p.add_argument("--concurrency", type=int, default=None, help="actors (default: one per GPU, or 2 without GPUs)")
+    p.add_argument("--concurrency", type=int, default=None, help="actors (default: one per GPU; without GPUs, one per CPU less one)")
     p.add_argument("--gpus-per-actor", type=float, default=None, help="default: 1 when the cluster has GPUs, else 0")
     p.add_argument("--cpus-per-actor", type=float, default=1)
     p.add_argument("--max-len", type=int, default=128)
@@ -49,14 +50,17 @@ def main() -> int:
 
     ray.init(address=a.address)
     gpus = ray.cluster_resources().get("GPU", 0)
+    cpus = ray.cluster_resources().get("CPU", 1)
     per_actor = a.gpus_per_actor if a.gpus_per_actor is not None else (1 if gpus else 0)
-    concurrency = a.concurrency or (int(gpus // per_actor) if per_actor else 2)
+    # Without GPUs, one CPU is left to the tasks that read and write the files: actors holding
+    # every CPU would wait for rows that no task can read (the run would hang).
+    concurrency = a.concurrency or (int(gpus // per_actor) if per_actor else max(1, int(cpus // a.cpus_per_actor) - 1))
     ds = read(ray, a.data)
     t0 = time.monotonic()
     scored = ds.map_batches(
         wgbert.ray.Scorer,
         fn_constructor_args=(str(Path(a.model).resolve()),),
-        fn_constructor_kwargs={"text_column": a.text_column, "pair_column": a.text_pair_column, "max_len": a.max_len},
+        fn_constructor_kwargs={"text_column": a.text_column, "pair_column": a.text_pair_column, "max_len": a.max_len, "prefix": a.prefix},
         batch_size=a.batch_size,
         concurrency=concurrency,
         num_gpus=per_actor,

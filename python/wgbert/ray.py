@@ -54,6 +54,13 @@ def _texts(cols: Mapping[str, Any], text_column: str, pair_column: str | None) -
 
 
 def _out(cols: Mapping[str, Any], was_frame: bool, added: dict[str, Any]) -> Any:
+    taken = [k for k in added if k in cols]
+    if taken:
+        # Never write over the data's own columns (a gold "label", say) without a word.
+        raise ValueError(
+            f"the batch already has column(s) {', '.join(map(repr, taken))}: give prefix= (or column=) "
+            "so that the new columns get other names"
+        )
     out = dict(cols)
     out.update(added)
     if was_frame:
@@ -68,8 +75,10 @@ class Scorer:
     (numpy or pandas batches), as ``wgbert predict --data`` scores rows.
 
     ``model_dir``: a run folder or a classifier's model folder, readable on every node.
-    ``text_column`` / ``pair_column``: the batch's text (and sentence-pair) columns. ``backend`` /
-    ``adapter``: as :class:`wgbert.Classifier`; ``adapter`` defaults to the GPU Ray assigned.
+    ``text_column`` / ``pair_column``: the batch's text (and sentence-pair) columns. ``prefix``:
+    put before each added column's name ("pred_" gives ``pred_label``); a name the batch already
+    has is an error, never overwritten. ``backend`` / ``adapter``: as :class:`wgbert.Classifier`;
+    ``adapter`` defaults to the GPU Ray assigned.
     """
 
     def __init__(
@@ -79,10 +88,11 @@ class Scorer:
         pair_column: str | None = None,
         max_len: int = 128,
         batch_size: int = 32,
+        prefix: str = "",
         backend: str | None = None,
         adapter: int | str | None = None,
     ) -> None:
-        self.text_column, self.pair_column = text_column, pair_column
+        self.text_column, self.pair_column, self.prefix = text_column, pair_column, prefix
         self.model = wgbert.Classifier(
             model_dir, max_len=max_len, batch_size=batch_size, backend=backend,
             adapter=adapter if adapter is not None else assigned_adapter(),
@@ -91,9 +101,9 @@ class Scorer:
     def __call__(self, batch: Any) -> Any:
         cols, was_frame = _columns(batch)
         p = self.model.predict(_texts(cols, self.text_column, self.pair_column))
-        added: dict[str, Any] = {"label": p.labels, "score": p.scores}
+        added: dict[str, Any] = {f"{self.prefix}label": p.labels, f"{self.prefix}score": p.scores}
         for k, name in enumerate(self.model.labels):
-            added[f"p_{name}"] = p.probabilities[:, k]
+            added[f"{self.prefix}p_{name}"] = p.probabilities[:, k]
         return _out(cols, was_frame, added)
 
 
