@@ -4,6 +4,7 @@ probabilities to 1e-6), on transformers' own two-label classifier."""
 import json
 
 import numpy as np
+import pytest
 
 import wgbert
 from conftest import jsonl, REVIEWS, TWO_LABELS, run_cli
@@ -38,6 +39,12 @@ def test_expected_fixture():
     want = np.exp(z - z.max(1, keepdims=True))
     want /= want.sum(1, keepdims=True)
     assert np.abs(p.probabilities - want).max() <= 1e-5
+
+
+def test_max_len_clamped_with_a_warning():
+    with pytest.warns(UserWarning, match="truncated to 40 tokens"):
+        c = wgbert.Classifier(TWO_LABELS, max_len=128)
+    assert c.max_len == 40
 
 
 def test_empty_and_order():

@@ -74,3 +74,32 @@ def test_default_bar_writes_to_stderr(tiny_model, tmp_path, capfd):
     wgbert.train(data=data, out=tmp_path / "run", model=tiny_model, epochs=1, batch_size=4, max_len=16)
     err = capfd.readouterr().err
     assert "epoch 1/1 -" in err and "loss:" in err
+
+
+def test_sigint_from_outside(tiny_model, tmp_path):
+    """A real Ctrl-C (SIGINT to the process) while the engine trains without a callback: the
+    step ends, a checkpoint is saved, KeyboardInterrupt reaches the script."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    data = tiny_data(tmp_path / "train.jsonl", 40)
+    run = tmp_path / "run"
+    script = (
+        "import wgbert\n"
+        f"wgbert.train(data={str(data)!r}, out={str(run)!r}, model={str(tiny_model)!r}, epochs=200,"
+        " batch_size=4, max_len=16, checkpoint_every=1, progress=False)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    t0 = time.monotonic()
+    while not (run / "checkpoints" / "latest").is_file():
+        assert child.poll() is None, child.stderr.read()
+        assert time.monotonic() - t0 < 120, "no checkpoint after 120 s"
+        time.sleep(0.1)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=120)
+    assert child.returncode != 0 and "KeyboardInterrupt: saved at step" in err, err
+    step = int(err.split("saved at step ")[1].split(";")[0])
+    assert (run / "checkpoints" / "latest").read_text().strip() == f"step-{step}"
+    assert os.path.isdir(run / "checkpoints" / f"step-{step}")
