@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::GpuArgs;
 use crate::gpu::Gpu;
-use crate::infer::{embed, normalize, Encoder, Inputs};
+use crate::infer::{embed, embed_max_len, normalize, Encoder, Inputs};
 use crate::model::Pooling;
 
 #[derive(Args)]
@@ -43,14 +43,7 @@ pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
     let gpu = Gpu::new(&a.gpu.options())?;
     let e = Encoder::load(&gpu, &a.model)?;
     super::print_notices(&e.tokenizer);
-    let config = &e.model.config;
-    let max_len = a.max_len.unwrap_or(128.min(config.max_position_embeddings));
-    if max_len > config.max_position_embeddings || max_len < 2 {
-        anyhow::bail!(
-            "--max-len {max_len} must be between 2 and the model's max_position_embeddings ({})",
-            config.max_position_embeddings
-        );
-    }
+    let max_len = embed_max_len(&e.model.config, a.max_len)?;
     let pool = a.pool.unwrap_or(e.pooling);
     e.check_pooling(pool)?;
     let lines = super::stdin_lines()?;

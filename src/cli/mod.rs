@@ -41,13 +41,7 @@ pub struct GpuArgs {
 
 impl GpuArgs {
     fn options(&self) -> GpuOptions {
-        let env = GpuOptions::from_env();
-        GpuOptions {
-            backend: self.backend.clone().or(env.backend),
-            adapter: self.adapter.clone().or(env.adapter),
-            tune: self.tune.clone().or(env.tune).or(Some("auto".into())),
-            tune_cache: None,
-        }
+        GpuOptions::given(self.backend.clone(), self.adapter.clone(), self.tune.clone())
     }
 }
 

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::GpuArgs;
 use crate::gpu::Gpu;
-use crate::train::job::{run_job, TrainJob};
+use crate::train::job::{check_new_run_dir, run_job, TrainJob};
 use crate::train::{Event, Outcome, Precision};
 
 /// Every option but --resume: a run's settings. Absent ones take `TrainJob::new`'s and
@@ -138,17 +138,10 @@ fn job_of(a: &TrainArgs) -> anyhow::Result<(TrainJob, PathBuf)> {
                 given.join(", ")
             );
         }
-        let path = run.join("run.json");
-        let bytes =
-            std::fs::read(&path).with_context(|| format!("{}: not a run folder (no run.json)", run.display()))?;
-        let job: TrainJob =
-            serde_json::from_slice(&bytes).with_context(|| format!("{}: not a run description", path.display()))?;
-        return Ok((job, run.clone()));
+        return Ok((TrainJob::of_run(run)?, run.clone()));
     }
     let (Some(data), Some(out)) = (&a.data, &a.out) else { bail!("give --data and --out (or --resume RUN)") };
-    if out.join("checkpoints").join("latest").is_file() {
-        bail!("{} already holds a run; continue it with --resume {0}, or choose another --out", out.display());
-    }
+    check_new_run_dir(out)?;
     let mut job = TrainJob::new(a.model.clone().unwrap_or_else(|| "models/all-MiniLM-L6-v2".into()), data.clone());
     job.test_data = a.test_data.clone();
     fn set<T: Clone>(slot: &mut T, given: &Option<T>) {

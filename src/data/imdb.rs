@@ -25,7 +25,10 @@ pub fn read_split(path: &Path, split: &str) -> Result<Split> {
 
 fn read_split_inner(path: &Path, split: &str) -> Result<Split> {
     if !path.exists() {
-        bail!("{}: no such file or folder", path.display());
+        // An io::Error of kind NotFound, so that callers can tell a missing path by its type.
+        let missing =
+            std::io::Error::new(std::io::ErrorKind::NotFound, format!("{}: no such file or folder", path.display()));
+        return Err(missing.into());
     }
     // Class name → (file path, bytes), ordered by class then file name.
     let mut files: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();

@@ -28,6 +28,21 @@ impl GpuOptions {
     }
 }
 
+impl GpuOptions {
+    /// What a front end (the CLI's flags, the Python package's arguments) asks for, with
+    /// `WGBERT_BACKEND` / `WGBERT_ADAPTER` / `WGBERT_TUNE` filling what it leaves out, and
+    /// kernel tuning `auto` when neither says.
+    pub fn given(backend: Option<String>, adapter: Option<String>, tune: Option<String>) -> Self {
+        let env = GpuOptions::from_env();
+        GpuOptions {
+            backend: backend.or(env.backend),
+            adapter: adapter.or(env.adapter),
+            tune: tune.or(env.tune).or(Some("auto".into())),
+            tune_cache: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct AdapterSummary {
     pub index: usize,
@@ -35,6 +50,9 @@ pub struct AdapterSummary {
     pub backend: String,
     pub device_type: wgpu::DeviceType,
     pub driver: String,
+    /// The PCI bus id ("0000:41:00.0") where the backend gives one (Vulkan, DX12), else empty:
+    /// what maps a scheduler's GPU (Ray, CUDA_VISIBLE_DEVICES) onto an adapter.
+    pub pci_bus_id: String,
 }
 
 fn parse_backends(name: Option<&str>) -> Result<wgpu::Backends> {
@@ -68,6 +86,7 @@ pub(super) fn summarize(index: usize, info: &wgpu::AdapterInfo) -> AdapterSummar
         backend: format!("{:?}", info.backend).to_lowercase(),
         device_type: info.device_type,
         driver,
+        pci_bus_id: info.device_pci_bus_id.clone(),
     }
 }
 

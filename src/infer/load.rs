@@ -63,9 +63,10 @@ impl Classifier {
         let (config, ckpt, _) = crate::checkpoint::load_model_dir(&dir)?;
         let config_json = std::fs::read(dir.join("config.json")).unwrap_or_default();
         let (model, classes) =
-            classifier_of(gpu, &config, &ckpt, &config_json).map_err(|e| anyhow!("{}: {e:#}", dir.display()))?;
+            classifier_of(gpu, &config, &ckpt, &config_json).with_context(|| dir.display().to_string())?;
         drop(ckpt);
-        let tokenizer = Tokenizer::from_dir(&dir).map_err(|e| anyhow!("{}: {e}", dir.display()))?;
+        // As context, so that the error keeps its type (a missing vocab.txt is a missing file).
+        let tokenizer = Tokenizer::from_dir(&dir).with_context(|| dir.display().to_string())?;
         Ok(Classifier { model, classes, tokenizer, dir })
     }
 
@@ -170,10 +171,11 @@ impl Encoder {
         let dir = model_dir(path);
         let (config, ckpt, _) = crate::checkpoint::load_model_dir(&dir)?;
         let model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, Head::Encoder)
-            .map_err(|e| anyhow!("{}: {e:#}", dir.display()))?;
+            .with_context(|| dir.display().to_string())?;
         drop(ckpt);
         let (pooling, normalize) = declared_pooling(&dir)?;
-        let tokenizer = Tokenizer::from_dir(&dir).map_err(|e| anyhow!("{}: {e}", dir.display()))?;
+        // As context, so that the error keeps its type (a missing vocab.txt is a missing file).
+        let tokenizer = Tokenizer::from_dir(&dir).with_context(|| dir.display().to_string())?;
         Ok(Encoder { model, tokenizer, pooling, normalize, dir })
     }
 
@@ -257,6 +259,17 @@ pub fn check_pair_column(model: &BertClassifier, column: Option<&str>) -> Result
         (false, Some(c)) => bail!("this model reads single texts, not pairs: leave out --text-pair-column {c}"),
         _ => Ok(()),
     }
+}
+
+/// The sequence length `embed` runs at: `asked`, else 128 or the model's
+/// max_position_embeddings where that is smaller; an error when `asked` is outside 2 to that.
+pub fn embed_max_len(config: &BertConfig, asked: Option<usize>) -> Result<usize> {
+    let most = config.max_position_embeddings;
+    let max_len = asked.unwrap_or(128.min(most));
+    if max_len > most || max_len < 2 {
+        bail!("--max-len {max_len} must be between 2 and the model's max_position_embeddings ({most})");
+    }
+    Ok(max_len)
 }
 
 /// The sequence length to run at when `asked` for: at most the model's

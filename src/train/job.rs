@@ -49,6 +49,14 @@ impl TrainJob {
         }
     }
 
+    /// The job of the run in `run_dir` (its run.json), to resume with the settings it began with.
+    pub fn of_run(run_dir: &Path) -> Result<TrainJob> {
+        let path = run_dir.join("run.json");
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("{}: not a run folder (no run.json)", run_dir.display()))?;
+        serde_json::from_slice(&bytes).with_context(|| format!("{}: not a run description", path.display()))
+    }
+
     fn columns(&self) -> Columns {
         Columns {
             text: self.text_column.clone(),
@@ -131,6 +139,14 @@ fn is_table(p: &Path) -> bool {
 pub struct JobResult {
     pub outcome: Outcome,
     pub test: Option<EvalReport>,
+}
+
+/// Refuses to begin a new run in a folder that already holds one: it is resumed, or left alone.
+pub fn check_new_run_dir(out: &Path) -> Result<()> {
+    if out.join("checkpoints").join("latest").is_file() {
+        bail!("{} already holds a run; continue it with --resume {0}, or choose another --out", out.display());
+    }
+    Ok(())
 }
 
 /// Runs (or, when `run_dir` holds a checkpoint, resumes) a job.
