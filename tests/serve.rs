@@ -228,6 +228,11 @@ fn embed_routes_answer_as_tei_and_equal_embed() {
     assert_eq!(toks.first().unwrap()["text"], "[CLS]");
     assert_eq!(toks.last().unwrap()["special"], true);
     assert_eq!(toks.len(), 4, "{t}");
+    let bare = post(a, "/tokenize", &json!({ "inputs": ["the movie", ""], "add_special_tokens": false })).json();
+    assert_eq!(
+        bare,
+        json!([[{"id": 17, "text": "the", "special": false, "start": null, "stop": null}, {"id": 15, "text": "movie", "special": false, "start": null, "stop": null}], []])
+    );
 
     // /info, /health, /metrics.
     let info = request(a, "GET", "/info", &[], b"").json();

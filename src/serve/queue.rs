@@ -18,9 +18,11 @@ use super::model::{Model, Tokens};
 use super::types::{ApiError, ErrorType, Sequence, TruncationDirection};
 use crate::gpu::Gpu;
 
-/// How many inputs at most a batch holds, whatever the token budget allows.
+/// What one GPU batch may hold.
 pub struct Limits {
+    /// Padded tokens: the longest input × the number of inputs.
     pub max_batch_tokens: usize,
+    /// Inputs, whatever the token budget allows.
     pub max_batch_requests: usize,
 }
 

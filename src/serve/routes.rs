@@ -363,7 +363,7 @@ async fn tokenize(State(app): Shared, JsonBody(req): JsonBody<TokenizeRequest>) 
                 if !req.add_special_tokens {
                     ids = ids[1..ids.len() - 1].to_vec();
                 }
-                let last = ids.len() - 1;
+                let last = ids.len().saturating_sub(1);
                 ids.into_iter()
                     .enumerate()
                     .map(|(i, id)| SimpleToken {
