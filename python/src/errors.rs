@@ -7,6 +7,7 @@ use pyo3::exceptions::{PyFileNotFoundError, PyRuntimeError, PyValueError};
 use pyo3::PyErr;
 use wgbert::checkpoint::CheckpointError;
 use wgbert::gpu::GpuError;
+use wgbert::infer::ModelError;
 
 enum Kind {
     Missing,
@@ -16,6 +17,10 @@ enum Kind {
 
 fn kind(e: &anyhow::Error) -> Kind {
     for cause in e.chain() {
+        // A model folder's error holds its cause whole, outside the chain (see ModelError).
+        if let Some(m) = cause.downcast_ref::<ModelError>() {
+            return kind(&m.cause);
+        }
         if let Some(c) = cause.downcast_ref::<CheckpointError>() {
             if matches!(
                 c,

@@ -44,7 +44,7 @@ def test_expected_fixture():
 def test_max_len_clamped_with_a_warning():
     with pytest.warns(UserWarning, match="truncated to 40 tokens"):
         c = wgbert.Classifier(TWO_LABELS, max_len=128)
-    assert c.max_len == 40
+    assert c.max_len == 40 and c.model_dir == TWO_LABELS
 
 
 def test_empty_and_order():

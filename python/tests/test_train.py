@@ -29,8 +29,8 @@ def test_train_short(tiny_model, tmp_path):
     job = json.loads((tmp_path / "run" / "run.json").read_text())
     assert job["options"]["warmup_fraction"] == 0.2 and job["options"]["epochs"] == 2
     # The exported model scores as `wgbert predict` scores it.
-    c = wgbert.Classifier(h["model_dir"])
-    assert c.labels == ["neg", "pos"]
+    c = wgbert.Classifier(h["run_dir"])  # a run folder: its model/
+    assert c.labels == ["neg", "pos"] and str(c.model_dir) == h["model_dir"]
     texts = ["the movie was very good and great", "the film was very bad and awful"]
     p = c.predict(texts)
     want = jsonl(run_cli(["predict", "--model", h["model_dir"], "--json", *texts]))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import sys
 import time
 import warnings
@@ -87,6 +88,11 @@ class Encoder:
         return self._native.hidden_size
 
     @property
+    def model_dir(self) -> pathlib.Path:
+        """The model folder in use (a run folder's model/)."""
+        return self._native.model_dir
+
+    @property
     def normalizes(self) -> bool:
         """Whether the model's authors scale its vectors to unit length (sentence-transformers'
         Normalize module): pass ``normalize=True`` to :meth:`embed` to do as they do."""
@@ -151,6 +157,11 @@ class Classifier:
     @property
     def max_len(self) -> int:
         return self._native.max_len
+
+    @property
+    def model_dir(self) -> pathlib.Path:
+        """The model folder in use (a run folder's model/)."""
+        return self._native.model_dir
 
     def predict(self, texts: Sequence[Text]) -> Predictions:
         """Each text's label, score and every class's probability (numpy arrays, in order)."""

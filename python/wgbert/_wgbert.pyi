@@ -1,5 +1,6 @@
 # Types of the compiled module (python/src/*.rs); wgbert/__init__.py documents the public API.
 from os import PathLike
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -23,7 +24,7 @@ class Encoder:
     batch_size: int
     normalizes: bool
     hidden_size: int
-    model_dir: str
+    model_dir: Path
     def __init__(
         self,
         model_dir: str | PathLike[str],
@@ -40,7 +41,7 @@ class Classifier:
     text_pairs: bool
     max_len: int
     batch_size: int
-    model_dir: str
+    model_dir: Path
     notice: str | None
     def __init__(
         self,

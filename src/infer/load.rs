@@ -45,6 +45,30 @@ pub fn model_dir(path: &Path) -> PathBuf {
     }
 }
 
+/// An error in a model folder: the message the user reads (the folder, then the cause), with the
+/// cause kept as it was, so that a front end can tell its kind by type (a missing vocab.txt is a
+/// missing file, a tensor over the device's limits a GPU error).
+#[derive(Debug)]
+pub struct ModelError {
+    pub message: String,
+    pub cause: anyhow::Error,
+}
+
+impl ModelError {
+    fn error(message: String, cause: anyhow::Error) -> anyhow::Error {
+        ModelError { message, cause }.into()
+    }
+}
+
+impl std::fmt::Display for ModelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+// No `source()`: the message already holds the cause, and a chain would print it twice.
+impl std::error::Error for ModelError {}
+
 /// A classifier ready to score texts.
 pub struct Classifier {
     pub model: BertClassifier,
@@ -62,11 +86,11 @@ impl Classifier {
         let dir = model_dir(path);
         let (config, ckpt, _) = crate::checkpoint::load_model_dir(&dir)?;
         let config_json = std::fs::read(dir.join("config.json")).unwrap_or_default();
-        let (model, classes) =
-            classifier_of(gpu, &config, &ckpt, &config_json).with_context(|| dir.display().to_string())?;
+        let (model, classes) = classifier_of(gpu, &config, &ckpt, &config_json)
+            .map_err(|e| ModelError::error(format!("{}: {e:#}", dir.display()), e))?;
         drop(ckpt);
-        // As context, so that the error keeps its type (a missing vocab.txt is a missing file).
-        let tokenizer = Tokenizer::from_dir(&dir).with_context(|| dir.display().to_string())?;
+        let tokenizer =
+            Tokenizer::from_dir(&dir).map_err(|e| ModelError::error(format!("{}: {e}", dir.display()), e.into()))?;
         Ok(Classifier { model, classes, tokenizer, dir })
     }
 
@@ -171,11 +195,11 @@ impl Encoder {
         let dir = model_dir(path);
         let (config, ckpt, _) = crate::checkpoint::load_model_dir(&dir)?;
         let model = BertClassifier::from_checkpoint(gpu, &config, &ckpt, Head::Encoder)
-            .with_context(|| dir.display().to_string())?;
+            .map_err(|e| ModelError::error(format!("{}: {e:#}", dir.display()), e))?;
         drop(ckpt);
         let (pooling, normalize) = declared_pooling(&dir)?;
-        // As context, so that the error keeps its type (a missing vocab.txt is a missing file).
-        let tokenizer = Tokenizer::from_dir(&dir).with_context(|| dir.display().to_string())?;
+        let tokenizer =
+            Tokenizer::from_dir(&dir).map_err(|e| ModelError::error(format!("{}: {e}", dir.display()), e.into()))?;
         Ok(Encoder { model, tokenizer, pooling, normalize, dir })
     }
 
