@@ -244,6 +244,10 @@ impl Gpu {
     pub fn set_variant(&self, family: &str, name: &str) {
         lock(&self.variants).insert(family.to_string(), name.to_string());
     }
+    /// Undoes `set_variant`: the family's choice is the environment's or the tuner's again.
+    pub fn clear_variant(&self, family: &str) {
+        lock(&self.variants).remove(family);
+    }
 
     /// Whether kernel choices are measured (`--tune auto|retune`).
     pub fn tuning(&self) -> TuneMode {
