@@ -9,7 +9,7 @@ use std::sync::Arc;
 use web_time::Instant;
 
 use super::stats::Spread;
-use crate::gpu::{Gpu, GpuError, Tensor};
+use crate::gpu::{DType, Gpu, GpuError, Tensor};
 use crate::ops::attention::{attention_backward, attention_forward, AttentionShape};
 use crate::ops::matmul::{gemm_with, linear, linear_backward, linear_backward_with, matmul, Dims, Layout, Variant};
 use crate::ops::{adamw, convert, gelu, layernorm, reduce};
@@ -363,8 +363,12 @@ pub fn run(
     for case in cases(gpu, o)? {
         let is_matmul = case.kernel.starts_with("matmul");
         // None: the adapter's (or the user's) choice; Some: forced for this row alone.
-        let forced: Vec<Option<Variant>> =
-            if o.all_variants && is_matmul { Variant::ALL.map(Some).to_vec() } else { vec![None] };
+        let operands = if case.kernel == "matmul-f16" { DType::F16 } else { DType::F32 };
+        let forced: Vec<Option<Variant>> = if o.all_variants && is_matmul {
+            Variant::runnable(gpu, operands).into_iter().map(Some).collect()
+        } else {
+            vec![None]
+        };
         for v in forced {
             if let Some(v) = v {
                 gpu.set_variant("matmul", v.name());
