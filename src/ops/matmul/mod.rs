@@ -415,3 +415,19 @@ pub fn gemm_epilogue(
         [d.n.div_ceil(tn) as u32, d.m.div_ceil(tm) as u32, batches as u32],
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Variant;
+
+    #[test]
+    fn every_variant_name_parses_back_coop_included() {
+        for v in Variant::ALL.into_iter().chain([Variant::Coop]) {
+            assert_eq!(Variant::parse(v.name()), Some(v));
+        }
+        // `all` is bench kernels' word for every variant, not a variant.
+        assert_eq!(Variant::parse("all"), None);
+        // The portable list never holds the tensor-core one: it needs f16 and the feature.
+        assert!(!Variant::ALL.contains(&Variant::Coop));
+    }
+}
