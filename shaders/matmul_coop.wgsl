@@ -10,7 +10,8 @@
 // accumulators of 16x16 (f32), separate variables with constant names (no dynamic indexing).
 // Each 32-deep K slice of op(A) and op(B) is staged in workgroup memory as f16, zero-padded
 // past the edges and already in row-major order whatever TRANS_A / TRANS_B say, so the coop
-// loads never leave the tile. At the end the accumulators go through workgroup memory to
+// loads never leave the tile. The staged slices and the C tile are row-major, hence coopLoadT
+// and coopStoreT: naga's coopLoad / coopStore are column-major (SPIR-V ColumnMajorKHR). At the end the accumulators go through workgroup memory to
 // store(), which applies alpha, bias, accumulate and the activation with its bounds checks.
 //
 // Kept small and plain: the loads are scalar and one subgroup does all the staging. Tuning
@@ -62,12 +63,12 @@ fn matmul_coop(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
         }
         workgroupBarrier();
         for (var kk = 0u; kk < CK; kk += 16u) {
-            let a0 = coopLoad<CoopA>(&coop_a[kk], CK);
-            let a1 = coopLoad<CoopA>(&coop_a[16u * CK + kk], CK);
-            let b0 = coopLoad<CoopB>(&coop_b[kk * CN], CN);
-            let b1 = coopLoad<CoopB>(&coop_b[kk * CN + 16u], CN);
-            let b2 = coopLoad<CoopB>(&coop_b[kk * CN + 32u], CN);
-            let b3 = coopLoad<CoopB>(&coop_b[kk * CN + 48u], CN);
+            let a0 = coopLoadT<CoopA>(&coop_a[kk], CK);
+            let a1 = coopLoadT<CoopA>(&coop_a[16u * CK + kk], CK);
+            let b0 = coopLoadT<CoopB>(&coop_b[kk * CN], CN);
+            let b1 = coopLoadT<CoopB>(&coop_b[kk * CN + 16u], CN);
+            let b2 = coopLoadT<CoopB>(&coop_b[kk * CN + 32u], CN);
+            let b3 = coopLoadT<CoopB>(&coop_b[kk * CN + 48u], CN);
             c00 = coopMultiplyAdd(a0, b0, c00);
             c01 = coopMultiplyAdd(a0, b1, c01);
             c02 = coopMultiplyAdd(a0, b2, c02);
@@ -79,14 +80,14 @@ fn matmul_coop(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
         }
         workgroupBarrier();
     }
-    coopStore(c00, &coop_c[0u], CN);
-    coopStore(c01, &coop_c[16u], CN);
-    coopStore(c02, &coop_c[32u], CN);
-    coopStore(c03, &coop_c[48u], CN);
-    coopStore(c10, &coop_c[16u * CN], CN);
-    coopStore(c11, &coop_c[16u * CN + 16u], CN);
-    coopStore(c12, &coop_c[16u * CN + 32u], CN);
-    coopStore(c13, &coop_c[16u * CN + 48u], CN);
+    coopStoreT(c00, &coop_c[0u], CN);
+    coopStoreT(c01, &coop_c[16u], CN);
+    coopStoreT(c02, &coop_c[32u], CN);
+    coopStoreT(c03, &coop_c[48u], CN);
+    coopStoreT(c10, &coop_c[16u * CN], CN);
+    coopStoreT(c11, &coop_c[16u * CN + 16u], CN);
+    coopStoreT(c12, &coop_c[16u * CN + 32u], CN);
+    coopStoreT(c13, &coop_c[16u * CN + 48u], CN);
     workgroupBarrier();
     for (var i = 0u; i < 64u; i++) {
         let e = li + i * 32u;
