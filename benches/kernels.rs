@@ -19,6 +19,7 @@ fn main() {
         filter,
         quick: std::env::var("WGBERT_QUICK").is_ok(),
         large: !gpu.is_cpu(),
+        all_variants: false,
     };
     println!("adapter: {} ({:?})", gpu.info().name, gpu.info().device_type);
     let result = run(&gpu, &o, |r| {

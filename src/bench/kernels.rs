@@ -9,9 +9,9 @@ use std::sync::Arc;
 use web_time::Instant;
 
 use super::stats::Spread;
-use crate::gpu::{Gpu, GpuError, Tensor};
+use crate::gpu::{DType, Gpu, GpuError, Tensor};
 use crate::ops::attention::{attention_backward, attention_forward, AttentionShape};
-use crate::ops::matmul::{gemm_with, linear, linear_backward, matmul, Dims, Layout, Variant};
+use crate::ops::matmul::{gemm_with, linear, linear_backward, linear_backward_with, matmul, Dims, Layout, Variant};
 use crate::ops::{adamw, convert, gelu, layernorm, reduce};
 
 /// One row of the table (and one object of `--json`).
@@ -41,6 +41,9 @@ pub struct KernelBenchOptions {
     pub quick: bool,
     /// Add 4096³ (for real GPUs).
     pub large: bool,
+    /// Time every matmul case once per variant (reg, tiled, panel) instead of once with the
+    /// adapter's choice: the rows a tuner needs, from one process.
+    pub all_variants: bool,
 }
 
 enum Work {
@@ -111,14 +114,38 @@ fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> 
             let db = gpu.zeros("db", &[out_f])?;
             let flops = 2.0 * (tokens * in_f * out_f) as f64;
             let shape = format!("{tokens}x{out_f}x{in_f}");
-            let (g, x2, w2) = (gpu.clone(), x.clone(), w.clone());
+            let (g, x2, w2, bias2) = (gpu.clone(), x.clone(), w.clone(), bias.clone());
             cases.push(Case {
                 kernel: "matmul",
                 pass: "fwd",
                 shape: shape.clone(),
                 work: Work::Flops(flops),
-                run: Box::new(move || linear(&g, &x2, &w2, Some(&bias)).map(drop)),
+                run: Box::new(move || linear(&g, &x2, &w2, Some(&bias2)).map(drop)),
             });
+            // Mixed precision's form of the same layer: x, w and dy read in f16, f32 bias,
+            // output and accumulation (`Tape::linear_half`).
+            if gpu.has_f16() {
+                let (x16, w16, dy16) =
+                    (convert::to_f16(gpu, &x)?, convert::to_f16(gpu, &w)?, convert::to_f16(gpu, &dy)?);
+                let (g, x2, w2) = (gpu.clone(), x16.clone(), w16.clone());
+                cases.push(Case {
+                    kernel: "matmul-f16",
+                    pass: "fwd",
+                    shape: shape.clone(),
+                    work: Work::Flops(flops),
+                    run: Box::new(move || linear(&g, &x2, &w2, Some(&bias)).map(drop)),
+                });
+                let (g, dy2, dw2, db2) = (gpu.clone(), dy.clone(), dw.clone(), db.clone());
+                cases.push(Case {
+                    kernel: "matmul-f16",
+                    pass: "bwd",
+                    shape: shape.clone(),
+                    work: Work::Flops(2.0 * flops),
+                    run: Box::new(move || {
+                        linear_backward_with(&g, &dy2, &dy16, &x16, &w16, &dw2, Some(&db2), true).map(drop)
+                    }),
+                });
+            }
             let g = gpu.clone();
             cases.push(Case {
                 kernel: "matmul",
@@ -334,51 +361,76 @@ pub fn run(
     };
     let mut results = Vec::new();
     for case in cases(gpu, o)? {
-        for _ in 0..o.warmup {
-            (case.run)()?;
-        }
-        gpu.sync()?;
-        let mut ms = Vec::with_capacity(o.reps);
-        for _ in 0..o.reps.max(1) {
-            if timestamps {
-                gpu.profile_begin(256);
-                (case.run)()?;
-                let t = gpu.profile_collect()?;
-                gpu.profile_end();
-                ms.push(t.iter().map(|(_, v)| v).sum());
-            } else {
-                let t0 = Instant::now();
-                (case.run)()?;
-                gpu.sync()?;
-                ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        let is_matmul = case.kernel.starts_with("matmul");
+        // None: the adapter's (or the user's) choice; Some: forced for this row alone.
+        let operands = if case.kernel == "matmul-f16" { DType::F16 } else { DType::F32 };
+        let forced: Vec<Option<Variant>> = if o.all_variants && is_matmul {
+            Variant::runnable(gpu, operands).into_iter().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        for v in forced {
+            if let Some(v) = v {
+                gpu.set_variant("matmul", v.name());
             }
-        }
-        let s = Spread::of(&ms);
-        let rate = |w: f64| w / (s.median * 1e-3) / 1e9;
-        let (gflops, gbps) = match case.work {
-            Work::Flops(f) => (Some(rate(f)), None),
-            Work::Bytes(b) => (None, Some(rate(b))),
-        };
-        let r = KernelResult {
-            kernel: case.kernel.into(),
-            pass: case.pass.into(),
-            shape: case.shape.clone(),
-            variant: match case.kernel {
-                "matmul" | "matmul-f16" => variant.clone(),
-                "attention" => attention_label.clone(),
+            let r = time_case(gpu, o, &case, timestamps);
+            if v.is_some() {
+                gpu.clear_variant("matmul");
+            }
+            let label = match (v, case.kernel) {
+                (Some(v), _) => v.name().to_string(),
+                (None, "matmul" | "matmul-f16") => variant.clone(),
+                (None, "attention") => attention_label.clone(),
                 _ => "-".into(),
-            },
-            gflops,
-            gbps,
-            ms_median: s.median,
-            ms_min: s.min,
-            ms_max: s.max,
-            timing: if timestamps { "gpu-timestamps".into() } else { "wall".into() },
-        };
-        progress(&r);
-        results.push(r);
+            };
+            let r = KernelResult { variant: label, ..r? };
+            progress(&r);
+            results.push(r);
+        }
     }
     Ok(results)
+}
+
+/// One case: `warmup` untimed launches, then `reps` timed ones (GPU time from timestamps when
+/// they are trusted, else submit-to-completion wall time). The variant is left for the caller.
+fn time_case(gpu: &Arc<Gpu>, o: &KernelBenchOptions, case: &Case, timestamps: bool) -> Result<KernelResult, GpuError> {
+    for _ in 0..o.warmup {
+        (case.run)()?;
+    }
+    gpu.sync()?;
+    let mut ms = Vec::with_capacity(o.reps);
+    for _ in 0..o.reps.max(1) {
+        if timestamps {
+            gpu.profile_begin(256);
+            (case.run)()?;
+            let t = gpu.profile_collect()?;
+            gpu.profile_end();
+            ms.push(t.iter().map(|(_, v)| v).sum());
+        } else {
+            let t0 = Instant::now();
+            (case.run)()?;
+            gpu.sync()?;
+            ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let s = Spread::of(&ms);
+    let rate = |w: f64| w / (s.median * 1e-3) / 1e9;
+    let (gflops, gbps) = match case.work {
+        Work::Flops(f) => (Some(rate(f)), None),
+        Work::Bytes(b) => (None, Some(rate(b))),
+    };
+    Ok(KernelResult {
+        kernel: case.kernel.into(),
+        pass: case.pass.into(),
+        shape: case.shape.clone(),
+        variant: String::new(),
+        gflops,
+        gbps,
+        ms_median: s.median,
+        ms_min: s.min,
+        ms_max: s.max,
+        timing: if timestamps { "gpu-timestamps".into() } else { "wall".into() },
+    })
 }
 
 #[cfg(test)]

@@ -72,7 +72,8 @@ struct KernelsArgs {
     /// Also 4096³ matmul (for real GPUs; minutes on a CPU adapter).
     #[arg(long)]
     large: bool,
-    /// Matmul variant to use (reg, tiled, panel) instead of the adapter's default.
+    /// Matmul variant to use (reg, tiled, panel) instead of the adapter's default; `all` times
+    /// every matmul case once per variant.
     #[arg(long)]
     variant: Option<String>,
     /// Print one JSON array instead of the table.
@@ -100,13 +101,21 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
 
 fn run_kernels(k: KernelsArgs) -> anyhow::Result<()> {
     let gpu = Gpu::new(&k.gpu.options())?;
-    if let Some(v) = &k.variant {
+    let all_variants = k.variant.as_deref() == Some("all");
+    if let Some(v) = k.variant.as_deref().filter(|v| *v != "all") {
         if crate::ops::matmul::Variant::parse(v).is_none() {
-            anyhow::bail!("unknown matmul variant {v:?}: choose reg, tiled or panel");
+            anyhow::bail!("unknown matmul variant {v:?}: choose reg, tiled, panel or all");
         }
         gpu.set_variant("matmul", v);
     }
-    let o = KernelBenchOptions { reps: k.reps, warmup: k.warmup, filter: k.filter, quick: k.quick, large: k.large };
+    let o = KernelBenchOptions {
+        reps: k.reps,
+        warmup: k.warmup,
+        filter: k.filter,
+        quick: k.quick,
+        large: k.large,
+        all_variants,
+    };
     if !k.json {
         println!("adapter: {} ({:?}, {:?})", gpu.info().name, gpu.info().backend, gpu.info().device_type);
         println!(

@@ -46,12 +46,19 @@ pub fn run(a: ShadersArgs) -> anyhow::Result<()> {
                 .collect();
             entries.push(json!({ "name": entry, "overrides": overrides, "specializations": sets }));
         }
-        modules.push(json!({
+        let mut module = json!({
             "name": shader.name(),
             "file": shader.file_name(),
             "features": shader.features(),
             "entry_points": entries,
-        }));
+        });
+        if shader.uses_coop_matrix() {
+            // tools/tint/check.mjs skips such a module, saying why.
+            module["wgpu_only"] = json!(
+                "wgpu's experimental cooperative matrices (enable wgpu_cooperative_matrix): no WebGPU implementation has them (Chrome's is chromium_experimental_subgroup_matrix); naga's SPIR-V and MSL are checked instead"
+            );
+        }
+        modules.push(module);
     }
     let manifest = json!({ "wgbert": env!("WGBERT_VERSION"), "modules": modules });
     let path = a.out.join("manifest.json");
@@ -99,7 +106,10 @@ fn translate_all(out: &Path) -> anyhow::Result<()> {
     }
     for (ti, t) in Target::ALL.into_iter().enumerate() {
         let skipped = if not_run[ti] > 0 {
-            format!(" ({} f16 specializations: wgpu's GL has no shader-f16)", not_run[ti])
+            format!(
+                " ({} specializations wgpu never sends there: f16 on GL, which has no shader-f16; cooperative matrices outside Vulkan and Metal)",
+                not_run[ti]
+            )
         } else {
             String::new()
         };

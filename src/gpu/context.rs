@@ -110,6 +110,12 @@ impl Gpu {
         if std::env::var("WGBERT_NO_F16").is_ok_and(|v| v == "1") {
             wanted.remove(wgpu::Features::SHADER_F16);
         }
+        // Tensor cores (wgpu's experimental cooperative matrices) only where the adapter lists
+        // the one shape matmul_coop.wgsl uses: 16x16x16, f16 operands, f32 accumulation.
+        let coop = coop_matrix_offered(&adapter);
+        if coop {
+            wanted |= wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;
+        }
         let features = adapter.features() & wanted;
         let wait_limit = limit_from_env(info.device_type == wgpu::DeviceType::Cpu)?;
         let idle_floor = idle_floor_from_env()?;
@@ -118,7 +124,14 @@ impl Gpu {
                 label: Some("wgbert"),
                 required_features: features,
                 required_limits: limits.clone(),
-                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                // SAFETY: wgpu asks callers of experimental features to accept that its
+                // implementation may have bugs; only the cooperative matrices are requested,
+                // and only matmul_coop.wgsl uses them (selftest checks it against f32).
+                experimental_features: if coop {
+                    unsafe { wgpu::ExperimentalFeatures::enabled() }
+                } else {
+                    wgpu::ExperimentalFeatures::disabled()
+                },
                 memory_hints: wgpu::MemoryHints::Performance,
                 trace: wgpu::Trace::Off,
             })
@@ -244,6 +257,10 @@ impl Gpu {
     pub fn set_variant(&self, family: &str, name: &str) {
         lock(&self.variants).insert(family.to_string(), name.to_string());
     }
+    /// Undoes `set_variant`: the family's choice is the environment's or the tuner's again.
+    pub fn clear_variant(&self, family: &str) {
+        lock(&self.variants).remove(family);
+    }
 
     /// Whether kernel choices are measured (`--tune auto|retune`).
     pub fn tuning(&self) -> TuneMode {
@@ -321,6 +338,11 @@ impl Gpu {
     /// Whether this adapter stores and computes f16 (WGSL `enable f16`).
     pub fn has_f16(&self) -> bool {
         self.features.contains(wgpu::Features::SHADER_F16)
+    }
+
+    /// Whether matmul_coop.wgsl (tensor cores) can run here: f16 and the cooperative matrices.
+    pub fn has_coop_matrix(&self) -> bool {
+        self.has_f16() && self.features.contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX)
     }
 
     /// An f16 tensor of `data` rounded to nearest, ties to even (values past ±65504 become ±inf).
@@ -717,4 +739,19 @@ impl Gpu {
     pub fn profile_end(&self) {
         *lock(&self.profiler) = None;
     }
+}
+
+/// Whether the adapter offers cooperative matrices in the shape matmul_coop.wgsl is written for
+/// (16x16x16, f16 A and B, f32 C); `WGBERT_NO_COOP=1` refuses them (comparisons, a driver bug).
+fn coop_matrix_offered(adapter: &wgpu::Adapter) -> bool {
+    use wgpu::CooperativeScalarType as T;
+    if std::env::var("WGBERT_NO_COOP").is_ok_and(|v| v == "1")
+        || !adapter.features().contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX)
+    {
+        return false;
+    }
+    adapter
+        .cooperative_matrix_properties()
+        .iter()
+        .any(|p| (p.m_size, p.n_size, p.k_size) == (16, 16, 16) && p.ab_type == T::F16 && p.cr_type == T::F32)
 }

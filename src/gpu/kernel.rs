@@ -16,6 +16,9 @@ pub enum Shader {
     Matmul,
     /// matmul.wgsl with f16 operands (mixed precision): the same kernels, loads widened to f32.
     MatmulF16,
+    /// The f16 build plus matmul_coop.wgsl: tensor cores through wgpu's experimental
+    /// cooperative matrices. Created only on adapters that offer them (`Gpu::has_coop_matrix`).
+    MatmulCoop,
     Layernorm,
     Gelu,
     Softmax,
@@ -35,6 +38,7 @@ impl Shader {
     pub const ALL: [Shader; SHADER_COUNT] = [
         Shader::Matmul,
         Shader::MatmulF16,
+        Shader::MatmulCoop,
         Shader::Layernorm,
         Shader::Gelu,
         Shader::Softmax,
@@ -51,6 +55,7 @@ impl Shader {
         match self {
             Shader::Matmul => "matmul.wgsl",
             Shader::MatmulF16 => "matmul.wgsl (f16 operands)",
+            Shader::MatmulCoop => "matmul.wgsl (f16 operands, cooperative matrix)",
             Shader::Layernorm => "layernorm.wgsl",
             Shader::Gelu => "gelu.wgsl",
             Shader::Softmax => "softmax.wgsl",
@@ -68,13 +73,18 @@ impl Shader {
     pub fn file_name(self) -> &'static str {
         match self {
             Shader::MatmulF16 => "matmul_f16.wgsl",
+            Shader::MatmulCoop => "matmul_coop.wgsl",
             other => other.name(),
         }
     }
 
-    /// The WebGPU features the module needs (it starts with `enable f16;`).
+    /// The features the module needs (it starts with `enable f16;`, and for the cooperative
+    /// matrices `enable wgpu_cooperative_matrix;`, wgpu's experimental
+    /// `Features::EXPERIMENTAL_COOPERATIVE_MATRIX`, which no WebGPU implementation has).
     pub fn features(self) -> &'static [&'static str] {
-        if self.takes_f16() {
+        if self.uses_coop_matrix() {
+            &["shader-f16", "wgpu-experimental-cooperative-matrix"]
+        } else if self.takes_f16() {
             &["shader-f16"]
         } else {
             &[]
@@ -83,7 +93,13 @@ impl Shader {
 
     /// Whether the shader's kernels take f16 tensors (the others refuse them).
     pub fn takes_f16(self) -> bool {
-        matches!(self, Shader::Convert | Shader::MatmulF16)
+        matches!(self, Shader::Convert | Shader::MatmulF16 | Shader::MatmulCoop)
+    }
+
+    /// Whether the module uses wgpu's cooperative matrices (tensor cores): Vulkan and Metal
+    /// only, and only where the adapter offers them.
+    pub fn uses_coop_matrix(self) -> bool {
+        self == Shader::MatmulCoop
     }
 
     /// A hash of the WGSL source: tuning choices are kept per kernel source. Computed once per
@@ -107,6 +123,12 @@ impl Shader {
                 "enable f16;\nalias operand = f16;\n",
                 include_str!("../../shaders/matmul.wgsl"),
                 include_str!("../../shaders/activation.wgsl")
+            ),
+            Shader::MatmulCoop => concat!(
+                "enable f16;\nenable wgpu_cooperative_matrix;\nalias operand = f16;\n",
+                include_str!("../../shaders/matmul.wgsl"),
+                include_str!("../../shaders/activation.wgsl"),
+                include_str!("../../shaders/matmul_coop.wgsl")
             ),
             Shader::Layernorm => include_str!("../../shaders/layernorm.wgsl"),
             Shader::Gelu => {

@@ -40,8 +40,12 @@ impl Target {
     }
 
     /// Whether wgpu runs the module on this back end at all: wgpu's GL back end has no
-    /// shader-f16, so the f16 modules never reach GLSL.
+    /// shader-f16, so the f16 modules never reach GLSL; cooperative matrices exist on Vulkan
+    /// and Metal only.
     pub fn runs(self, shader: Shader) -> bool {
+        if shader.uses_coop_matrix() {
+            return matches!(self, Target::SpirV | Target::Msl);
+        }
         !(self == Target::Glsl && shader.takes_f16())
     }
 }
@@ -127,8 +131,11 @@ impl Parsed {
                 Translation::Text(text)
             }
             Target::SpirV => {
+                // Cooperative matrices (SPV_KHR_cooperative_matrix) need SPIR-V 1.3 and its
+                // Vulkan memory model; the rest is written as SPIR-V 1.0.
+                let lang_version = if self.shader.uses_coop_matrix() { (1, 3) } else { (1, 0) };
                 let options = naga::back::spv::Options {
-                    lang_version: (1, 0),
+                    lang_version,
                     zero_initialize_workgroup_memory: naga::back::spv::ZeroInitializeWorkgroupMemoryMode::None,
                     ..Default::default()
                 };

@@ -14,7 +14,11 @@ pub fn specializations(shader: Shader, entry: &str) -> Vec<Constants> {
     match (shader, entry) {
         // ops::matmul: transposes and bias; then either accumulate, or an epilogue (GeluKind
         // code + 1) with or without the saved pre-activation (an epilogue cannot accumulate).
-        (Shader::Matmul | Shader::MatmulF16, "matmul_reg" | "matmul_tiled" | "matmul_panel") => {
+        // The cooperative-matrix module holds the f16 build's kernels too; only matmul_coop is
+        // ever built from it.
+        (Shader::MatmulCoop, e) if e != "matmul_coop" => vec![],
+        (Shader::Matmul | Shader::MatmulF16, "matmul_reg" | "matmul_tiled" | "matmul_panel")
+        | (Shader::MatmulCoop, "matmul_coop") => {
             let c_vec4: &[f64] = if entry == "matmul_panel" { &bools } else { &[] };
             let mut out = Vec::new();
             for layout in product(&[("TRANS_A", &bools), ("TRANS_B", &bools), ("HAS_BIAS", &bools)]) {

@@ -6,8 +6,11 @@
 #
 # Stages, by importance, each under `timeout`, each appending to $OUT/summary.md and
 # $OUT/results.json as it ends (summarize.py), so that a run cut short returns what it had:
-#   1 wgbert info   2 wgbert selftest --json   3 wgbert bench kernels --large --json
-#   4 wgbert bench train --json, f32 and --precision mixed; PyTorch's same step (--device cuda);
+#   1 wgbert info   2 wgbert selftest --json
+#   3 wgbert bench kernels --large --variant all --json: every matmul variant, f32 and f16
+#     operands, forward and backward, at the step's shapes and square ones
+#   4 wgbert bench train --profile --json, f32 and --precision mixed (per-kernel profile);
+#     PyTorch's same step (--device cuda) in eager f32, TF32 and autocast f16
 #     4d wgbert serve under 64 clients (serve_load.py), beside 4's batch-32 inference rate
 #   5 the recipe on IMDB (20,000 / 5,000 / 25,000, batch 32, 128 tokens, AdamW 3e-5): as many
 #     epochs as the time left allows (sized from stage 4's step), then wgbert eval on the test set
@@ -129,10 +132,11 @@ record() {
     say "summarize.py failed on stage $1"
   case "$status" in ok* | skipped* | absent*) ;; *) failures=$((failures + 1)) ;; esac
 }
-# box WANT: WANT seconds, or what is left of the whole run when that is less (at least 10).
+# box WANT [KEEP]: WANT seconds, or what is left of the whole run less KEEP (held back for the
+# stages after this one) when that is less; at least 10.
 box() {
   local l
-  l=$(left)
+  l=$(($(left) - ${2:-0}))
   [ "$l" -lt "$1" ] && set -- "$l"
   [ "$1" -lt 10 ] && set -- 10
   echo "$1"
@@ -140,14 +144,14 @@ box() {
 
 if [ "$mode" = gpu ]; then
   selftest_args=(--json)
-  kernels_args=(--large --json)
-  bench_args=(--json)
+  kernels_args=(--large --variant all --json)
+  bench_args=(--json --profile)
   torch_args=(--device cuda)
   recipe_args=(--batch-size 32 --max-len 128)
 else
   selftest_args=(--quick --json)
-  kernels_args=(--quick --json --reps 1)
-  bench_args=(--json --batch-size 2 --max-len 16 --steps 1)
+  kernels_args=(--quick --variant all --json --reps 1)
+  bench_args=(--json --profile --batch-size 2 --max-len 16 --steps 1)
   torch_args=(--device cpu --batch-size 2 --max-len 16 --steps 1 --warmup 0)
   recipe_args=(--batch-size 8 --max-len 32)
 fi
@@ -166,18 +170,20 @@ if [ "$mode" = gpu ] && command -v nvidia-smi >/dev/null; then
   { echo; echo "nvidia-smi:"; timeout 20 nvidia-smi; } >>"$OUT/info.txt" 2>&1
 fi
 
-stage selftest "$OUT/selftest.json" "$(box 120)" "$wg" selftest "${selftest_args[@]}"
+# Each box holds back time for what follows (the recipe needs 120 s at least), so that one slow
+# stage never eats the rest.
+stage selftest "$OUT/selftest.json" "$(box 90 330)" "$wg" selftest "${selftest_args[@]}"
 record selftest
 
-stage kernels "$OUT/kernels.json" "$(box 120)" "$wg" bench kernels "${kernels_args[@]}"
+stage kernels "$OUT/kernels.json" "$(box 120 270)" "$wg" bench kernels "${kernels_args[@]}"
 record kernels
 
-stage bench_f32 "$work/bench_f32.json" "$(box 90)" "$wg" bench train --model "$work/model" "${bench_args[@]}"
+stage bench_f32 "$work/bench_f32.json" "$(box 75 230)" "$wg" bench train --model "$work/model" "${bench_args[@]}"
 record bench_f32
-stage bench_mixed "$work/bench_mixed.json" "$(box 90)" "$wg" bench train --model "$work/model" --precision mixed "${bench_args[@]}"
+stage bench_mixed "$work/bench_mixed.json" "$(box 75 200)" "$wg" bench train --model "$work/model" --precision mixed "${bench_args[@]}"
 record bench_mixed
 if python3 -c "import torch, transformers" 2>/dev/null; then
-  stage bench_torch "$work/bench_torch.json" "$(box 120)" python3 bench_torch_step.py --model "$work/model" "${torch_args[@]}"
+  stage bench_torch "$work/bench_torch.json" "$(box 120 120)" python3 bench_torch_step.py --model "$work/model" "${torch_args[@]}"
 else
   rc=0 secs=0 status="skipped: no torch"
   : >"$work/bench_torch.json"
@@ -186,7 +192,7 @@ record bench_torch
 
 # ---- 4d: the server under 64 clients, beside stage 4's batch-32 inference rate ----
 if [ "$mode" = gpu ]; then serve_args=(--clients 1,64 --seconds 20 --tokens 128); else serve_args=(--clients 1,4 --seconds 3 --tokens 16); fi
-stage serve "$work/serve.json" "$(box 90)" python3 serve_load.py --json --wgbert "$wg" --model "$work/model" "${serve_args[@]}"
+stage serve "$work/serve.json" "$(box 60 120)" python3 serve_load.py --json --wgbert "$wg" --model "$work/model" "${serve_args[@]}"
 record serve
 
 # ---- 5: the recipe, sized to the time left ----

@@ -22,6 +22,10 @@ import time
 OUT = os.environ["OUT"]
 # The H200 SXM's datasheet rates (device README's H200.md): plain f32 arithmetic and HBM3e.
 PEAK_TFLOPS = float(os.environ.get("KIT_PEAK_TFLOPS", "67"))
+# f16 arithmetic without tensor cores (what matmul.wgsl's f16-operand kernels can reach: they
+# widen to f32, so f32's rate is their real ceiling), and f16 on tensor cores (dense).
+PEAK_F16_TFLOPS = float(os.environ.get("KIT_PEAK_F16_TFLOPS", "134"))
+PEAK_TENSOR_TFLOPS = float(os.environ.get("KIT_PEAK_TENSOR_TFLOPS", "989"))
 PEAK_GBPS = float(os.environ.get("KIT_PEAK_GBPS", "4800"))
 # The seed tutorial (small BERT L-4/H-512 on its GPU, ../shared/FACTS.md).
 TUTORIAL_ACCURACY, TUTORIAL_EPOCH_S = 0.8537, 205.0
@@ -103,6 +107,12 @@ def selftest(work):
     return fig, text
 
 
+def peak_tflops(r):
+    """The datasheet rate a row's arithmetic can at best reach: f32's, or f16 on tensor cores
+    for the cooperative-matrix variant."""
+    return PEAK_TENSOR_TFLOPS if r.get("variant") == "coop" else PEAK_TFLOPS
+
+
 def kernels(work):
     rows = load(f"{OUT}/kernels.json")
     if not isinstance(rows, list):
@@ -110,23 +120,40 @@ def kernels(work):
     flops = sorted((r for r in rows if r.get("gflops")), key=lambda r: -r["gflops"])
     mem = sorted((r for r in rows if r.get("gbps") and not r.get("gflops")), key=lambda r: -r["gbps"])
     name = lambda r: f"{r['kernel']} {r['pass']} {r['shape']} ({r.get('variant', '')})"
+    pct = lambda r: 100 * r["gflops"] / (peak_tflops(r) * 1e3)
     t1 = table(
-        ["case", "GFLOP/s", f"% of {PEAK_TFLOPS:g} TFLOP/s f32", "ms median"],
-        [[name(r), f"{r['gflops']:.0f}", f"{100 * r['gflops'] / (PEAK_TFLOPS * 1e3):.1f}", f"{r['ms_median']:.3f}"] for r in flops[:14]],
+        ["case", "GFLOP/s", "% of peak", "peak TFLOP/s", "ms median"],
+        [[name(r), f"{r['gflops']:.0f}", f"{pct(r):.1f}", f"{peak_tflops(r):g}", f"{r['ms_median']:.3f}"] for r in flops[:14]],
     )
     t2 = table(
         ["case", "GB/s", f"% of {PEAK_GBPS:g} GB/s", "ms median"],
         [[name(r), f"{r['gbps']:.0f}", f"{100 * r['gbps'] / PEAK_GBPS:.1f}", f"{r['ms_median']:.3f}"] for r in mem[:8]],
     )
+    text = f"{len(rows)} cases; the fastest by arithmetic, then by bytes:\n\n{t1}\n\n{t2}"
+    # `--variant all`: every matmul case once per variant, side by side (GFLOP/s), the best marked.
+    variants = sorted({r.get("variant") for r in rows if r["kernel"].startswith("matmul")} - {None})
+    by_case = {}
+    for r in rows:
+        if r["kernel"].startswith("matmul") and r.get("gflops"):
+            by_case.setdefault((r["kernel"], r["pass"], r["shape"]), {})[r.get("variant")] = r["gflops"]
+    best_by_case = {}
+    if len(variants) > 1 and by_case:
+        vrows = []
+        for (k, p, sh), got in by_case.items():
+            best = max(got, key=got.get)
+            best_by_case[f"{k} {p} {sh}"] = {"best": best, "gflops": got}
+            vrows.append([f"{k} {p} {sh}"] + [("**{:.0f}**" if v == best else "{:.0f}").format(got[v]) if v in got else "-" for v in variants])
+        text += "\n\nEvery matmul variant (GFLOP/s; the best in bold):\n\n" + table(["case"] + variants, vrows)
     best = flops[0] if flops else None
     fig = {
         "rows": len(rows),
         "best_gflops": best and best["gflops"],
         "best_case": best and name(best),
-        "best_percent_of_f32_peak": best and 100 * best["gflops"] / (PEAK_TFLOPS * 1e3),
-        "peak_tflops_assumed": PEAK_TFLOPS,
+        "best_percent_of_peak": best and pct(best),
+        "peak_tflops_assumed": {"f32": PEAK_TFLOPS, "f16": PEAK_F16_TFLOPS, "tensor_f16": PEAK_TENSOR_TFLOPS},
+        "matmul_variants": best_by_case,
     }
-    return fig, f"{len(rows)} cases; the fastest by arithmetic, then by bytes:\n\n{t1}\n\n{t2}"
+    return fig, text
 
 
 BENCH_KEYS = [
@@ -159,13 +186,38 @@ def bench(name, status, work):
     if d:
         who = d.get("adapter") or d.get("device")
         text = f"{who}: batch {d.get('batch')} x {d.get('seq')}, step {fmt(d.get('step_s_median'), '{:.4f}')} s (median), inference {fmt(d.get('inference_seq_per_s'), '{:.0f}')} seq/s"
+    if d and d.get("profile"):
+        # `--profile`: GPU time per kernel family over one step (timestamps), the largest first.
+        prof = d["profile"]
+        fig["profile"] = prof
+        text += "\n\nper kernel family, one training step:\n\n" + table(
+            ["family", "GPU ms", "share", "launches"],
+            [[f.get("family"), fmt(f.get("ms"), "{:.2f}"), fmt(100 * f.get("share", 0), "{:.1f}%"), f.get("launches")] for f in prof[:16]],
+        )
     if which == "torch":  # the last of the three: the side-by-side table
-        cols = [(k, all_.get(k, {}).get("result")) for k in ("f32", "mixed", "torch")]
-        torch_dev = (cols[2][1] or {}).get("device", "not run")
-        head = ["measure", "wgbert f32", "wgbert mixed", f"PyTorch ({torch_dev})"]
+        torch_d = all_.get("torch", {}).get("result") or {}
+        torch_dev = torch_d.get("device", "not run")
+        cols = [("wgbert f32", all_.get("f32", {}).get("result")), ("wgbert mixed", all_.get("mixed", {}).get("result"))]
+        modes = torch_d.get("modes") or ({"f32": torch_d} if torch_d else {})
+        for m, r in modes.items():
+            label = {"f32": "eager f32", "tf32": "TF32", "f16": "autocast f16"}.get(m, m)
+            cols.append((f"PyTorch {label}", r if "error" not in r else None))
+        head = ["measure"] + [c for c, _ in cols]
         rows = [[label] + [fmt(c.get(key), spec) if c else "-" for _, c in cols] for label, key, spec in BENCH_KEYS]
-        ours, theirs = cols[0][1], cols[2][1]
-        text += "\n\n" + table(head, rows)
+        ours, theirs = cols[0][1], (modes.get("f32") if modes else None)
+        text += f"\n\nPyTorch on {torch_dev}\n\n" + table(head, rows)
+        found = torch_d.get("torch")
+        if found:
+            text += (
+                f"\n\nPyTorch {found.get('version')}, CUDA {found.get('cuda')}, cuDNN {found.get('cudnn')}; as found: "
+                f"allow_tf32 {found.get('allow_tf32_default')}, float32 matmul precision {found.get('float32_matmul_precision_default')!r}"
+            )
+            for m, r in modes.items():
+                text += f"\n- {m}: " + (r["error"] if "error" in r else f"allow_tf32 {r.get('allow_tf32')}, precision {r.get('float32_matmul_precision')!r}, autocast {r.get('autocast_dtype')}")
+        mixed = cols[1][1]
+        t16 = modes.get("f16") if modes else None
+        if mixed and t16 and mixed.get("step_s_median") and t16.get("step_s_median"):
+            fig["wgbert_mixed_over_torch_autocast_step"] = mixed["step_s_median"] / t16["step_s_median"]
         if ours and theirs and ours.get("step_s_median") and theirs.get("step_s_median"):
             ratio = ours["step_s_median"] / theirs["step_s_median"]
             text += f"\n\nwgbert f32 step / PyTorch step: {ratio:.2f}"
@@ -229,10 +281,10 @@ def serve(work):
 STAGES = {
     "info": ("1. `wgbert info`", info),
     "selftest": ("2. `wgbert selftest`", selftest),
-    "kernels": ("3. `wgbert bench kernels`", kernels),
-    "bench_f32": ("4a. `wgbert bench train` (f32)", None),
-    "bench_mixed": ("4b. `wgbert bench train --precision mixed`", None),
-    "bench_torch": ("4c. PyTorch, the same step (`bench_torch_step.py`)", None),
+    "kernels": ("3. `wgbert bench kernels --variant all`", kernels),
+    "bench_f32": ("4a. `wgbert bench train --profile` (f32)", None),
+    "bench_mixed": ("4b. `wgbert bench train --profile --precision mixed`", None),
+    "bench_torch": ("4c. PyTorch, the same step (`bench_torch_step.py`: eager f32, TF32, autocast f16)", None),
     "serve": ("4d. `wgbert serve` under load, beside the engine's batch inference (`serve_load.py`)", serve),
     "recipe": ("5. The recipe: `wgbert train` on IMDB, then `wgbert eval`", recipe),
 }

@@ -154,6 +154,12 @@ const skipped = [];
 for (const mod of manifest.modules) {
   if (lost) break;
   const where = `${mod.name} [${mod.file}]`;
+  if (mod.wgpu_only) {
+    const n = mod.entry_points.reduce((s, e) => s + e.specializations.length, 0);
+    skipped.push(mod.name);
+    console.log(`SKIP ${where}: Tint cannot take it: ${mod.wgpu_only} (${n} specializations not checked here)`);
+    continue;
+  }
   const missing = (mod.features ?? []).filter((f) => !features.has(f));
   if (missing.length > 0) {
     if (backend === 'null') {

@@ -26,21 +26,35 @@ pub enum Variant {
     /// Operands packed into 64 KiB panels read through uniform bindings: CPU devices, where
     /// storage loads are slow (see matmul.wgsl).
     Panel,
+    /// Tensor cores through wgpu's experimental cooperative matrices (matmul_coop.wgsl): f16
+    /// operands only, on adapters that offer them (`Gpu::has_coop_matrix`).
+    Coop,
 }
 
 impl Variant {
+    /// The variants every adapter runs (Coop needs f16 operands and the feature: `runnable`).
     pub const ALL: [Variant; 3] = [Variant::Register, Variant::Tiled, Variant::Panel];
+
+    /// The variants that can multiply operands of this element type on this adapter.
+    pub fn runnable(gpu: &Gpu, operands: DType) -> Vec<Variant> {
+        let mut v = Variant::ALL.to_vec();
+        if operands == DType::F16 && gpu.has_coop_matrix() {
+            v.push(Variant::Coop);
+        }
+        v
+    }
 
     pub fn name(self) -> &'static str {
         match self {
             Variant::Register => "reg",
             Variant::Tiled => "tiled",
             Variant::Panel => "panel",
+            Variant::Coop => "coop",
         }
     }
 
     pub fn parse(s: &str) -> Option<Variant> {
-        Variant::ALL.into_iter().find(|v| v.name() == s)
+        Variant::ALL.into_iter().chain([Variant::Coop]).find(|v| v.name() == s)
     }
 
     /// The variant for this adapter when no shape is measured: the user's choice
@@ -67,6 +81,7 @@ impl Variant {
             Variant::Register => "matmul_reg",
             Variant::Tiled => "matmul_tiled",
             Variant::Panel => "matmul_panel",
+            Variant::Coop => "matmul_coop",
         }
     }
 
@@ -76,6 +91,7 @@ impl Variant {
             Variant::Register => (32, 32),
             Variant::Tiled => (64, 64),
             Variant::Panel => (PANEL, PANEL),
+            Variant::Coop => (32, 64),
         }
     }
 }
@@ -141,10 +157,13 @@ pub fn chosen_variant(
     lc: Layout,
     accumulate: bool,
 ) -> Result<Variant, GpuError> {
-    if let Some(v) = Variant::user_choice(gpu) {
+    let runnable = Variant::runnable(gpu, operands);
+    // A forced `coop` applies where it can run (f16 operands on such an adapter).
+    if let Some(v) = Variant::user_choice(gpu).filter(|v| runnable.contains(v)) {
         return Ok(v);
     }
-    let default = Variant::default_for(gpu);
+    // Tensor cores for f16 operands wherever the adapter has them; else by device type.
+    let default = if runnable.contains(&Variant::Coop) { Variant::Coop } else { Variant::default_for(gpu) };
     if gpu.tuning() == TuneMode::Off {
         return Ok(default);
     }
@@ -166,7 +185,7 @@ pub fn chosen_variant(
     if let Some(v) = gpu.tuned(&key).and_then(|s| Variant::parse(&s)) {
         return Ok(v);
     }
-    tune_gemm(gpu, &key, operands, d, (la.trans, lb.trans), bias, accumulate, aligned, default)
+    tune_gemm(gpu, &key, operands, d, (la.trans, lb.trans), bias, accumulate, aligned, &runnable, default)
 }
 
 /// The build of matmul.wgsl for operands of this element type (C is f32 either way).
@@ -210,6 +229,7 @@ fn tune_gemm(
     bias: bool,
     accumulate: bool,
     aligned: bool,
+    runnable: &[Variant],
     default: Variant,
 ) -> Result<Variant, GpuError> {
     let t = trial_dims(d, tune::trial_flops(gpu));
@@ -238,7 +258,7 @@ fn tune_gemm(
     let (bias_trial, bias_tiny) = (gpu.zeros("tuning bias", &[t.n])?, gpu.zeros("tuning bias", &[tiny.n])?);
     let (bias_trial, bias_tiny) = (bias.then_some(&bias_trial), bias.then_some(&bias_tiny));
     let mut order = vec![default];
-    order.extend(Variant::ALL.into_iter().filter(|v| *v != default));
+    order.extend(runnable.iter().copied().filter(|v| *v != default));
     let candidates = order
         .into_iter()
         .map(|v| {
@@ -299,6 +319,23 @@ pub fn gemm_epilogue(
         return Err(shape_err(format!("matmul: inner dimension of {} and {} is 0", a.0.name(), b.0.name())));
     }
     let shader = match (a.0.dtype(), b.0.dtype()) {
+        (DType::F16, DType::F16) if variant == Variant::Coop => {
+            if !gpu.has_coop_matrix() {
+                return Err(shape_err(
+                    "matmul: the coop variant needs cooperative matrices (16x16x16 f16 -> f32), which this adapter lacks",
+                ));
+            }
+            Shader::MatmulCoop
+        }
+        (_, _) if variant == Variant::Coop => {
+            return Err(shape_err(format!(
+                "matmul: the coop variant takes f16 operands; {} and {} are {:?} and {:?}",
+                a.0.name(),
+                b.0.name(),
+                a.0.dtype(),
+                b.0.dtype()
+            )))
+        }
         (DType::F32, DType::F32) => Shader::Matmul,
         (DType::F16, DType::F16) => Shader::MatmulF16,
         (ta, tb) => {
@@ -377,4 +414,20 @@ pub fn gemm_epilogue(
         &[Arg::R(a.0), Arg::R(b.0), Arg::R(bias_arg), Arg::W(c.0), Arg::W(pre_arg)],
         [d.n.div_ceil(tn) as u32, d.m.div_ceil(tm) as u32, batches as u32],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Variant;
+
+    #[test]
+    fn every_variant_name_parses_back_coop_included() {
+        for v in Variant::ALL.into_iter().chain([Variant::Coop]) {
+            assert_eq!(Variant::parse(v.name()), Some(v));
+        }
+        // `all` is bench kernels' word for every variant, not a variant.
+        assert_eq!(Variant::parse("all"), None);
+        // The portable list never holds the tensor-core one: it needs f16 and the feature.
+        assert!(!Variant::ALL.contains(&Variant::Coop));
+    }
 }
