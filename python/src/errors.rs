@@ -8,6 +8,7 @@ use pyo3::PyErr;
 use wgbert::checkpoint::CheckpointError;
 use wgbert::gpu::GpuError;
 use wgbert::infer::ModelError;
+use wgbert::tokenizer::TokenizerError;
 
 enum Kind {
     Missing,
@@ -30,6 +31,9 @@ fn kind(e: &anyhow::Error) -> Kind {
             ) {
                 return Kind::Missing;
             }
+        }
+        if let Some(TokenizerError::NoVocab { .. }) = cause.downcast_ref::<TokenizerError>() {
+            return Kind::Missing;
         }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             if io.kind() == std::io::ErrorKind::NotFound {

@@ -69,6 +69,16 @@ impl std::fmt::Display for ModelError {
 // No `source()`: the message already holds the cause, and a chain would print it twice.
 impl std::error::Error for ModelError {}
 
+/// `message` naming the model folder `dir` once (a tokenizer error may name it already).
+fn in_folder(dir: &Path, message: String) -> String {
+    let name = dir.display().to_string();
+    if message.starts_with(&name) {
+        message
+    } else {
+        format!("{name}: {message}")
+    }
+}
+
 /// A classifier ready to score texts.
 pub struct Classifier {
     pub model: BertClassifier,
@@ -90,7 +100,7 @@ impl Classifier {
             .map_err(|e| ModelError::error(format!("{}: {e:#}", dir.display()), e))?;
         drop(ckpt);
         let tokenizer =
-            Tokenizer::from_dir(&dir).map_err(|e| ModelError::error(format!("{}: {e}", dir.display()), e.into()))?;
+            Tokenizer::from_dir(&dir).map_err(|e| ModelError::error(in_folder(&dir, e.to_string()), e.into()))?;
         Ok(Classifier { model, classes, tokenizer, dir })
     }
 
@@ -199,7 +209,7 @@ impl Encoder {
         drop(ckpt);
         let (pooling, normalize) = declared_pooling(&dir)?;
         let tokenizer =
-            Tokenizer::from_dir(&dir).map_err(|e| ModelError::error(format!("{}: {e}", dir.display()), e.into()))?;
+            Tokenizer::from_dir(&dir).map_err(|e| ModelError::error(in_folder(&dir, e.to_string()), e.into()))?;
         Ok(Encoder { model, tokenizer, pooling, normalize, dir })
     }
 
