@@ -73,7 +73,7 @@ pub fn serve(gpu: Arc<crate::gpu::Gpu>, opts: Options, on_listen: impl FnOnce(So
     let info = info_json(&gpu, &model, &opts);
     let model_name = opts.model.file_name().map_or("wgbert".to_string(), |n| n.to_string_lossy().into_owned());
     let limits = Limits { max_batch_tokens: opts.max_batch_tokens, max_batch_requests: opts.max_batch_requests };
-    let infer = Infer::start(gpu, model, opts.max_concurrent_requests, limits);
+    let infer = Infer::start(gpu, model, opts.max_concurrent_requests, limits).context("starting the GPU thread")?;
     let app = Arc::new(App {
         infer,
         info,

@@ -111,35 +111,32 @@ pub struct Output {
 
 impl Infer {
     /// Starts the GPU thread.
-    pub fn start(gpu: Arc<Gpu>, model: Model, max_concurrent: usize, limits: Limits) -> Infer {
+    pub fn start(gpu: Arc<Gpu>, model: Model, max_concurrent: usize, limits: Limits) -> std::io::Result<Infer> {
         let (model, queue, metrics) = (Arc::new(model), Arc::new(Queue::default()), Arc::new(Metrics::default()));
         let healthy = Arc::new(AtomicBool::new(true));
         let thread = {
             let (model, queue, metrics, healthy) = (model.clone(), queue.clone(), metrics.clone(), healthy.clone());
-            std::thread::Builder::new()
-                .name("gpu".into())
-                .spawn(move || {
-                    let run = || gpu_loop(&gpu, &model, &queue, &limits, &metrics, &healthy);
-                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).is_err() {
-                        eprintln!("error: the GPU thread panicked; answering 503 from now on");
-                    }
-                    // Stopped or failed: nothing more is taken, and inputs still waiting are
-                    // answered (their channels close) instead of waiting for ever.
-                    healthy.store(false, Ordering::Relaxed);
-                    let mut state = queue.lock();
-                    state.closed = true;
-                    state.entries.clear();
-                })
-                .expect("spawning the GPU thread")
+            std::thread::Builder::new().name("gpu".into()).spawn(move || {
+                let run = || gpu_loop(&gpu, &model, &queue, &limits, &metrics, &healthy);
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).is_err() {
+                    eprintln!("error: the GPU thread panicked; answering 503 from now on");
+                }
+                // Stopped or failed: nothing more is taken, and inputs still waiting are
+                // answered (their channels close) instead of waiting for ever.
+                healthy.store(false, Ordering::Relaxed);
+                let mut state = queue.lock();
+                state.closed = true;
+                state.entries.clear();
+            })?
         };
-        Infer {
+        Ok(Infer {
             model,
             permits: Arc::new(Semaphore::new(max_concurrent)),
             queue,
             metrics,
             healthy,
             gpu_thread: Mutex::new(Some(thread)),
-        }
+        })
     }
 
     /// Whether the GPU thread runs and its last batch succeeded.
