@@ -19,10 +19,12 @@
 // prepends the alias, and `enable f16` for f16). Either way every load is widened to f32 and
 // the products accumulate in f32; C, the bias and the packed panels are f32.
 //
-// Three variants with one interface (src/ops/matmul/mod.rs picks one per adapter):
+// Four variants with one interface (src/ops/matmul/mod.rs picks one per adapter and shape):
 //   matmul_reg   each invocation owns a 4x4 block of C in registers, no workgroup memory.
 //   matmul_tiled a 64x64 tile of C per 16x16 workgroup, A and B staged through workgroup
-//                memory in 16-deep slices. The usual GPU kernel.
+//                memory in 16-deep slices: the textbook GPU kernel.
+//   matmul_wide  128x128 (or 64x64) tiles, 8x8 of C per invocation, vec4 workgroup reads:
+//                the GPU kernel, made for the driver's compiler (below).
 //   matmul_panel for CPU devices (lavapipe). There every storage-buffer load is a loop over the
 //                SIMD lanes (measured: ~1 GFLOP/s whatever the register tiling), while a
 //                uniform-buffer load is a real vector gather (~10x faster). So A and B are first
@@ -194,6 +196,101 @@ fn matmul_tiled(
         workgroupBarrier();
     }
     store_block(base.c, tm0 + lid.y * 4u, tn0 + lid.x * 4u, acc0, acc1, acc2, acc3);
+}
+
+// ---- wide variants: the GPU kernel ----
+// A BM x BN tile of C per workgroup of (BM/8)·(BN/8) invocations, each owning 8x8 of it in
+// registers (rows ty·4.. and BM/2 + ty·4.., columns tx·4.. and BN/2 + tx·4..: neighbouring
+// invocations read neighbouring vec4s of workgroup memory). Per slice of WIDE_K steps of k, A
+// (stored transposed: a column of op(A) is contiguous) and B are staged through workgroup memory
+// as vec4s; the k steps are spelled out so that every register index is a constant (a `for`
+// becomes naga's `loop {}`, which drivers unroll poorly). Rows of the staged tiles are padded by
+// one vec4 so that the transposing stores spread over the memory banks.
+//   matmul_wide    128x128 tile, 256 invocations: large products.
+//   matmul_wide64   64x64 tile,   64 invocations: four times the workgroups, for products with
+//                  few tiles of 128 (the step's 4096 x 384 layers make 96 of them).
+const WIDE_K: u32 = 8u;
+const WIDE_ROW: u32 = 33u;  // vec4s per staged row: 128 / 4, plus the pad
+var<workgroup> wide_a: array<vec4<f32>, 264>;  // (WIDE_K, WIDE_ROW): wide_a[kk·WIDE_ROW + m/4][m%4]
+var<workgroup> wide_b: array<vec4<f32>, 264>;  // (WIDE_K, WIDE_ROW): wide_b[kk·WIDE_ROW + n/4][n%4]
+
+// Stages op(A)[tm0.., k0..] and op(B)[k0.., tn0..]; zero past the edges. Consecutive
+// invocations walk each operand's contiguous dimension, so the global loads coalesce.
+fn wide_stage(base: Bases, li: u32, threads: u32, bm: u32, bn: u32, tm0: u32, tn0: u32, k0: u32) {
+    let sa = a_strides();
+    let sb = b_strides();
+    for (var e = li; e < bm * WIDE_K; e += threads) {
+        var mm: u32; var kk: u32;
+        if TRANS_A { mm = e % bm; kk = e / bm; } else { kk = e % WIDE_K; mm = e / WIDE_K; }
+        let gm = tm0 + mm;
+        let gk = k0 + kk;
+        var v = 0.0;
+        if gm < p.m && gk < p.k { v = f32(a[base.a + gm * sa.x + gk * sa.y]); }
+        wide_a[kk * WIDE_ROW + mm / 4u][mm % 4u] = v;
+    }
+    for (var e = li; e < bn * WIDE_K; e += threads) {
+        var nn: u32; var kk: u32;
+        if TRANS_B { kk = e % WIDE_K; nn = e / WIDE_K; } else { nn = e % bn; kk = e / bn; }
+        let gn = tn0 + nn;
+        let gk = k0 + kk;
+        var w = 0.0;
+        if gn < p.n && gk < p.k { w = f32(b[base.b + gk * sb.x + gn * sb.y]); }
+        wide_b[kk * WIDE_ROW + nn / 4u][nn % 4u] = w;
+    }
+}
+
+// Step kk of a staged slice for the invocation at (ty, tx); half_m and half_n are BM/8 and BN/8
+// (the vec4 offset of the second half of its rows and columns).
+fn wide_step(acc: ptr<function, Block>, kk: u32, ty: u32, tx: u32, half_m: u32, half_n: u32) {
+    let r = kk * WIDE_ROW;
+    outer(acc, wide_a[r + ty], wide_a[r + half_m + ty], wide_b[r + tx], wide_b[r + half_n + tx]);
+}
+
+fn wide(wg: vec3<u32>, li: u32, bm: u32, bn: u32) {
+    let base = batch_bases(wg.z);
+    let threads = (bm / 8u) * (bn / 8u);
+    let tx = li % (bn / 8u);
+    let ty = li / (bn / 8u);
+    let half_m = bm / 8u;
+    let half_n = bn / 8u;
+    let tm0 = wg.y * bm;
+    let tn0 = wg.x * bn;
+    var acc: Block;
+    for (var k0 = 0u; k0 < p.k; k0 += WIDE_K) {
+        wide_stage(base, li, threads, bm, bn, tm0, tn0, k0);
+        workgroupBarrier();
+        wide_step(&acc, 0u, ty, tx, half_m, half_n);
+        wide_step(&acc, 1u, ty, tx, half_m, half_n);
+        wide_step(&acc, 2u, ty, tx, half_m, half_n);
+        wide_step(&acc, 3u, ty, tx, half_m, half_n);
+        wide_step(&acc, 4u, ty, tx, half_m, half_n);
+        wide_step(&acc, 5u, ty, tx, half_m, half_n);
+        wide_step(&acc, 6u, ty, tx, half_m, half_n);
+        wide_step(&acc, 7u, ty, tx, half_m, half_n);
+        workgroupBarrier();
+    }
+    let m = tm0 + ty * 4u;
+    let m2 = m + bm / 2u;
+    let n = tn0 + tx * 4u;
+    let n2 = n + bn / 2u;
+    store_row(base.c, m, n, acc.r0l); store_row(base.c, m, n2, acc.r0h);
+    store_row(base.c, m + 1u, n, acc.r1l); store_row(base.c, m + 1u, n2, acc.r1h);
+    store_row(base.c, m + 2u, n, acc.r2l); store_row(base.c, m + 2u, n2, acc.r2h);
+    store_row(base.c, m + 3u, n, acc.r3l); store_row(base.c, m + 3u, n2, acc.r3h);
+    store_row(base.c, m2, n, acc.r4l); store_row(base.c, m2, n2, acc.r4h);
+    store_row(base.c, m2 + 1u, n, acc.r5l); store_row(base.c, m2 + 1u, n2, acc.r5h);
+    store_row(base.c, m2 + 2u, n, acc.r6l); store_row(base.c, m2 + 2u, n2, acc.r6h);
+    store_row(base.c, m2 + 3u, n, acc.r7l); store_row(base.c, m2 + 3u, n2, acc.r7h);
+}
+
+@compute @workgroup_size(256)
+fn matmul_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    wide(wg, li, 128u, 128u);
+}
+
+@compute @workgroup_size(64)
+fn matmul_wide64(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    wide(wg, li, 64u, 64u);
 }
 
 // ---- panel variant ----

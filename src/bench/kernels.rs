@@ -41,7 +41,7 @@ pub struct KernelBenchOptions {
     pub quick: bool,
     /// Add 4096³ (for real GPUs).
     pub large: bool,
-    /// Time every matmul case once per variant (reg, tiled, panel) instead of once with the
+    /// Time every matmul case once per variant (reg, tiled, wide, wide64, panel, coop) instead of once with the
     /// adapter's choice: the rows a tuner needs, from one process.
     pub all_variants: bool,
 }

@@ -72,7 +72,7 @@ struct KernelsArgs {
     /// Also 4096³ matmul (for real GPUs; minutes on a CPU adapter).
     #[arg(long)]
     large: bool,
-    /// Matmul variant to use (reg, tiled, panel) instead of the adapter's default; `all` times
+    /// Matmul variant to use (reg, tiled, wide, wide64, panel, coop) instead of the adapter's default; `all` times
     /// every matmul case once per variant.
     #[arg(long)]
     variant: Option<String>,
@@ -104,7 +104,7 @@ fn run_kernels(k: KernelsArgs) -> anyhow::Result<()> {
     let all_variants = k.variant.as_deref() == Some("all");
     if let Some(v) = k.variant.as_deref().filter(|v| *v != "all") {
         if crate::ops::matmul::Variant::parse(v).is_none() {
-            anyhow::bail!("unknown matmul variant {v:?}: choose reg, tiled, panel or all");
+            anyhow::bail!("unknown matmul variant {v:?}: choose reg, tiled, wide, wide64, panel, coop or all");
         }
         gpu.set_variant("matmul", v);
     }

@@ -17,7 +17,10 @@ pub fn specializations(shader: Shader, entry: &str) -> Vec<Constants> {
         // The cooperative-matrix module holds the f16 build's kernels too; only matmul_coop is
         // ever built from it.
         (Shader::MatmulCoop, e) if e != "matmul_coop" => vec![],
-        (Shader::Matmul | Shader::MatmulF16, "matmul_reg" | "matmul_tiled" | "matmul_panel")
+        (
+            Shader::Matmul | Shader::MatmulF16,
+            "matmul_reg" | "matmul_tiled" | "matmul_wide" | "matmul_wide64" | "matmul_panel",
+        )
         | (Shader::MatmulCoop, "matmul_coop") => {
             let c_vec4: &[f64] = if entry == "matmul_panel" { &bools } else { &[] };
             let mut out = Vec::new();

@@ -21,8 +21,12 @@ pub use crate::kernel_args::{Dims, Layout};
 pub enum Variant {
     /// 4x4 register block per invocation, no workgroup memory: CPUs / lavapipe.
     Register,
-    /// 64x64 workgroup tile through workgroup memory: GPUs.
+    /// 64x64 workgroup tile through workgroup memory, 4x4 per invocation: the textbook kernel.
     Tiled,
+    /// 128x128 workgroup tile, 8x8 per invocation, vec4 reads of workgroup memory: GPUs.
+    Wide,
+    /// `Wide` with 64x64 tiles: four times the workgroups, for products with few large tiles.
+    Wide64,
     /// Operands packed into 64 KiB panels read through uniform bindings: CPU devices, where
     /// storage loads are slow (see matmul.wgsl).
     Panel,
@@ -33,7 +37,7 @@ pub enum Variant {
 
 impl Variant {
     /// The variants every adapter runs (Coop needs f16 operands and the feature: `runnable`).
-    pub const ALL: [Variant; 3] = [Variant::Register, Variant::Tiled, Variant::Panel];
+    pub const ALL: [Variant; 5] = [Variant::Register, Variant::Tiled, Variant::Wide, Variant::Wide64, Variant::Panel];
 
     /// The variants that can multiply operands of this element type on this adapter.
     pub fn runnable(gpu: &Gpu, operands: DType) -> Vec<Variant> {
@@ -48,6 +52,8 @@ impl Variant {
         match self {
             Variant::Register => "reg",
             Variant::Tiled => "tiled",
+            Variant::Wide => "wide",
+            Variant::Wide64 => "wide64",
             Variant::Panel => "panel",
             Variant::Coop => "coop",
         }
@@ -72,7 +78,7 @@ impl Variant {
         if gpu.is_cpu() {
             Variant::Panel
         } else {
-            Variant::Tiled
+            Variant::Wide
         }
     }
 
@@ -80,6 +86,8 @@ impl Variant {
         match self {
             Variant::Register => "matmul_reg",
             Variant::Tiled => "matmul_tiled",
+            Variant::Wide => "matmul_wide",
+            Variant::Wide64 => "matmul_wide64",
             Variant::Panel => "matmul_panel",
             Variant::Coop => "matmul_coop",
         }
@@ -90,6 +98,8 @@ impl Variant {
         match self {
             Variant::Register => (32, 32),
             Variant::Tiled => (64, 64),
+            Variant::Wide => (128, 128),
+            Variant::Wide64 => (64, 64),
             Variant::Panel => (PANEL, PANEL),
             Variant::Coop => (32, 64),
         }
