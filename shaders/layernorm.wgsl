@@ -194,6 +194,9 @@ fn ln_fwd_add_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups
 @group(0) @binding(4) var<storage, read> brstd: array<f32>;       // (R)
 @group(0) @binding(5) var<storage, read> dy: array<f32>;          // (R, C)
 @group(0) @binding(6) var<storage, read_write> dx: array<f32>;    // (R, C), assigned
+// With DROPOUT (the backward of ln_fwd_add's dropout): dx dropped as the forward dropped a, the
+// gradient of a, in the same pass.
+@group(0) @binding(7) var<storage, read_write> dx_dropped: array<f32>;
 
 @compute @workgroup_size(64)
 fn ln_bwd_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -214,7 +217,9 @@ fn ln_bwd_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
     for (var c = li; c < p.cols; c += WG) {
         let xhat = (bx[base + c] - mean) * rstd;
         let g = dy[base + c] * bgamma[c];
-        dx[base + c] = rstd * (g - sums.x - xhat * sums.y);
+        let d = rstd * (g - sums.x - xhat * sums.y);
+        dx[base + c] = d;
+        if DROPOUT { dx_dropped[base + c] = dropped(d, base + c); }
     }
 }
 
@@ -223,6 +228,7 @@ fn ln_bwd_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
 @group(0) @binding(2) var<storage, read> bgamma4: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> dy4: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> dx4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> dx_dropped4: array<vec4<f32>>;
 
 @compute @workgroup_size(64)
 fn ln_bwd_input_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -245,7 +251,9 @@ fn ln_bwd_input_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgrou
     for (var c = 0u; c < c4; c++) {
         let xhat = (bx4[base + c] - mean) * rstd;
         let g = dy4[base + c] * bgamma4[c];
-        dx4[base + c] = rstd * (g - mg - xhat * mgx);
+        let d = rstd * (g - mg - xhat * mgx);
+        dx4[base + c] = d;
+        if DROPOUT { dx_dropped4[base + c] = dropped4(d, base + c); }
     }
 }
 
@@ -274,4 +282,25 @@ fn ln_bwd_params_partial(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     part_gamma[chunk * p.cols + c] = sg;
     part_beta[chunk * p.cols + c] = sb;
+}
+
+// ---- backward: parameter gradients, second pass ----
+@group(0) @binding(1) var<storage, read> fpart_gamma: array<f32>;        // (chunks, C)
+@group(0) @binding(2) var<storage, read> fpart_beta: array<f32>;         // (chunks, C)
+@group(0) @binding(3) var<storage, read_write> dgamma: array<f32>;       // (C), accumulated
+@group(0) @binding(4) var<storage, read_write> dbeta: array<f32>;        // (C), accumulated
+
+// Grid: ceil(C / 64). Both sums in one launch (p.chunk_rows holds the number of chunks).
+@compute @workgroup_size(64)
+fn ln_bwd_params_final(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let c = gid.x;
+    if c >= p.cols { return; }
+    var sg = 0.0;
+    var sb = 0.0;
+    for (var k = 0u; k < p.chunk_rows; k++) {
+        sg += fpart_gamma[k * p.cols + c];
+        sb += fpart_beta[k * p.cols + c];
+    }
+    dgamma[c] += sg;
+    dbeta[c] += sb;
 }

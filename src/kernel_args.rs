@@ -75,6 +75,15 @@ pub fn dropout_threshold(p: f32) -> u32 {
     ((p as f64) * 4294967296.0).min(u32::MAX as f64) as u32
 }
 
+/// The dropout words of a kernel's Params: (threshold, seed, keep scale 1 / (1 - p)), or
+/// (0, 0, 1) without dropout. `drop` is (p, seed).
+pub fn dropout_words(drop: Option<(f32, u32)>) -> (u32, u32, f32) {
+    match drop {
+        Some((p, seed)) => (dropout_threshold(p), seed, 1.0 / (1.0 - p)),
+        None => (0, 0, 1.0),
+    }
+}
+
 pub fn keep(seed: u32, i: u32, threshold: u32) -> bool {
     pcg(pcg(i) ^ seed) >= threshold
 }

@@ -10,7 +10,9 @@ use crate::ops::attention::{
 };
 use crate::ops::embedding::{embedding_backward, embedding_forward, TokenBatch};
 use crate::ops::gelu::{gelu_backward, GeluKind};
-use crate::ops::layernorm::{add_layernorm_forward, layernorm_backward, layernorm_forward, AddDropout};
+use crate::ops::layernorm::{
+    add_layernorm_backward, add_layernorm_forward, layernorm_backward, layernorm_forward, AddDropout,
+};
 use crate::ops::loss::{loss_backward, loss_forward};
 use crate::ops::{convert, elementwise, matmul};
 
@@ -191,11 +193,7 @@ impl Tape {
         self.record(move |g| {
             let Some(dy) = g.take(id) else { return Ok(()) };
             let sum = sum.ok_or_else(|| unsaved("add & norm", "residual sum"))?;
-            let ds = layernorm_backward(&gpu, &dy, &sum, &gv, &saved, &dg, &db)?;
-            let da = match drop {
-                Some(d) => elementwise::dropout(&gpu, &ds, d.p, d.seed)?,
-                None => ds.clone(),
-            };
+            let (ds, da) = add_layernorm_backward(&gpu, &dy, &sum, &gv, &saved, &dg, &db, drop)?;
             g.add(rid, ds)?;
             g.add(aid, da)
         });

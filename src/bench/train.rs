@@ -68,33 +68,56 @@ pub struct TrainBench {
     pub host_peak_rss_mib: Option<f64>,
     pub launches_per_step: u64,
     pub submissions_per_step: u64,
-    pub profile: Vec<FamilyTime>,
-    /// The same table for one inference batch.
-    pub inference_profile: Vec<FamilyTime>,
+    pub profile: Profile,
+    /// The same for one inference batch.
+    pub inference_profile: Profile,
 }
 
 /// GPU time per kernel family of what `run` records, from timestamp queries; empty where the
 /// adapter has none.
-fn profile_families(gpu: &Arc<Gpu>, run: impl FnOnce() -> Result<(), GpuError>) -> Result<Vec<FamilyTime>, GpuError> {
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Profile {
+    /// Per op family (`family`), largest first.
+    pub families: Vec<FamilyTime>,
+    /// Per kernel entry point (its name in `family`), largest first: where the launches come from.
+    pub entries: Vec<FamilyTime>,
+    /// Every launch in order: entry point and GPU milliseconds (the offline tuner's input).
+    pub timeline: Vec<(String, f64)>,
+}
+
+impl Profile {
+    fn of(timings: Vec<(&'static str, f64)>) -> Profile {
+        let table = |key: &dyn Fn(&str) -> String| {
+            let mut by: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+            for (entry, ms) in &timings {
+                let e = by.entry(key(entry)).or_default();
+                e.0 += ms;
+                e.1 += 1;
+            }
+            let total: f64 = by.values().map(|v| v.0).sum();
+            let mut rows: Vec<FamilyTime> = by
+                .into_iter()
+                .map(|(f, (ms, k))| FamilyTime { family: f, ms, share: ms / total.max(1e-9), launches: k })
+                .collect();
+            rows.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+            rows
+        };
+        Profile {
+            families: table(&|e| family(e).to_string()),
+            entries: table(&|e| e.to_string()),
+            timeline: timings.iter().map(|(e, ms)| (e.to_string(), *ms)).collect(),
+        }
+    }
+}
+
+fn profile_families(gpu: &Arc<Gpu>, run: impl FnOnce() -> Result<(), GpuError>) -> Result<Profile, GpuError> {
     if !gpu.profile_begin(2048) {
-        return Ok(Vec::new());
+        return Ok(Profile::default());
     }
     let ran = run();
     let timings = ran.and_then(|()| gpu.profile_collect());
     gpu.profile_end();
-    let mut by: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
-    for (entry, ms) in timings? {
-        let e = by.entry(family(entry)).or_default();
-        e.0 += ms;
-        e.1 += 1;
-    }
-    let total: f64 = by.values().map(|v| v.0).sum();
-    let mut profile: Vec<FamilyTime> = by
-        .into_iter()
-        .map(|(f, (ms, k))| FamilyTime { family: f.into(), ms, share: ms / total.max(1e-9), launches: k })
-        .collect();
-    profile.sort_by(|a, b| b.ms.total_cmp(&a.ms));
-    Ok(profile)
+    Ok(Profile::of(timings?))
 }
 
 /// The op family of a kernel entry point, for the profile table.
@@ -233,7 +256,7 @@ pub fn run(
             Ok(())
         })?
     } else {
-        Vec::new()
+        Profile::default()
     };
     stepped?;
 
@@ -249,7 +272,7 @@ pub fn run(
     };
     infer()?;
     let it = infer()?.min(infer()?);
-    let inference_profile = if profile_on { profile_families(gpu, || infer().map(drop))? } else { Vec::new() };
+    let inference_profile = if profile_on { profile_families(gpu, || infer().map(drop))? } else { Profile::default() };
 
     Ok(TrainBench {
         adapter: gpu.info().name.clone(),

@@ -229,14 +229,16 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     );
     println!("buffers created per timed step: {} (freed: {})", r.buffers_created_per_step, r.buffers_freed_per_step);
     println!("per step: {} kernel launches, {} submissions", r.launches_per_step, r.submissions_per_step);
-    for (what, table) in [("training step", &r.profile), ("inference batch", &r.inference_profile)] {
-        if table.is_empty() {
-            continue;
-        }
-        println!("{what}:");
-        println!("{:<18} {:>10} {:>7} {:>9}", "family", "GPU ms", "share", "launches");
-        for f in table {
-            println!("{:<18} {:>10.1} {:>6.1}% {:>9}", f.family, f.ms, 100.0 * f.share, f.launches);
+    for (what, p) in [("training step", &r.profile), ("inference batch", &r.inference_profile)] {
+        for (key, table) in [("family", &p.families), ("entry point", &p.entries)] {
+            if table.is_empty() {
+                continue;
+            }
+            println!("{what}, by {key}:");
+            println!("{:<26} {:>10} {:>7} {:>9}", key, "GPU ms", "share", "launches");
+            for f in table {
+                println!("{:<26} {:>10.1} {:>6.1}% {:>9}", f.family, f.ms, 100.0 * f.share, f.launches);
+            }
         }
     }
     Ok(())

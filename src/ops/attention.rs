@@ -241,8 +241,8 @@ fn forward_queries(
     let (ls, lc) = query_layouts(&s, nq);
     // With nq < T only the first nq rows of each head's Q are read.
     gemm(gpu, s.dims(nq, t, hs), (qkv, q), (qkv, k.t()), None, (&probs, ls), 1.0, false)?;
-    softmax_forward(gpu, &probs, mask, nh, 1.0 / (hs as f32).sqrt())?;
-    let used = dropped(gpu, &probs, pdrop)?;
+    let used = softmax_forward_dropout(gpu, &probs, mask, nh, 1.0 / (hs as f32).sqrt(), pdrop)?
+        .unwrap_or_else(|| probs.clone());
     let ctx = gpu.empty("attention context", &[b * nq, s.c()])?;
     gemm(gpu, s.dims(nq, hs, t), (&used, ls), (qkv, v), None, (&ctx, lc), 1.0, false)?;
     Ok((ctx, probs))
@@ -276,9 +276,8 @@ fn backward_queries(
     let used = dropped(gpu, probs, pdrop)?;
     gemm(gpu, s.dims(t, hs, nq), (&used, ls.t()), (dctx, lc), None, (&dqkv, v), 1.0, false)?;
     drop(used);
-    // dP = dropout(dP'), then dS (over dP) = P ⊙ (dP − rowsum(P ⊙ dP)) / √HS
-    let dp = dropped(gpu, &dp, pdrop)?;
-    softmax_backward(gpu, probs, &dp, nh, 1.0 / (hs as f32).sqrt())?;
+    // dP = dropout(dP'), then dS (over dP) = P ⊙ (dP − rowsum(P ⊙ dP)) / √HS, in one pass
+    softmax_backward_dropout(gpu, probs, &dp, nh, 1.0 / (hs as f32).sqrt(), pdrop)?;
     // dQ = dS · K ; dK = dSᵀ · Q
     gemm(gpu, s.dims(nq, hs, t), (&dp, ls), (qkv, k), None, (&dqkv, q), 1.0, false)?;
     gemm(gpu, s.dims(t, hs, nq), (&dp, ls.t()), (qkv, q), None, (&dqkv, k), 1.0, false)?;
@@ -287,7 +286,19 @@ fn backward_queries(
 
 /// In place: scores (B·NH, Q, T) become softmax(scores·scale + mask) over the last dimension.
 /// Q is the number of query rows per head: T for full attention, 1 for the [CLS]-only path.
-pub fn softmax_forward(gpu: &Gpu, scores: &Tensor, mask: &Tensor, nh: usize, scale: f32) -> Result<(), GpuError> {
+pub fn softmax_forward(gpu: &Arc<Gpu>, scores: &Tensor, mask: &Tensor, nh: usize, scale: f32) -> Result<(), GpuError> {
+    softmax_forward_dropout(gpu, scores, mask, nh, scale, None).map(drop)
+}
+
+/// `softmax_forward`, and with `pdrop` P' = dropout(P) in a new tensor from the same pass.
+pub fn softmax_forward_dropout(
+    gpu: &Arc<Gpu>,
+    scores: &Tensor,
+    mask: &Tensor,
+    nh: usize,
+    scale: f32,
+    pdrop: Option<ProbDropout>,
+) -> Result<Option<Tensor>, GpuError> {
     let (z, q, cols) = score_dims(scores)?;
     let b = z / nh;
     if b * nh != z || mask.numel() != b * cols {
@@ -297,23 +308,47 @@ pub fn softmax_forward(gpu: &Gpu, scores: &Tensor, mask: &Tensor, nh: usize, sca
             mask.shape()
         )));
     }
+    // Without dropout the binding is still declared: a one-word stand-in, never written.
+    let out = gpu.empty("attention probabilities, dropped", if pdrop.is_some() { scores.shape() } else { &[1] })?;
+    let (threshold, seed, keep, constants) = dropout_args(pdrop);
     gpu.launch(
-        &Kernel::new(Shader::Softmax, "softmax_fwd"),
-        &[(z * q) as u32, cols as u32, (nh * q) as u32, f(scale)],
-        &[Arg::R(mask), Arg::W(scores)],
+        &Kernel { shader: Shader::Softmax, entry: "softmax_fwd", constants: &constants },
+        &[(z * q) as u32, cols as u32, (nh * q) as u32, f(scale), threshold, seed, f(keep)],
+        &[Arg::R(mask), Arg::W(scores), Arg::W(&out)],
         super::grid_1d(z * q, 64),
-    )
+    )?;
+    Ok(pdrop.map(|_| out))
+}
+
+/// The dropout words of softmax.wgsl's Params (threshold, seed, keep scale) and its constant.
+fn dropout_args(pdrop: Option<ProbDropout>) -> (u32, u32, f32, [(&'static str, f64); 1]) {
+    let (threshold, seed, keep) = crate::kernel_args::dropout_words(pdrop.map(|d| (d.p, d.seed)));
+    (threshold, seed, keep, [("DROPOUT", if pdrop.is_some() { 1.0 } else { 0.0 })])
 }
 
 /// In place: dprobs becomes the score gradient P ⊙ (dP − Σ P ⊙ dP) · scale.
 pub fn softmax_backward(gpu: &Gpu, probs: &Tensor, dprobs: &Tensor, nh: usize, scale: f32) -> Result<(), GpuError> {
+    softmax_backward_dropout(gpu, probs, dprobs, nh, scale, None)
+}
+
+/// `softmax_backward` where dprobs holds dP' (the gradient of the dropped probabilities): it is
+/// dropped with `pdrop`'s mask first, in the same pass.
+pub fn softmax_backward_dropout(
+    gpu: &Gpu,
+    probs: &Tensor,
+    dprobs: &Tensor,
+    nh: usize,
+    scale: f32,
+    pdrop: Option<ProbDropout>,
+) -> Result<(), GpuError> {
     let (z, q, cols) = score_dims(probs)?;
     if dprobs.shape() != probs.shape() {
         return Err(shape_err(format!("softmax backward: {:?} vs {:?}", dprobs.shape(), probs.shape())));
     }
+    let (threshold, seed, keep, constants) = dropout_args(pdrop);
     gpu.launch(
-        &Kernel::new(Shader::Softmax, "softmax_bwd"),
-        &[(z * q) as u32, cols as u32, (nh * q) as u32, f(scale)],
+        &Kernel { shader: Shader::Softmax, entry: "softmax_bwd", constants: &constants },
+        &[(z * q) as u32, cols as u32, (nh * q) as u32, f(scale), threshold, seed, f(keep)],
         &[Arg::R(probs), Arg::W(dprobs)],
         super::grid_1d(z * q, 64),
     )

@@ -38,10 +38,7 @@ impl Geometry {
     /// Params of attention.wgsl; `z`, `ld`, `col` and `total` vary per launch.
     fn params(&self, z: usize, ld: usize, col: usize, total: usize, drop: Option<ProbDropout>) -> [u32; 13] {
         let s = &self.s;
-        let (threshold, seed, keep) = match drop {
-            Some(d) => (crate::kernel_args::dropout_threshold(d.p), d.seed, 1.0 / (1.0 - d.p)),
-            None => (0, 0, 1.0),
-        };
+        let (threshold, seed, keep) = crate::kernel_args::dropout_words(drop.map(|d| (d.p, d.seed)));
         let scale = 1.0 / (s.hs as f32).sqrt();
         [
             s.b as u32,

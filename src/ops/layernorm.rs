@@ -148,10 +148,7 @@ pub fn add_layernorm_forward_with(
     let rstd = gpu.empty("layernorm rstd", &[rows])?;
     // Without save_sum the binding is still declared: a one-word stand-in, never written.
     let sum = gpu.empty("residual sum", if save_sum { a.shape() } else { &[1] })?;
-    let (threshold, seed, keep) = match drop {
-        Some(d) => (crate::kernel_args::dropout_threshold(d.p), d.seed, 1.0 / (1.0 - d.p)),
-        None => (0, 0, 1.0),
-    };
+    let (threshold, seed, keep) = crate::kernel_args::dropout_words(drop.map(|d| (d.p, d.seed)));
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
     let constants = [("DROPOUT", flag(drop.is_some())), ("SAVE_SUM", flag(save_sum))];
     let (entry, grid) = variant.launch("ln_fwd_add", "ln_fwd_add_rows", rows);
@@ -198,6 +195,56 @@ pub fn layernorm_backward_with(
     dgamma: &Tensor,
     dbeta: &Tensor,
 ) -> Result<Tensor, GpuError> {
+    Ok(backward(gpu, variant, dy, x, gamma, saved, dgamma, dbeta, None)?.0)
+}
+
+/// The backward of `add_layernorm_forward` (x is the saved sum s): returns ds, the residual's
+/// gradient, and da = dropout(ds) with the forward's mask, the sub-layer output's, from the
+/// same pass (ds itself without dropout); accumulates dgamma and dbeta.
+#[allow(clippy::too_many_arguments)]
+pub fn add_layernorm_backward(
+    gpu: &Arc<Gpu>,
+    dy: &Tensor,
+    sum: &Tensor,
+    gamma: &Tensor,
+    saved: &LayerNormSaved,
+    dgamma: &Tensor,
+    dbeta: &Tensor,
+    drop: Option<AddDropout>,
+) -> Result<(Tensor, Tensor), GpuError> {
+    let variant = LnVariant::for_gpu(gpu, gamma.numel());
+    add_layernorm_backward_with(gpu, variant, dy, sum, gamma, saved, dgamma, dbeta, drop)
+}
+
+/// `add_layernorm_backward` with the variant chosen by the caller.
+#[allow(clippy::too_many_arguments)]
+pub fn add_layernorm_backward_with(
+    gpu: &Arc<Gpu>,
+    variant: LnVariant,
+    dy: &Tensor,
+    sum: &Tensor,
+    gamma: &Tensor,
+    saved: &LayerNormSaved,
+    dgamma: &Tensor,
+    dbeta: &Tensor,
+    drop: Option<AddDropout>,
+) -> Result<(Tensor, Tensor), GpuError> {
+    let (ds, da) = backward(gpu, variant, dy, sum, gamma, saved, dgamma, dbeta, drop)?;
+    Ok((ds.clone(), da.unwrap_or(ds)))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backward(
+    gpu: &Arc<Gpu>,
+    variant: LnVariant,
+    dy: &Tensor,
+    x: &Tensor,
+    gamma: &Tensor,
+    saved: &LayerNormSaved,
+    dgamma: &Tensor,
+    dbeta: &Tensor,
+    drop: Option<AddDropout>,
+) -> Result<(Tensor, Option<Tensor>), GpuError> {
     let cols = gamma.numel();
     variant.check(cols)?;
     let rows = super::rows_of("layernorm backward", x, cols)?;
@@ -205,11 +252,23 @@ pub fn layernorm_backward_with(
     super::expect_numel("layernorm backward dgamma", dgamma, cols)?;
     super::expect_numel("layernorm backward dbeta", dbeta, cols)?;
     let dx = gpu.empty("layernorm input gradient", x.shape())?;
+    // Without dropout the binding is still declared: a one-word stand-in, never written.
+    let dx_dropped = gpu.empty("layernorm input gradient, dropped", if drop.is_some() { x.shape() } else { &[1] })?;
+    let (threshold, seed, keep) = crate::kernel_args::dropout_words(drop.map(|d| (d.p, d.seed)));
+    let constants = [("DROPOUT", if drop.is_some() { 1.0 } else { 0.0 })];
     let (entry, grid) = variant.launch("ln_bwd_input", "ln_bwd_input_rows", rows);
     gpu.launch(
-        &Kernel::new(Shader::Layernorm, entry),
-        &[rows as u32, cols as u32, 0, 0, 0, 0, 0],
-        &[Arg::R(x), Arg::R(gamma), Arg::R(&saved.mean), Arg::R(&saved.rstd), Arg::R(dy), Arg::W(&dx)],
+        &Kernel { shader: Shader::Layernorm, entry, constants: &constants },
+        &[rows as u32, cols as u32, 0, 0, threshold, seed, f(keep)],
+        &[
+            Arg::R(x),
+            Arg::R(gamma),
+            Arg::R(&saved.mean),
+            Arg::R(&saved.rstd),
+            Arg::R(dy),
+            Arg::W(&dx),
+            Arg::W(&dx_dropped),
+        ],
         grid,
     )?;
     let chunks = rows.div_ceil(reduce::CHUNK_ROWS).max(1);
@@ -221,7 +280,11 @@ pub fn layernorm_backward_with(
         &[Arg::R(x), Arg::R(&saved.mean), Arg::R(&saved.rstd), Arg::R(dy), Arg::W(&part_g), Arg::W(&part_b)],
         [cols.div_ceil(64) as u32, chunks as u32, 1],
     )?;
-    reduce::col_sum_final(gpu, &part_g, dgamma, chunks, true)?;
-    reduce::col_sum_final(gpu, &part_b, dbeta, chunks, true)?;
-    Ok(dx)
+    gpu.launch(
+        &Kernel::new(Shader::Layernorm, "ln_bwd_params_final"),
+        &[rows as u32, cols as u32, 0, chunks as u32, 0, 0, 0],
+        &[Arg::R(&part_g), Arg::R(&part_b), Arg::W(dgamma), Arg::W(dbeta)],
+        [cols.div_ceil(64) as u32, 1, 1],
+    )?;
+    Ok((dx, drop.is_some().then_some(dx_dropped)))
 }

@@ -7,8 +7,8 @@ use super::tolerance as tol;
 use super::Checker;
 use super::Size;
 use crate::ops::attention::{
-    attention_backward, attention_forward_with, cls_backward, cls_forward, softmax_backward, softmax_forward,
-    AttentionSaved, AttentionShape,
+    attention_backward, attention_forward_with, cls_backward, cls_forward, softmax_backward, softmax_backward_dropout,
+    softmax_forward, softmax_forward_dropout, AttentionSaved, AttentionShape, ProbDropout,
 };
 use crate::ops::attention_fused;
 use crate::reference as r;
@@ -50,6 +50,26 @@ pub fn softmax(c: &mut Checker) -> Result<()> {
         softmax_backward(&g, &ts, &tdp, nh, 0.5)?;
         let wds = r::attention::softmax_backward(&f64s(&p), &f64s(&dp), t, 0.5);
         c.close("softmax backward", "-", &shape, &tdp.to_vec()?, &wds, tol::SOFTMAX);
+        // With dropout on the probabilities: P and P' from one pass, and dP' dropped in the
+        // backward's, with elementwise.wgsl's mask.
+        let d = ProbDropout { p: 0.25, seed: 5 };
+        let ts = c.up("scores", &[b * nh, t, t], &scores)?;
+        let mask_t = c.up("mask", &[b, t], &mask)?;
+        let kept = softmax_forward_dropout(&g, &ts, &mask_t, nh, 0.5, Some(d))?;
+        let kept = kept.map(|k| k.to_vec()).transpose()?.unwrap_or_default();
+        c.close("softmax + dropout (P)", "-", &shape, &ts.to_vec()?, &want, tol::SOFTMAX);
+        c.close(
+            "softmax + dropout (P')",
+            "-",
+            &shape,
+            &kept,
+            &r::elementwise::dropout(&want, d.p, d.seed),
+            tol::SOFTMAX,
+        );
+        let tdp = c.up("dp", &[b * nh, t, t], &dp)?;
+        softmax_backward_dropout(&g, &ts, &tdp, nh, 0.5, Some(d))?;
+        let wds = r::attention::softmax_backward(&f64s(&p), &r::elementwise::dropout(&f64s(&dp), d.p, d.seed), t, 0.5);
+        c.close("softmax + dropout backward", "-", &shape, &tdp.to_vec()?, &wds, tol::SOFTMAX);
     }
     Ok(())
 }

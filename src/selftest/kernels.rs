@@ -96,6 +96,20 @@ pub fn layernorm(c: &mut Checker) -> Result<()> {
                 let same = none.is_none() && y2.to_vec()? == y.to_vec()?;
                 let note = "inference differs from training, or saved a sum".to_string();
                 c.holds("add & norm (inference)", v.name(), &shape, "same as training, no sum", same, note);
+                // Backward: ds for the residual and da = dropout(ds) for a, from one pass.
+                let dy = c.vec(rows * cols, 1.0);
+                let (rds, _, _) = r::layernorm::backward(&f64s(&dy), &sum, &f64s(&gamma), &rs, cols);
+                let rda = match drop {
+                    Some(d) => r::elementwise::dropout(&rds, d.p, d.seed),
+                    None => rds.clone(),
+                };
+                let (dg, db, tdy) =
+                    (g.zeros("dgamma", &[cols])?, g.zeros("dbeta", &[cols])?, c.up("dy", &[rows, cols], &dy)?);
+                let sum_t = c.up("sum", &[rows, cols], &saved_sum)?;
+                let (ds, da) =
+                    layernorm::add_layernorm_backward_with(&g, v, &tdy, &sum_t, &tg, &saved, &dg, &db, drop)?;
+                c.close("add & norm backward (residual)", v.name(), &shape, &ds.to_vec()?, &rds, tol::LAYERNORM_DX);
+                c.close("add & norm backward (sub-layer)", v.name(), &shape, &da.to_vec()?, &rda, tol::LAYERNORM_DX);
             }
         }
     }

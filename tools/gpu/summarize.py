@@ -186,13 +186,16 @@ def bench(name, status, work):
     if d:
         who = d.get("adapter") or d.get("device")
         text = f"{who}: batch {d.get('batch')} x {d.get('seq')}, step {fmt(d.get('step_s_median'), '{:.4f}')} s (median), inference {fmt(d.get('inference_seq_per_s'), '{:.0f}')} seq/s"
-    if d and d.get("profile"):
-        # `--profile`: GPU time per kernel family over one step (timestamps), the largest first.
-        prof = d["profile"]
-        fig["profile"] = prof
-        text += "\n\nper kernel family, one training step:\n\n" + table(
-            ["family", "GPU ms", "share", "launches"],
-            [[f.get("family"), fmt(f.get("ms"), "{:.2f}"), fmt(100 * f.get("share", 0), "{:.1f}%"), f.get("launches")] for f in prof[:16]],
+    prof = (d or {}).get("profile") or {}
+    for key, rows in [("kernel family", prof.get("families")), ("entry point", prof.get("entries"))]:
+        # `--profile`: GPU time per kernel family and per entry point over one step
+        # (timestamps), the largest first; the launch-by-launch timeline stays in the json.
+        if not rows:
+            continue
+        fig.setdefault("profile", {})[key] = rows
+        text += f"\n\nper {key}, one training step:\n\n" + table(
+            [key, "GPU ms", "share", "launches"],
+            [[f.get("family"), fmt(f.get("ms"), "{:.2f}"), fmt(100 * f.get("share", 0), "{:.1f}%"), f.get("launches")] for f in rows[:24]],
         )
     if which == "torch":  # the last of the three: the side-by-side table
         torch_d = all_.get("torch", {}).get("result") or {}
