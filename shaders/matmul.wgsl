@@ -209,6 +209,12 @@ fn matmul_tiled(
 //   matmul_wide    128x128 tile, 256 invocations: large products.
 //   matmul_wide64   64x64 tile,   64 invocations: four times the workgroups, for products with
 //                  few tiles of 128 (the step's 4096 x 384 layers make 96 of them).
+// ROW_SUMS: also row_sums[m] += alpha · Σ_k op(A)[m, k], from the first column of workgroups:
+// with op(A) = dYᵀ that is a linear layer's bias gradient, beside its dW = dYᵀ·X, from the
+// staged tiles the product reads anyway (no separate column-sum passes over dY).
+override ROW_SUMS: bool = false;
+@group(0) @binding(6) var<storage, read_write> row_sums: array<f32>;
+
 const WIDE_K: u32 = 8u;
 const WIDE_ROW: u32 = 33u;  // vec4s per staged row: 128 / 4, plus the pad
 var<workgroup> wide_a: array<vec4<f32>, 264>;  // (WIDE_K, WIDE_ROW): wide_a[kk·WIDE_ROW + m/4][m%4]
@@ -241,9 +247,25 @@ fn wide_stage(base: Bases, li: u32, threads: u32, bm: u32, bn: u32, tm0: u32, tn
 
 // Step kk of a staged slice for the invocation at (ty, tx); half_m and half_n are BM/8 and BN/8
 // (the vec4 offset of the second half of its rows and columns).
-fn wide_step(acc: ptr<function, Block>, kk: u32, ty: u32, tx: u32, half_m: u32, half_n: u32) {
+// sums: the running Σ_k of the invocation's rows of op(A) (ROW_SUMS), x for rows ty·4.., y for
+// BM/2 + ty·4...
+struct RowSums { lo: vec4<f32>, hi: vec4<f32> }
+
+fn wide_step(acc: ptr<function, Block>, sums: ptr<function, RowSums>, kk: u32, ty: u32, tx: u32, half_m: u32, half_n: u32) {
     let r = kk * WIDE_ROW;
-    outer(acc, wide_a[r + ty], wide_a[r + half_m + ty], wide_b[r + tx], wide_b[r + half_n + tx]);
+    let a0 = wide_a[r + ty];
+    let a1 = wide_a[r + half_m + ty];
+    outer(acc, a0, a1, wide_b[r + tx], wide_b[r + half_n + tx]);
+    if ROW_SUMS {
+        (*sums).lo += a0;
+        (*sums).hi += a1;
+    }
+}
+
+fn add_row_sums(m: u32, v: vec4<f32>) {
+    for (var i = 0u; i < 4u; i++) {
+        if m + i < p.m { row_sums[m + i] += p.alpha * v[i]; }
+    }
 }
 
 fn wide(wg: vec3<u32>, li: u32, bm: u32, bn: u32) {
@@ -256,21 +278,26 @@ fn wide(wg: vec3<u32>, li: u32, bm: u32, bn: u32) {
     let tm0 = wg.y * bm;
     let tn0 = wg.x * bn;
     var acc: Block;
+    var sums: RowSums;
     for (var k0 = 0u; k0 < p.k; k0 += WIDE_K) {
         wide_stage(base, li, threads, bm, bn, tm0, tn0, k0);
         workgroupBarrier();
-        wide_step(&acc, 0u, ty, tx, half_m, half_n);
-        wide_step(&acc, 1u, ty, tx, half_m, half_n);
-        wide_step(&acc, 2u, ty, tx, half_m, half_n);
-        wide_step(&acc, 3u, ty, tx, half_m, half_n);
-        wide_step(&acc, 4u, ty, tx, half_m, half_n);
-        wide_step(&acc, 5u, ty, tx, half_m, half_n);
-        wide_step(&acc, 6u, ty, tx, half_m, half_n);
-        wide_step(&acc, 7u, ty, tx, half_m, half_n);
+        wide_step(&acc, &sums, 0u, ty, tx, half_m, half_n);
+        wide_step(&acc, &sums, 1u, ty, tx, half_m, half_n);
+        wide_step(&acc, &sums, 2u, ty, tx, half_m, half_n);
+        wide_step(&acc, &sums, 3u, ty, tx, half_m, half_n);
+        wide_step(&acc, &sums, 4u, ty, tx, half_m, half_n);
+        wide_step(&acc, &sums, 5u, ty, tx, half_m, half_n);
+        wide_step(&acc, &sums, 6u, ty, tx, half_m, half_n);
+        wide_step(&acc, &sums, 7u, ty, tx, half_m, half_n);
         workgroupBarrier();
     }
     let m = tm0 + ty * 4u;
     let m2 = m + bm / 2u;
+    if ROW_SUMS && wg.x == 0u && tx == 0u {
+        add_row_sums(m, sums.lo);
+        add_row_sums(m2, sums.hi);
+    }
     let n = tn0 + tx * 4u;
     let n2 = n + bn / 2u;
     store_row(base.c, m, n, acc.r0l); store_row(base.c, m, n2, acc.r0h);

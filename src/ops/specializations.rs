@@ -42,6 +42,19 @@ pub fn specializations(shader: Shader, entry: &str) -> Vec<Constants> {
                     }
                 }
             }
+            // The wide variants' weight gradient with the bias gradient (gemm_row_sums):
+            // op(A) = dYᵀ, accumulated, no bias or epilogue.
+            if entry.starts_with("matmul_wide") && shader != Shader::MatmulCoop {
+                out.push(vec![
+                    ("TRANS_A", 1.0),
+                    ("TRANS_B", 0.0),
+                    ("HAS_BIAS", 0.0),
+                    ("ACCUMULATE", 1.0),
+                    ("EPILOGUE", 0.0),
+                    ("SAVE_PRE", 0.0),
+                    ("ROW_SUMS", 1.0),
+                ]);
+            }
             out
         }
         // ops::matmul::panel: the packing kernels take the product's layout constants less the

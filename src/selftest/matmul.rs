@@ -9,7 +9,7 @@ use super::{Checker, Size};
 use crate::gpu::DType;
 use crate::ops::gelu::GeluKind;
 use crate::ops::matmul::{
-    gemm_epilogue, gemm_with, linear, linear_act, linear_backward, Dims, Epilogue, Layout, Variant,
+    gemm_epilogue, gemm_row_sums, gemm_with, linear, linear_act, linear_backward, Dims, Epilogue, Layout, Variant,
 };
 use crate::reference as r;
 use crate::reference::to_f64 as f64s;
@@ -91,7 +91,7 @@ pub fn matmul(c: &mut Checker) -> Result<()> {
 /// linear forward and backward (dx assigned, dW and db accumulated), the variant tuning picks.
 pub fn linear_layers(c: &mut Checker) -> Result<()> {
     let g = c.gpu.clone();
-    for (rows, in_f, out_f) in [(1, 3, 2), (33, 32, 37), (129, 64, 1), (384, 48, 96)] {
+    for (rows, in_f, out_f) in [(1, 3, 2), (33, 32, 37), (129, 64, 1), (384, 48, 96), (130, 200, 140)] {
         let (x, w, bias) = (c.vec(rows * in_f, 1.0), c.vec(out_f * in_f, 0.5), c.vec(out_f, 0.5));
         let dy = c.vec(rows * out_f, 1.0);
         let (dw0, db0) = (c.vec(out_f * in_f, 0.1), c.vec(out_f, 0.1));
@@ -107,8 +107,45 @@ pub fn linear_layers(c: &mut Checker) -> Result<()> {
         let (rdx, rdw, rdb) = r::matmul::linear_backward(&f64s(&dy), &f64s(&x), &f64s(&w), rows, in_f, out_f);
         let add = |a: Vec<f64>, b: &[f32]| a.iter().zip(b).map(|(x, y)| x + *y as f64).collect::<Vec<_>>();
         c.close("linear", "backward dx", &shape, &dx.to_vec()?, &rdx, tol::matmul(out_f));
-        c.close("linear", "backward dW (accumulated)", &shape, &tdw.to_vec()?, &add(rdw, &dw0), tol::matmul(rows));
-        c.close("linear", "backward db (accumulated)", &shape, &tdb.to_vec()?, &add(rdb, &db0), tol::matmul(rows));
+        c.close(
+            "linear",
+            "backward dW (accumulated)",
+            &shape,
+            &tdw.to_vec()?,
+            &add(rdw.clone(), &dw0),
+            tol::matmul(rows),
+        );
+        c.close(
+            "linear",
+            "backward db (accumulated)",
+            &shape,
+            &tdb.to_vec()?,
+            &add(rdb.clone(), &db0),
+            tol::matmul(rows),
+        );
+        // dW and db from one launch, in the variants that sum rows of A as they multiply.
+        let d = Dims { m: out_f, n: in_f, k: rows, nb1: 1, nb2: 1 };
+        for v in Variant::ALL.into_iter().filter(|v| v.sums_rows()) {
+            let (tdw, tdb) = (c.up("dw", &[out_f, in_f], &dw0)?, c.up("db", &[out_f], &db0)?);
+            let (la, lb) = (Layout::rows(out_f).t(), Layout::rows(in_f));
+            gemm_row_sums(&g, v, d, (&tdy, la), (&tx, lb), (&tdw, lb), 1.0, &tdb)?;
+            c.close(
+                "linear dW + db, one launch",
+                &format!("{} dW", v.name()),
+                &shape,
+                &tdw.to_vec()?,
+                &add(rdw.clone(), &dw0),
+                tol::matmul(rows),
+            );
+            c.close(
+                "linear dW + db, one launch",
+                &format!("{} db", v.name()),
+                &shape,
+                &tdb.to_vec()?,
+                &add(rdb.clone(), &db0),
+                tol::matmul(rows),
+            );
+        }
     }
     Ok(())
 }

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use super::{chosen_variant, gemm, gemm_epilogue, Dims, Epilogue, Layout};
-use crate::gpu::{shape_err, Gpu, GpuError, Tensor};
+use super::{chosen_variant, gemm, gemm_epilogue, gemm_row_sums, gemm_with, Dims, Epilogue, Layout};
+use crate::gpu::{shape_err, DType, Gpu, GpuError, Tensor};
 use crate::ops::gelu::GeluKind;
 use crate::ops::reduce;
 
@@ -125,19 +125,22 @@ pub fn linear_backward_with(
     }
     let (dy_f32, dy) = (dy, dy_operand);
     dw.expect_shape("linear backward", &[out_f, in_f])?;
-    // dw (OUT, IN) += dyᵀ (OUT, R) · x (R, IN)
-    gemm(
-        gpu,
-        Dims { m: out_f, n: in_f, k: rows, nb1: 1, nb2: 1 },
-        (dy, Layout::rows(out_f).t()),
-        (x, Layout::rows(in_f)),
-        None,
-        (dw, Layout::rows(in_f)),
-        1.0,
-        true,
-    )?;
-    if let Some(db) = dbias {
-        reduce::col_sum(gpu, dy_f32, db, true)?;
+    // dw (OUT, IN) += dyᵀ (OUT, R) · x (R, IN); dbias += Σ_rows dy, the row sums of dyᵀ, from the
+    // same launch where the variant can and dy is f32 (f16 copies would lose precision over the
+    // rows), else by a column sum of its own.
+    let d = Dims { m: out_f, n: in_f, k: rows, nb1: 1, nb2: 1 };
+    let (la, lb, lc) = (Layout::rows(out_f).t(), Layout::rows(in_f), Layout::rows(in_f));
+    let variant = chosen_variant(gpu, dy.dtype(), d, la, lb, false, lc, true)?;
+    match dbias {
+        Some(db) if variant.sums_rows() && dy.dtype() == DType::F32 => {
+            gemm_row_sums(gpu, variant, d, (dy, la), (x, lb), (dw, lc), 1.0, db)?;
+        }
+        _ => {
+            gemm_with(gpu, variant, d, (dy, la), (x, lb), None, (dw, lc), 1.0, true)?;
+            if let Some(db) = dbias {
+                reduce::col_sum(gpu, dy_f32, db, true)?;
+            }
+        }
     }
     if !need_dx {
         return Ok(None);

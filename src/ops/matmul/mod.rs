@@ -93,6 +93,11 @@ impl Variant {
         }
     }
 
+    /// Whether the variant can also sum the rows of op(A) in the same launch (`gemm_row_sums`).
+    pub fn sums_rows(self) -> bool {
+        matches!(self, Variant::Wide | Variant::Wide64)
+    }
+
     /// Rows and columns of C covered by one workgroup.
     fn tile(self) -> (usize, usize) {
         match self {
@@ -322,6 +327,50 @@ pub fn gemm_epilogue(
     accumulate: bool,
     epilogue: Option<Epilogue>,
 ) -> Result<(), GpuError> {
+    launch_gemm(gpu, variant, d, a, b, bias, c, alpha, accumulate, epilogue, None)
+}
+
+/// C += alpha · op(A) · op(B) and, from the same launch, row_sums (M) += alpha · Σ_k op(A)
+/// (a linear layer's dW = dYᵀ·X and its bias gradient Σ_rows dY). Only the variants whose
+/// `sums_rows` is true can; one batch.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_row_sums(
+    gpu: &Arc<Gpu>,
+    variant: Variant,
+    d: Dims,
+    a: (&Tensor, Layout),
+    b: (&Tensor, Layout),
+    c: (&Tensor, Layout),
+    alpha: f32,
+    row_sums: &Tensor,
+) -> Result<(), GpuError> {
+    if !variant.sums_rows() {
+        return Err(shape_err(format!("matmul: the {} variant cannot sum the rows of A", variant.name())));
+    }
+    if d.nb1 * d.nb2 != 1 {
+        return Err(shape_err("matmul: row sums are for one batch"));
+    }
+    super::expect_numel("matmul row sums", row_sums, d.m)?;
+    if row_sums.dtype() != DType::F32 {
+        return Err(shape_err(format!("matmul: the row sums {} must be f32", row_sums.name())));
+    }
+    launch_gemm(gpu, variant, d, a, b, None, c, alpha, true, None, Some(row_sums))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn launch_gemm(
+    gpu: &Arc<Gpu>,
+    variant: Variant,
+    d: Dims,
+    a: (&Tensor, Layout),
+    b: (&Tensor, Layout),
+    bias: Option<&Tensor>,
+    c: (&Tensor, Layout),
+    alpha: f32,
+    accumulate: bool,
+    epilogue: Option<Epilogue>,
+    row_sums: Option<&Tensor>,
+) -> Result<(), GpuError> {
     if d.m == 0 || d.n == 0 || d.nb1 == 0 || d.nb2 == 0 {
         return Ok(());
     }
@@ -394,7 +443,7 @@ pub fn gemm_epilogue(
         1,
     ];
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
-    let constants = [
+    let mut constants = vec![
         ("TRANS_A", flag(a.1.trans)),
         ("TRANS_B", flag(b.1.trans)),
         ("HAS_BIAS", flag(bias.is_some())),
@@ -402,6 +451,9 @@ pub fn gemm_epilogue(
         ("EPILOGUE", epilogue.map_or(0.0, |e| (e.act as u32 + 1) as f64)),
         ("SAVE_PRE", flag(matches!(epilogue, Some(Epilogue { pre: Some(_), .. })))),
     ];
+    if row_sums.is_some() {
+        constants.push(("ROW_SUMS", 1.0));
+    }
     let bias_arg = bias.unwrap_or(a.0); // unread when HAS_BIAS is off
 
     // The pre-activation binding is declared by every matmul entry point: without SAVE_PRE a
@@ -418,12 +470,22 @@ pub fn gemm_epilogue(
         return gemm_panels(gpu, shader, d, a, b, bias_arg, c, pre_arg, &mut params, &constants);
     }
     let kernel = Kernel { shader, entry: variant.entry(), constants: &constants };
-    gpu.launch(
-        &kernel,
-        &params,
-        &[Arg::R(a.0), Arg::R(b.0), Arg::R(bias_arg), Arg::W(c.0), Arg::W(pre_arg)],
-        [d.n.div_ceil(tn) as u32, d.m.div_ceil(tm) as u32, batches as u32],
-    )
+    let mut args = vec![Arg::R(a.0), Arg::R(b.0), Arg::R(bias_arg), Arg::W(c.0), Arg::W(pre_arg)];
+    // Like the pre-activation's, the row sums' binding is declared by the variants that can sum
+    // rows whether or not they do: without ROW_SUMS the stand-in is bound, never written.
+    // (A stand-in of its own: two writable bindings of one buffer would alias.)
+    let no_sums;
+    if variant.sums_rows() {
+        let t = match row_sums {
+            Some(t) => t,
+            None => {
+                no_sums = gpu.empty("matmul row sums (unused)", &[1])?;
+                &no_sums
+            }
+        };
+        args.push(Arg::W(t));
+    }
+    gpu.launch(&kernel, &params, &args, [d.n.div_ceil(tn) as u32, d.m.div_ceil(tm) as u32, batches as u32])
 }
 
 #[cfg(test)]
