@@ -45,6 +45,9 @@ pub fn specializations(shader: Shader, entry: &str) -> Vec<Constants> {
             // The wide variants' weight gradient with the bias gradient (gemm_row_sums):
             // op(A) = dYᵀ, accumulated, no bias or epilogue.
             if entry.starts_with("matmul_wide") && shader != Shader::MatmulCoop {
+                for c in out.iter_mut() {
+                    c.push(("ROW_SUMS", 0.0));
+                }
                 out.push(vec![
                     ("TRANS_A", 1.0),
                     ("TRANS_B", 0.0),

@@ -451,8 +451,8 @@ fn launch_gemm(
         ("EPILOGUE", epilogue.map_or(0.0, |e| (e.act as u32 + 1) as f64)),
         ("SAVE_PRE", flag(matches!(epilogue, Some(Epilogue { pre: Some(_), .. })))),
     ];
-    if row_sums.is_some() {
-        constants.push(("ROW_SUMS", 1.0));
+    if variant.sums_rows() {
+        constants.push(("ROW_SUMS", flag(row_sums.is_some())));
     }
     let bias_arg = bias.unwrap_or(a.0); // unread when HAS_BIAS is off
 
