@@ -1,7 +1,7 @@
 //! Classifiers saved by transformers (`BertForSequenceClassification.save_pretrained`) load with
 //! their own heads and predict what transformers predicts; a head, pooler or label list that
 //! does not fit is an error naming it, never a random substitute.
-//! Fixtures: tests/fixtures/hf_classifier (tools/make_hf_classifier_fixtures.py).
+//! Fixtures: tests/fixtures/hf_classifier (tools/fixtures/make_hf_classifier_fixtures.py).
 
 mod common;
 
