@@ -1,4 +1,4 @@
-//! Checkpoint loading: every format on the tiny BERT fixtures (tools/make_tiny_bert_fixtures.py),
+//! Checkpoint loading: every format on the tiny BERT fixtures (tools/fixtures/make_tiny_bert_fixtures.py),
 //! cross-format equality, notices, one test per error (on broken files built in a temp dir), and
 //! the real all-MiniLM-L6-v2 when `models/all-MiniLM-L6-v2` is present (skipped otherwise).
 

@@ -1,7 +1,7 @@
 //! Classifiers saved by transformers (`BertForSequenceClassification.save_pretrained`) load with
 //! their own heads and predict what transformers predicts; a head, pooler or label list that
 //! does not fit is an error naming it, never a random substitute.
-//! Fixtures: tests/fixtures/hf_classifier (tools/make_hf_classifier_fixtures.py).
+//! Fixtures: tests/fixtures/hf_classifier (tools/fixtures/make_hf_classifier_fixtures.py).
 
 mod common;
 
@@ -77,6 +77,17 @@ fn predict_and_eval_equal_transformers_on_two_and_three_label_heads() {
         for (i, line) in out.lines().enumerate() {
             let row: Value = serde_json::from_str(line).unwrap();
             assert_eq!(row["label"], labels[i].as_str(), "{name}: text {i}");
+        }
+
+        // And as text: two classes keep the tutorial's `input: TEXT : score: P(last class)`; past
+        // two the score is the top class's, so the line names that class.
+        let plain: Vec<&str> = args.iter().copied().filter(|a| *a != "--json").collect();
+        let (ok, out, err) = wgbert(&plain, "");
+        assert!(ok, "{name}: {err}");
+        assert_eq!(out.lines().count(), texts.len(), "{name}: {out}");
+        for (i, line) in out.lines().enumerate() {
+            let names_label = line.ends_with(&format!(" : label: {}", labels[i]));
+            assert_eq!(names_label, name == "three_labels", "{name}: text {i}: {line}");
         }
 
         // `eval` on transformers' own labels: every one right, and the loss is theirs.

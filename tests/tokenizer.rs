@@ -1,6 +1,6 @@
 //! Tokenizer tests: encoding rules on a tiny vocabulary written to a temp dir, and id
 //! parity with HF `tokenizers` on tests/fixtures/tokenizer_parity.jsonl.gz (made by
-//! tools/make_tokenizer_fixture.py) using the real all-MiniLM-L6-v2 vocabulary.
+//! tools/fixtures/make_tokenizer_fixture.py) using the real all-MiniLM-L6-v2 vocabulary.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -376,7 +376,7 @@ fn tokenize_prefix_prints_the_cut_text() {
 
 /// The made-up 99-line vocabulary of the tiny BERT ("a" and "i" on two lines each).
 const TINY_TF: &str = "tests/fixtures/tiny_bert/tf";
-/// That vocabulary as transformers 5 saves it (tools/make_tokenizer_json_fixture.py): 97 tokens,
+/// That vocabulary as transformers 5 saves it (tools/fixtures/make_tokenizer_json_fixture.py): 97 tokens,
 /// no ids 5 and 13.
 const TINY_T5: &str = "tests/fixtures/tiny_bert/transformers5";
 
@@ -419,7 +419,7 @@ fn the_tiny_models_tokenizer_json_tokenizes_as_its_vocab_txt() {
     assert_eq!((txt.vocab_size(), json.vocab_size()), (99, 99));
     // vocab.txt's first "a" (line 5) is never produced; tokenizer.json has no id 5 at all.
     assert_eq!((txt.token_to_id("a"), json.token_to_id("a"), json.id_to_token(5)), (Some(76), Some(76), None));
-    // HF's ids, as tools/make_tokenizer_json_fixture.py printed them (transformers 5.25.0,
+    // HF's ids, as tools/fixtures/make_tokenizer_json_fixture.py printed them (transformers 5.25.0,
     // tokenizers 0.23.3): `AutoTokenizer.from_pretrained(TINY_T5)(text)["input_ids"]`.
     assert_eq!(
         json.encode("This movie was a GREAT film, I think!"),

@@ -2,7 +2,7 @@
 # The README's main job: fine-tune all-MiniLM-L6-v2 on the bundled IMDB sample
 # (tests/fixtures/imdb_sample: 640 training reviews, of which 128 validate, and 200 test reviews
 # it never sees), evaluate it on the test reviews, and score the seed tutorial's five example
-# sentences. The recipe was chosen by measurement in PyTorch (tools/demo_recipe_torch.py,
+# sentences. The recipe was chosen by measurement in PyTorch (tools/pytorch/demo_recipe_torch.py,
 # docs/training.md, "The demo's recipe"): the head reads the mean of the tokens (what all-MiniLM-L6-v2 was trained
 # for), the embeddings and the first 3 of its 6 layers are frozen, 64 tokens, 2 epochs, lr 2e-4.
 # Sized to finish within 5 minutes on a 2-core CPU without a GPU (Mesa's lavapipe).

@@ -9,7 +9,7 @@
 #   dist/x86_64-pc-windows-gnu/wgbert.exe
 #   dist/SHA256SUMS
 #
-# Cross targets and mingw-w64 are installed as needed by tools/cross_check.sh (run here with
+# Cross targets and mingw-w64 are installed as needed by tools/ci/cross_check.sh (run here with
 # --strict: a release without the Windows executable is an error). Builds with --locked, so
 # Cargo.lock must be up to date. Refuses a working tree with uncommitted changes (the binaries
 # would name a commit they do not match) unless --allow-dirty. Respects CARGO_TARGET_DIR.
@@ -51,7 +51,7 @@ cargo build --release --locked --bin wgbert
 echo "release: $host built in $((SECONDS - t0)) s"
 
 # The Windows executable and the macOS check; fails when either cannot be done.
-tools/cross_check.sh --strict --locked
+tools/ci/cross_check.sh --strict --locked
 
 rm -rf "dist/$host" "dist/$win" dist/SHA256SUMS
 mkdir -p "dist/$host" "dist/$win"

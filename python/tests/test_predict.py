@@ -32,7 +32,7 @@ def test_predict_equals_cli():
 
 
 def test_expected_fixture():
-    """transformers' own logits for the fixture's texts (tools/make_hf_classifier_fixtures.py)."""
+    """transformers' own logits for the fixture's texts (tools/fixtures/make_hf_classifier_fixtures.py)."""
     exp = json.loads((TWO_LABELS.parent / "two_labels.expected.json").read_text())
     p = wgbert.Classifier(TWO_LABELS).predict(exp["texts"])
     z = np.array(exp["logits"], dtype=np.float64)

@@ -82,6 +82,9 @@ pub fn run(a: PredictArgs) -> anyhow::Result<()> {
         let label = c.label(class);
         if a.json {
             println!("{}", serde_json::json!({ "text": text, "score": score, "label": label }));
+        } else if c.model.num_labels > 2 {
+            // Past two classes the score is the top class's probability: say which class it is.
+            println!("input: {text:<30} : score: {score:.6} : label: {label}");
         } else {
             println!("input: {text:<30} : score: {score:.6}");
         }

@@ -2,7 +2,7 @@
 //! each, and `DIR/manifest.json`: per module its file, the WebGPU features it needs, its entry
 //! points and every set of `override` values the engine uses for each (the specializations a
 //! run can create). Kernel authors and bug reports need the exact source; the portability
-//! checks (tools/tint, tools/naga_check) read the manifest.
+//! checks (tools/ci/shader_check.sh, tools/ci/tint) read the manifest.
 
 use std::path::{Path, PathBuf};
 
@@ -53,7 +53,7 @@ pub fn run(a: ShadersArgs) -> anyhow::Result<()> {
             "entry_points": entries,
         });
         if shader.uses_coop_matrix() {
-            // tools/tint/check.mjs skips such a module, saying why.
+            // tools/ci/tint/check.mjs skips such a module, saying why.
             module["wgpu_only"] = json!(
                 "wgpu's experimental cooperative matrices (enable wgpu_cooperative_matrix): no WebGPU implementation has them (Chrome's is chromium_experimental_subgroup_matrix); naga's SPIR-V and MSL are checked instead"
             );

@@ -86,7 +86,7 @@ pub fn load_job_data(job: &TrainJob) -> Result<JobData> {
 /// Which examples a run trains, validates and tests on, by source (file, archive member or
 /// file:line) and label, and each epoch's batch order (`"order"`: per epoch, indices into
 /// `"train"` in the order the batches take them), so that a run can be audited or replayed
-/// step for step by another tool (tools/replay_torch.py).
+/// step for step by another tool (tools/pytorch/replay_torch.py).
 fn examples_json(d: &JobData, options: &TrainOptions) -> Result<Vec<u8>> {
     let list = |set: &Dataset| -> Vec<serde_json::Value> {
         set.examples.iter().map(|e| serde_json::json!({"source": e.source, "label": d.classes[e.label]})).collect()

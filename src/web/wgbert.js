@@ -1,5 +1,5 @@
 // window.wgbert: the engine (src/web.rs, compiled to WebAssembly) as promises, for the page
-// (app.js) and for scripts; tools/web/check.mjs drives it through the remote-debugging protocol.
+// (app.js) and for scripts; tools/ci/web/check.mjs drives it through the remote-debugging protocol.
 //
 //   await wgbert.ready                      // the adapter: {name, backend, limits, features}
 //   await wgbert.load('/models/all-MiniLM-L6-v2')   // or a FileList from a folder picker

@@ -9,7 +9,7 @@
 # The kit: run.sh and its helpers, the release binary (gzipped), all-MiniLM-L6-v2 as f16
 # safetensors (byte planes, gzipped: planes.py), the 50,000 IMDB reviews cut to their first 128
 # word pieces (imdb_cut.py, checked id for id; xz), the Vulkan/EGL loader .debs (downloaded once into
-# target/gpu-debs/, reused when there), tools/bench_torch_step.py and kit.json (what and when).
+# target/gpu-debs/, reused when there), tools/pytorch/bench_torch_step.py and kit.json (what and when).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -56,7 +56,7 @@ fi
 
 rm -rf "$kit"
 mkdir -p "$kit/model" "$kit/data" "$kit/debs"
-cp "$here/run.sh" "$here/summarize.py" "$here/planes.py" tools/bench_torch_step.py tools/serve_load.py "$kit/"
+cp "$here/run.sh" "$here/summarize.py" "$here/planes.py" tools/pytorch/bench_torch_step.py tools/serve_load.py "$kit/"
 gzip -9 -n -c target/release/wgbert >"$kit/wgbert.gz"
 for p in $pkgs; do cp "$debs_cache/${p}"_*_amd64.deb "$kit/debs/"; done
 
