@@ -94,7 +94,7 @@ fn minilm_hidden_states_and_pooler_match_transformers() {
     let (eh, _) = max_abs_err(&h, &floats(&st, "last_hidden_state"));
     let (ep, _) = max_abs_err(&p, &floats(&st, "pooler_output"));
     eprintln!("max |ours - transformers|: last_hidden_state {eh:.2e}, pooler_output {ep:.2e}");
-    // The bound: 1e-4 max absolute difference (PyTorch's own f32 vs f64 differ by 3.4e-5).
+    // The bound we hold to: 1e-4 max absolute difference (PyTorch's own f32 vs f64 differ by 3.4e-5).
     assert!(eh <= 1e-4, "last_hidden_state differs by {eh}");
     assert!(ep <= 1e-4, "pooler_output differs by {ep}");
 }

@@ -29,7 +29,7 @@ fn forward_backward() -> training::Step {
     training::forward_backward(&gpu()).unwrap()
 }
 
-/// ‖got − want‖∞ / ‖want‖∞ over one tensor: the relative error the issue asks about.
+/// ‖got − want‖∞ / ‖want‖∞ over one tensor: the relative error the parity check bounds.
 fn rel_inf(got: &[f32], want: &[f64]) -> f64 {
     let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-30);
     max_abs_err(got, want).0 / scale

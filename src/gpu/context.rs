@@ -110,6 +110,11 @@ impl Gpu {
         if std::env::var("WGBERT_NO_F16").is_ok_and(|v| v == "1") {
             wanted.remove(wgpu::Features::SHADER_F16);
         }
+        // WGBERT_NO_SUBGROUP=1: the device without SUBGROUP, to measure whether merely asking
+        // for it slows pipeline creation or kernels (reported on some drivers).
+        if std::env::var("WGBERT_NO_SUBGROUP").is_ok_and(|v| v == "1") {
+            wanted.remove(wgpu::Features::SUBGROUP);
+        }
         // Tensor cores (wgpu's experimental cooperative matrices) only where the adapter lists
         // the one shape matmul_coop.wgsl uses: 16x16x16, f16 operands, f32 accumulation.
         let coop = coop_matrix_offered(&adapter);

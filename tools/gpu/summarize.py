@@ -5,7 +5,8 @@ still returns what it had; `plan` sizes the recipe from the measured training st
 
     summarize.py start  MODE WORK NOTE
     summarize.py stage  NAME STATUS RC SECONDS WORK      (info, selftest, kernels, bench_f32,
-                                                          bench_mixed, bench_torch, recipe)
+                                                          bench_mixed, bench_torch, serve, switches,
+                                                          recipe)
     summarize.py plan   MODE WORK SECONDS_LEFT           prints: EPOCHS LIMIT_TRAIN TRAIN_BOX LIMIT_TEST
     summarize.py end    FAILURES SECONDS
 
@@ -281,6 +282,29 @@ def serve(work):
     return fig, text
 
 
+def switches(work):
+    """4e: the f32 step under each switch (run.sh's SWITCHES), the baseline first."""
+    names = os.environ.get("SWITCHES", "").split()
+    rows, fig = [], {}
+    for s in names:
+        d = load(f"{work}/switch_{s.replace('=', '_')}.json")
+        if not isinstance(d, dict):
+            rows.append([s, "failed: " + (err_tail(work, f"switch_{s.replace('=', '_')}", 1) or "no output")] + ["-"] * 4)
+            continue
+        fig[s] = {k: d.get(k) for k in ("step_s_median", "step_s_min", "first_step_s", "inference_seq_per_s", "launches_per_step")}
+        rows.append([s] + [fmt(d.get(k), spec) for k, spec in [("step_s_median", "{:.4f}"), ("step_s_min", "{:.4f}"),
+                                                               ("first_step_s", "{:.2f}"), ("inference_seq_per_s", "{:.0f}"),
+                                                               ("launches_per_step", "{}")]])
+    base = (fig.get("default") or {}).get("step_s_median")
+    for s, f in fig.items():
+        f["step_vs_default"] = f["step_s_median"] / base if base and f.get("step_s_median") else None
+    text = table(["setting", "step s, median", "step s, min", "first step s", "inference seq/s", "launches"], rows)
+    all_ = load(f"{OUT}/train_bench.json") or {}
+    all_["switches"] = fig
+    save(f"{OUT}/train_bench.json", all_)
+    return fig, text
+
+
 STAGES = {
     "info": ("1. `wgbert info`", info),
     "selftest": ("2. `wgbert selftest`", selftest),
@@ -289,6 +313,7 @@ STAGES = {
     "bench_mixed": ("4b. `wgbert bench train --profile --precision mixed`", None),
     "bench_torch": ("4c. PyTorch, the same step (`bench_torch_step.py`: eager f32, TF32, autocast f16)", None),
     "serve": ("4d. `wgbert serve` under load, beside the engine's batch inference (`serve_load.py`)", serve),
+    "switches": ("4e. The f32 step under switches: runtime checks, SUBGROUP, forced matmul variants, attention", switches),
     "recipe": ("5. The recipe: `wgbert train` on IMDB, then `wgbert eval`", recipe),
 }
 
