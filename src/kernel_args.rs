@@ -50,6 +50,14 @@ impl AttentionShape {
     }
 }
 
+/// Dropout on the attention probabilities (HF's attention_probs_dropout_prob), by the mask rule
+/// below: both attention paths (ops::attention's matmuls, ops::attention_fused) take it.
+#[derive(Clone, Copy, Debug)]
+pub struct ProbDropout {
+    pub p: f32,
+    pub seed: u32,
+}
+
 /// The feed-forward activation (gelu.wgsl's ACT and the matmul epilogue's code − 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GeluKind {
