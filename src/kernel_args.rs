@@ -23,6 +23,11 @@ impl Layout {
     pub fn t(self) -> Layout {
         Layout { trans: !self.trans, ..self }
     }
+    /// Every batch's matrix starts on a vec4 and its rows stay on vec4s (the kernels may then
+    /// load it as vec4s).
+    pub fn vec4_aligned(&self) -> bool {
+        [self.off, self.ld, self.s1, self.s2].iter().all(|x| x % 4 == 0)
+    }
 }
 
 /// The problem: (nb1 · nb2) products of (M x K) by (K x N).
@@ -48,6 +53,14 @@ impl AttentionShape {
     pub fn c(&self) -> usize {
         self.nh * self.hs
     }
+}
+
+/// Dropout on the attention probabilities (HF's attention_probs_dropout_prob), by the mask rule
+/// below: both attention paths (ops::attention's matmuls, ops::attention_fused) take it.
+#[derive(Clone, Copy, Debug)]
+pub struct ProbDropout {
+    pub p: f32,
+    pub seed: u32,
 }
 
 /// The feed-forward activation (gelu.wgsl's ACT and the matmul epilogue's code − 1).

@@ -96,7 +96,7 @@ fn classifier() -> Result<Rc<Classifier>> {
 /// limit it misses (an empty list: all is there).
 fn missing(l: &wgpu::Limits) -> Vec<String> {
     let need: [(&str, u64, u64); 4] = [
-        // A kernel binds at most 8 storage buffers (gpu::context's MAX_STORAGE_ARGS).
+        // A kernel binds at most 8 storage buffers (gpu::launch's MAX_STORAGE_ARGS).
         ("max_storage_buffers_per_shader_stage", l.max_storage_buffers_per_shader_stage as u64, 8),
         // The reductions run 256 invocations per workgroup.
         ("max_compute_invocations_per_workgroup", l.max_compute_invocations_per_workgroup as u64, 256),

@@ -1,7 +1,8 @@
 //! `BertConfig`: the Hugging Face `config.json` (or Google's `bert_config.json`, which uses the same
 //! keys), with Hugging Face's defaults for absent fields and a validation whose errors name the field.
 
-use super::{read_file, CheckpointError, Result};
+use super::files::read_file;
+use super::{CheckpointError, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;

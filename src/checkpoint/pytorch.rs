@@ -4,10 +4,11 @@
 //! (storage, offset, shape, stride) into those storages; we copy each out contiguously as f32.
 
 use super::dtype::FloatType;
+use super::files::map_file;
 use super::names::Collector;
 use super::pickle::{self, PickleError, TensorRef, Value};
 use super::zip::{self, Entry};
-use super::{map_file, Checkpoint, CheckpointError, HostTensor, Notice, Result};
+use super::{Checkpoint, CheckpointError, HostTensor, Notice, Result};
 use std::path::Path;
 
 /// Loads every tensor `BertModel` uses from a zip-format PyTorch checkpoint.

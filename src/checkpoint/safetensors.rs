@@ -3,8 +3,9 @@
 //! f32/f16/bf16/f64 become f32, I64 buffers (`embeddings.position_ids`) are skipped.
 
 use super::dtype::FloatType;
+use super::files::map_file;
 use super::names::Collector;
-use super::{map_file, Checkpoint, CheckpointError, HostTensor, Notice, Result};
+use super::{Checkpoint, CheckpointError, HostTensor, Notice, Result};
 use safetensors::tensor::{Dtype, Metadata, SafeTensorError, SafeTensors};
 use std::path::Path;
 

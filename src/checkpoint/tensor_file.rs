@@ -11,7 +11,7 @@ use super::{CheckpointError, HostTensor, Result};
 /// Writes `tensors` (f32) with string `metadata` to `path`, atomically.
 pub fn save_tensors(path: &Path, tensors: &[(String, HostTensor)], metadata: HashMap<String, String>) -> Result<()> {
     let data = serialize_tensors(path, tensors, metadata)?;
-    crate::fsio::write_atomic(path, &data).map_err(|e| super::io_error(path, e))
+    crate::fsio::write_atomic(path, &data).map_err(|e| super::files::io_error(path, e))
 }
 
 /// The bytes `save_tensors` writes (a browser hands them to a download); `path` names them in
@@ -40,7 +40,7 @@ pub fn serialize_tensors(
 
 /// Reads every f32 tensor of a file written by `save_tensors`, with its metadata.
 pub fn load_tensors(path: &Path) -> Result<(BTreeMap<String, HostTensor>, HashMap<String, String>)> {
-    let bytes = super::read_file(path)?;
+    let bytes = super::files::read_file(path)?;
     let malformed =
         |detail: String| CheckpointError::Malformed { file: path.to_path_buf(), field: "tensors".into(), detail };
     let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| malformed(e.to_string()))?;

@@ -8,8 +8,9 @@
 //! to PyTorch's [out, in]. Optimizer slots and `global_step` are skipped, `cls/*` heads listed unused.
 
 use super::dtype::FloatType;
+use super::files::{map_file, read_file};
 use super::names::Collector;
-use super::{map_file, read_file, Checkpoint, CheckpointError, HostTensor, Notice, Result};
+use super::{Checkpoint, CheckpointError, HostTensor, Notice, Result};
 use std::collections::hash_map::Entry::{Occupied, Vacant};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::GpuArgs;
+use super::shared::GpuArgs;
 use crate::bench::kernels::{self, KernelBenchOptions, KernelResult};
 use crate::gpu::Gpu;
 
@@ -152,7 +152,7 @@ fn print_row(r: &KernelResult) {
 }
 
 fn run_tokenizer(t: TokenizerBenchArgs) -> anyhow::Result<()> {
-    let tok = super::load_tokenizer(&t.model)?;
+    let tok = super::shared::load_tokenizer(&t.model)?;
     let reviews = crate::data::imdb::read_split(&t.data, "train")?;
     let texts: Vec<String> = reviews.examples.into_iter().map(|r| r.text).collect();
     println!("tokenizing {} reviews from {}", texts.len(), t.data.display());

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::GpuArgs;
+use super::shared::GpuArgs;
 use crate::gpu::Gpu;
 use crate::infer::{embed, embed_max_len, normalize, Encoder, Inputs};
 use crate::model::Pooling;
@@ -42,17 +42,17 @@ pub struct EmbedArgs {
 pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
     let gpu = Gpu::new(&a.gpu.options())?;
     let e = Encoder::load(&gpu, &a.model)?;
-    super::print_notices(&e.tokenizer);
+    super::shared::print_notices(&e.tokenizer);
     let max_len = embed_max_len(&e.model.config, a.max_len)?;
     let pool = a.pool.unwrap_or(e.pooling);
     e.check_pooling(pool)?;
-    let lines = super::stdin_lines()?;
+    let lines = super::shared::stdin_lines()?;
     let pairs;
     let inputs = if a.pairs {
         pairs = lines
             .iter()
             .enumerate()
-            .map(|(n, l)| super::split_pair(l, &format!("line {} of standard input", n + 1)))
+            .map(|(n, l)| super::shared::split_pair(l, &format!("line {} of standard input", n + 1)))
             .collect::<anyhow::Result<Vec<_>>>()?;
         Inputs::Pairs(&pairs)
     } else {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::GpuArgs;
+use super::shared::GpuArgs;
 use crate::data::{self, sample, Columns};
 use crate::gpu::Gpu;
 use crate::infer::{check_pair_column, max_len_for, Classifier, Encoded};
@@ -42,7 +42,7 @@ pub struct EvalArgs {
 pub fn run(a: EvalArgs) -> anyhow::Result<()> {
     let gpu = Gpu::new(&a.gpu.options())?;
     let Classifier { model, classes, tokenizer: tok, .. } = Classifier::load(&gpu, &a.model)?;
-    super::print_notices(&tok);
+    super::shared::print_notices(&tok);
     check_pair_column(&model, a.text_pair_column.as_deref())?;
     let (max_len, clamped) = max_len_for(&model.config, a.max_len);
     if let Some(n) = clamped {
@@ -56,7 +56,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
         None => d,
     };
     let enc = Encoded::new(&tok, &d, max_len);
-    let bar = super::scoring_bar(enc.len(), "scoring");
+    let bar = super::shared::scoring_bar(enc.len(), "scoring");
     let (r, _) = evaluate(&gpu, &model, &enc, &classes, a.batch_size, tok.pad_id(), |n| bar.set_position(n as u64))?;
     bar.finish_and_clear();
     if a.json {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::GpuArgs;
+use super::shared::GpuArgs;
 use crate::gpu::Gpu;
 
 #[derive(Args)]

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::GpuArgs;
+use super::shared::GpuArgs;
 use crate::gpu::{enumerate_adapters, Gpu, GpuOptions};
 
 #[derive(Args)]

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::Args;
 
-use super::GpuArgs;
+use super::shared::GpuArgs;
 use crate::data::{table, Columns};
 use crate::gpu::Gpu;
 use crate::infer::{check_pair_column, logits, max_len_for, predictions, probabilities, Classifier, Encoded, Inputs};
@@ -49,7 +49,7 @@ pub struct PredictArgs {
 pub fn run(a: PredictArgs) -> anyhow::Result<()> {
     let gpu = Gpu::new(&a.gpu.options())?;
     let c = Classifier::load(&gpu, &a.model)?;
-    super::print_notices(&c.tokenizer);
+    super::shared::print_notices(&c.tokenizer);
     let (max_len, clamped) = max_len_for(&c.model.config, a.max_len);
     if let Some(n) = clamped {
         eprintln!("notice: {n}");
@@ -57,7 +57,7 @@ pub fn run(a: PredictArgs) -> anyhow::Result<()> {
     if let Some(data) = &a.data {
         return score_file(&gpu, &c, data, &a, max_len);
     }
-    let lines = if a.texts.is_empty() { super::stdin_lines()? } else { a.texts.clone() };
+    let lines = if a.texts.is_empty() { super::shared::stdin_lines()? } else { a.texts.clone() };
     let pairs;
     let inputs = if c.model.text_pairs {
         pairs = lines
@@ -69,7 +69,7 @@ pub fn run(a: PredictArgs) -> anyhow::Result<()> {
                 } else {
                     format!("text {}", n + 1)
                 };
-                super::split_pair(line, &format!("{what} (this model reads sentence pairs)"))
+                super::shared::split_pair(line, &format!("{what} (this model reads sentence pairs)"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         Inputs::Pairs(&pairs)
@@ -133,7 +133,7 @@ fn score_file(
     }
     let t0 = std::time::Instant::now();
     let enc = Encoded::new(tok, &d, max_len);
-    let bar = super::scoring_bar(d.len(), "scoring");
+    let bar = super::shared::scoring_bar(d.len(), "scoring");
     // Without a terminal (a log file) the bar is hidden: a line every 30 s instead, with the
     // memory figures that show a long run staying flat.
     let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -142,7 +142,7 @@ fn score_file(
         bar.set_position(n as u64);
         if plain && last_line.elapsed().as_secs() >= 30 {
             last_line = std::time::Instant::now();
-            eprintln!("scored {n}/{}: {}", d.len(), super::memory_line(gpu));
+            eprintln!("scored {n}/{}: {}", d.len(), super::shared::memory_line(gpu));
         }
     })?;
     bar.finish_and_clear();
@@ -184,7 +184,7 @@ fn score_file(
     let m = gpu.memory();
     eprintln!(
         "at the end: {}; the pool's peak {:.0} MiB",
-        super::memory_line(gpu),
+        super::shared::memory_line(gpu),
         crate::bench::train::mib(m.peak_total)
     );
     Ok(())

@@ -9,7 +9,7 @@ use anyhow::bail;
 use clap::Args;
 use serde_json::json;
 
-use super::GpuArgs;
+use super::shared::GpuArgs;
 use crate::gpu::Gpu;
 use crate::selftest::{self, Row, Size};
 

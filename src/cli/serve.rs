@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args};
 
-use super::GpuArgs;
+use super::shared::GpuArgs;
 use crate::gpu::Gpu;
 use crate::serve::{serve, Options};
 

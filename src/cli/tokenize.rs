@@ -28,7 +28,7 @@ pub struct TokenizeArgs {
 }
 
 pub fn run(a: TokenizeArgs) -> anyhow::Result<()> {
-    let tok = super::load_tokenizer(&a.model)?;
+    let tok = super::shared::load_tokenizer(&a.model)?;
     let stdin = std::io::stdin();
     let mut out = BufWriter::new(std::io::stdout().lock());
     for (n, line) in stdin.lock().split(b'\n').enumerate() {

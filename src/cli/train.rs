@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::GpuArgs;
+use super::shared::GpuArgs;
 use crate::gpu::Gpu;
 use crate::train::job::{check_new_run_dir, run_job, TrainJob};
 use crate::train::{Event, Outcome, Precision};
@@ -248,7 +248,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
                 if let Some(b) = bar.take() {
                     b.finish_and_clear();
                 }
-                let b = scoring.get_or_insert_with(|| super::scoring_bar(total, &format!("scoring {set}")));
+                let b = scoring.get_or_insert_with(|| super::shared::scoring_bar(total, &format!("scoring {set}")));
                 b.set_position(done as u64);
                 if plain && last_line.elapsed().as_secs() >= 30 {
                     last_line = std::time::Instant::now();

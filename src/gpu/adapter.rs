@@ -2,6 +2,7 @@
 //! first (discrete, integrated, virtual, CPU) or the one the user names, and the limits to
 //! request (the adapter's own, capped by `WGBERT_MAX_BUFFER`).
 
+use super::wait::no_blocking_in_browser;
 use super::{GpuError, Result};
 
 #[derive(Clone, Debug, Default)]
@@ -93,7 +94,7 @@ pub(super) fn summarize(index: usize, info: &wgpu::AdapterInfo) -> AdapterSummar
 /// All adapters the chosen backends offer, in the order `--adapter N` indexes them. Blocks: in a
 /// browser, await [`enumerate_async`] (which gives the one adapter WebGPU offers).
 pub fn enumerate(opts: &GpuOptions) -> Result<Vec<(wgpu::Adapter, AdapterSummary)>> {
-    super::context::no_blocking_in_browser("listing adapters (await enumerate_adapters_async)")?;
+    no_blocking_in_browser("listing adapters (await enumerate_adapters_async)")?;
     pollster::block_on(enumerate_async(opts))
 }
 

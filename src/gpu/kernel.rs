@@ -1,4 +1,4 @@
-//! WGSL sources, the pipeline cache and the description of one kernel launch.
+//! WGSL sources and the pipeline cache.
 //!
 //! Every kernel has the same interface: binding 0 is a small uniform block of parameters (u32/f32
 //! words), bindings 1.. are storage buffers in the order the op passes them. The bind group layout
@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 
-use super::tensor::Tensor;
 use super::GpuError;
 
 /// One WGSL file: an op family, forward and backward side by side.
@@ -160,43 +159,12 @@ impl<'a> Kernel<'a> {
     }
 }
 
-/// A buffer argument: a read-only or read-write storage buffer, or a window of a tensor bound
-/// as a uniform buffer (offset and size in bytes; the offset a multiple of 256).
-pub enum Arg<'a> {
-    R(&'a Tensor),
-    W(&'a Tensor),
-    U(&'a Tensor, u64, u64),
-}
-
 /// How an argument is bound: the key of the bind group layout.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub(crate) enum BindKind {
     Read,
     Write,
     Uniform,
-}
-
-impl Arg<'_> {
-    pub(crate) fn tensor(&self) -> &Tensor {
-        match self {
-            Arg::R(t) | Arg::W(t) | Arg::U(t, _, _) => t,
-        }
-    }
-    /// (offset, size) of the bound range in bytes. Storage bindings are rounded up to 16 bytes
-    /// (pool buffers are multiples of 16) so that a kernel may view any tensor as vec4s.
-    pub(crate) fn range(&self) -> (u64, u64) {
-        match self {
-            Arg::R(t) | Arg::W(t) => (t.offset(), t.bytes().div_ceil(16).max(1) * 16),
-            Arg::U(t, off, size) => (t.offset() + off, *size),
-        }
-    }
-    fn kind(&self) -> BindKind {
-        match self {
-            Arg::R(_) => BindKind::Read,
-            Arg::W(_) => BindKind::Write,
-            Arg::U(..) => BindKind::Uniform,
-        }
-    }
 }
 
 #[derive(PartialEq, Eq, Hash)]
@@ -216,14 +184,14 @@ pub(crate) struct KernelCache {
 }
 
 impl KernelCache {
-    /// The pipeline and its bind group layout, compiled on first use.
+    /// The pipeline and its bind group layout, compiled on first use; `sig` says how each
+    /// argument is bound, in order.
     pub fn get(
         &mut self,
         device: &wgpu::Device,
         kernel: &Kernel,
-        args: &[Arg],
+        sig: Vec<BindKind>,
     ) -> Result<(wgpu::ComputePipeline, wgpu::BindGroupLayout), GpuError> {
-        let sig: Vec<BindKind> = args.iter().map(Arg::kind).collect();
         let key = PipelineKey {
             shader: kernel.shader,
             entry: kernel.entry,

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use super::context::lock;
+use super::lock::lock;
 
 struct Shared<T> {
     value: Option<T>,

@@ -1,12 +1,14 @@
 //! A tensor on the GPU: a shape, an element type and a pooled storage buffer.
 //!
 //! Clones share the buffer; the buffer goes back to the pool when the last clone drops.
+//! Making, writing and launching on tensors are `memory.rs`'s and `launch.rs`'s; reading one back
+//! (`Tensor::to_vec`) is `readback.rs`'s, where waiting for the GPU lives.
 
 use std::sync::Arc;
 
-use super::context::Gpu;
+use super::device::Gpu;
 use super::error::shape_err;
-use super::Result;
+use super::{GpuError, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DType {
@@ -54,6 +56,14 @@ pub struct Tensor {
     shape: Vec<usize>,
     dtype: DType,
     name: Arc<str>,
+}
+
+/// Errors unless every tensor lives on `gpu`, naming the first that does not.
+pub(super) fn check_own<'t>(gpu: &Gpu, mut tensors: impl Iterator<Item = &'t Tensor>) -> Result<()> {
+    match tensors.find(|t| !t.is_on(gpu)) {
+        Some(t) => Err(GpuError::Validation(format!("tensor {} belongs to another GPU device", t.name()))),
+        None => Ok(()),
+    }
 }
 
 impl std::fmt::Debug for Tensor {
@@ -153,35 +163,6 @@ impl Tensor {
     pub fn named(mut self, name: &str) -> Tensor {
         self.name = name.into();
         self
-    }
-
-    /// Copies the tensor to the host (waits for the GPU); f16 comes back widened to f32 (exactly).
-    /// Blocks: in a browser, await [`Tensor::to_vec_async`].
-    pub fn to_vec(&self) -> Result<Vec<f32>> {
-        Ok(self.f32s(&self.storage.gpu.read_bytes(self)?))
-    }
-
-    /// [`Tensor::to_vec`] as a future (for the browser, where nothing may block).
-    pub async fn to_vec_async(&self) -> Result<Vec<f32>> {
-        Ok(self.f32s(&self.storage.gpu.read_bytes_async(self).await?))
-    }
-
-    fn f32s(&self, bytes: &[u8]) -> Vec<f32> {
-        if self.dtype == DType::F16 {
-            let halves: &[half::f16] = bytemuck::cast_slice(bytes);
-            return halves[..self.numel()].iter().map(|h| h.to_f32()).collect();
-        }
-        bytemuck::cast_slice::<u8, f32>(bytes).to_vec()
-    }
-
-    pub fn to_vec_u32(&self) -> Result<Vec<u32>> {
-        let bytes = self.storage.gpu.read_bytes(self)?;
-        Ok(bytemuck::cast_slice::<u8, u32>(&bytes).to_vec())
-    }
-
-    pub async fn to_vec_u32_async(&self) -> Result<Vec<u32>> {
-        let bytes = self.storage.gpu.read_bytes_async(self).await?;
-        Ok(bytemuck::cast_slice::<u8, u32>(&bytes).to_vec())
     }
 
     /// Checks the shape, naming the tensor and the op when it differs.

@@ -23,6 +23,15 @@ pub fn interrupt() {
     INTERRUPT.store(true, Ordering::SeqCst);
 }
 
+/// An error on wasm32, where blocking on a future would never return (the browser resolves its
+/// promises only when control goes back to its event loop); Ok natively.
+pub(crate) fn no_blocking_in_browser(what: &str) -> Result<()> {
+    if cfg!(target_arch = "wasm32") {
+        return Err(GpuError::Unsupported(format!("{what}: a browser cannot block on the GPU")));
+    }
+    Ok(())
+}
+
 /// The shortest grace after an interrupt.
 const MIN_GRACE: Duration = Duration::from_secs(5);
 

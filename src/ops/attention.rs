@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-pub use crate::kernel_args::AttentionShape;
+pub use crate::kernel_args::{AttentionShape, ProbDropout};
 
 use super::elementwise::dropout;
 use super::matmul::{gemm, Dims, Layout};
@@ -47,13 +47,6 @@ impl AttentionShape {
     fn dims(&self, m: usize, n: usize, k: usize) -> Dims {
         Dims { m, n, k, nb1: self.b, nb2: self.nh }
     }
-}
-
-/// Dropout on the attention probabilities (HF's attention_probs_dropout_prob).
-#[derive(Clone, Copy, Debug)]
-pub struct ProbDropout {
-    pub p: f32,
-    pub seed: u32,
 }
 
 /// P' = dropout(P), or P itself without dropout.

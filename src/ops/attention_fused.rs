@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use super::attention::{AttentionShape, ProbDropout};
 use super::{f, grid_1d};
 use crate::gpu::{Arg, Gpu, GpuError, Kernel, Shader, Tensor};
+use crate::kernel_args::{AttentionShape, ProbDropout};
 
 /// Uniform windows are 64 KiB; every packed buffer keeps that much tail so the last one fits.
 const WINDOW: u64 = 65536;

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::Size;
 use crate::data::sample::Rng;
 use crate::gpu::{Gpu, Tensor};
 
@@ -78,6 +77,13 @@ pub struct Row {
     pub passed: bool,
     /// Why a row failed (the first element out of tolerance, or the error), or what was skipped.
     pub note: String,
+}
+
+/// How much to check: `Full` is what `tests/` runs; `Quick` drops the largest shapes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Size {
+    Quick,
+    Full,
 }
 
 /// Runs the checks of one group on one adapter and keeps their rows.

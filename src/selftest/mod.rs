@@ -18,16 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use web_time::Instant;
 
-pub use check::{Checker, Comparison, Row, Tol};
+pub use check::{Checker, Comparison, Row, Size, Tol};
 
 use crate::gpu::Gpu;
-
-/// How much to check: `Full` is what `tests/` runs; `Quick` drops the largest shapes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Size {
-    Quick,
-    Full,
-}
 
 /// A named set of checks (`--filter` matches these names).
 pub struct Group {

@@ -15,13 +15,14 @@
 //! this pipeline either way (tokenizer_json.rs).
 //!
 //! Files: normalize.rs (basic tokenizer), wordpiece.rs, vocab.rs, encoding.rs (model
-//! inputs), config.rs (reading the model folder), tokenizer_json.rs, unicode_tables.rs
-//! (generated), error.rs, bench.rs.
+//! inputs), config.rs (the settings), files.rs (reading the model folder: text, and the
+//! settings it gives), tokenizer_json.rs, unicode_tables.rs (generated), error.rs, bench.rs.
 
 mod bench;
 mod config;
 mod encoding;
 mod error;
+mod files;
 mod normalize;
 mod tokenizer_json;
 pub mod unicode_tables;
@@ -31,33 +32,16 @@ mod wordpiece;
 use std::path::{Path, PathBuf};
 
 pub use bench::{bench_tokenizer, TokenizerBench};
-pub use config::{ConfigFiles, TokenizerConfig};
+pub use config::TokenizerConfig;
 pub use encoding::{pair_truncation, Encoding, SpecialIds};
 pub use error::{Result, TokenizerError};
+pub use files::{decode_text, read_text_file, ConfigFiles};
 pub use normalize::{BasicTokenizer, NormalizerOptions, Scratch};
 pub use vocab::{FxHasher, FxMap, Vocab};
 pub use wordpiece::WordPiece;
 
 /// Default sequence length for fine-tuning.
 pub const DEFAULT_MAX_LEN: usize = 128;
-
-/// Reads a text file (vocab, config, data) strictly as UTF-8. Invalid UTF-8 is an error
-/// naming the file and the offset rather than a lossy decode: BERT silently drops the
-/// U+FFFD a lossy decode would insert, so bad input would otherwise go unnoticed.
-pub fn read_text_file(path: impl AsRef<Path>) -> Result<String> {
-    let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| TokenizerError::Io { path: path.to_path_buf(), source })?;
-    decode_text(path, bytes)
-}
-
-/// The UTF-8 check of [`read_text_file`] for bytes already in memory; `path` names them
-/// in the error.
-pub fn decode_text(path: impl AsRef<Path>, bytes: Vec<u8>) -> Result<String> {
-    String::from_utf8(bytes).map_err(|e| TokenizerError::NotUtf8 {
-        path: path.as_ref().to_path_buf(),
-        offset: e.utf8_error().valid_up_to(),
-    })
-}
 
 /// Buffers one thread reuses across texts.
 #[derive(Default)]
@@ -95,7 +79,7 @@ impl Tokenizer {
     /// (true: lowercase + strip accents; false: keep both).
     pub fn from_dir_with_lowercase(dir: impl AsRef<Path>, lowercase: Option<bool>) -> Result<Tokenizer> {
         let dir = dir.as_ref();
-        let vocab_txt = config::read_if_there(&dir.join("vocab.txt"))?;
+        let vocab_txt = files::read_if_there(&dir.join("vocab.txt"))?;
         Self::from_files(vocab_txt, &ConfigFiles::read(dir)?, dir, lowercase)
     }
 

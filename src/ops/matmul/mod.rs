@@ -152,11 +152,6 @@ pub fn gemm(
     gemm_with(gpu, variant, d, a, b, bias, c, alpha, accumulate)
 }
 
-/// Every batch's matrix starts on a vec4 and its rows stay on vec4s.
-fn vec4_aligned(l: &Layout) -> bool {
-    [l.off, l.ld, l.s1, l.s2].iter().all(|x| x % 4 == 0)
-}
-
 /// The variant `gemm` runs for this problem: the user's choice, else the measured one for the
 /// shape (measured now when tuning is on and the shape is new; see `ops::tune`), else the
 /// device type's default. `operands` is the element type of A and B (f16 operands are a
@@ -182,7 +177,7 @@ pub fn chosen_variant(
     if gpu.tuning() == TuneMode::Off {
         return Ok(default);
     }
-    let aligned = vec4_aligned(&la) && vec4_aligned(&lb) && vec4_aligned(&lc);
+    let aligned = la.vec4_aligned() && lb.vec4_aligned() && lc.vec4_aligned();
     let flag = |b: bool, y: &'static str| if b { y } else { "-" };
     let key = format!(
         "matmul@{:016x} {}x{}x{} b{} {}{} {} {} {}",

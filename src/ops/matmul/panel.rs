@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{vec4_aligned, Dims, Layout};
+use super::{Dims, Layout};
 use crate::gpu::{shape_err, Arg, Gpu, GpuError, Kernel, Shader, Tensor};
 
 /// Rows (of A) and columns (of B) per panel, and the depth of a panel: 128·128 f32 = 64 KiB,
@@ -80,9 +80,9 @@ pub(super) fn gemm_panels(
         )?;
         Ok::<_, GpuError>(packed)
     };
-    let pa = pack("pack_a", blocks_m, vec4_aligned(&a.1), "matmul A panels", params)?;
-    let pb = pack("pack_b", blocks_n, vec4_aligned(&b.1), "matmul B panels", params)?;
-    let c_vec4 = vec4_aligned(&c.1);
+    let pa = pack("pack_a", blocks_m, a.1.vec4_aligned(), "matmul A panels", params)?;
+    let pb = pack("pack_b", blocks_n, b.1.vec4_aligned(), "matmul B panels", params)?;
+    let c_vec4 = c.1.vec4_aligned();
     let mut panel_constants = constants.to_vec();
     panel_constants.push(("C_VEC4", if c_vec4 { 1.0 } else { 0.0 }));
     let kernel = Kernel { shader, entry: "matmul_panel", constants: &panel_constants };
