@@ -79,15 +79,15 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
     );
     let cache = gpu.tuning_cache().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into());
     println!("tuning: {:?} (cache: {cache})", gpu.tuning());
-    println!("{}", checks_line());
+    println!("{}", checks_line(&gpu));
     Ok(())
 }
 
-/// Whether the kernels run with wgpu's runtime checks, and how to change it.
-pub(crate) fn checks_line() -> &'static str {
-    if crate::gpu::shader_runtime_checks() {
-        "shader runtime checks: on (index clamps and loop counters; WGBERT_SHADER_CHECKS unset turns them off)"
+/// Whether the kernels run with wgpu's runtime checks on this adapter, and how to change it.
+pub(crate) fn checks_line(gpu: &crate::gpu::Gpu) -> &'static str {
+    if gpu.shader_runtime_checks() {
+        "shader runtime checks: on (index clamps and loop counters: the default on CPU adapters; WGBERT_SHADER_CHECKS=0 turns them off)"
     } else {
-        "shader runtime checks: off (each kernel bounds its own indices; WGBERT_SHADER_CHECKS=1 turns them on)"
+        "shader runtime checks: off (each kernel bounds its own indices: the default on GPUs; WGBERT_SHADER_CHECKS=1 turns them on)"
     }
 }

@@ -59,7 +59,7 @@ pub fn run(a: SelftestArgs) -> anyhow::Result<()> {
             info.driver,
             info.driver_info
         );
-        println!("{}", super::info::checks_line());
+        println!("{}", super::info::checks_line(&gpu));
         println!("{:<12} {:>5} {:>6} {:>8}  about", "group", "rows", "failed", "seconds");
     }
     let rows = selftest::run(&gpu, size, a.filter.as_deref(), |group, rows, took| {

@@ -162,6 +162,7 @@ impl Gpu {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
+        let runtime_checks = super::kernel::shader_runtime_checks(info.device_type == wgpu::DeviceType::Cpu);
         Ok(Arc::new(Gpu {
             device,
             queue,
@@ -169,7 +170,7 @@ impl Gpu {
             limits,
             features,
             pool: BufferPool::new(idle_floor),
-            kernels: Mutex::new(KernelCache::default()),
+            kernels: Mutex::new(KernelCache::new(runtime_checks)),
             rec: Mutex::new(Recorder {
                 encoder: None,
                 params: vec![0; (PARAM_SLOT * PARAM_SLOTS) as usize],
@@ -187,6 +188,11 @@ impl Gpu {
             variants: Mutex::new(HashMap::new()),
             tuning: Mutex::new(TuningTable::new(tune, cache.clone(), adapter_key)),
         }))
+    }
+
+    /// Whether this device's kernels keep wgpu's runtime checks (`gpu::shader_runtime_checks`).
+    pub fn shader_runtime_checks(&self) -> bool {
+        super::lock::lock(&self.kernels).runtime_checks()
     }
 
     pub fn info(&self) -> &wgpu::AdapterInfo {

@@ -178,12 +178,22 @@ struct PipelineKey {
 /// Compiled once per process: shader modules, layouts per argument signature, pipelines.
 #[derive(Default)]
 pub(crate) struct KernelCache {
+    /// Whether modules keep wgpu's runtime checks (`shader_runtime_checks`).
+    runtime_checks: bool,
     modules: HashMap<Shader, wgpu::ShaderModule>,
     layouts: HashMap<Vec<BindKind>, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
     pipelines: HashMap<PipelineKey, wgpu::ComputePipeline>,
 }
 
 impl KernelCache {
+    pub fn new(runtime_checks: bool) -> KernelCache {
+        KernelCache { runtime_checks, ..KernelCache::default() }
+    }
+
+    pub fn runtime_checks(&self) -> bool {
+        self.runtime_checks
+    }
+
     /// The pipeline and its bind group layout, compiled on first use; `sig` says how each
     /// argument is bound, in order.
     pub fn get(
@@ -207,7 +217,7 @@ impl KernelCache {
                 label: Some(kernel.shader.name()),
                 source: wgpu::ShaderSource::Wgsl(kernel.shader.source().into()),
             };
-            let (module, error) = validated(device, || create_module(device, desc));
+            let (module, error) = validated(device, || create_module(device, desc, self.runtime_checks));
             if let Some(e) = error {
                 return Err(GpuError::Compile {
                     shader: kernel.shader.name(),
@@ -259,21 +269,24 @@ impl KernelCache {
 /// scope is pushed: an error reaches the device's uncaptured-error handler and comes back as a
 /// `GpuError::Validation` at the next flush or read-back. (Making `launch` async would bring the
 /// browser `GpuError::Compile` too.)
-/// Whether shader modules keep wgpu's runtime checks: naga's clamping of every dynamic index
-/// and its 64-bit counter in every loop. Off unless `WGBERT_SHADER_CHECKS=1`: each kernel's own
-/// index arithmetic keeps it in bounds (`wgbert selftest` proves that at sizes that are no
-/// multiple of any tile, with the checks off and on), and the checks cost drivers dearly in
-/// hot loops. A browser's WebGPU always keeps its own.
-pub fn shader_runtime_checks() -> bool {
-    static CHECKS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *CHECKS.get_or_init(|| {
-        cfg!(target_arch = "wasm32")
-            || std::env::var("WGBERT_SHADER_CHECKS").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false" | "off"))
-    })
+/// Whether shader modules keep wgpu's runtime checks (naga's clamping of every dynamic index
+/// and its 64-bit counter in every loop) on an adapter of this kind: `WGBERT_SHADER_CHECKS` (1
+/// or 0) when set; else off on GPUs, where the checks cost drivers dearly in hot loops and each
+/// kernel's own index arithmetic keeps it in bounds (`wgbert selftest` proves that at sizes that
+/// are no multiple of any tile, with the checks off and on), and on for CPU adapters, where
+/// lavapipe ran the MiniLM step 10-15% faster with them (three interleaved rounds: its LLVM
+/// vectorizes the clamped loops better). A browser's WebGPU always keeps its own.
+pub fn shader_runtime_checks(cpu_adapter: bool) -> bool {
+    static SETTING: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
+    let setting = *SETTING.get_or_init(|| {
+        let v = std::env::var("WGBERT_SHADER_CHECKS").ok()?;
+        Some(!matches!(v.trim(), "" | "0" | "false" | "off"))
+    });
+    cfg!(target_arch = "wasm32") || setting.unwrap_or(cpu_adapter)
 }
 
-fn create_module(device: &wgpu::Device, desc: wgpu::ShaderModuleDescriptor) -> wgpu::ShaderModule {
-    if shader_runtime_checks() {
+fn create_module(device: &wgpu::Device, desc: wgpu::ShaderModuleDescriptor, checks: bool) -> wgpu::ShaderModule {
+    if checks {
         return device.create_shader_module(desc);
     }
     // Integer division keeps its guard against a zero divisor: it is one select, and a

@@ -69,9 +69,19 @@ impl Gpu {
     /// the map callback) and is ready when first polled; in a browser the future resolves when
     /// the browser has mapped the buffer.
     pub(crate) async fn read_bytes_async(&self, t: &Tensor) -> Result<Vec<u8>> {
-        let size = t.bytes();
+        Ok(self.read_many_async(&[t]).await?.pop().unwrap_or_default())
+    }
+
+    /// The bytes of several tensors from one copy, one submission and one wait: a training
+    /// step reads its loss and, in mixed precision, the optimizer's skip flag together.
+    pub async fn read_many_async(&self, ts: &[&Tensor]) -> Result<Vec<Vec<u8>>> {
+        // Every tensor's size is a whole number of 4-byte words (DType::bytes_for), so each
+        // copy lands at an offset wgpu accepts.
+        let offsets: Vec<u64> = ts.iter().scan(0, |at, t| Some(std::mem::replace(at, *at + t.bytes()))).collect();
+        let size: u64 = ts.iter().map(|t| t.bytes()).sum();
+        let names = ts.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ");
         if size == 0 {
-            return Ok(Vec::new());
+            return Ok(vec![Vec::new(); ts.len()]);
         }
         self.check_lost()?;
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -82,21 +92,27 @@ impl Gpu {
         });
         let idx = {
             let mut rec = lock(&self.rec);
-            rec.encoder(&self.device).copy_buffer_to_buffer(t.buffer(), t.offset(), &staging, 0, size);
+            let enc = rec.encoder(&self.device);
+            for (t, &at) in ts.iter().zip(&offsets) {
+                if t.bytes() > 0 {
+                    enc.copy_buffer_to_buffer(t.buffer(), t.offset(), &staging, at, t.bytes());
+                }
+            }
             self.submit(&mut rec)
         };
         let (tx, rx) = oneshot::channel();
         staging.slice(..).map_async(wgpu::MapMode::Read, move |r| tx.send(r));
         if !cfg!(target_arch = "wasm32") {
-            self.wait(&format!("the read-back of tensor {}", t.name()), idx, || rx.is_ready())?;
+            self.wait(&format!("the read-back of tensor {names}"), idx, || rx.is_ready())?;
         }
         self.check_errors()?;
         let status =
-            rx.await.ok_or_else(|| GpuError::ReadBack(t.name().into(), "the map callback was dropped".into()))?;
-        status.map_err(|e| GpuError::ReadBack(t.name().into(), e.to_string()))?;
+            rx.await.ok_or_else(|| GpuError::ReadBack(names.clone(), "the map callback was dropped".into()))?;
+        status.map_err(|e| GpuError::ReadBack(names.clone(), e.to_string()))?;
         let view =
-            staging.slice(..).get_mapped_range().map_err(|e| GpuError::ReadBack(t.name().into(), e.to_string()))?;
-        let out = view.to_vec();
+            staging.slice(..).get_mapped_range().map_err(|e| GpuError::ReadBack(names.clone(), e.to_string()))?;
+        let out =
+            ts.iter().zip(&offsets).map(|(t, &at)| view[at as usize..(at + t.bytes()) as usize].to_vec()).collect();
         drop(view);
         staging.unmap();
         Ok(out)

@@ -342,9 +342,16 @@ impl<'a> Trainer<'a> {
         tape.backward()?;
         let lr = self.schedule.lr(self.pos.global_step as u32);
         self.opt.update_scaled(&self.gpu, &m.params, lr, scale)?;
-        let v = metrics.to_vec_async().await?; // the step's one read-back (and, mixed, the skip flag's)
+        // The step's one read-back: the loss and accuracy, and in mixed precision the skip flag
+        // with them.
+        let mut read = self.gpu.read_many_async(&[&metrics, &self.opt.status]).await?;
+        let status: Vec<u32> = bytemuck::pod_collect_to_vec(&read.pop().unwrap_or_default());
+        let v: Vec<f32> = bytemuck::pod_collect_to_vec(&read.pop().unwrap_or_default());
+        if v.len() < 2 {
+            bail!("the step's loss came back with {} values, not 2", v.len());
+        }
         if let Some(ls) = &mut self.loss_scale {
-            let skipped = self.opt.status.to_vec_u32_async().await?[1] != 0;
+            let skipped = status.get(1).is_some_and(|&s| s != 0);
             if skipped {
                 self.opt.undo_skipped();
             }
