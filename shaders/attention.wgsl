@@ -240,3 +240,219 @@ fn attn_bwd_dkdv(@builtin(global_invocation_id) gid: vec3<u32>) {
         kdqkv[e + 2u * c] = dv[d].x; kdqkv[e + 2u * c + 1u] = dv[d].y; kdqkv[e + 2u * c + 2u] = dv[d].z; kdqkv[e + 2u * c + 3u] = dv[d].w;
     }
 }
+
+// ---- GPU kernels: the same maths, every head in one launch ----
+// Grid (ceil(T / 64), B·NH): workgroup (x, z) takes rows x·64.. of head z, one per invocation,
+// and streams the other side's rows through workgroup memory ATILE at a time, read by every
+// invocation at the same address (a broadcast on GPUs) instead of 64 KiB uniform windows per
+// head. Rows are read as vec4s: the head size is a multiple of 4, and so are Q/K/V's columns.
+const ATILE: u32 = 16u;
+var<workgroup> tile_x: array<vec4<f32>, 256>;  // (ATILE, HS4): K rows (forward, dq) or Q rows (dk/dv)
+var<workgroup> tile_y: array<vec4<f32>, 256>;  // (ATILE, HS4): V rows, or dO rows
+var<workgroup> tile_s: array<vec4<f32>, 16>;   // per row of the tile: (mask bias) or (m, λ, D)
+
+// Bindings 1-3 are common; the forward writes ctx at 4; the backward reads dO at 4, writes
+// dqkv at 5, and dq reads the forward's O at 6.
+@group(0) @binding(1) var<storage, read> gqkv: array<vec4<f32>>;           // (B·T, 3C)
+@group(0) @binding(2) var<storage, read> gmask: array<f32>;                // (B, T)
+@group(0) @binding(3) var<storage, read_write> gstats: array<f32>;         // (3, B·NH, T)
+@group(0) @binding(4) var<storage, read_write> gctx: array<vec4<f32>>;     // (B·T, C), forward
+@group(0) @binding(4) var<storage, read> gdctx: array<vec4<f32>>;          // dO (B·T, C), backward
+@group(0) @binding(5) var<storage, read_write> gdqkv: array<vec4<f32>>;    // (B·T, 3C), backward
+@group(0) @binding(6) var<storage, read> gout: array<vec4<f32>>;           // O (B·T, C), dq
+
+// The dropout factor of probability (i, j) of head z (`keep` with z given).
+fn keep_z(z: u32, i: u32, j: u32) -> f32 {
+    if !DROPOUT { return 1.0; }
+    let idx = (z * p.t + i) * p.t + j;
+    return select(p.keep_scale, 0.0, pcg(pcg(idx) ^ p.drop_seed) < p.drop_threshold);
+}
+
+// Index of vec4 d of row `row` (of B·T) of Q (which 0), K (1) or V (2) of head h in gqkv.
+fn qkv4(row: u32, which: u32, h: u32, d: u32) -> u32 {
+    let c4 = p.nh * HS4;
+    return row * 3u * c4 + which * c4 + h * HS4 + d;
+}
+
+// Index of vec4 d of row `row` of head h in a (B·T, C) tensor.
+fn ctx4(row: u32, h: u32, d: u32) -> u32 {
+    return row * p.nh * HS4 + h * HS4 + d;
+}
+
+// Stages K and V of keys j0.. of head (b, h) into tile_x / tile_y, and each key's mask bias.
+fn stage_keys(li: u32, b: u32, h: u32, j0: u32) {
+    for (var e = li; e < ATILE * HS4; e += 64u) {
+        let j = j0 + e / HS4;
+        let d = e % HS4;
+        var kv = vec4<f32>(0.0);
+        var vv = vec4<f32>(0.0);
+        if j < p.t {
+            kv = gqkv[qkv4(b * p.t + j, 1u, h, d)];
+            vv = gqkv[qkv4(b * p.t + j, 2u, h, d)];
+        }
+        tile_x[e] = kv;
+        tile_y[e] = vv;
+    }
+    if li < ATILE && j0 + li < p.t {
+        tile_s[li] = vec4<f32>((1.0 - gmask[b * p.t + j0 + li]) * F32_MIN, 0.0, 0.0, 0.0);
+    }
+}
+
+// The row this invocation owns: row i of head z = (b, h); `row` is its row of the (B·T, ...)
+// tensors, clamped for the invocations past T (they stage tiles but write nothing).
+struct HeadRow { z: u32, b: u32, h: u32, i: u32, live: bool, row: u32 }
+
+fn row_of_head(wg: vec3<u32>, li: u32) -> HeadRow {
+    let z = wg.y;
+    let b = z / p.nh;
+    let i = wg.x * 64u + li;
+    return HeadRow(z, b, z % p.nh, i, i < p.t, b * p.t + min(i, p.t - 1u));
+}
+
+fn tile_dot(q: ptr<function, array<vec4<f32>, MAX_HS4>>, r: u32) -> f32 {
+    var s = 0.0;
+    for (var d = 0u; d < HS4; d++) { s += dot((*q)[d], tile_x[r * HS4 + d]); }
+    return s;
+}
+
+@compute @workgroup_size(64)
+fn attn_fwd_tiles(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let at = row_of_head(wg, li);
+    let z = at.z;
+    let b = at.b;
+    let h = at.h;
+    let i = at.i;
+    let live = at.live;
+    let row = at.row;
+    var q: array<vec4<f32>, MAX_HS4>;
+    for (var d = 0u; d < HS4; d++) { q[d] = gqkv[qkv4(row, 0u, h, d)]; }
+    var mx = F32_MIN;
+    var l = 0.0;
+    var o: array<vec4<f32>, MAX_HS4>;
+    for (var j0 = 0u; j0 < p.t; j0 += ATILE) {
+        stage_keys(li, b, h, j0);
+        workgroupBarrier();
+        let n = min(ATILE, p.t - j0);
+        for (var r = 0u; r < n; r++) {
+            let sj = tile_dot(&q, r) * p.scale + tile_s[r].x;
+            let m2 = max(mx, sj);
+            let rescale = exp(mx - m2);
+            let e = exp(sj - m2);
+            l = l * rescale + e;
+            let w = e * keep_z(z, i, j0 + r);
+            for (var d = 0u; d < HS4; d++) { o[d] = o[d] * rescale + w * tile_y[r * HS4 + d]; }
+            mx = m2;
+        }
+        workgroupBarrier();
+    }
+    if !live { return; }
+    let inv = 1.0 / l;
+    for (var d = 0u; d < HS4; d++) { gctx[ctx4(row, h, d)] = o[d] * inv; }
+    let zt = p.b * p.nh * p.t;
+    gstats[z * p.t + i] = mx;
+    gstats[zt + z * p.t + i] = log(l);
+}
+
+@compute @workgroup_size(64)
+fn attn_bwd_dq_tiles(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let at = row_of_head(wg, li);
+    let z = at.z;
+    let b = at.b;
+    let h = at.h;
+    let i = at.i;
+    let live = at.live;
+    let row = at.row;
+    var q: array<vec4<f32>, MAX_HS4>;
+    var g: array<vec4<f32>, MAX_HS4>;
+    var dd = 0.0;
+    for (var d = 0u; d < HS4; d++) {
+        q[d] = gqkv[qkv4(row, 0u, h, d)];
+        g[d] = gdctx[ctx4(row, h, d)];
+        dd += dot(g[d], gout[ctx4(row, h, d)]);
+    }
+    let zt = p.b * p.nh * p.t;
+    let zi = z * p.t + min(i, p.t - 1u);
+    let mx = gstats[zi];
+    let lam = gstats[zt + zi];
+    var dq: array<vec4<f32>, MAX_HS4>;
+    for (var j0 = 0u; j0 < p.t; j0 += ATILE) {
+        stage_keys(li, b, h, j0);
+        workgroupBarrier();
+        let n = min(ATILE, p.t - j0);
+        for (var r = 0u; r < n; r++) {
+            let pr = exp(((tile_dot(&q, r) * p.scale + tile_s[r].x) - mx) - lam);
+            var dp = 0.0;
+            for (var d = 0u; d < HS4; d++) { dp += dot(g[d], tile_y[r * HS4 + d]); }
+            let ds = pr * (dp * keep_z(z, i, j0 + r) - dd) * p.scale;
+            for (var d = 0u; d < HS4; d++) { dq[d] += ds * tile_x[r * HS4 + d]; }
+        }
+        workgroupBarrier();
+    }
+    if !live { return; }
+    gstats[2u * zt + zi] = dd;
+    for (var d = 0u; d < HS4; d++) { gdqkv[qkv4(row, 0u, h, d)] = dq[d]; }
+}
+
+@compute @workgroup_size(64)
+fn attn_bwd_dkdv_tiles(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let at = row_of_head(wg, li);
+    let z = at.z;
+    let b = at.b;
+    let h = at.h;
+    let j = at.i;
+    let live = at.live;
+    let row = at.row;
+    var k: array<vec4<f32>, MAX_HS4>;
+    var v: array<vec4<f32>, MAX_HS4>;
+    for (var d = 0u; d < HS4; d++) {
+        k[d] = gqkv[qkv4(row, 1u, h, d)];
+        v[d] = gqkv[qkv4(row, 2u, h, d)];
+    }
+    let bias = (1.0 - gmask[row]) * F32_MIN;
+    let zt = p.b * p.nh * p.t;
+    var dk: array<vec4<f32>, MAX_HS4>;
+    var dv: array<vec4<f32>, MAX_HS4>;
+    for (var i0 = 0u; i0 < p.t; i0 += ATILE) {
+        // Stage Q and dO of queries i0.., and each query's m, λ and D (written by dq before).
+        for (var e = li; e < ATILE * HS4; e += 64u) {
+            let i = i0 + e / HS4;
+            let d = e % HS4;
+            var qv = vec4<f32>(0.0);
+            var gv = vec4<f32>(0.0);
+            if i < p.t {
+                qv = gqkv[qkv4(b * p.t + i, 0u, h, d)];
+                gv = gdctx[ctx4(b * p.t + i, h, d)];
+            }
+            tile_x[e] = qv;
+            tile_y[e] = gv;
+        }
+        if li < ATILE && i0 + li < p.t {
+            let zi = z * p.t + i0 + li;
+            tile_s[li] = vec4<f32>(gstats[zi], gstats[zt + zi], gstats[2u * zt + zi], 0.0);
+        }
+        workgroupBarrier();
+        let n = min(ATILE, p.t - i0);
+        for (var r = 0u; r < n; r++) {
+            var s = 0.0;
+            var dp = 0.0;
+            for (var d = 0u; d < HS4; d++) {
+                s += dot(tile_x[r * HS4 + d], k[d]);
+                dp += dot(tile_y[r * HS4 + d], v[d]);
+            }
+            let st = tile_s[r];
+            let pr = exp((s * p.scale + bias - st.x) - st.y);
+            let kp = keep_z(z, i0 + r, j);
+            let ds = pr * (dp * kp - st.z) * p.scale;
+            for (var d = 0u; d < HS4; d++) {
+                dv[d] += pr * kp * tile_y[r * HS4 + d];
+                dk[d] += ds * tile_x[r * HS4 + d];
+            }
+        }
+        workgroupBarrier();
+    }
+    if !live { return; }
+    for (var d = 0u; d < HS4; d++) {
+        gdqkv[qkv4(row, 1u, h, d)] = dk[d];
+        gdqkv[qkv4(row, 2u, h, d)] = dv[d];
+    }
+}

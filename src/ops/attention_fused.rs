@@ -1,5 +1,8 @@
-//! The fused attention of attention.wgsl, for CPU adapters: no (T, T) score matrix; the forward
-//! saves the per-row log-sum-exp, the backward recomputes the probabilities from it.
+//! The fused attention of attention.wgsl: no (T, T) score matrix; the forward saves each query
+//! row's max score and log-sum-exp, the backward recomputes the probabilities from them. Two
+//! builds of the same maths with the same saved statistics: `Kind::Windows` for CPU adapters
+//! (one launch per head, the other side's rows in 64 KiB uniform windows) and `Kind::Tiles` for
+//! GPUs (every head in one launch, the other side's rows staged through workgroup memory).
 
 use std::sync::Arc;
 
@@ -10,14 +13,51 @@ use crate::kernel_args::{AttentionShape, ProbDropout};
 /// Uniform windows are 64 KiB; every packed buffer keeps that much tail so the last one fits.
 const WINDOW: u64 = 65536;
 const WINDOW_FLOATS: usize = (WINDOW / 4) as usize;
+/// Workgroup memory of the tiled kernels: two (16, 64)-float tiles and 16 vec4s.
+const TILES_BYTES: u32 = 2 * 16 * 64 * 4 + 16 * 16;
 
-/// Whether the fused path can run this shape on this adapter: head size a multiple of 4 up to
-/// 64, and one head's K (T·HS) and one mask row within a 64 KiB uniform window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// One launch per head, K/V (or Q/dO) read from uniform windows: CPU adapters.
+    Windows,
+    /// Every head in one launch, K/V (or Q/dO) staged through workgroup memory: GPUs.
+    Tiles,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::Windows, Kind::Tiles];
+
+    /// `WGBERT_FUSED_ATTENTION=windows|tiles` decides, else the device type.
+    pub fn for_gpu(gpu: &Gpu) -> Kind {
+        match gpu.variant("fused_attention").as_deref() {
+            Some("windows") => Kind::Windows,
+            Some("tiles") => Kind::Tiles,
+            _ if gpu.is_cpu() => Kind::Windows,
+            _ => Kind::Tiles,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Windows => "windows",
+            Kind::Tiles => "tiles",
+        }
+    }
+}
+
+/// Whether the fused path of this kind can run this shape on this adapter: head size a multiple
+/// of 4 up to 64; for windows, one head's K (T·HS) and one mask row within a 64 KiB uniform
+/// window; for tiles, its workgroup memory.
 pub fn supported(gpu: &Gpu, s: &AttentionShape) -> bool {
-    s.hs.is_multiple_of(4)
-        && s.hs <= 64
-        && s.t * s.hs * 4 <= WINDOW as usize
-        && gpu.limits().max_uniform_buffer_binding_size >= WINDOW
+    supported_as(gpu, Kind::for_gpu(gpu), s)
+}
+
+pub fn supported_as(gpu: &Gpu, kind: Kind, s: &AttentionShape) -> bool {
+    let head = s.hs.is_multiple_of(4) && s.hs <= 64 && s.t > 0;
+    head && match kind {
+        Kind::Windows => s.t * s.hs * 4 <= WINDOW as usize && gpu.limits().max_uniform_buffer_binding_size >= WINDOW,
+        Kind::Tiles => gpu.limits().max_compute_workgroup_storage_size >= TILES_BYTES,
+    }
 }
 
 fn round64(n: usize) -> usize {
@@ -92,6 +132,17 @@ impl Geometry {
         Ok(dst)
     }
 
+    /// The tiled kernels' grid: 64 rows per workgroup, a row of workgroups per head.
+    fn tiles_grid(&self) -> Result<[u32; 3], GpuError> {
+        let z = self.s.b * self.s.nh;
+        if z > 65535 {
+            return Err(crate::gpu::shape_err(format!(
+                "attention: {z} heads (B·NH) exceed the 65535 a dispatch allows"
+            )));
+        }
+        Ok([self.s.t.div_ceil(64) as u32, z as u32, 1])
+    }
+
     fn head_window(&self, z: usize) -> u64 {
         (z * self.head_stride * 4) as u64
     }
@@ -110,6 +161,9 @@ pub fn forward(
     mask: &Tensor,
     drop: Option<ProbDropout>,
 ) -> Result<(Tensor, Tensor), GpuError> {
+    if Kind::for_gpu(gpu) == Kind::Tiles {
+        return forward_tiles(gpu, s, qkv, mask, drop);
+    }
     let g = Geometry::new(s);
     let c = s.c();
     let kp = g.pack_heads(gpu, qkv, 3 * c, c)?;
@@ -151,6 +205,9 @@ pub fn backward(
     stats: &Tensor,
     drop: Option<ProbDropout>,
 ) -> Result<Tensor, GpuError> {
+    if Kind::for_gpu(gpu) == Kind::Tiles {
+        return backward_tiles(gpu, s, dctx, qkv, mask, ctx, stats, drop);
+    }
     let g = Geometry::new(s);
     let c = s.c();
     let z_all = s.b * s.nh;
@@ -204,5 +261,59 @@ pub fn backward(
             [s.t.div_ceil(64) as u32, 1, 1],
         )?;
     }
+    Ok(dqkv)
+}
+
+/// The tiled forward: one launch for every head; the same ctx and statistics as the windows'.
+fn forward_tiles(
+    gpu: &Arc<Gpu>,
+    s: AttentionShape,
+    qkv: &Tensor,
+    mask: &Tensor,
+    drop: Option<ProbDropout>,
+) -> Result<(Tensor, Tensor), GpuError> {
+    let g = Geometry::new(s);
+    let z_all = s.b * s.nh;
+    let ctx = gpu.empty("attention context", &[s.b * s.t, s.c()])?;
+    let stats = gpu.empty("attention row statistics", &[3, z_all, s.t])?;
+    let consts = g.constants(drop.is_some());
+    gpu.launch(
+        &Kernel { shader: Shader::Attention, entry: "attn_fwd_tiles", constants: &consts },
+        &g.params(0, 0, 0, 0, drop),
+        &[Arg::R(qkv), Arg::R(mask), Arg::W(&stats), Arg::W(&ctx)],
+        g.tiles_grid()?,
+    )?;
+    Ok((ctx, stats))
+}
+
+/// The tiled backward: dq (and each row's D) for every head in one launch, then dk and dv.
+#[allow(clippy::too_many_arguments)]
+fn backward_tiles(
+    gpu: &Arc<Gpu>,
+    s: AttentionShape,
+    dctx: &Tensor,
+    qkv: &Tensor,
+    mask: &Tensor,
+    ctx: &Tensor,
+    stats: &Tensor,
+    drop: Option<ProbDropout>,
+) -> Result<Tensor, GpuError> {
+    let g = Geometry::new(s);
+    let dqkv = gpu.empty("attention qkv gradient", &[s.b * s.t, 3 * s.c()])?;
+    let consts = g.constants(drop.is_some());
+    let params = g.params(0, 0, 0, 0, drop);
+    let grid = g.tiles_grid()?;
+    gpu.launch(
+        &Kernel { shader: Shader::Attention, entry: "attn_bwd_dq_tiles", constants: &consts },
+        &params,
+        &[Arg::R(qkv), Arg::R(mask), Arg::W(stats), Arg::R(dctx), Arg::W(&dqkv), Arg::R(ctx)],
+        grid,
+    )?;
+    gpu.launch(
+        &Kernel { shader: Shader::Attention, entry: "attn_bwd_dkdv_tiles", constants: &consts },
+        &params,
+        &[Arg::R(qkv), Arg::R(mask), Arg::W(stats), Arg::R(dctx), Arg::W(&dqkv)],
+        grid,
+    )?;
     Ok(dqkv)
 }

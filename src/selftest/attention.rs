@@ -10,7 +10,7 @@ use crate::ops::attention::{
     attention_backward, attention_forward_with, cls_backward, cls_forward, softmax_backward, softmax_backward_dropout,
     softmax_forward, softmax_forward_dropout, AttentionSaved, AttentionShape, ProbDropout,
 };
-use crate::ops::attention_fused;
+use crate::ops::attention_fused::{self, Kind};
 use crate::reference as r;
 use crate::reference::to_f64 as f64s;
 
@@ -93,19 +93,54 @@ pub fn attention(c: &mut Checker) -> Result<()> {
         let tdctx = c.up("dctx", &[b * t, cc], &dctx)?;
         let rdqkv = r::attention::backward(&f64s(&dctx), &f64s(&qkv), &rp, &s);
         let shape = format!("B{b} T{t} NH{nh} HS{hs}");
-        for fused in [false, true] {
-            let variant = if fused { "fused" } else { "matmul" };
-            if fused && !attention_fused::supported(&g, &s) {
-                c.skip("attention", variant, &format!("head size {hs} or this adapter's limits"));
-                continue;
+        // With dropout on the probabilities, each fused kind against the matmul path: the same
+        // mask (elementwise.wgsl's hash of the probability's index) in all three.
+        let drop = Some(ProbDropout { p: 0.2, seed: 9 });
+        let (mctx, msaved) = attention_forward_with(&g, false, s, &tq, &tm, drop)?;
+        let mdqkv = attention_backward(&g, s, &tdctx, &tq, &tm, &mctx, &msaved, drop)?.to_vec()?;
+        let (mctx, mdqkv) = (f64s(&mctx.to_vec()?), f64s(&mdqkv));
+        for kind in [None, Some(Kind::Windows), Some(Kind::Tiles)] {
+            let variant = kind.map_or("matmul".to_string(), |k| format!("fused {}", k.name()));
+            if let Some(k) = kind {
+                if !attention_fused::supported_as(&g, k, &s) {
+                    c.skip("attention", &variant, &format!("head size {hs} or this adapter's limits"));
+                    continue;
+                }
+                g.set_variant("fused_attention", k.name());
             }
-            let (ctx, saved) = attention_forward_with(&g, fused, s, &tq, &tm, None)?;
-            c.close("attention", variant, &shape, &ctx.to_vec()?, &rctx, tol::ATTENTION_CTX);
-            if let AttentionSaved::Probs(p) = &saved {
-                c.close("attention (probabilities)", variant, &shape, &p.to_vec()?, &rp, tol::ATTENTION_PROBS);
-            }
-            let dqkv = attention_backward(&g, s, &tdctx, &tq, &tm, &ctx, &saved, None)?;
-            c.close("attention backward", variant, &shape, &dqkv.to_vec()?, &rdqkv, tol::ATTENTION_DQKV);
+            let fused = kind.is_some();
+            let ran = (|| -> Result<()> {
+                let (ctx, saved) = attention_forward_with(&g, fused, s, &tq, &tm, None)?;
+                c.close("attention", &variant, &shape, &ctx.to_vec()?, &rctx, tol::ATTENTION_CTX);
+                if let AttentionSaved::Probs(p) = &saved {
+                    c.close("attention (probabilities)", &variant, &shape, &p.to_vec()?, &rp, tol::ATTENTION_PROBS);
+                }
+                let dqkv = attention_backward(&g, s, &tdctx, &tq, &tm, &ctx, &saved, None)?;
+                c.close("attention backward", &variant, &shape, &dqkv.to_vec()?, &rdqkv, tol::ATTENTION_DQKV);
+                if fused {
+                    let (ctx, saved) = attention_forward_with(&g, true, s, &tq, &tm, drop)?;
+                    c.close(
+                        "attention, dropout 0.2 (vs matmul)",
+                        &variant,
+                        &shape,
+                        &ctx.to_vec()?,
+                        &mctx,
+                        tol::ATTENTION_CTX,
+                    );
+                    let dqkv = attention_backward(&g, s, &tdctx, &tq, &tm, &ctx, &saved, drop)?;
+                    c.close(
+                        "attention backward, dropout 0.2 (vs matmul)",
+                        &variant,
+                        &shape,
+                        &dqkv.to_vec()?,
+                        &mdqkv,
+                        tol::ATTENTION_DQKV,
+                    );
+                }
+                Ok(())
+            })();
+            g.clear_variant("fused_attention");
+            ran?;
         }
         // [CLS] only: ctx₀ is row 0 of each sequence's context; its dqkv is the full backward's
         // for a dctx that is zero outside rows 0.

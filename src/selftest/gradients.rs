@@ -10,6 +10,7 @@ use crate::gpu::Tensor;
 use crate::ops::attention::{
     attention_backward, attention_forward_with, cls_backward, cls_forward, AttentionShape, ProbDropout,
 };
+use crate::ops::attention_fused::Kind;
 use crate::ops::gelu::GeluKind;
 use crate::ops::{attention_fused, gelu, layernorm, matmul};
 
@@ -98,18 +99,28 @@ pub fn finite_differences(c: &mut Checker) -> Result<()> {
     let tm = c.up("mask", &[s.b, s.t], &mask)?;
     let (q, wy) = (c.vec(n, 1.0), c.vec(s.b * s.t * cc, 1.0));
     let tq = c.up("qkv", &[s.b * s.t, 3 * cc], &q)?;
-    for fused in [false, true] {
-        let variant = if fused { "fused, finite differences" } else { "matmul, finite differences" };
-        if fused && !attention_fused::supported(&g, &s) {
-            c.skip("attention backward", variant, "not supported on this adapter");
-            continue;
+    for kind in [None, Some(Kind::Windows), Some(Kind::Tiles)] {
+        let variant = kind
+            .map_or("matmul, finite differences".to_string(), |k| format!("fused {}, finite differences", k.name()));
+        if let Some(k) = kind {
+            if !attention_fused::supported_as(&g, k, &s) {
+                c.skip("attention backward", &variant, "not supported on this adapter");
+                continue;
+            }
+            g.set_variant("fused_attention", k.name());
         }
-        let (ctx, saved) = attention_forward_with(&g, fused, s, &tq, &tm, None)?;
-        let d = attention_backward(&g, s, &c.up("dctx", &[s.b * s.t, cc], &wy)?, &tq, &tm, &ctx, &saved, None)?;
-        check(c, "attention backward", variant, &q, &d.to_vec()?, 24, |v| {
-            let (ctx, _) = attention_forward_with(&g, fused, s, &g.upload("qkv", &[s.b * s.t, 3 * cc], v)?, &tm, None)?;
-            weighted(&ctx, &wy)
-        })?;
+        let fused = kind.is_some();
+        let ran = (|| -> Result<()> {
+            let (ctx, saved) = attention_forward_with(&g, fused, s, &tq, &tm, None)?;
+            let d = attention_backward(&g, s, &c.up("dctx", &[s.b * s.t, cc], &wy)?, &tq, &tm, &ctx, &saved, None)?;
+            check(c, "attention backward", &variant, &q, &d.to_vec()?, 24, |v| {
+                let (ctx, _) =
+                    attention_forward_with(&g, fused, s, &g.upload("qkv", &[s.b * s.t, 3 * cc], v)?, &tm, None)?;
+                weighted(&ctx, &wy)
+            })
+        })();
+        g.clear_variant("fused_attention");
+        ran?;
     }
 
     // [CLS]-only attention with dropout on its probabilities: the backward must drop the same
