@@ -48,6 +48,17 @@ impl Variant {
         v
     }
 
+    /// The variants the tuner weighs on this adapter: on CPU adapters the two made for them
+    /// (workgroup memory is slow there, and lavapipe's noisy trials picked `wide64` for shapes
+    /// where the step then ran 10-20% slower than with `panel`); on GPUs all of them.
+    pub fn candidates(gpu: &Gpu, operands: DType) -> Vec<Variant> {
+        let all = Variant::runnable(gpu, operands);
+        if gpu.is_cpu() {
+            return all.into_iter().filter(|v| matches!(v, Variant::Register | Variant::Panel)).collect();
+        }
+        all
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Variant::Register => "reg",
@@ -167,13 +178,13 @@ pub fn chosen_variant(
     lc: Layout,
     accumulate: bool,
 ) -> Result<Variant, GpuError> {
-    let runnable = Variant::runnable(gpu, operands);
     // A forced `coop` applies where it can run (f16 operands on such an adapter).
-    if let Some(v) = Variant::user_choice(gpu).filter(|v| runnable.contains(v)) {
+    if let Some(v) = Variant::user_choice(gpu).filter(|v| Variant::runnable(gpu, operands).contains(v)) {
         return Ok(v);
     }
+    let candidates = Variant::candidates(gpu, operands);
     // Tensor cores for f16 operands wherever the adapter has them; else by device type.
-    let default = if runnable.contains(&Variant::Coop) { Variant::Coop } else { Variant::default_for(gpu) };
+    let default = if candidates.contains(&Variant::Coop) { Variant::Coop } else { Variant::default_for(gpu) };
     if gpu.tuning() == TuneMode::Off {
         return Ok(default);
     }
@@ -192,10 +203,11 @@ pub fn chosen_variant(
         flag(accumulate, "acc"),
         flag(aligned, "vec4"),
     );
-    if let Some(v) = gpu.tuned(&key).and_then(|s| Variant::parse(&s)) {
+    // A cached choice that is no longer a candidate here (an older build's) is measured again.
+    if let Some(v) = gpu.tuned(&key).and_then(|s| Variant::parse(&s)).filter(|v| candidates.contains(v)) {
         return Ok(v);
     }
-    tune_gemm(gpu, &key, operands, d, (la.trans, lb.trans), bias, accumulate, aligned, &runnable, default)
+    tune_gemm(gpu, &key, operands, d, (la.trans, lb.trans), bias, accumulate, aligned, &candidates, default)
 }
 
 /// The build of matmul.wgsl for operands of this element type (C is f32 either way).
@@ -239,7 +251,7 @@ fn tune_gemm(
     bias: bool,
     accumulate: bool,
     aligned: bool,
-    runnable: &[Variant],
+    candidates: &[Variant],
     default: Variant,
 ) -> Result<Variant, GpuError> {
     let t = trial_dims(d, tune::trial_flops(gpu));
@@ -268,7 +280,7 @@ fn tune_gemm(
     let (bias_trial, bias_tiny) = (gpu.zeros("tuning bias", &[t.n])?, gpu.zeros("tuning bias", &[tiny.n])?);
     let (bias_trial, bias_tiny) = (bias.then_some(&bias_trial), bias.then_some(&bias_tiny));
     let mut order = vec![default];
-    order.extend(runnable.iter().copied().filter(|v| *v != default));
+    order.extend(candidates.iter().copied().filter(|v| *v != default));
     let candidates = order
         .into_iter()
         .map(|v| {
