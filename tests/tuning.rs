@@ -53,12 +53,19 @@ fn tuning_measures_a_new_shape_once_then_reuses_the_cached_choice() {
     assert_eq!(chosen_variant(&g, DType::F32, d, la, lb, false, lc, false).unwrap(), choice);
 
     // Another process reads the cached choice instead of measuring: plant a different one.
-    let planted = if choice == Variant::Tiled { Variant::Register } else { Variant::Tiled };
+    let planted = *candidates.iter().find(|v| **v != choice).expect("two candidates at least");
     let mut edited = json.clone();
     let adapter = edited["adapters"].as_object().unwrap().keys().next().unwrap().clone();
     edited["adapters"][&adapter][&key]["choice"] = planted.name().into();
     std::fs::write(&file, serde_json::to_vec(&edited).unwrap()).unwrap();
     assert_eq!(chosen_variant(&open("auto"), DType::F32, d, la, lb, false, lc, false).unwrap(), planted);
+    // A cached choice that is not a candidate here (an older build's) is measured again.
+    if let Some(stale) = Variant::ALL.into_iter().find(|v| !candidates.contains(v)) {
+        edited["adapters"][&adapter][&key]["choice"] = stale.name().into();
+        std::fs::write(&file, serde_json::to_vec(&edited).unwrap()).unwrap();
+        let again = chosen_variant(&open("auto"), DType::F32, d, la, lb, false, lc, false).unwrap();
+        assert!(candidates.contains(&again), "the stale {stale:?} was used: {again:?}");
+    }
 
     // Attention: both paths are timed and the choice recorded.
     let s = AttentionShape { b: 2, t: 16, nh: 2, hs: 8 };
