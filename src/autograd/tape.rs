@@ -40,6 +40,16 @@ impl Grads {
         self.map.remove(&v)
     }
 
+    /// The gradient of `v` so far, handed over to be added into in place, when nothing else
+    /// holds its buffer (the same gradient tensor may be handed to several inputs: residual
+    /// adds); else None, and the consumer makes a new one for `add`.
+    fn take_to_add_into(&mut self, v: usize) -> Option<Tensor> {
+        if self.map.get(&v).is_some_and(|t| t.is_sole_owner()) {
+            return self.map.remove(&v);
+        }
+        None
+    }
+
     /// Adds `g` to the gradient of `v`. A new sum is made rather than writing into either
     /// tensor: the same gradient tensor may be handed to several inputs (residual adds).
     fn add(&mut self, v: usize, g: Tensor) -> Result<()> {
@@ -210,7 +220,8 @@ impl Tape {
         let (wv, dw, db) = (w.value.clone(), w.grad.clone(), b.grad.clone());
         self.record(move |g| {
             let Some(dy) = g.take(id) else { return Ok(()) };
-            let dx = matmul::linear_backward(&gpu, &dy, &xv, &wv, &dw, Some(&db), need_dx)?;
+            let sum = if need_dx { g.take_to_add_into(xid) } else { None };
+            let dx = matmul::linear_backward_into(&gpu, &dy, &dy, &xv, &wv, &dw, Some(&db), need_dx, sum)?;
             add_input_grad(g, xid, need_dx, dx)
         });
         Ok(out)
@@ -232,7 +243,8 @@ impl Tape {
             let pre = pre.ok_or_else(|| unsaved("linear_act", "pre-activation"))?;
             let dh = gelu_backward(&gpu, &dy, &pre, act)?;
             drop((dy, pre));
-            let dx = matmul::linear_backward(&gpu, &dh, &xv, &wv, &dw, Some(&db), need_dx)?;
+            let sum = if need_dx { g.take_to_add_into(xid) } else { None };
+            let dx = matmul::linear_backward_into(&gpu, &dh, &dh, &xv, &wv, &dw, Some(&db), need_dx, sum)?;
             add_input_grad(g, xid, need_dx, dx)
         });
         Ok(out)
@@ -264,7 +276,8 @@ impl Tape {
                 None => dy,
             };
             let dy16 = convert::to_f16_checked(&gpu, &dy, &status)?;
-            let dx = matmul::linear_backward_with(&gpu, &dy, &dy16, &x16, &w16, &dw, Some(&db), need_dx)?;
+            let sum = if need_dx { g.take_to_add_into(xid) } else { None };
+            let dx = matmul::linear_backward_into(&gpu, &dy, &dy16, &x16, &w16, &dw, Some(&db), need_dx, sum)?;
             add_input_grad(g, xid, need_dx, dx)
         });
         Ok(out)

@@ -78,6 +78,12 @@ impl Tensor {
         std::ptr::eq(Arc::as_ptr(&self.storage.gpu), gpu)
     }
 
+    /// Whether this is the only handle on its buffer (no clone, no view of it is alive): then
+    /// writing into it changes nothing anyone else reads.
+    pub(crate) fn is_sole_owner(&self) -> bool {
+        Arc::strong_count(&self.storage) == 1
+    }
+
     pub(crate) fn from_buffer(gpu: Arc<Gpu>, buffer: wgpu::Buffer, name: &str, shape: &[usize], dtype: DType) -> Self {
         Tensor {
             storage: Arc::new(Storage { buffer: Some(buffer), gpu }),

@@ -108,6 +108,24 @@ pub fn linear_backward_with(
     dbias: Option<&Tensor>,
     need_dx: bool,
 ) -> Result<Option<Tensor>, GpuError> {
+    linear_backward_into(gpu, dy, dy_operand, x, w, dw, dbias, need_dx, None)
+}
+
+/// `linear_backward_with` that adds dx into `dx_sum` (x's gradient so far, f32, x's shape) and
+/// returns it, instead of a new tensor: the second consumer of an input (a residual branch)
+/// needs no separate addition pass.
+#[allow(clippy::too_many_arguments)]
+pub fn linear_backward_into(
+    gpu: &Arc<Gpu>,
+    dy: &Tensor,
+    dy_operand: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
+    dw: &Tensor,
+    dbias: Option<&Tensor>,
+    need_dx: bool,
+    dx_sum: Option<Tensor>,
+) -> Result<Option<Tensor>, GpuError> {
     let (out_f, in_f) = dims2("linear backward", w)?;
     let rows = crate::ops::rows_of("linear backward", x, in_f)?;
     let rows_dy = crate::ops::rows_of("linear backward", dy, out_f)?;
@@ -145,8 +163,24 @@ pub fn linear_backward_with(
     if !need_dx {
         return Ok(None);
     }
-    // dx (R, IN) = dy (R, OUT) · w (OUT, IN)
-    let dx = gpu.empty("linear input gradient", x.shape())?;
+    // dx (R, IN) (+)= dy (R, OUT) · w (OUT, IN)
+    if let Some(t) = &dx_sum {
+        if t.shape() != x.shape() || t.dtype() != DType::F32 {
+            return Err(shape_err(format!(
+                "linear backward: the gradient sum {} {:?} ({:?}) does not match the input {} {:?}",
+                t.name(),
+                t.shape(),
+                t.dtype(),
+                x.name(),
+                x.shape()
+            )));
+        }
+    }
+    let accumulate = dx_sum.is_some();
+    let dx = match dx_sum {
+        Some(t) => t,
+        None => gpu.empty("linear input gradient", x.shape())?,
+    };
     gemm(
         gpu,
         Dims { m: rows, n: in_f, k: out_f, nb1: 1, nb2: 1 },
@@ -155,7 +189,7 @@ pub fn linear_backward_with(
         None,
         (&dx, Layout::rows(in_f)),
         1.0,
-        false,
+        accumulate,
     )?;
     Ok(Some(dx))
 }
