@@ -11,7 +11,7 @@ use web_time::Instant;
 use super::stats::Spread;
 use crate::gpu::{DType, Gpu, GpuError, Tensor};
 use crate::ops::attention::{attention_backward, attention_forward, AttentionShape};
-use crate::ops::matmul::{gemm_with, linear, linear_backward, linear_backward_with, matmul, Dims, Layout, Variant};
+use crate::ops::matmul::{gemm_with, linear, linear_backward, linear_backward_into, matmul, Dims, Layout, Variant};
 use crate::ops::{adamw, convert, gelu, layernorm, reduce};
 
 /// One row of the table (and one object of `--json`).
@@ -142,7 +142,7 @@ fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> 
                     shape: shape.clone(),
                     work: Work::Flops(2.0 * flops),
                     run: Box::new(move || {
-                        linear_backward_with(&g, &dy2, &dy16, &x16, &w16, &dw2, Some(&db2), true).map(drop)
+                        linear_backward_into(&g, &dy2, &dy16, &x16, &w16, &dw2, Some(&db2), true, None).map(drop)
                     }),
                 });
             }

@@ -92,28 +92,14 @@ pub fn linear_backward(
     dbias: Option<&Tensor>,
     need_dx: bool,
 ) -> Result<Option<Tensor>, GpuError> {
-    linear_backward_with(gpu, dy, dy, x, w, dw, dbias, need_dx)
+    linear_backward_into(gpu, dy, dy, x, w, dw, dbias, need_dx, None)
 }
 
 /// `linear_backward` where the products read `dy_operand`, a copy of dy in the element type of
-/// x and w (f16 under mixed precision), while the bias gradient sums dy itself (f32).
-#[allow(clippy::too_many_arguments)]
-pub fn linear_backward_with(
-    gpu: &Arc<Gpu>,
-    dy: &Tensor,
-    dy_operand: &Tensor,
-    x: &Tensor,
-    w: &Tensor,
-    dw: &Tensor,
-    dbias: Option<&Tensor>,
-    need_dx: bool,
-) -> Result<Option<Tensor>, GpuError> {
-    linear_backward_into(gpu, dy, dy_operand, x, w, dw, dbias, need_dx, None)
-}
-
-/// `linear_backward_with` that adds dx into `dx_sum` (x's gradient so far, f32, x's shape) and
-/// returns it, instead of a new tensor: the second consumer of an input (a residual branch)
-/// needs no separate addition pass.
+/// x and w (f16 under mixed precision), while the bias gradient sums dy itself (f32); and with
+/// `dx_sum` (x's gradient so far, f32, x's shape) dx is added into it and it is returned,
+/// instead of a new tensor: the second consumer of an input (a residual branch) needs no
+/// separate addition pass.
 #[allow(clippy::too_many_arguments)]
 pub fn linear_backward_into(
     gpu: &Arc<Gpu>,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 mod linear;
 mod panel;
 
-pub use linear::{linear, linear_act, linear_backward, linear_backward_into, linear_backward_with, matmul};
+pub use linear::{linear, linear_act, linear_backward, linear_backward_into, matmul};
 use panel::{gemm_panels, PANEL, PANEL_CHUNKS, PANEL_K};
 
 use super::gelu::GeluKind;
