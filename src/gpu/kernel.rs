@@ -116,16 +116,19 @@ impl Shader {
             Shader::Matmul => concat!(
                 "alias operand = f32;\n",
                 include_str!("../../shaders/matmul.wgsl"),
+                include_str!("../../shaders/matmul_panel.wgsl"),
                 include_str!("../../shaders/activation.wgsl")
             ),
             Shader::MatmulF16 => concat!(
                 "enable f16;\nalias operand = f16;\n",
                 include_str!("../../shaders/matmul.wgsl"),
+                include_str!("../../shaders/matmul_panel.wgsl"),
                 include_str!("../../shaders/activation.wgsl")
             ),
             Shader::MatmulCoop => concat!(
                 "enable f16;\nenable wgpu_cooperative_matrix;\nalias operand = f16;\n",
                 include_str!("../../shaders/matmul.wgsl"),
+                include_str!("../../shaders/matmul_panel.wgsl"),
                 include_str!("../../shaders/activation.wgsl"),
                 include_str!("../../shaders/matmul_coop.wgsl")
             ),
