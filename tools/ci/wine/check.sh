@@ -334,7 +334,7 @@ print("%d passed, %d failed, %d skipped in %.1f s" % (d["passed"], d["failed"], 
     --batch-size 4 --max-len 8 --steps 2 --profile --json
   train=$(py 'import json,sys
 d = json.load(open(sys.argv[1]))
-profile = d.get("profile") or []
+profile = (d.get("profile") or {}).get("families") or []
 gpu = sum(p["ms"] for p in profile)
 step = d["step_s_median"] * 1000
 print("%.4f s/step (first %.2f s), %.0f seq/s inference|%.6f|%.3f|%d" % (d["step_s_median"], d["first_step_s"], d["inference_seq_per_s"], gpu, step, len(profile)))' \
