@@ -44,6 +44,11 @@ struct Params {
     m0: u32, n0: u32, first: u32, chunk_k: u32,
     chunks_here: u32,
     last: u32,         // 1 on the dispatch that finishes C (the last K run): the activation's turn
+    // the pair entry points only (below): the second product, op(A2)·op(B2) into c2
+    q_m: u32, q_n: u32, q_k: u32, q_a_off: u32,
+    q_lda: u32, q_b_off: u32, q_ldb: u32, q_c_off: u32,
+    q_ldc: u32, q_alpha: f32,
+    q_from: u32,       // the first workgroup of the second product
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -233,8 +238,74 @@ fn outer(acc: ptr<function, Block>, a0: vec4<f32>, a1: vec4<f32>, bl: vec4<f32>,
 // ROW_SUMS: also row_sums[m] += alpha · Σ_k op(A)[m, k], from the first column of workgroups:
 // with op(A) = dYᵀ that is a linear layer's bias gradient, beside its dW = dYᵀ·X, from the
 // staged tiles the product reads anyway (no separate column-sum passes over dY).
+//
+// The pair (matmul_wide_pair, matmul_wide64_pair): a linear layer's whole backward in one
+// launch. Workgroups [0, q_from) compute the first product (dW (+)= dYᵀ·X, with ROW_SUMS the
+// bias gradient), the rest the second (dX (+)= dY·W into c2, its B from b2): both read dY from
+// `a`. Besides saving a launch, the two fill the GPU together: dW has few tiles, each as deep as
+// the batch's rows, and dX's many shallow tiles run beside them. With GRAD_EPILOGUE = kind + 1
+// the second product is multiplied by the activation's derivative at `pre` (laid out like c2):
+// the FFN's dX through its GELU, no separate pass.
 override ROW_SUMS: bool = false;
+override TRANS_A2: bool = false;
+override TRANS_B2: bool = false;
+override ACCUMULATE2: bool = false;
+override GRAD_EPILOGUE: u32 = 0u;
 @group(0) @binding(6) var<storage, read_write> row_sums: array<f32>;
+@group(0) @binding(7) var<storage, read> b2: array<operand>;     // the pair's second B
+@group(0) @binding(8) var<storage, read_write> c2: array<f32>;   // the pair's second C
+
+// One product for `wide`: its extents, where op(A), op(B) and C start and how they are strided
+// (op(A)[m, k] = a[a + m·a_m + k·a_k]), and which dimension of each is contiguous.
+struct Product {
+    m: u32, n: u32, k: u32,
+    a: u32, a_m: u32, a_k: u32,
+    b: u32, b_k: u32, b_n: u32,
+    c: u32,
+    a_along_m: bool,  // A is stored transposed: consecutive m are adjacent
+    b_along_n: bool,  // B is stored untransposed: consecutive n are adjacent
+    second: bool,     // the pair's second product: B from b2, C into c2
+}
+
+fn first_product(z: u32) -> Product {
+    let base = batch_bases(z);
+    let sa = a_strides();
+    let sb = b_strides();
+    return Product(p.m, p.n, p.k, base.a, sa.x, sa.y, base.b, sb.x, sb.y, base.c, TRANS_A, !TRANS_B, false);
+}
+
+fn second_product() -> Product {
+    var sa = vec2<u32>(p.q_lda, 1u);
+    if TRANS_A2 { sa = vec2<u32>(1u, p.q_lda); }
+    var sb = vec2<u32>(p.q_ldb, 1u);
+    if TRANS_B2 { sb = vec2<u32>(1u, p.q_ldb); }
+    return Product(p.q_m, p.q_n, p.q_k, p.q_a_off, sa.x, sa.y, p.q_b_off, sb.x, sb.y, p.q_c_off, TRANS_A2, !TRANS_B2, true);
+}
+
+fn load_b(pr: Product, i: u32) -> f32 {
+    if pr.second { return f32(b2[i]); }
+    return f32(b[i]);
+}
+
+fn store_second(cbase: u32, m: u32, n: u32, v: f32) {
+    if m >= p.q_m || n >= p.q_n { return; }
+    let i = cbase + m * p.q_ldc + n;
+    var r = p.q_alpha * v;
+    if GRAD_EPILOGUE != 0u { r *= activation_grad(pre[i], GRAD_EPILOGUE - 1u); }
+    if ACCUMULATE2 { r += c2[i]; }
+    c2[i] = r;
+}
+
+fn store_product_row(pr: Product, m: u32, n0: u32, v: vec4<f32>) {
+    if !pr.second {
+        store_row(pr.c, m, n0, v);
+        return;
+    }
+    store_second(pr.c, m, n0, v.x);
+    store_second(pr.c, m, n0 + 1u, v.y);
+    store_second(pr.c, m, n0 + 2u, v.z);
+    store_second(pr.c, m, n0 + 3u, v.w);
+}
 
 const WIDE_K: u32 = 8u;
 const WIDE_ROW: u32 = 33u;  // vec4s per staged row: 128 / 4, plus the pad
@@ -243,25 +314,23 @@ var<workgroup> wide_b: array<vec4<f32>, 264>;  // (WIDE_K, WIDE_ROW): wide_b[kk�
 
 // Stages op(A)[tm0.., k0..] and op(B)[k0.., tn0..]; zero past the edges. Consecutive
 // invocations walk each operand's contiguous dimension, so the global loads coalesce.
-fn wide_stage(base: Bases, li: u32, threads: u32, bm: u32, bn: u32, tm0: u32, tn0: u32, k0: u32) {
-    let sa = a_strides();
-    let sb = b_strides();
+fn wide_stage(pr: Product, li: u32, threads: u32, bm: u32, bn: u32, tm0: u32, tn0: u32, k0: u32) {
     for (var e = li; e < bm * WIDE_K; e += threads) {
         var mm: u32; var kk: u32;
-        if TRANS_A { mm = e % bm; kk = e / bm; } else { kk = e % WIDE_K; mm = e / WIDE_K; }
+        if pr.a_along_m { mm = e % bm; kk = e / bm; } else { kk = e % WIDE_K; mm = e / WIDE_K; }
         let gm = tm0 + mm;
         let gk = k0 + kk;
         var v = 0.0;
-        if gm < p.m && gk < p.k { v = f32(a[base.a + gm * sa.x + gk * sa.y]); }
+        if gm < pr.m && gk < pr.k { v = f32(a[pr.a + gm * pr.a_m + gk * pr.a_k]); }
         wide_a[kk * WIDE_ROW + mm / 4u][mm % 4u] = v;
     }
     for (var e = li; e < bn * WIDE_K; e += threads) {
         var nn: u32; var kk: u32;
-        if TRANS_B { kk = e % WIDE_K; nn = e / WIDE_K; } else { nn = e % bn; kk = e / bn; }
+        if pr.b_along_n { nn = e % bn; kk = e / bn; } else { kk = e % WIDE_K; nn = e / WIDE_K; }
         let gn = tn0 + nn;
         let gk = k0 + kk;
         var w = 0.0;
-        if gn < p.n && gk < p.k { w = f32(b[base.b + gk * sb.x + gn * sb.y]); }
+        if gn < pr.n && gk < pr.k { w = load_b(pr, pr.b + gk * pr.b_k + gn * pr.b_n); }
         wide_b[kk * WIDE_ROW + nn / 4u][nn % 4u] = w;
     }
 }
@@ -289,19 +358,17 @@ fn add_row_sums(m: u32, v: vec4<f32>) {
     }
 }
 
-fn wide(wg: vec3<u32>, li: u32, bm: u32, bn: u32) {
-    let base = batch_bases(wg.z);
+// The tile of pr's C at (tm0, tn0).
+fn wide(pr: Product, li: u32, bm: u32, bn: u32, tm0: u32, tn0: u32) {
     let threads = (bm / 8u) * (bn / 8u);
     let tx = li % (bn / 8u);
     let ty = li / (bn / 8u);
     let half_m = bm / 8u;
     let half_n = bn / 8u;
-    let tm0 = wg.y * bm;
-    let tn0 = wg.x * bn;
     var acc: Block;
     var sums: RowSums;
-    for (var k0 = 0u; k0 < p.k; k0 += WIDE_K) {
-        wide_stage(base, li, threads, bm, bn, tm0, tn0, k0);
+    for (var k0 = 0u; k0 < pr.k; k0 += WIDE_K) {
+        wide_stage(pr, li, threads, bm, bn, tm0, tn0, k0);
         workgroupBarrier();
         wide_step(&acc, &sums, 0u, ty, tx, half_m, half_n);
         wide_step(&acc, &sums, 1u, ty, tx, half_m, half_n);
@@ -315,28 +382,50 @@ fn wide(wg: vec3<u32>, li: u32, bm: u32, bn: u32) {
     }
     let m = tm0 + ty * 4u;
     let m2 = m + bm / 2u;
-    if ROW_SUMS && wg.x == 0u && tx == 0u {
+    if ROW_SUMS && !pr.second && tn0 == 0u && tx == 0u {
         add_row_sums(m, sums.lo);
         add_row_sums(m2, sums.hi);
     }
     let n = tn0 + tx * 4u;
     let n2 = n + bn / 2u;
-    store_row(base.c, m, n, acc.r0l); store_row(base.c, m, n2, acc.r0h);
-    store_row(base.c, m + 1u, n, acc.r1l); store_row(base.c, m + 1u, n2, acc.r1h);
-    store_row(base.c, m + 2u, n, acc.r2l); store_row(base.c, m + 2u, n2, acc.r2h);
-    store_row(base.c, m + 3u, n, acc.r3l); store_row(base.c, m + 3u, n2, acc.r3h);
-    store_row(base.c, m2, n, acc.r4l); store_row(base.c, m2, n2, acc.r4h);
-    store_row(base.c, m2 + 1u, n, acc.r5l); store_row(base.c, m2 + 1u, n2, acc.r5h);
-    store_row(base.c, m2 + 2u, n, acc.r6l); store_row(base.c, m2 + 2u, n2, acc.r6h);
-    store_row(base.c, m2 + 3u, n, acc.r7l); store_row(base.c, m2 + 3u, n2, acc.r7h);
+    store_product_row(pr, m, n, acc.r0l); store_product_row(pr, m, n2, acc.r0h);
+    store_product_row(pr, m + 1u, n, acc.r1l); store_product_row(pr, m + 1u, n2, acc.r1h);
+    store_product_row(pr, m + 2u, n, acc.r2l); store_product_row(pr, m + 2u, n2, acc.r2h);
+    store_product_row(pr, m + 3u, n, acc.r3l); store_product_row(pr, m + 3u, n2, acc.r3h);
+    store_product_row(pr, m2, n, acc.r4l); store_product_row(pr, m2, n2, acc.r4h);
+    store_product_row(pr, m2 + 1u, n, acc.r5l); store_product_row(pr, m2 + 1u, n2, acc.r5h);
+    store_product_row(pr, m2 + 2u, n, acc.r6l); store_product_row(pr, m2 + 2u, n2, acc.r6h);
+    store_product_row(pr, m2 + 3u, n, acc.r7l); store_product_row(pr, m2 + 3u, n2, acc.r7h);
+}
+
+// Workgroup `id` of a pair launch: a tile of the first product, or after q_from of the second.
+fn wide_pair(id: u32, li: u32, bm: u32, bn: u32) {
+    if id < p.q_from {
+        let cols = (p.n + bn - 1u) / bn;
+        wide(first_product(0u), li, bm, bn, (id / cols) * bm, (id % cols) * bn);
+    } else {
+        let j = id - p.q_from;
+        let cols = (p.q_n + bn - 1u) / bn;
+        wide(second_product(), li, bm, bn, (j / cols) * bm, (j % cols) * bn);
+    }
 }
 
 @compute @workgroup_size(256)
 fn matmul_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    wide(wg, li, 128u, 128u);
+    wide(first_product(wg.z), li, 128u, 128u, wg.y * 128u, wg.x * 128u);
 }
 
 @compute @workgroup_size(64)
 fn matmul_wide64(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    wide(wg, li, 64u, 64u);
+    wide(first_product(wg.z), li, 64u, 64u, wg.y * 64u, wg.x * 64u);
+}
+
+@compute @workgroup_size(256)
+fn matmul_wide_pair(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    wide_pair(wg.x, li, 128u, 128u);
+}
+
+@compute @workgroup_size(64)
+fn matmul_wide64_pair(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    wide_pair(wg.x, li, 64u, 64u);
 }

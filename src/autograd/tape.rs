@@ -250,6 +250,39 @@ impl Tape {
         Ok(out)
     }
 
+    /// The feed-forward block, act(x · w1ᵀ + b1) · w2ᵀ + b2. Its backward runs the second
+    /// layer's weight and input gradients as one launch where the matmul can, the activation's
+    /// derivative applied as that input gradient is stored (no separate pass).
+    pub fn feed_forward(
+        &mut self,
+        x: &Var,
+        w1: &Param,
+        b1: &Param,
+        w2: &Param,
+        b2: &Param,
+        act: GeluKind,
+    ) -> Result<Var> {
+        if self.mixed.is_some() {
+            let h = self.linear_act(x, w1, b1, act)?;
+            return self.linear(&h, w2, b2);
+        }
+        let (h, pre) = matmul::linear_act(&self.gpu, &x.value, &w1.value, Some(&b1.value), act, self.recording)?;
+        let out = self.var(matmul::linear(&self.gpu, &h, &w2.value, Some(&b2.value))?);
+        let (id, xid, xv, gpu, need_dx) = (out.id, x.id, x.value.clone(), self.gpu.clone(), x.needs_grad);
+        let (w1v, dw1, db1) = (w1.value.clone(), w1.grad.clone(), b1.grad.clone());
+        let (w2v, dw2, db2) = (w2.value.clone(), w2.grad.clone(), b2.grad.clone());
+        self.record(move |g| {
+            let Some(dy) = g.take(id) else { return Ok(()) };
+            let pre = pre.ok_or_else(|| unsaved("feed-forward", "pre-activation"))?;
+            let dpre = matmul::linear_backward_through(&gpu, &dy, &h, &w2v, &dw2, Some(&db2), act, &pre)?;
+            drop((dy, pre, h));
+            let sum = if need_dx { g.take_to_add_into(xid) } else { None };
+            let dx = matmul::linear_backward_into(&gpu, &dpre, &dpre, &xv, &w1v, &dw1, Some(&db1), need_dx, sum)?;
+            add_input_grad(g, xid, need_dx, dx)
+        });
+        Ok(out)
+    }
+
     /// `linear` / `linear_act` in mixed precision: the product reads x and w in f16 and
     /// accumulates in f32 (bias, activation and output in f32). The backward rounds dy (loss-
     /// scaled) to f16 for its two products, flagging overflow in `status`; the bias gradient

@@ -278,8 +278,7 @@ impl BertClassifier {
         };
         let a = tape.linear(&ctx, self.p(l.attn_out_w), self.p(l.attn_out_b))?;
         let x1 = tape.add_layernorm(&a, &residual, drop.hidden, self.p(l.attn_ln_w), self.p(l.attn_ln_b), eps)?;
-        let h = tape.linear_act(&x1, self.p(l.inter_w), self.p(l.inter_b), act)?;
-        let o = tape.linear(&h, self.p(l.out_w), self.p(l.out_b))?;
+        let o = tape.feed_forward(&x1, self.p(l.inter_w), self.p(l.inter_b), self.p(l.out_w), self.p(l.out_b), act)?;
         tape.add_layernorm(&o, &x1, drop.hidden, self.p(l.out_ln_w), self.p(l.out_ln_b), eps)
     }
 

@@ -8,6 +8,10 @@ use crate::gpu::Shader;
 /// One specialization: (override name, value), bools as 0/1.
 pub type Constants = Vec<(&'static str, f64)>;
 
+/// A linear layer's weight gradient, dW (+)= dYᵀ·X: op(A) = dYᵀ, accumulated, no bias or epilogue.
+const WEIGHT_GRADIENT: [(&str, f64); 6] =
+    [("TRANS_A", 1.0), ("TRANS_B", 0.0), ("HAS_BIAS", 0.0), ("ACCUMULATE", 1.0), ("EPILOGUE", 0.0), ("SAVE_PRE", 0.0)];
+
 /// The specializations of `entry` in `shader`; `[[]]` for a kernel without overrides.
 pub fn specializations(shader: Shader, entry: &str) -> Vec<Constants> {
     let bools = [0.0, 1.0];
@@ -48,15 +52,25 @@ pub fn specializations(shader: Shader, entry: &str) -> Vec<Constants> {
                 for c in out.iter_mut() {
                     c.push(("ROW_SUMS", 0.0));
                 }
-                out.push(vec![
-                    ("TRANS_A", 1.0),
-                    ("TRANS_B", 0.0),
-                    ("HAS_BIAS", 0.0),
-                    ("ACCUMULATE", 1.0),
-                    ("EPILOGUE", 0.0),
-                    ("SAVE_PRE", 0.0),
-                    ("ROW_SUMS", 1.0),
-                ]);
+                out.push(WEIGHT_GRADIENT.iter().copied().chain([("ROW_SUMS", 1.0)]).collect());
+            }
+            out
+        }
+        // The pair (gemm_pair): a linear layer's dW (op(A) = dYᵀ, accumulated, with or without
+        // the bias gradient) and its dX (assigned, through the activation's derivative, or
+        // accumulated into the residual's gradient).
+        (Shader::Matmul | Shader::MatmulF16, "matmul_wide_pair" | "matmul_wide64_pair") => {
+            let mut seconds = vec![[("ACCUMULATE2", 1.0), ("GRAD_EPILOGUE", 0.0)]];
+            seconds.extend((0..=3).map(|g| [("ACCUMULATE2", 0.0), ("GRAD_EPILOGUE", g as f64)]));
+            let mut out = Vec::new();
+            for sums in bools {
+                for second in &seconds {
+                    let mut c: Constants = WEIGHT_GRADIENT.to_vec();
+                    c.push(("ROW_SUMS", sums));
+                    c.extend([("TRANS_A2", 0.0), ("TRANS_B2", 0.0)]);
+                    c.extend(second.iter().copied());
+                    out.push(c);
+                }
             }
             out
         }

@@ -9,7 +9,8 @@ use super::{Checker, Size};
 use crate::gpu::DType;
 use crate::ops::gelu::GeluKind;
 use crate::ops::matmul::{
-    gemm_epilogue, gemm_row_sums, gemm_with, linear, linear_act, linear_backward, Dims, Epilogue, Layout, Variant,
+    gemm_epilogue, gemm_pair, gemm_row_sums, gemm_with, linear, linear_act, linear_backward, linear_backward_through,
+    pair_fits, Dims, Epilogue, Layout, Second, Variant,
 };
 use crate::reference as r;
 use crate::reference::to_f64 as f64s;
@@ -146,6 +147,85 @@ pub fn linear_layers(c: &mut Checker) -> Result<()> {
                 tol::matmul(rows),
             );
         }
+        // The whole backward in one launch (gemm_pair): dW with or without db, and dX added
+        // into a gradient so far or, assigned, through each activation's derivative.
+        let dx0 = c.vec(rows * in_f, 0.1);
+        let pre = c.vec(rows * in_f, 2.0);
+        let tpre = c.up("pre", &[rows, in_f], &pre)?;
+        let dx_d = Dims { m: rows, n: in_f, k: out_f, nb1: 1, nb2: 1 };
+        let (la, lb) = (Layout::rows(out_f).t(), Layout::rows(in_f));
+        for v in Variant::ALL.into_iter().filter(|v| v.pair_entry().is_some()) {
+            if !pair_fits(&g, v, d, dx_d) {
+                c.skip("linear backward, one launch", v.name(), &format!("{shape}: over the grid's row"));
+                continue;
+            }
+            let mut cases: Vec<(Option<GeluKind>, bool)> = vec![(None, true), (None, false)];
+            cases.extend(ACTIVATIONS.map(|act| (Some(act), act == GeluKind::Erf)));
+            for (act, sums) in cases {
+                let (tdw, tdb) = (c.up("dw", &[out_f, in_f], &dw0)?, c.up("db", &[out_f], &db0)?);
+                let tdx = match act {
+                    None => c.up("dx so far", &[rows, in_f], &dx0)?,
+                    Some(_) => g.empty("dx", &[rows, in_f])?,
+                };
+                let second = Second {
+                    d: dx_d,
+                    a: Layout::rows(out_f),
+                    b: (&tw, Layout::rows(in_f)),
+                    c: (&tdx, Layout::rows(in_f)),
+                    alpha: 1.0,
+                    accumulate: act.is_none(),
+                    act_grad: act.map(|a| (a, &tpre)),
+                };
+                gemm_pair(&g, v, d, (&tdy, la), (&tx, lb), (&tdw, lb), 1.0, true, sums.then_some(&tdb), second)?;
+                let (what, want_dx) = match act {
+                    None => ("dX accumulated".to_string(), add(rdx.clone(), &dx0)),
+                    Some(a) => {
+                        let want = rdx.iter().zip(&pre).map(|(d, &p)| d * r::gelu::gelu_grad(p as f64, a)).collect();
+                        (format!("dX through {a:?}'"), want)
+                    }
+                };
+                let name = format!("{} {}", v.name(), if sums { "with db" } else { "without db" });
+                c.close(
+                    "linear backward, one launch",
+                    &format!("{name}: {what}"),
+                    &shape,
+                    &tdx.to_vec()?,
+                    &want_dx,
+                    tol::matmul(out_f),
+                );
+                c.close(
+                    "linear backward, one launch",
+                    &format!("{name}: dW"),
+                    &shape,
+                    &tdw.to_vec()?,
+                    &add(rdw.clone(), &dw0),
+                    tol::matmul(rows),
+                );
+                let want_db = if sums { add(rdb.clone(), &db0) } else { f64s(&db0) };
+                c.close(
+                    "linear backward, one launch",
+                    &format!("{name}: db"),
+                    &shape,
+                    &tdb.to_vec()?,
+                    &want_db,
+                    tol::matmul(rows),
+                );
+            }
+        }
+        // The tuned path through the activation (the FFN's second layer).
+        let (tdw, tdb) = (c.up("dw", &[out_f, in_f], &dw0)?, c.up("db", &[out_f], &db0)?);
+        let dpre = linear_backward_through(&g, &tdy, &tx, &tw, &tdw, Some(&tdb), GeluKind::Erf, &tpre)?;
+        let want: Vec<f64> =
+            rdx.iter().zip(&pre).map(|(d, &p)| d * r::gelu::gelu_grad(p as f64, GeluKind::Erf)).collect();
+        c.close("linear backward through Erf", "tuned", &shape, &dpre.to_vec()?, &want, tol::matmul(out_f));
+        c.close(
+            "linear backward through Erf",
+            "tuned dW",
+            &shape,
+            &tdw.to_vec()?,
+            &add(rdw.clone(), &dw0),
+            tol::matmul(rows),
+        );
     }
     Ok(())
 }

@@ -198,7 +198,8 @@ record serve
 # ---- 4e: switches, each the whole f32 step once more in a process of its own: wgpu's runtime
 # checks back on, SUBGROUP not requested (does asking for it slow pipelines?), each GPU matmul
 # variant forced for every shape, attention by matmuls and fused (the tiled kernels: every head
-# in one launch). The baseline runs first, same stage.
+# in one launch), a linear layer's dW and dX as two launches instead of one. The baseline runs
+# first, same stage.
 if [ "$mode" = gpu ]; then switch_args=(--json --steps 5); else switch_args=(--json --batch-size 2 --max-len 16 --steps 1); fi
 # shellcheck disable=SC2016
 switches_sh='wg=$1 work=$2; shift 2
@@ -207,7 +208,7 @@ for s in $SWITCHES; do
   env "${set_env[@]}" "$wg" bench train "$@" >"$work/switch_${s//=/_}.json" 2>"$work/switch_${s//=/_}.err" ||
     echo "switch $s: exit $?" >&2
 done'
-export SWITCHES="default WGBERT_SHADER_CHECKS=1 WGBERT_NO_SUBGROUP=1 WGBERT_MATMUL=wide WGBERT_MATMUL=wide64 WGBERT_MATMUL=tiled WGBERT_ATTENTION=matmul WGBERT_ATTENTION=fused"
+export SWITCHES="default WGBERT_SHADER_CHECKS=1 WGBERT_NO_SUBGROUP=1 WGBERT_MATMUL=wide WGBERT_MATMUL=wide64 WGBERT_MATMUL=tiled WGBERT_ATTENTION=matmul WGBERT_ATTENTION=fused WGBERT_LINEAR_BACKWARD=separate"
 stage switches "$work/switches.out" "$(box 60 150)" bash -c "$switches_sh" _ "$wg" "$work" --model "$work/model" "${switch_args[@]}"
 record switches
 

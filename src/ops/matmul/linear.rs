@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
-use super::{chosen_variant, gemm, gemm_epilogue, gemm_row_sums, gemm_with, Dims, Epilogue, Layout};
+use super::{
+    chosen_variant, gemm, gemm_epilogue, gemm_pair, gemm_row_sums, gemm_with, pair_fits, Dims, Epilogue, Layout, Second,
+};
 use crate::gpu::{shape_err, DType, Gpu, GpuError, Tensor};
-use crate::ops::gelu::GeluKind;
+use crate::ops::gelu::{gelu_backward, GeluKind};
 use crate::ops::reduce;
 
 fn dims2(op: &str, t: &Tensor) -> Result<(usize, usize), GpuError> {
@@ -112,6 +114,75 @@ pub fn linear_backward_into(
     need_dx: bool,
     dx_sum: Option<Tensor>,
 ) -> Result<Option<Tensor>, GpuError> {
+    let dx = match (need_dx, dx_sum) {
+        (false, _) => InputGrad::Skip,
+        (true, None) => InputGrad::New,
+        (true, Some(t)) => InputGrad::AddTo(t),
+    };
+    backward(gpu, dy, dy_operand, x, w, dw, dbias, dx)
+}
+
+/// `linear_backward` for a layer whose input x = act(pre) came out of an activation (the FFN's
+/// second dense layer): returns the gradient of `pre`, (dy · w) ⊙ act'(pre), where the linear
+/// layer's backward runs as one launch in the same pass, else by a separate one.
+#[allow(clippy::too_many_arguments)]
+pub fn linear_backward_through(
+    gpu: &Arc<Gpu>,
+    dy: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
+    dw: &Tensor,
+    dbias: Option<&Tensor>,
+    act: GeluKind,
+    pre: &Tensor,
+) -> Result<Tensor, GpuError> {
+    like_input("the pre-activation", pre, x)?;
+    let dpre = backward(gpu, dy, dy, x, w, dw, dbias, InputGrad::ThroughAct(act, pre))?;
+    Ok(dpre.expect("the input gradient was asked for"))
+}
+
+/// `t` is f32 and shaped like the layer's input x.
+fn like_input(what: &str, t: &Tensor, x: &Tensor) -> Result<(), GpuError> {
+    if t.shape() != x.shape() || t.dtype() != DType::F32 {
+        return Err(shape_err(format!(
+            "linear backward: {what} {} {:?} ({:?}) does not match the input {} {:?}",
+            t.name(),
+            t.shape(),
+            t.dtype(),
+            x.name(),
+            x.shape()
+        )));
+    }
+    Ok(())
+}
+
+/// What a linear layer's backward does with its input's gradient.
+enum InputGrad<'a> {
+    Skip,
+    New,
+    /// Added into this tensor (the input's gradient so far), which is returned.
+    AddTo(Tensor),
+    /// Multiplied by the activation's derivative at its input (the input is act(pre)).
+    ThroughAct(GeluKind, &'a Tensor),
+}
+
+/// Whether a linear layer's dW and dX may run as one launch (`WGBERT_LINEAR_BACKWARD=separate`
+/// keeps them apart: the GPU kit times both).
+fn pairs_allowed(gpu: &Gpu) -> bool {
+    gpu.variant("linear_backward").as_deref() != Some("separate")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backward(
+    gpu: &Arc<Gpu>,
+    dy: &Tensor,
+    dy_operand: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
+    dw: &Tensor,
+    dbias: Option<&Tensor>,
+    dx: InputGrad,
+) -> Result<Option<Tensor>, GpuError> {
     let (out_f, in_f) = dims2("linear backward", w)?;
     let rows = crate::ops::rows_of("linear backward", x, in_f)?;
     let rows_dy = crate::ops::rows_of("linear backward", dy, out_f)?;
@@ -127,6 +198,9 @@ pub fn linear_backward_into(
             dy.shape()
         )));
     }
+    if let InputGrad::AddTo(t) = &dx {
+        like_input("the gradient sum", t, x)?;
+    }
     let (dy_f32, dy) = (dy, dy_operand);
     dw.expect_shape("linear backward", &[out_f, in_f])?;
     // dw (OUT, IN) += dyᵀ (OUT, R) · x (R, IN); dbias += Σ_rows dy, the row sums of dyᵀ, from the
@@ -135,47 +209,45 @@ pub fn linear_backward_into(
     let d = Dims { m: out_f, n: in_f, k: rows, nb1: 1, nb2: 1 };
     let (la, lb, lc) = (Layout::rows(out_f).t(), Layout::rows(in_f), Layout::rows(in_f));
     let variant = chosen_variant(gpu, dy.dtype(), d, la, lb, false, lc, true)?;
-    match dbias {
-        Some(db) if variant.sums_rows() && dy.dtype() == DType::F32 => {
-            gemm_row_sums(gpu, variant, d, (dy, la), (x, lb), (dw, lc), 1.0, db)?;
+    let row_sums = dbias.filter(|_| variant.sums_rows() && dy.dtype() == DType::F32);
+    // dx (R, IN) (+)= dy (R, OUT) · w (OUT, IN)
+    let dx_d = Dims { m: rows, n: in_f, k: out_f, nb1: 1, nb2: 1 };
+    let (dx_la, dx_lb, dx_lc) = (Layout::rows(out_f), Layout::rows(in_f), Layout::rows(in_f));
+    let accumulate = matches!(dx, InputGrad::AddTo(_));
+    let act_grad = match &dx {
+        InputGrad::ThroughAct(act, pre) => Some((*act, *pre)),
+        _ => None,
+    };
+    let dx = match dx {
+        InputGrad::Skip => None,
+        InputGrad::AddTo(t) => Some(t),
+        InputGrad::New | InputGrad::ThroughAct(..) => Some(gpu.empty("linear input gradient", x.shape())?),
+    };
+    // Both products in one launch where the variants picked for them both can.
+    if let Some(dx) = &dx {
+        let dx_variant = chosen_variant(gpu, dy.dtype(), dx_d, dx_la, dx_lb, false, dx_lc, accumulate)?;
+        if pairs_allowed(gpu) && dx_variant.pair_entry().is_some() && pair_fits(gpu, variant, d, dx_d) {
+            let second = Second { d: dx_d, a: dx_la, b: (w, dx_lb), c: (dx, dx_lc), alpha: 1.0, accumulate, act_grad };
+            gemm_pair(gpu, variant, d, (dy, la), (x, lb), (dw, lc), 1.0, true, row_sums, second)?;
+            if let (Some(db), None) = (dbias, row_sums) {
+                reduce::col_sum(gpu, dy_f32, db, true)?;
+            }
+            return Ok(Some(dx.clone()));
         }
-        _ => {
+    }
+    match row_sums {
+        Some(db) => gemm_row_sums(gpu, variant, d, (dy, la), (x, lb), (dw, lc), 1.0, db)?,
+        None => {
             gemm_with(gpu, variant, d, (dy, la), (x, lb), None, (dw, lc), 1.0, true)?;
             if let Some(db) = dbias {
                 reduce::col_sum(gpu, dy_f32, db, true)?;
             }
         }
     }
-    if !need_dx {
-        return Ok(None);
+    let Some(dx) = dx else { return Ok(None) };
+    gemm(gpu, dx_d, (dy, dx_la), (w, dx_lb), None, (&dx, dx_lc), 1.0, accumulate)?;
+    match act_grad {
+        Some((act, pre)) => Ok(Some(gelu_backward(gpu, &dx, pre, act)?)),
+        None => Ok(Some(dx)),
     }
-    // dx (R, IN) (+)= dy (R, OUT) · w (OUT, IN)
-    if let Some(t) = &dx_sum {
-        if t.shape() != x.shape() || t.dtype() != DType::F32 {
-            return Err(shape_err(format!(
-                "linear backward: the gradient sum {} {:?} ({:?}) does not match the input {} {:?}",
-                t.name(),
-                t.shape(),
-                t.dtype(),
-                x.name(),
-                x.shape()
-            )));
-        }
-    }
-    let accumulate = dx_sum.is_some();
-    let dx = match dx_sum {
-        Some(t) => t,
-        None => gpu.empty("linear input gradient", x.shape())?,
-    };
-    gemm(
-        gpu,
-        Dims { m: rows, n: in_f, k: out_f, nb1: 1, nb2: 1 },
-        (dy, Layout::rows(out_f)),
-        (w, Layout::rows(in_f)),
-        None,
-        (&dx, Layout::rows(in_f)),
-        1.0,
-        accumulate,
-    )?;
-    Ok(Some(dx))
 }

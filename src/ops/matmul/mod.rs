@@ -9,7 +9,7 @@ use std::sync::Arc;
 mod linear;
 mod panel;
 
-pub use linear::{linear, linear_act, linear_backward, linear_backward_into, matmul};
+pub use linear::{linear, linear_act, linear_backward, linear_backward_into, linear_backward_through, matmul};
 use panel::{gemm_panels, PANEL, PANEL_CHUNKS, PANEL_K};
 
 use super::gelu::GeluKind;
@@ -107,6 +107,15 @@ impl Variant {
     /// Whether the variant can also sum the rows of op(A) in the same launch (`gemm_row_sums`).
     pub fn sums_rows(self) -> bool {
         matches!(self, Variant::Wide | Variant::Wide64)
+    }
+
+    /// The entry point that runs two products in one launch (`gemm_pair`), where the variant has one.
+    pub fn pair_entry(self) -> Option<&'static str> {
+        match self {
+            Variant::Wide => Some("matmul_wide_pair"),
+            Variant::Wide64 => Some("matmul_wide64_pair"),
+            _ => None,
+        }
     }
 
     /// Rows and columns of C covered by one workgroup.
@@ -334,7 +343,7 @@ pub fn gemm_epilogue(
     accumulate: bool,
     epilogue: Option<Epilogue>,
 ) -> Result<(), GpuError> {
-    launch_gemm(gpu, variant, d, a, b, bias, c, alpha, accumulate, epilogue, None)
+    launch_gemm(gpu, variant, d, a, b, bias, c, alpha, accumulate, epilogue, None, None)
 }
 
 /// C += alpha · op(A) · op(B) and, from the same launch, row_sums (M) += alpha · Σ_k op(A)
@@ -357,11 +366,80 @@ pub fn gemm_row_sums(
     if d.nb1 * d.nb2 != 1 {
         return Err(shape_err("matmul: row sums are for one batch"));
     }
+    check_row_sums(row_sums, d)?;
+    launch_gemm(gpu, variant, d, a, b, None, c, alpha, true, None, Some(row_sums), None)
+}
+
+/// Row sums of op(A): one f32 per row.
+fn check_row_sums(row_sums: &Tensor, d: Dims) -> Result<(), GpuError> {
     super::expect_numel("matmul row sums", row_sums, d.m)?;
     if row_sums.dtype() != DType::F32 {
         return Err(shape_err(format!("matmul: the row sums {} must be f32", row_sums.name())));
     }
-    launch_gemm(gpu, variant, d, a, b, None, c, alpha, true, None, Some(row_sums))
+    Ok(())
+}
+
+/// The second product of a pair launch (`gemm_pair`): C2 (+)= alpha · op(A) · op(B2), A being
+/// the first product's A read with its own layout, and with `act_grad` the result multiplied by
+/// the activation's derivative at `pre` (f32, laid out like C2, assigned only).
+#[derive(Clone, Copy)]
+pub struct Second<'a> {
+    pub d: Dims,
+    pub a: Layout,
+    pub b: (&'a Tensor, Layout),
+    pub c: (&'a Tensor, Layout),
+    pub alpha: f32,
+    pub accumulate: bool,
+    pub act_grad: Option<(GeluKind, &'a Tensor)>,
+}
+
+/// Whether `variant` can run these two products as one launch on this adapter: it has a pair
+/// entry point, each product is one non-empty batch, and their tiles fit one row of the grid.
+pub fn pair_fits(gpu: &Gpu, variant: Variant, d: Dims, d2: Dims) -> bool {
+    let (tm, tn) = variant.tile();
+    let tiles = |d: Dims| d.m.div_ceil(tm) * d.n.div_ceil(tn);
+    let one = |d: Dims| d.nb1 * d.nb2 == 1 && d.m > 0 && d.n > 0 && d.k > 0;
+    variant.pair_entry().is_some()
+        && one(d)
+        && one(d2)
+        && tiles(d) + tiles(d2) <= gpu.limits().max_compute_workgroups_per_dimension as usize
+}
+
+/// Two products that share A in one launch: C (+)= alpha · op(A) · op(B), with `row_sums` its
+/// rows' sums of op(A) as in `gemm_row_sums`, and `second` (a linear layer's dW with the bias
+/// gradient, and its dX). Only where `pair_fits`.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_pair(
+    gpu: &Arc<Gpu>,
+    variant: Variant,
+    d: Dims,
+    a: (&Tensor, Layout),
+    b: (&Tensor, Layout),
+    c: (&Tensor, Layout),
+    alpha: f32,
+    accumulate: bool,
+    row_sums: Option<&Tensor>,
+    second: Second,
+) -> Result<(), GpuError> {
+    if !pair_fits(gpu, variant, d, second.d) {
+        return Err(shape_err(format!(
+            "matmul: the {} variant cannot run {}x{}x{} and {}x{}x{} as one launch",
+            variant.name(),
+            d.m,
+            d.n,
+            d.k,
+            second.d.m,
+            second.d.n,
+            second.d.k
+        )));
+    }
+    if let Some(t) = row_sums {
+        check_row_sums(t, d)?;
+    }
+    if second.act_grad.is_some() && second.accumulate {
+        return Err(shape_err("matmul: an activation's derivative cannot be applied to an accumulated product"));
+    }
+    launch_gemm(gpu, variant, d, a, b, None, c, alpha, accumulate, None, row_sums, Some(&second))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -377,6 +455,7 @@ fn launch_gemm(
     accumulate: bool,
     epilogue: Option<Epilogue>,
     row_sums: Option<&Tensor>,
+    second: Option<&Second>,
 ) -> Result<(), GpuError> {
     if d.m == 0 || d.n == 0 || d.nb1 == 0 || d.nb2 == 0 {
         return Ok(());
@@ -432,6 +511,33 @@ fn launch_gemm(
     if epilogue.is_some() && accumulate {
         return Err(shape_err("matmul: an activation epilogue cannot accumulate into C"));
     }
+    if let Some(q) = second {
+        if q.b.0.dtype() != a.0.dtype() {
+            return Err(shape_err(format!(
+                "matmul: the second product's B {} is {:?}, A {} is {:?}",
+                q.b.0.name(),
+                q.b.0.dtype(),
+                a.0.name(),
+                a.0.dtype()
+            )));
+        }
+        for t in [Some(q.c.0), q.act_grad.map(|g| g.1)].into_iter().flatten().filter(|t| t.dtype() != DType::F32) {
+            return Err(shape_err(format!(
+                "matmul: the second product's {} is {:?}; it must be f32",
+                t.name(),
+                t.dtype()
+            )));
+        }
+        if q.c.1.trans {
+            return Err(shape_err("matmul: the output cannot be transposed"));
+        }
+        check_operand("A (second product)", a.0, &q.a, q.d.m, q.d.k, &q.d)?;
+        check_operand("B (second product)", q.b.0, &q.b.1, q.d.k, q.d.n, &q.d)?;
+        check_operand("C (second product)", q.c.0, &q.c.1, q.d.m, q.d.n, &q.d)?;
+        if let Some((_, pre)) = q.act_grad {
+            check_operand("the derivative's input", pre, &q.c.1, q.d.m, q.d.n, &q.d)?;
+        }
+    }
     let batches = d.nb1 * d.nb2;
     if batches > 65535 {
         return Err(shape_err(format!("matmul: {batches} batches exceed the 65535 a dispatch allows")));
@@ -466,7 +572,7 @@ fn launch_gemm(
     // The pre-activation binding is declared by every matmul entry point: without SAVE_PRE a
     // one-word stand-in is bound, never written.
     let unused;
-    let pre_arg = match epilogue.and_then(|e| e.pre) {
+    let pre_arg = match epilogue.and_then(|e| e.pre).or(second.and_then(|q| q.act_grad.map(|g| g.1))) {
         Some(t) => t,
         None => {
             unused = gpu.empty("matmul pre-activation (unused)", &[1])?;
@@ -476,12 +582,35 @@ fn launch_gemm(
     if variant == Variant::Panel {
         return gemm_panels(gpu, shader, d, a, b, bias_arg, c, pre_arg, &mut params, &constants);
     }
-    let kernel = Kernel { shader, entry: variant.entry(), constants: &constants };
+    let mut words = params.to_vec();
+    let mut groups = [d.n.div_ceil(tn) as u32, d.m.div_ceil(tm) as u32, batches as u32];
+    let mut entry = variant.entry();
+    if let Some(q) = second {
+        entry =
+            variant.pair_entry().ok_or_else(|| shape_err(format!("matmul: {} has no pair launch", variant.name())))?;
+        let first = d.m.div_ceil(tm) * d.n.div_ceil(tn);
+        // Params' q_ words: the second product, and where its workgroups start.
+        #[rustfmt::skip]
+        words.extend([
+            u(q.d.m), u(q.d.n), u(q.d.k), u(q.a.off),
+            u(q.a.ld), u(q.b.1.off), u(q.b.1.ld), u(q.c.1.off),
+            u(q.c.1.ld), f(q.alpha),
+            u(first),
+        ]);
+        groups = [u(first + q.d.m.div_ceil(tm) * q.d.n.div_ceil(tn)), 1, 1];
+        constants.extend([
+            ("TRANS_A2", flag(q.a.trans)),
+            ("TRANS_B2", flag(q.b.1.trans)),
+            ("ACCUMULATE2", flag(q.accumulate)),
+            ("GRAD_EPILOGUE", q.act_grad.map_or(0.0, |(act, _)| (act as u32 + 1) as f64)),
+        ]);
+    }
+    let kernel = Kernel { shader, entry, constants: &constants };
     let mut args = vec![Arg::R(a.0), Arg::R(b.0), Arg::R(bias_arg), Arg::W(c.0), Arg::W(pre_arg)];
     // Like the pre-activation's, the row sums' binding is declared by the variants that can sum
     // rows whether or not they do: without ROW_SUMS the stand-in is bound, never written.
     // (A stand-in of its own: two writable bindings of one buffer would alias.)
-    let no_sums;
+    let (no_sums, no_c2);
     if variant.sums_rows() {
         let t = match row_sums {
             Some(t) => t,
@@ -491,8 +620,18 @@ fn launch_gemm(
             }
         };
         args.push(Arg::W(t));
+        // And the pair's second B and C: without a second product, A (read-only, so it may
+        // alias) and a stand-in, never read or written.
+        let (b2, c2) = match second {
+            Some(q) => (q.b.0, q.c.0),
+            None => {
+                no_c2 = gpu.empty("matmul second output (unused)", &[1])?;
+                (a.0, &no_c2)
+            }
+        };
+        args.extend([Arg::R(b2), Arg::W(c2)]);
     }
-    gpu.launch(&kernel, &params, &args, [d.n.div_ceil(tn) as u32, d.m.div_ceil(tm) as u32, batches as u32])
+    gpu.launch(&kernel, &words, &args, groups)
 }
 
 #[cfg(test)]
