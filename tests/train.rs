@@ -185,8 +185,11 @@ fn frozen_layers_keep_their_weights_and_the_rest_learns() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-/// Runs `j` into `run` and stops it after step 3 of the first epoch, as Ctrl-C does.
-fn interrupt_at_step_3(g: &std::sync::Arc<wgbert::gpu::Gpu>, j: &TrainJob, run: &Path) {
+/// Runs `j` into `run` and interrupts it, as Ctrl-C does, when step 3 of the first epoch
+/// reports. In f32 the trainer has by then submitted step 4 (it submits a step before reading
+/// the previous one's loss), which finishes and is saved with the rest: the run stops at 4.
+/// Mixed precision's steps wait for the previous loss scale: it stops at 3.
+fn interrupt_during_step_3(g: &std::sync::Arc<wgbert::gpu::Gpu>, j: &TrainJob, run: &Path) {
     let stop = AtomicBool::new(false);
     let r = run_job(
         g,
@@ -201,7 +204,8 @@ fn interrupt_at_step_3(g: &std::sync::Arc<wgbert::gpu::Gpu>, j: &TrainJob, run: 
         |_| {},
     )
     .unwrap();
-    assert_eq!(r.outcome, Outcome::Interrupted { step: 3 });
+    let last = if j.options.precision == train::Precision::Mixed { 3 } else { 4 };
+    assert_eq!(r.outcome, Outcome::Interrupted { step: last });
 }
 
 #[test]
@@ -213,7 +217,7 @@ fn an_interrupted_run_resumes_to_the_same_parameters() {
     run_job(&g, &j, &straight, &AtomicBool::new(false), |_| {}, |_| {}).unwrap();
 
     let resumed = dir.join("resumed");
-    interrupt_at_step_3(&g, &j, &resumed);
+    interrupt_during_step_3(&g, &j, &resumed);
     assert!(!resumed.join("model").exists(), "no export from an unfinished run");
     // `wgbert export` writes the interrupted run's state as a loadable model.
     train::job::export_run(&g, &resumed, &dir.join("partial")).unwrap();
@@ -227,6 +231,25 @@ fn an_interrupted_run_resumes_to_the_same_parameters() {
     assert_eq!(a.len(), b.len());
     for (name, t) in &a {
         assert_eq!(t.data, b[name].data, "{name} differs after resuming");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn queued_steps_train_as_steps_one_at_a_time() {
+    // In f32 the trainer submits each step before reading the previous one's loss, except
+    // before a checkpoint: checkpointing every step runs them one at a time. Same parameters.
+    let g = gpu();
+    let dir = temp("train-queued");
+    let mut j = job(&dir, 2);
+    run_job(&g, &j, &dir.join("queued"), &AtomicBool::new(false), |_| {}, |_| {}).unwrap();
+    j.options.checkpoint_every = Some(1);
+    run_job(&g, &j, &dir.join("one-by-one"), &AtomicBool::new(false), |_| {}, |_| {}).unwrap();
+    let a = wgbert::checkpoint::load_tensors(&dir.join("queued/model/model.safetensors")).unwrap().0;
+    let b = wgbert::checkpoint::load_tensors(&dir.join("one-by-one/model/model.safetensors")).unwrap().0;
+    assert_eq!(a.len(), b.len());
+    for (name, t) in &a {
+        assert_eq!(t.data, b[name].data, "{name} differs between queued and one-by-one steps");
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -347,7 +370,7 @@ fn mixed_precision_trains_like_f32_and_resumes_with_its_loss_scale() {
 
     // Interrupted and resumed, it ends on the same parameters (loss scale and all).
     let resumed = dir.join("resumed");
-    interrupt_at_step_3(&g, &j, &resumed);
+    interrupt_during_step_3(&g, &j, &resumed);
     assert!(progress(&resumed)["loss_scale"].is_object());
     run_job(&g, &j, &resumed, &AtomicBool::new(false), |_| {}, |_| {}).unwrap();
     let x = wgbert::checkpoint::load_tensors(&straight.join("model/model.safetensors")).unwrap().0;

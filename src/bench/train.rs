@@ -52,6 +52,9 @@ pub struct TrainBench {
     pub step_s_min: f64,
     pub step_s_max: f64,
     pub first_step_s: f64,
+    /// Seconds per step with the steps back to back as `train` runs them in f32: each submitted
+    /// before the previous one's loss is read (None in mixed precision, which waits).
+    pub pipelined_step_s: Option<f64>,
     pub inference_seq_per_s: f64,
     /// The most the buffer pool held on the device: tensors and idle buffers.
     pub peak_gpu_mib: f64,
@@ -260,6 +263,27 @@ pub fn run(
     };
     stepped?;
 
+    // The same steps back to back, as `train` runs them where the trainer pipelines.
+    let pipelined_step_s = if trainer.pipelines() {
+        let examples: Vec<_> = (0..o.steps.max(2)).map(|i| random_examples(model, b, t, 2000 + i as u64)).collect();
+        let rows: Vec<usize> = (0..b).collect();
+        let g0 = trainer.pos.global_step;
+        let t0 = Instant::now();
+        let mut queued = trainer.submit(&examples[0], &rows, g0)?;
+        for (i, enc) in examples.iter().enumerate().skip(1) {
+            let next = trainer.submit(enc, &rows, g0 + i as u64)?;
+            let (loss, _) = pollster::block_on(trainer.finish(std::mem::replace(&mut queued, next)))?;
+            if !loss.is_finite() {
+                anyhow::bail!("loss is {loss} at back-to-back step {i}");
+            }
+        }
+        pollster::block_on(trainer.finish(queued))?;
+        trainer.pos.global_step += examples.len() as u64;
+        Some(t0.elapsed().as_secs_f64() / examples.len() as f64)
+    } else {
+        None
+    };
+
     // Inference as eval and predict run it: no tape, no dropout, batch b.
     let (batch, mask, _) = random_batch(gpu, model, b, t, 7)?;
     let no_dropout = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
@@ -288,6 +312,7 @@ pub fn run(
         step_s_min: spread.min,
         step_s_max: spread.max,
         first_step_s: first,
+        pipelined_step_s,
         inference_seq_per_s: b as f64 / it,
         peak_gpu_mib: mib(gpu.memory().peak_total),
         peak_tensor_mib: mib(gpu.memory().peak_live),

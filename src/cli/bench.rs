@@ -219,6 +219,9 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         "training step (fwd + bwd + AdamW): median {:.2} s (min {:.2}, max {:.2}); first step {:.2} s",
         r.step_s_median, r.step_s_min, r.step_s_max, r.first_step_s
     );
+    if let Some(p) = r.pipelined_step_s {
+        println!("training steps back to back (each submitted before the last one's loss is read): {p:.2} s a step");
+    }
     println!("inference: {:.2} sequences/s", r.inference_seq_per_s);
     println!(
         "peak GPU memory: {:.0} MiB in the buffer pool ({:.0} MiB in tensors, the rest idle buffers); driver reserved: {}; host peak RSS: {}",

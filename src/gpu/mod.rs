@@ -37,6 +37,7 @@ pub use error::{shape_err, GpuError};
 pub use kernel::{shader_runtime_checks, Kernel, Shader};
 pub use launch::Arg;
 pub use pool::MemoryStats;
+pub use readback::PendingRead;
 pub use tensor::{DType, Tensor};
 pub use tuning::{default_cache_dir, TuneMode, Tuned};
 pub use wait::interrupt;

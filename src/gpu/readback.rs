@@ -75,13 +75,22 @@ impl Gpu {
     /// The bytes of several tensors from one copy, one submission and one wait: a training
     /// step reads its loss and, in mixed precision, the optimizer's skip flag together.
     pub async fn read_many_async(&self, ts: &[&Tensor]) -> Result<Vec<Vec<u8>>> {
+        let pending = self.start_read(ts)?;
+        self.finish_read(pending).await
+    }
+
+    /// The first half of `read_many_async`: records the copies and submits everything recorded
+    /// so far, without waiting. Work recorded after this runs after the copy, so a training
+    /// loop can submit its next step before it reads this one's loss (`finish_read`).
+    pub fn start_read(&self, ts: &[&Tensor]) -> Result<PendingRead> {
         // Every tensor's size is a whole number of 4-byte words (DType::bytes_for), so each
         // copy lands at an offset wgpu accepts.
-        let offsets: Vec<u64> = ts.iter().scan(0, |at, t| Some(std::mem::replace(at, *at + t.bytes()))).collect();
+        let spans: Vec<(u64, u64)> =
+            ts.iter().scan(0, |at, t| Some((std::mem::replace(at, *at + t.bytes()), t.bytes()))).collect();
         let size: u64 = ts.iter().map(|t| t.bytes()).sum();
         let names = ts.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ");
         if size == 0 {
-            return Ok(vec![Vec::new(); ts.len()]);
+            return Ok(PendingRead { staging: None, spans, names });
         }
         self.check_lost()?;
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -93,15 +102,23 @@ impl Gpu {
         let idx = {
             let mut rec = lock(&self.rec);
             let enc = rec.encoder(&self.device);
-            for (t, &at) in ts.iter().zip(&offsets) {
-                if t.bytes() > 0 {
-                    enc.copy_buffer_to_buffer(t.buffer(), t.offset(), &staging, at, t.bytes());
+            for (t, &(at, bytes)) in ts.iter().zip(&spans) {
+                if bytes > 0 {
+                    enc.copy_buffer_to_buffer(t.buffer(), t.offset(), &staging, at, bytes);
                 }
             }
             self.submit(&mut rec)
         };
         let (tx, rx) = oneshot::channel();
         staging.slice(..).map_async(wgpu::MapMode::Read, move |r| tx.send(r));
+        Ok(PendingRead { staging: Some((staging, idx, rx)), spans, names })
+    }
+
+    /// Waits for a read-back `start_read` began (natively; in a browser awaits the map) and
+    /// returns each tensor's bytes.
+    pub async fn finish_read(&self, pending: PendingRead) -> Result<Vec<Vec<u8>>> {
+        let PendingRead { staging, spans, names } = pending;
+        let Some((staging, idx, rx)) = staging else { return Ok(vec![Vec::new(); spans.len()]) };
         if !cfg!(target_arch = "wasm32") {
             self.wait(&format!("the read-back of tensor {names}"), idx, || rx.is_ready())?;
         }
@@ -111,12 +128,25 @@ impl Gpu {
         status.map_err(|e| GpuError::ReadBack(names.clone(), e.to_string()))?;
         let view =
             staging.slice(..).get_mapped_range().map_err(|e| GpuError::ReadBack(names.clone(), e.to_string()))?;
-        let out =
-            ts.iter().zip(&offsets).map(|(t, &at)| view[at as usize..(at + t.bytes()) as usize].to_vec()).collect();
+        let out = spans.iter().map(|&(at, bytes)| view[at as usize..(at + bytes) as usize].to_vec()).collect();
         drop(view);
         staging.unmap();
         Ok(out)
     }
+}
+
+/// A read-back submitted and not yet waited for: `Gpu::start_read`, then `Gpu::finish_read`.
+pub struct PendingRead {
+    /// The staging buffer, the submission that fills it and its map callback's result; None
+    /// when every tensor is empty.
+    staging: Option<(
+        wgpu::Buffer,
+        Option<wgpu::SubmissionIndex>,
+        oneshot::Receiver<std::result::Result<(), wgpu::BufferAsyncError>>,
+    )>,
+    /// (offset, bytes) of each tensor in the staging buffer.
+    spans: Vec<(u64, u64)>,
+    names: String,
 }
 
 /// Read-backs of a tensor's contents (the methods are `Tensor`'s: they wait like `Gpu::sync`).

@@ -25,7 +25,7 @@ use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::autograd::Tape;
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, PendingRead};
 use crate::infer::{logits_async, make_batch, predictions, Encoded};
 use crate::model::{BertClassifier, Dropouts, Rows};
 use crate::optim::{AdamW, AdamWConfig, LossScale, WarmupLinear, MAX_SKIPPED_IN_A_ROW};
@@ -259,6 +259,11 @@ pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
     v
 }
 
+/// A training step submitted to the GPU whose loss is not read yet (`Trainer::submit`).
+pub struct Submitted {
+    read: PendingRead,
+}
+
 pub struct Trainer<'a> {
     pub gpu: Arc<Gpu>,
     pub model: &'a BertClassifier,
@@ -321,11 +326,25 @@ impl<'a> Trainer<'a> {
     /// One optimizer step on `rows` of `enc`: returns (loss, correct). What `train` runs per
     /// batch, and what `wgbert bench train` times.
     pub async fn step(&mut self, enc: &Encoded, rows: &[usize]) -> Result<(f64, f64)> {
+        let submitted = self.submit(enc, rows, self.pos.global_step)?;
+        self.finish(submitted).await
+    }
+
+    /// Whether the next step may be submitted before this one's loss is read: in f32 nothing
+    /// in a step depends on the one before but its parameters, which the GPU's queue orders.
+    /// Mixed precision's next step needs this one's loss scale (and skip flag) first.
+    pub fn pipelines(&self) -> bool {
+        self.loss_scale.is_none()
+    }
+
+    /// The first half of `step`: records global step `global_step` (its dropout seed and
+    /// learning rate) and submits it with the read-back of its loss, without waiting.
+    pub fn submit(&mut self, enc: &Encoded, rows: &[usize], global_step: u64) -> Result<Submitted> {
         let m = self.model;
         let batch = make_batch(&self.gpu, enc, rows, self.pad_id, m.config.vocab_size, m.config.type_vocab_size)?;
         m.params.zero_grad(&self.gpu)?;
         let seed = crate::reference::elementwise::pcg(
-            (self.opts.seed as u32) ^ crate::reference::elementwise::pcg(self.pos.global_step as u32),
+            (self.opts.seed as u32) ^ crate::reference::elementwise::pcg(global_step as u32),
         );
         let scale = self.loss_scale.as_ref().map(|s| s.scale);
         let mut tape = match scale {
@@ -340,11 +359,17 @@ impl<'a> Trainer<'a> {
         let metrics = tape.loss(&logits, &batch.labels, scale.unwrap_or(1.0))?;
         drop(logits);
         tape.backward()?;
-        let lr = self.schedule.lr(self.pos.global_step as u32);
+        let lr = self.schedule.lr(global_step as u32);
         self.opt.update_scaled(&self.gpu, &m.params, lr, scale)?;
         // The step's one read-back: the loss and accuracy, and in mixed precision the skip flag
         // with them.
-        let mut read = self.gpu.read_many_async(&[&metrics, &self.opt.status]).await?;
+        Ok(Submitted { read: self.gpu.start_read(&[&metrics, &self.opt.status])? })
+    }
+
+    /// The second half of `step`: waits for its loss and accuracy; in mixed precision updates
+    /// the loss scale (and takes back a skipped step's optimizer count).
+    pub async fn finish(&mut self, submitted: Submitted) -> Result<(f64, f64)> {
+        let mut read = self.gpu.finish_read(submitted.read).await?;
         let status: Vec<u32> = bytemuck::pod_collect_to_vec(&read.pop().unwrap_or_default());
         let v: Vec<f32> = bytemuck::pod_collect_to_vec(&read.pop().unwrap_or_default());
         if v.len() < 2 {
@@ -412,17 +437,35 @@ impl<'a> Trainer<'a> {
             let order = epoch_order(train.len(), self.opts.seed, epoch);
             let t0 = Instant::now();
             event(Event::EpochStart { epoch, steps });
+            let batch_rows = |s: usize| &order[s * bs..((s + 1) * bs).min(train.len())];
+            let every = self.opts.checkpoint_every.unwrap_or(0);
+            // The step submitted whose loss is unread. Where the trainer pipelines, the next
+            // step is submitted before that loss is read, so the GPU does not wait for the host
+            // between steps; not where something must come between the two (a checkpoint after
+            // this step, an interrupt, the epoch's end).
+            let mut inflight: Option<Submitted> = None;
             while self.pos.step_in_epoch < steps {
-                if interrupt.load(Ordering::SeqCst) {
-                    self.save_mid_epoch(run_dir, t0)?;
-                    if run_dir.is_some() {
-                        event(Event::Saved { step: self.pos.global_step });
-                    }
-                    return Ok(Outcome::Interrupted { step: self.pos.global_step });
-                }
                 let s = self.pos.step_in_epoch;
-                let rows = &order[s * bs..((s + 1) * bs).min(train.len())];
-                let (loss, correct) = self.step(train, rows).await?;
+                let current = match inflight.take() {
+                    Some(c) => c,
+                    None => {
+                        if interrupt.load(Ordering::SeqCst) {
+                            self.save_mid_epoch(run_dir, t0)?;
+                            if run_dir.is_some() {
+                                event(Event::Saved { step: self.pos.global_step });
+                            }
+                            return Ok(Outcome::Interrupted { step: self.pos.global_step });
+                        }
+                        self.submit(train, batch_rows(s), self.pos.global_step)?
+                    }
+                };
+                let done = self.pos.global_step + 1;
+                let saves_after = every > 0 && run_dir.is_some() && done.is_multiple_of(every as u64);
+                if self.pipelines() && s + 1 < steps && !saves_after && !interrupt.load(Ordering::SeqCst) {
+                    inflight = Some(self.submit(train, batch_rows(s + 1), done)?);
+                }
+                let rows = batch_rows(s);
+                let (loss, correct) = self.finish(current).await?;
                 if !loss.is_finite() {
                     bail!("the loss became {loss} at step {} (epoch {}, batch {}); the run stops, the last saved checkpoint is kept", self.pos.global_step + 1, epoch + 1, s + 1);
                 }
