@@ -1,5 +1,5 @@
-//! `wgbert shaders --out DIR`: every WGSL module exactly as the engine compiles it, one file
-//! each, and `DIR/manifest.json`: per module its file, the WebGPU features it needs, its entry
+//! `wgbert shaders --out DIR`: every WGSL module exactly as the engine compiles it (with WGSL's
+//! `enable subgroups;`, which naga refuses, where it uses subgroups), one file each, and `DIR/manifest.json`: per module its file, the WebGPU features it needs, its entry
 //! points and every set of `override` values the engine uses for each (the specializations a
 //! run can create). Kernel authors and bug reports need the exact source; the portability
 //! checks (tools/ci/shader_check.sh, tools/ci/tint) read the manifest.
@@ -33,7 +33,14 @@ pub fn run(a: ShadersArgs) -> anyhow::Result<()> {
     let mut total = 0;
     for shader in Shader::ALL {
         let path = a.out.join(shader.file_name());
-        std::fs::write(&path, shader.source()).with_context(|| format!("cannot write {}", path.display()))?;
+        // WGSL wants `enable subgroups;` before subgroup built-ins; naga refuses it, so the
+        // engine's source has none and the file gets it here (the only difference).
+        let source = if shader.uses_subgroups() {
+            format!("enable subgroups;\n{}", shader.source())
+        } else {
+            shader.source().to_string()
+        };
+        std::fs::write(&path, source).with_context(|| format!("cannot write {}", path.display()))?;
         let mut entries = Vec::new();
         let parsed = translate::parse(shader).map_err(|e| anyhow::anyhow!("{}: {e}", shader.name()))?;
         for entry in parsed.entry_points() {

@@ -277,6 +277,14 @@ impl Gpu {
         self.features.contains(wgpu::Features::SHADER_F16)
     }
 
+    /// The smallest and largest subgroup the adapter may run, where the device has subgroups
+    /// and a subgroup fits the 64-invocation workgroups of the kernels that use them (else None;
+    /// `WGBERT_NO_SUBGROUP=1` opens the device without them).
+    pub fn subgroup_sizes(&self) -> Option<(u32, u32)> {
+        let (min, max) = (self.info.subgroup_min_size, self.info.subgroup_max_size);
+        (self.features.contains(wgpu::Features::SUBGROUP) && min >= 1 && min <= max && max <= 64).then_some((min, max))
+    }
+
     /// Whether matmul_coop.wgsl (tensor cores) can run here: f16 and the cooperative matrices.
     pub fn has_coop_matrix(&self) -> bool {
         self.has_f16() && self.features.contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX)

@@ -19,8 +19,13 @@ pub enum Shader {
     /// cooperative matrices. Created only on adapters that offer them (`Gpu::has_coop_matrix`).
     MatmulCoop,
     Layernorm,
+    /// layernorm.wgsl plus subgroup_rows.wgsl and layernorm_subgroup.wgsl: a row per subgroup. Created only on
+    /// adapters with subgroups (`Gpu::subgroup_sizes`).
+    LayernormSubgroup,
     Gelu,
     Softmax,
+    /// softmax.wgsl plus subgroup_rows.wgsl and softmax_subgroup.wgsl, likewise.
+    SoftmaxSubgroup,
     Embedding,
     Elementwise,
     Reduce,
@@ -39,8 +44,10 @@ impl Shader {
         Shader::MatmulF16,
         Shader::MatmulCoop,
         Shader::Layernorm,
+        Shader::LayernormSubgroup,
         Shader::Gelu,
         Shader::Softmax,
+        Shader::SoftmaxSubgroup,
         Shader::Embedding,
         Shader::Elementwise,
         Shader::Reduce,
@@ -56,8 +63,10 @@ impl Shader {
             Shader::MatmulF16 => "matmul.wgsl (f16 operands)",
             Shader::MatmulCoop => "matmul.wgsl (f16 operands, cooperative matrix)",
             Shader::Layernorm => "layernorm.wgsl",
+            Shader::LayernormSubgroup => "layernorm.wgsl (subgroups)",
             Shader::Gelu => "gelu.wgsl",
             Shader::Softmax => "softmax.wgsl",
+            Shader::SoftmaxSubgroup => "softmax.wgsl (subgroups)",
             Shader::Embedding => "embedding.wgsl",
             Shader::Elementwise => "elementwise.wgsl",
             Shader::Reduce => "reduce.wgsl",
@@ -73,6 +82,8 @@ impl Shader {
         match self {
             Shader::MatmulF16 => "matmul_f16.wgsl",
             Shader::MatmulCoop => "matmul_coop.wgsl",
+            Shader::LayernormSubgroup => "layernorm_subgroup.wgsl",
+            Shader::SoftmaxSubgroup => "softmax_subgroup.wgsl",
             other => other.name(),
         }
     }
@@ -81,7 +92,9 @@ impl Shader {
     /// matrices `enable wgpu_cooperative_matrix;`, wgpu's experimental
     /// `Features::EXPERIMENTAL_COOPERATIVE_MATRIX`, which no WebGPU implementation has).
     pub fn features(self) -> &'static [&'static str] {
-        if self.uses_coop_matrix() {
+        if self.uses_subgroups() {
+            &["subgroups"]
+        } else if self.uses_coop_matrix() {
             &["shader-f16", "wgpu-experimental-cooperative-matrix"]
         } else if self.takes_f16() {
             &["shader-f16"]
@@ -99,6 +112,13 @@ impl Shader {
     /// only, and only where the adapter offers them.
     pub fn uses_coop_matrix(self) -> bool {
         self == Shader::MatmulCoop
+    }
+
+    /// Whether the module uses subgroup operations (`Features::SUBGROUP`). naga takes the
+    /// built-ins without WGSL's `enable subgroups;`, which it refuses, so the source has none;
+    /// `wgbert shaders` writes the module with it for other compilers.
+    pub fn uses_subgroups(self) -> bool {
+        matches!(self, Shader::LayernormSubgroup | Shader::SoftmaxSubgroup)
     }
 
     /// A hash of the WGSL source: tuning choices are kept per kernel source. Computed once per
@@ -133,10 +153,22 @@ impl Shader {
                 include_str!("../../shaders/matmul_coop.wgsl")
             ),
             Shader::Layernorm => include_str!("../../shaders/layernorm.wgsl"),
+            Shader::LayernormSubgroup => concat!(
+                include_str!("../../shaders/layernorm.wgsl"),
+                include_str!("../../shaders/subgroup_rows.wgsl"),
+                include_str!("../../shaders/layernorm_subgroup.wgsl")
+            ),
             Shader::Gelu => {
                 concat!(include_str!("../../shaders/gelu.wgsl"), include_str!("../../shaders/activation.wgsl"))
             }
             Shader::Softmax => include_str!("../../shaders/softmax.wgsl"),
+            Shader::SoftmaxSubgroup => {
+                concat!(
+                    include_str!("../../shaders/softmax.wgsl"),
+                    include_str!("../../shaders/subgroup_rows.wgsl"),
+                    include_str!("../../shaders/softmax_subgroup.wgsl")
+                )
+            }
             Shader::Embedding => include_str!("../../shaders/embedding.wgsl"),
             Shader::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
             Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
@@ -216,9 +248,15 @@ impl KernelCache {
             return Ok((p.clone(), bgl));
         }
         if !self.modules.contains_key(&kernel.shader) {
+            // A browser compiles the WGSL itself and wants `enable subgroups;`, which naga refuses.
+            let source: std::borrow::Cow<str> = if cfg!(target_arch = "wasm32") && kernel.shader.uses_subgroups() {
+                format!("enable subgroups;\n{}", kernel.shader.source()).into()
+            } else {
+                kernel.shader.source().into()
+            };
             let desc = wgpu::ShaderModuleDescriptor {
                 label: Some(kernel.shader.name()),
-                source: wgpu::ShaderSource::Wgsl(kernel.shader.source().into()),
+                source: wgpu::ShaderSource::Wgsl(source),
             };
             let (module, error) = validated(device, || create_module(device, desc, self.runtime_checks));
             if let Some(e) = error {

@@ -46,6 +46,10 @@ impl Target {
         if shader.uses_coop_matrix() {
             return matches!(self, Target::SpirV | Target::Msl);
         }
+        // wgpu's GL back end has no subgroups.
+        if shader.uses_subgroups() {
+            return self != Target::Glsl;
+        }
         !(self == Target::Glsl && shader.takes_f16())
     }
 }
@@ -116,9 +120,15 @@ impl Parsed {
                 Translation::Text(text)
             }
             Target::Hlsl => {
-                // wgpu's DX12 compiles with FXC (shader model 5.1) unless it needs DXC: f16 does.
-                let shader_model =
-                    if f16 { naga::back::hlsl::ShaderModel::V6_2 } else { naga::back::hlsl::ShaderModel::V5_1 };
+                // wgpu's DX12 compiles with FXC (shader model 5.1) unless it needs DXC: f16
+                // does (6.2), and wave operations (subgroups, 6.0).
+                let shader_model = if f16 {
+                    naga::back::hlsl::ShaderModel::V6_2
+                } else if self.shader.uses_subgroups() {
+                    naga::back::hlsl::ShaderModel::V6_0
+                } else {
+                    naga::back::hlsl::ShaderModel::V5_1
+                };
                 let options = naga::back::hlsl::Options {
                     shader_model,
                     zero_initialize_workgroup_memory: false,
@@ -133,7 +143,9 @@ impl Parsed {
             Target::SpirV => {
                 // Cooperative matrices (SPV_KHR_cooperative_matrix) need SPIR-V 1.3 and its
                 // Vulkan memory model; the rest is written as SPIR-V 1.0.
-                let lang_version = if self.shader.uses_coop_matrix() { (1, 3) } else { (1, 0) };
+                // Subgroup operations (GroupNonUniform) need SPIR-V 1.3 too.
+                let lang_version =
+                    if self.shader.uses_coop_matrix() || self.shader.uses_subgroups() { (1, 3) } else { (1, 0) };
                 let options = naga::back::spv::Options {
                     lang_version,
                     zero_initialize_workgroup_memory: naga::back::spv::ZeroInitializeWorkgroupMemoryMode::None,

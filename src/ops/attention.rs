@@ -304,11 +304,12 @@ pub fn softmax_forward_dropout(
     // Without dropout the binding is still declared: a one-word stand-in, never written.
     let out = gpu.empty("attention probabilities, dropped", if pdrop.is_some() { scores.shape() } else { &[1] })?;
     let (threshold, seed, keep, constants) = dropout_args(pdrop);
+    let (shader, entry, grid) = softmax_kernel(gpu, ["softmax_fwd", "softmax_fwd_sg"], z * q);
     gpu.launch(
-        &Kernel { shader: Shader::Softmax, entry: "softmax_fwd", constants: &constants },
+        &Kernel { shader, entry, constants: &constants },
         &[(z * q) as u32, cols as u32, (nh * q) as u32, f(scale), threshold, seed, f(keep)],
         &[Arg::R(mask), Arg::W(scores), Arg::W(&out)],
-        super::grid_1d(z * q, 64),
+        grid,
     )?;
     Ok(pdrop.map(|_| out))
 }
@@ -339,12 +340,31 @@ pub fn softmax_backward_dropout(
         return Err(shape_err(format!("softmax backward: {:?} vs {:?}", dprobs.shape(), probs.shape())));
     }
     let (threshold, seed, keep, constants) = dropout_args(pdrop);
+    let (shader, entry, grid) = softmax_kernel(gpu, ["softmax_bwd", "softmax_bwd_sg"], z * q);
     gpu.launch(
-        &Kernel { shader: Shader::Softmax, entry: "softmax_bwd", constants: &constants },
+        &Kernel { shader, entry, constants: &constants },
         &[(z * q) as u32, cols as u32, (nh * q) as u32, f(scale), threshold, seed, f(keep)],
         &[Arg::R(probs), Arg::W(dprobs)],
-        super::grid_1d(z * q, 64),
+        grid,
     )
+}
+
+/// The softmax's module, entry point (of [row per invocation, row per subgroup] `entries`) and
+/// grid for `rows` rows: a row per subgroup on GPUs with subgroups (neighbouring lanes read
+/// neighbouring keys, where a row per invocation reads addresses a row apart), a row per
+/// invocation elsewhere. `WGBERT_SOFTMAX=rows|subgroup` picks by hand where it can run.
+fn softmax_kernel(gpu: &Gpu, entries: [&'static str; 2], rows: usize) -> (Shader, &'static str, [u32; 3]) {
+    let sizes = gpu.subgroup_sizes();
+    let subgroup = match gpu.variant("softmax").as_deref() {
+        Some("rows") => false,
+        Some("subgroup") => sizes.is_some(),
+        _ => sizes.is_some() && !gpu.is_cpu(),
+    };
+    match sizes.filter(|_| subgroup) {
+        // Rows per workgroup with the largest subgroups the adapter may run.
+        Some((_, max)) => (Shader::SoftmaxSubgroup, entries[1], super::grid_1d(rows, 64 / max as usize)),
+        None => (Shader::Softmax, entries[0], super::grid_1d(rows, 64)),
+    }
 }
 
 /// (B·NH, Q, T) of a score matrix, where Q is T (every query) or 1 (the first query only).

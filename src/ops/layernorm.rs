@@ -11,46 +11,76 @@ pub struct LayerNormSaved {
     pub rstd: Tensor,
 }
 
-/// How the kernels cover the rows (layernorm.wgsl): a workgroup per row, or a row per invocation.
+/// How the kernels cover the rows (layernorm.wgsl): a workgroup per row, a row per invocation,
+/// or a row per subgroup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LnVariant {
     Workgroup,
     /// Needs C to be a multiple of 4.
     Rows,
+    /// Needs subgroups (`Gpu::subgroup_sizes`; layernorm_subgroup.wgsl).
+    Subgroup,
 }
 
 impl LnVariant {
+    pub const ALL: [LnVariant; 3] = [LnVariant::Workgroup, LnVariant::Rows, LnVariant::Subgroup];
+
     /// The name `WGBERT_LAYERNORM` takes.
     pub fn name(self) -> &'static str {
         match self {
             LnVariant::Workgroup => "wg",
             LnVariant::Rows => "rows",
+            LnVariant::Subgroup => "subgroup",
         }
     }
 
-    /// `WGBERT_LAYERNORM=wg|rows`, else rows on CPU adapters (where C allows it).
+    /// `WGBERT_LAYERNORM=wg|rows|subgroup` where it can run, else rows on CPU adapters (where C
+    /// allows it; a barrier costs more there than the arithmetic), a subgroup per row on GPUs
+    /// with subgroups, a workgroup per row on the rest.
     pub fn for_gpu(gpu: &Gpu, cols: usize) -> LnVariant {
-        let rows_ok = cols.is_multiple_of(4);
-        match gpu.variant("layernorm").as_deref() {
-            Some("rows") if rows_ok => LnVariant::Rows,
-            Some("wg") => LnVariant::Workgroup,
-            _ if rows_ok && gpu.is_cpu() => LnVariant::Rows,
-            _ => LnVariant::Workgroup,
+        let runs = |v: &LnVariant| v.runs(gpu, cols);
+        if let Some(v) = gpu.variant("layernorm").and_then(|s| LnVariant::ALL.into_iter().find(|v| v.name() == s)) {
+            if runs(&v) {
+                return v;
+            }
         }
+        let default = if gpu.is_cpu() { LnVariant::Rows } else { LnVariant::Subgroup };
+        Some(default).filter(runs).unwrap_or(LnVariant::Workgroup)
     }
 
-    fn check(self, cols: usize) -> Result<(), GpuError> {
-        if self == LnVariant::Rows && !cols.is_multiple_of(4) {
-            return Err(GpuError::Unsupported(format!("layernorm: the rows variant needs C % 4 == 0, C is {cols}")));
-        }
-        Ok(())
-    }
-
-    /// The entry point (`wg_entry` or its `_rows` twin) and grid for `rows` rows.
-    fn launch(self, wg_entry: &'static str, rows_entry: &'static str, rows: usize) -> (&'static str, [u32; 3]) {
+    /// Whether the variant can normalize rows of `cols` on this adapter.
+    pub fn runs(self, gpu: &Gpu, cols: usize) -> bool {
         match self {
-            LnVariant::Workgroup => (wg_entry, grid_1d(rows, 1)),
-            LnVariant::Rows => (rows_entry, grid_1d(rows, 64)),
+            LnVariant::Workgroup => true,
+            LnVariant::Rows => cols.is_multiple_of(4),
+            LnVariant::Subgroup => gpu.subgroup_sizes().is_some(),
+        }
+    }
+
+    fn check(self, gpu: &Gpu, cols: usize) -> Result<(), GpuError> {
+        match self {
+            _ if self.runs(gpu, cols) => Ok(()),
+            LnVariant::Rows => {
+                Err(GpuError::Unsupported(format!("layernorm: the rows variant needs C % 4 == 0, C is {cols}")))
+            }
+            _ => Err(GpuError::Unsupported(format!(
+                "layernorm: the {} variant needs subgroups of at most 64, which {} lacks",
+                self.name(),
+                gpu.info().name
+            ))),
+        }
+    }
+
+    /// The module, entry point (of [workgroup, rows, subgroup] `entries`) and grid for `rows` rows.
+    fn launch(self, gpu: &Gpu, entries: [&'static str; 3], rows: usize) -> (Shader, &'static str, [u32; 3]) {
+        match self {
+            LnVariant::Workgroup => (Shader::Layernorm, entries[0], grid_1d(rows, 1)),
+            LnVariant::Rows => (Shader::Layernorm, entries[1], grid_1d(rows, 64)),
+            LnVariant::Subgroup => {
+                // Rows per workgroup with the largest subgroups the adapter may run.
+                let max = gpu.subgroup_sizes().map_or(64, |(_, max)| max as usize);
+                (Shader::LayernormSubgroup, entries[2], grid_1d(rows, 64 / max))
+            }
         }
     }
 }
@@ -76,15 +106,15 @@ pub fn layernorm_forward_with(
     eps: f32,
 ) -> Result<(Tensor, LayerNormSaved), GpuError> {
     let cols = gamma.numel();
-    variant.check(cols)?;
+    variant.check(gpu, cols)?;
     super::expect_numel("layernorm beta", beta, cols)?;
     let rows = super::rows_of("layernorm", x, cols)?;
     let y = gpu.empty("layernorm output", x.shape())?;
     let mean = gpu.empty("layernorm mean", &[rows])?;
     let rstd = gpu.empty("layernorm rstd", &[rows])?;
-    let (entry, grid) = variant.launch("ln_fwd", "ln_fwd_rows", rows);
+    let (shader, entry, grid) = variant.launch(gpu, ["ln_fwd", "ln_fwd_rows", "ln_fwd_sg"], rows);
     gpu.launch(
-        &Kernel::new(Shader::Layernorm, entry),
+        &Kernel::new(shader, entry),
         &[rows as u32, cols as u32, f(eps), 0, 0, 0, 0],
         &[Arg::R(x), Arg::R(gamma), Arg::R(beta), Arg::W(&y), Arg::W(&mean), Arg::W(&rstd)],
         grid,
@@ -131,7 +161,7 @@ pub fn add_layernorm_forward_with(
     save_sum: bool,
 ) -> Result<(Tensor, Option<Tensor>, LayerNormSaved), GpuError> {
     let cols = gamma.numel();
-    variant.check(cols)?;
+    variant.check(gpu, cols)?;
     super::expect_numel("layernorm beta", beta, cols)?;
     let rows = super::rows_of("add & layernorm", a, cols)?;
     if residual.shape() != a.shape() {
@@ -151,9 +181,9 @@ pub fn add_layernorm_forward_with(
     let (threshold, seed, keep) = crate::kernel_args::dropout_words(drop.map(|d| (d.p, d.seed)));
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
     let constants = [("DROPOUT", flag(drop.is_some())), ("SAVE_SUM", flag(save_sum))];
-    let (entry, grid) = variant.launch("ln_fwd_add", "ln_fwd_add_rows", rows);
+    let (shader, entry, grid) = variant.launch(gpu, ["ln_fwd_add", "ln_fwd_add_rows", "ln_fwd_add_sg"], rows);
     gpu.launch(
-        &Kernel { shader: Shader::Layernorm, entry, constants: &constants },
+        &Kernel { shader, entry, constants: &constants },
         &[rows as u32, cols as u32, f(eps), 0, threshold, seed, f(keep)],
         &[
             Arg::R(a),
@@ -246,7 +276,7 @@ fn backward(
     drop: Option<AddDropout>,
 ) -> Result<(Tensor, Option<Tensor>), GpuError> {
     let cols = gamma.numel();
-    variant.check(cols)?;
+    variant.check(gpu, cols)?;
     let rows = super::rows_of("layernorm backward", x, cols)?;
     super::expect_numel("layernorm backward dy", dy, rows * cols)?;
     super::expect_numel("layernorm backward dgamma", dgamma, cols)?;
@@ -256,9 +286,9 @@ fn backward(
     let dx_dropped = gpu.empty("layernorm input gradient, dropped", if drop.is_some() { x.shape() } else { &[1] })?;
     let (threshold, seed, keep) = crate::kernel_args::dropout_words(drop.map(|d| (d.p, d.seed)));
     let constants = [("DROPOUT", if drop.is_some() { 1.0 } else { 0.0 })];
-    let (entry, grid) = variant.launch("ln_bwd_input", "ln_bwd_input_rows", rows);
+    let (shader, entry, grid) = variant.launch(gpu, ["ln_bwd_input", "ln_bwd_input_rows", "ln_bwd_input_sg"], rows);
     gpu.launch(
-        &Kernel { shader: Shader::Layernorm, entry, constants: &constants },
+        &Kernel { shader, entry, constants: &constants },
         &[rows as u32, cols as u32, 0, 0, threshold, seed, f(keep)],
         &[
             Arg::R(x),

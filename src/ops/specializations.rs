@@ -86,11 +86,19 @@ pub fn specializations(shader: Shader, entry: &str) -> Vec<Constants> {
         // ops::gelu: the activation (GeluKind as u32).
         (Shader::Gelu, "gelu_fwd" | "gelu_bwd") => product(&[("ACT", &[0.0, 1.0, 2.0])]),
         // ops::layernorm: add & norm with or without dropout, saving the sum when training.
-        (Shader::Layernorm, "ln_fwd_add" | "ln_fwd_add_rows") => product(&[("DROPOUT", &bools), ("SAVE_SUM", &bools)]),
+        // The subgroup build holds the other variants' kernels too; only its own are built from it.
+        (Shader::LayernormSubgroup, e) if !e.ends_with("_sg") => vec![],
+        (Shader::SoftmaxSubgroup, e) if !e.ends_with("_sg") => vec![],
+        (Shader::Layernorm, "ln_fwd_add" | "ln_fwd_add_rows") | (Shader::LayernormSubgroup, "ln_fwd_add_sg") => {
+            product(&[("DROPOUT", &bools), ("SAVE_SUM", &bools)])
+        }
         // ops::attention: the softmax with or without dropout on its probabilities.
-        (Shader::Softmax, "softmax_fwd" | "softmax_bwd") => product(&[("DROPOUT", &bools)]),
+        (Shader::Softmax, "softmax_fwd" | "softmax_bwd")
+        | (Shader::SoftmaxSubgroup, "softmax_fwd_sg" | "softmax_bwd_sg") => product(&[("DROPOUT", &bools)]),
         // ... and its backward, dropping the sub-layer's gradient in the same pass.
-        (Shader::Layernorm, "ln_bwd_input" | "ln_bwd_input_rows") => product(&[("DROPOUT", &bools)]),
+        (Shader::Layernorm, "ln_bwd_input" | "ln_bwd_input_rows") | (Shader::LayernormSubgroup, "ln_bwd_input_sg") => {
+            product(&[("DROPOUT", &bools)])
+        }
         // ops::attention_fused: head size / 4 (head sizes 4..=64 in steps of 4), dropout on the
         // probabilities; the packing kernels never drop.
         (Shader::Attention, _) => {

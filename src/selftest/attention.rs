@@ -31,8 +31,25 @@ pub fn mask_with_padding(b: usize, t: usize) -> Vec<f32> {
         .collect()
 }
 
-/// Masked softmax of scores up to ±1000 (a naive exp overflows at 89), forward and backward.
+/// Masked softmax of scores up to ±1000 (a naive exp overflows at 89), forward and backward, a
+/// row per invocation and, where the adapter has subgroups, a row per subgroup.
 pub fn softmax(c: &mut Checker) -> Result<()> {
+    let g = c.gpu.clone();
+    if g.subgroup_sizes().is_none() {
+        c.skip("softmax", "subgroup", "no subgroups of at most 64 on this adapter");
+    }
+    let variants: &[&str] = if g.subgroup_sizes().is_some() { &["rows", "subgroup"] } else { &["rows"] };
+    for &v in variants {
+        g.set_variant("softmax", v);
+        let run = softmax_rows(c, v);
+        g.clear_variant("softmax");
+        run?;
+    }
+    Ok(())
+}
+
+/// `softmax` with the variant `v` set.
+fn softmax_rows(c: &mut Checker, v: &str) -> Result<()> {
     let g = c.gpu.clone();
     let (b, nh) = (3, 2);
     for t in [1usize, 7, 33, 129] {
@@ -44,12 +61,12 @@ pub fn softmax(c: &mut Checker) -> Result<()> {
         let p = ts.to_vec()?;
         let want = r::attention::softmax(&f64s(&scores), &f64s(&mask), &s, 0.5);
         let shape = format!("B{b} NH{nh} T{t}");
-        c.close("softmax", "-", &shape, &p, &want, tol::SOFTMAX);
+        c.close("softmax", v, &shape, &p, &want, tol::SOFTMAX);
         let dp = c.vec(p.len(), 1.0);
         let tdp = c.up("dp", &[b * nh, t, t], &dp)?;
         softmax_backward(&g, &ts, &tdp, nh, 0.5)?;
         let wds = r::attention::softmax_backward(&f64s(&p), &f64s(&dp), t, 0.5);
-        c.close("softmax backward", "-", &shape, &tdp.to_vec()?, &wds, tol::SOFTMAX);
+        c.close("softmax backward", v, &shape, &tdp.to_vec()?, &wds, tol::SOFTMAX);
         // With dropout on the probabilities: P and P' from one pass, and dP' dropped in the
         // backward's, with elementwise.wgsl's mask.
         let d = ProbDropout { p: 0.25, seed: 5 };
@@ -57,19 +74,12 @@ pub fn softmax(c: &mut Checker) -> Result<()> {
         let mask_t = c.up("mask", &[b, t], &mask)?;
         let kept = softmax_forward_dropout(&g, &ts, &mask_t, nh, 0.5, Some(d))?;
         let kept = kept.map(|k| k.to_vec()).transpose()?.unwrap_or_default();
-        c.close("softmax + dropout (P)", "-", &shape, &ts.to_vec()?, &want, tol::SOFTMAX);
-        c.close(
-            "softmax + dropout (P')",
-            "-",
-            &shape,
-            &kept,
-            &r::elementwise::dropout(&want, d.p, d.seed),
-            tol::SOFTMAX,
-        );
+        c.close("softmax + dropout (P)", v, &shape, &ts.to_vec()?, &want, tol::SOFTMAX);
+        c.close("softmax + dropout (P')", v, &shape, &kept, &r::elementwise::dropout(&want, d.p, d.seed), tol::SOFTMAX);
         let tdp = c.up("dp", &[b * nh, t, t], &dp)?;
         softmax_backward_dropout(&g, &ts, &tdp, nh, 0.5, Some(d))?;
         let wds = r::attention::softmax_backward(&f64s(&p), &r::elementwise::dropout(&f64s(&dp), d.p, d.seed), t, 0.5);
-        c.close("softmax + dropout backward", "-", &shape, &tdp.to_vec()?, &wds, tol::SOFTMAX);
+        c.close("softmax + dropout backward", v, &shape, &tdp.to_vec()?, &wds, tol::SOFTMAX);
     }
     Ok(())
 }

@@ -30,6 +30,9 @@ pub(super) fn rows(size: Size) -> &'static [usize] {
 /// LayerNorm forward and backward in both variants, and add & norm (with and without dropout).
 pub fn layernorm(c: &mut Checker) -> Result<()> {
     let g = c.gpu.clone();
+    if g.subgroup_sizes().is_none() {
+        c.skip("layernorm", "subgroup", "no subgroups of at most 64 on this adapter");
+    }
     for &rows in rows(c.size) {
         for cols in [7usize, 384] {
             if rows * cols > 2_000_000 {
@@ -43,9 +46,9 @@ pub fn layernorm(c: &mut Checker) -> Result<()> {
             let (ry, rs) = r::layernorm::forward(&f64s(&x), &f64s(&gamma), &f64s(&beta), cols, 1e-12);
             let (rdx, rdg, rdb) = r::layernorm::backward(&f64s(&dy), &f64s(&x), &f64s(&gamma), &rs, cols);
             let shape = format!("{rows}x{cols}");
-            for v in [LnVariant::Workgroup, LnVariant::Rows] {
-                if v == LnVariant::Rows && cols % 4 != 0 {
-                    continue; // the rows variant takes C % 4 == 0 (and says so: tests/kernels.rs)
+            for v in LnVariant::ALL {
+                if !v.runs(&g, cols) {
+                    continue; // rows takes C % 4 == 0 (and says so: tests/kernels.rs); subgroups, below
                 }
                 let name = v.name();
                 let (y, saved) = layernorm::layernorm_forward_with(&g, v, &tx, &tg, &tb, 1e-12)?;
@@ -74,8 +77,8 @@ pub fn layernorm(c: &mut Checker) -> Result<()> {
             let sum: Vec<f64> = da.iter().zip(&res).map(|(x, r)| x + *r as f64).collect();
             let (ry, rs) = r::layernorm::forward(&sum, &f64s(&gamma), &f64s(&beta), cols, 1e-12);
             let shape = format!("{rows}x{cols}{}", if drop.is_some() { " dropout 0.25" } else { "" });
-            for v in [LnVariant::Workgroup, LnVariant::Rows] {
-                if v == LnVariant::Rows && cols % 4 != 0 {
+            for v in LnVariant::ALL {
+                if !v.runs(&g, cols) {
                     continue;
                 }
                 let run = |save| layernorm::add_layernorm_forward_with(&g, v, &ta, &tr, drop, &tg, &tb, 1e-12, save);

@@ -33,9 +33,13 @@ pub const GROUPS: &[Group] = &[
     Group { name: "matmul", about: "every variant and transpose, f32 and f16 operands", run: matmul::matmul },
     Group { name: "linear", about: "linear forward, backward dx/dW/db", run: matmul::linear_layers },
     Group { name: "epilogue", about: "bias + activation in the matmul epilogue", run: matmul::epilogue },
-    Group { name: "layernorm", about: "both variants, add & norm with dropout", run: kernels::layernorm },
+    Group { name: "layernorm", about: "every variant, add & norm with dropout", run: kernels::layernorm },
     Group { name: "activation", about: "GELU (erf, tanh), ReLU", run: kernels::gelu },
-    Group { name: "softmax", about: "masked, scores up to ±1000", run: attention::softmax },
+    Group {
+        name: "softmax",
+        about: "masked, scores up to ±1000; a row per invocation and per subgroup",
+        run: attention::softmax,
+    },
     Group { name: "attention", about: "fused and matmul paths, [CLS] only", run: attention::attention },
     Group { name: "embedding", about: "word + position + type, backward", run: kernels::embedding },
     Group {

@@ -3,7 +3,8 @@
 # can reach (portability is tested, not assumed):
 #   1. `wgbert shaders --translate`: naga's MSL (Metal), HLSL (DX12), SPIR-V (Vulkan) and GLSL ES
 #      (GL) translations, as wgpu makes them at run time;
-#   2. spirv-val (Debian's spirv-tools) on every SPIR-V specialization, Vulkan 1.0 rules;
+#   2. spirv-val (Debian's spirv-tools) on every SPIR-V specialization, Vulkan 1.0 rules (1.1
+#      for the subgroup modules);
 #   3. tools/ci/tint/check.sh: Tint (Chrome's compiler, Dawn for Node) on its null back end (every
 #      feature) and its OpenGL ES back end on Mesa (which also compiles Tint's GLSL).
 # Any error or warning fails. Installs spirv-tools when missing (apt-get; root or sudo -n).
@@ -35,15 +36,21 @@ if ! command -v spirv-val >/dev/null; then
 fi
 n=0
 bad=0
+n11=0
 for f in "$out"/spirv/*.spv; do
-  case "$(basename "$f")" in matmul_coop.*) continue ;; esac
+  # Subgroup operations are SPIR-V 1.3, which Vulkan 1.1 takes (wgpu needs 1.1 for SUBGROUP).
+  env=vulkan1.0
+  case "$(basename "$f")" in
+    matmul_coop.*) continue ;;
+    *_subgroup.*) env=vulkan1.1 n11=$((n11 + 1)) ;;
+  esac
   n=$((n + 1))
-  if ! msg=$(spirv-val --target-env vulkan1.0 "$f" 2>&1); then
+  if ! msg=$(spirv-val --target-env "$env" "$f" 2>&1); then
     bad=$((bad + 1))
     echo "spirv-val: $(basename "$f"): $msg" >&2
   fi
 done
-echo "spirv-val (vulkan1.0): $n modules, $bad invalid"
+echo "spirv-val (vulkan1.0; subgroups vulkan1.1): $n modules ($n11 with subgroups), $bad invalid"
 [ "$bad" -eq 0 ] || exit 1
 
 # The cooperative-matrix module (SPV_KHR_cooperative_matrix, SPIR-V 1.3): Debian 12's

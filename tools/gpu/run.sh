@@ -195,11 +195,13 @@ if [ "$mode" = gpu ]; then serve_args=(--clients 1,64 --seconds 20 --tokens 128)
 stage serve "$work/serve.json" "$(box 60 120)" python3 serve_load.py --json --wgbert "$wg" --model "$work/model" "${serve_args[@]}"
 record serve
 
-# ---- 4e: switches, each the whole f32 step once more in a process of its own: wgpu's runtime
-# checks back on, SUBGROUP not requested (does asking for it slow pipelines?), each GPU matmul
-# variant forced for every shape, attention by matmuls and fused (the tiled kernels: every head
-# in one launch), a linear layer's dW and dX as two launches instead of one. The baseline runs
-# first, same stage.
+# ---- 4e: switches, each the whole f32 step once more in a process of its own, the most
+# telling first (the stage is time-boxed): SUBGROUP not requested (does asking for it slow
+# pipelines? the subgroup kernels go with it), LayerNorm a workgroup per row and the softmax a
+# row per invocation instead of a subgroup per row, a linear layer's dW and dX as two launches
+# instead of one, wgpu's runtime checks back on, each GPU matmul variant forced for every shape,
+# attention by matmuls and fused (the tiled kernels: every head in one launch). The baseline
+# runs first, same stage.
 if [ "$mode" = gpu ]; then switch_args=(--json --steps 5); else switch_args=(--json --batch-size 2 --max-len 16 --steps 1); fi
 # shellcheck disable=SC2016
 switches_sh='wg=$1 work=$2; shift 2
@@ -208,7 +210,7 @@ for s in $SWITCHES; do
   env "${set_env[@]}" "$wg" bench train "$@" >"$work/switch_${s//=/_}.json" 2>"$work/switch_${s//=/_}.err" ||
     echo "switch $s: exit $?" >&2
 done'
-export SWITCHES="default WGBERT_SHADER_CHECKS=1 WGBERT_NO_SUBGROUP=1 WGBERT_MATMUL=wide WGBERT_MATMUL=wide64 WGBERT_MATMUL=tiled WGBERT_ATTENTION=matmul WGBERT_ATTENTION=fused WGBERT_LINEAR_BACKWARD=separate"
+export SWITCHES="default WGBERT_NO_SUBGROUP=1 WGBERT_LAYERNORM=wg WGBERT_SOFTMAX=rows WGBERT_LINEAR_BACKWARD=separate WGBERT_SHADER_CHECKS=1 WGBERT_MATMUL=wide WGBERT_MATMUL=wide64 WGBERT_MATMUL=tiled WGBERT_ATTENTION=matmul WGBERT_ATTENTION=fused"
 stage switches "$work/switches.out" "$(box 60 150)" bash -c "$switches_sh" _ "$wg" "$work" --model "$work/model" "${switch_args[@]}"
 record switches
 

@@ -314,7 +314,7 @@ STAGES = {
     "bench_mixed": ("4b. `wgbert bench train --profile --precision mixed`", None),
     "bench_torch": ("4c. PyTorch, the same step (`bench_torch_step.py`: eager f32, TF32, autocast f16)", None),
     "serve": ("4d. `wgbert serve` under load, beside the engine's batch inference (`serve_load.py`)", serve),
-    "switches": ("4e. The f32 step under switches: runtime checks, SUBGROUP, forced matmul variants, attention", switches),
+    "switches": ("4e. The f32 step under switches: SUBGROUP, subgroup kernels, one-launch linear backward, runtime checks, forced matmul variants, attention", switches),
     "recipe": ("5. The recipe: `wgbert train` on IMDB, then `wgbert eval`", recipe),
 }
 
