@@ -364,20 +364,33 @@ pub fn run(
         let is_matmul = case.kernel.starts_with("matmul");
         // None: the adapter's (or the user's) choice; Some: forced for this row alone.
         let operands = if case.kernel == "matmul-f16" { DType::F16 } else { DType::F32 };
-        let forced: Vec<Option<Variant>> = if o.all_variants && is_matmul {
-            Variant::runnable(gpu, operands).into_iter().map(Some).collect()
+        // (variant, a linear backward's dW and dX as two launches instead of one): where a
+        // variant runs both as one launch, its backward rows are timed both ways.
+        let forced: Vec<(Option<Variant>, bool)> = if o.all_variants && is_matmul {
+            let pairs = |v: &Variant| case.pass == "bwd" && v.pair_entry().is_some();
+            Variant::runnable(gpu, operands)
+                .into_iter()
+                .flat_map(|v| [(Some(v), false)].into_iter().chain(pairs(&v).then_some((Some(v), true))))
+                .collect()
         } else {
-            vec![None]
+            vec![(None, false)]
         };
-        for v in forced {
+        for (v, separate) in forced {
             if let Some(v) = v {
                 gpu.set_variant("matmul", v.name());
+            }
+            if separate {
+                gpu.set_variant("linear_backward", "separate");
             }
             let r = time_case(gpu, o, &case, timestamps);
             if v.is_some() {
                 gpu.clear_variant("matmul");
             }
+            if separate {
+                gpu.clear_variant("linear_backward");
+            }
             let label = match (v, case.kernel) {
+                (Some(v), _) if separate => format!("{} separate", v.name()),
                 (Some(v), _) => v.name().to_string(),
                 (None, "matmul" | "matmul-f16") => variant.clone(),
                 (None, "attention") => attention_label.clone(),

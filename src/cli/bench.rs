@@ -119,7 +119,7 @@ fn run_kernels(k: KernelsArgs) -> anyhow::Result<()> {
     if !k.json {
         println!("adapter: {} ({:?}, {:?})", gpu.info().name, gpu.info().backend, gpu.info().device_type);
         println!(
-            "{:<10} {:<5} {:<22} {:<6} {:>10} {:>10} {:>10} {:>10}  timing",
+            "{:<10} {:<5} {:<22} {:<15} {:>10} {:>10} {:>10} {:>10}  timing",
             "kernel", "pass", "shape", "var", "GFLOP/s", "GB/s", "ms med", "ms min-max"
         );
     }
@@ -138,7 +138,7 @@ fn run_kernels(k: KernelsArgs) -> anyhow::Result<()> {
 fn print_row(r: &KernelResult) {
     let fmt = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
     println!(
-        "{:<10} {:<5} {:<22} {:<6} {:>10} {:>10} {:>10.3} {:>10}  {}",
+        "{:<10} {:<5} {:<22} {:<15} {:>10} {:>10} {:>10.3} {:>10}  {}",
         r.kernel,
         r.pass,
         r.shape,
