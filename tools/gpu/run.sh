@@ -202,7 +202,12 @@ record serve
 # instead of one, wgpu's runtime checks back on, each GPU matmul variant forced for every shape,
 # attention by matmuls and fused (the tiled kernels: every head in one launch). The baseline
 # runs first, same stage.
-if [ "$mode" = gpu ]; then switch_args=(--json --steps 5); else switch_args=(--json --batch-size 2 --max-len 16 --steps 1); fi
+# Eleven processes: a few seconds each on a GPU, up to ten on lavapipe (the rehearsal).
+if [ "$mode" = gpu ]; then
+  switch_args=(--json --steps 5) switch_box=75
+else
+  switch_args=(--json --batch-size 2 --max-len 16 --steps 1) switch_box=150
+fi
 # shellcheck disable=SC2016
 switches_sh='wg=$1 work=$2; shift 2
 for s in $SWITCHES; do
@@ -211,7 +216,7 @@ for s in $SWITCHES; do
     echo "switch $s: exit $?" >&2
 done'
 export SWITCHES="default WGBERT_NO_SUBGROUP=1 WGBERT_LAYERNORM=wg WGBERT_SOFTMAX=rows WGBERT_LINEAR_BACKWARD=separate WGBERT_SHADER_CHECKS=1 WGBERT_MATMUL=wide WGBERT_MATMUL=wide64 WGBERT_MATMUL=tiled WGBERT_ATTENTION=matmul WGBERT_ATTENTION=fused"
-stage switches "$work/switches.out" "$(box 60 150)" bash -c "$switches_sh" _ "$wg" "$work" --model "$work/model" "${switch_args[@]}"
+stage switches "$work/switches.out" "$(box "$switch_box" 150)" bash -c "$switches_sh" _ "$wg" "$work" --model "$work/model" "${switch_args[@]}"
 record switches
 
 # ---- 5: the recipe, sized to the time left ----
