@@ -11,6 +11,7 @@ use web_time::Instant;
 use super::stats::Spread;
 use crate::gpu::{DType, Gpu, GpuError, Tensor};
 use crate::ops::attention::{attention_backward, attention_forward, AttentionShape};
+use crate::ops::layernorm::LnVariant;
 use crate::ops::matmul::{gemm_with, linear, linear_backward, linear_backward_into, matmul, Dims, Layout, Variant};
 use crate::ops::{adamw, convert, gelu, layernorm, reduce};
 
@@ -362,46 +363,54 @@ pub fn run(
     let mut results = Vec::new();
     for case in cases(gpu, o)? {
         let is_matmul = case.kernel.starts_with("matmul");
-        // None: the adapter's (or the user's) choice; Some: forced for this row alone.
         let operands = if case.kernel == "matmul-f16" { DType::F16 } else { DType::F32 };
-        // (variant, a linear backward's dW and dX as two launches instead of one): where a
-        // variant runs both as one launch, its backward rows are timed both ways.
-        let forced: Vec<(Option<Variant>, bool)> = if o.all_variants && is_matmul {
-            let pairs = |v: &Variant| case.pass == "bwd" && v.pair_entry().is_some();
-            Variant::runnable(gpu, operands)
-                .into_iter()
-                .flat_map(|v| [(Some(v), false)].into_iter().chain(pairs(&v).then_some((Some(v), true))))
-                .collect()
-        } else {
-            vec![(None, false)]
-        };
-        for (v, separate) in forced {
-            if let Some(v) = v {
-                gpu.set_variant("matmul", v.name());
+        // `--variant all`: the row once per variant, each set for it alone, as (family, variant,
+        // label). A matmul's backward in a variant that runs dW and dX as one launch is also
+        // timed as two ("wide separate"); LayerNorm per way of covering its rows.
+        let mut forced: Vec<Vec<(&str, &str)>> = Vec::new();
+        let mut labels: Vec<String> = Vec::new();
+        if o.all_variants && is_matmul {
+            for v in Variant::runnable(gpu, operands) {
+                forced.push(vec![("matmul", v.name())]);
+                labels.push(v.name().to_string());
+                if case.pass == "bwd" && v.pair_entry().is_some() {
+                    forced.push(vec![("matmul", v.name()), ("linear_backward", "separate")]);
+                    labels.push(format!("{} separate", v.name()));
+                }
             }
-            if separate {
-                gpu.set_variant("linear_backward", "separate");
+        } else if o.all_variants && case.kernel == "layernorm" {
+            for v in LnVariant::ALL.into_iter().filter(|v| v.runs(gpu, last_dim(&case.shape))) {
+                forced.push(vec![("layernorm", v.name())]);
+                labels.push(v.name().to_string());
+            }
+        } else {
+            forced.push(Vec::new());
+            labels.push(match case.kernel {
+                "matmul" | "matmul-f16" => variant.clone(),
+                "attention" => attention_label.clone(),
+                "layernorm" => LnVariant::for_gpu(gpu, last_dim(&case.shape)).name().to_string(),
+                _ => "-".into(),
+            });
+        }
+        for (set, label) in forced.into_iter().zip(labels) {
+            for (family, v) in &set {
+                gpu.set_variant(family, v);
             }
             let r = time_case(gpu, o, &case, timestamps);
-            if v.is_some() {
-                gpu.clear_variant("matmul");
+            for (family, _) in &set {
+                gpu.clear_variant(family);
             }
-            if separate {
-                gpu.clear_variant("linear_backward");
-            }
-            let label = match (v, case.kernel) {
-                (Some(v), _) if separate => format!("{} separate", v.name()),
-                (Some(v), _) => v.name().to_string(),
-                (None, "matmul" | "matmul-f16") => variant.clone(),
-                (None, "attention") => attention_label.clone(),
-                _ => "-".into(),
-            };
             let r = KernelResult { variant: label, ..r? };
             progress(&r);
             results.push(r);
         }
     }
     Ok(results)
+}
+
+/// The last dimension of a case's shape ("4096x384": 384).
+fn last_dim(shape: &str) -> usize {
+    shape.rsplit('x').next().and_then(|d| d.parse().ok()).unwrap_or(0)
 }
 
 /// One case: `warmup` untimed launches, then `reps` timed ones (GPU time from timestamps when
