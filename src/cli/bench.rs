@@ -125,7 +125,13 @@ fn run_kernels(k: KernelsArgs) -> anyhow::Result<()> {
     }
     let json = k.json;
     let results = kernels::run(&gpu, &o, |r| {
-        if !json {
+        if json {
+            // Each row on stderr as it is timed, one JSON object a line: a run cut short (the
+            // GPU kit's time boxes) keeps what it measured.
+            if let Ok(line) = serde_json::to_string(r) {
+                eprintln!("row: {line}");
+            }
+        } else {
             print_row(r)
         }
     })?;
