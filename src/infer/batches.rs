@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::autograd::{Tape, Var};
 use crate::data::Dataset;
-use crate::gpu::{Gpu, GpuError, Tensor};
+use crate::gpu::{DType, Gpu, GpuError, PendingRead, Tensor};
 use crate::model::BertClassifier;
 use crate::ops::embedding::TokenBatch;
 use crate::tokenizer::{Encoding, Tokenizer};
@@ -127,7 +127,8 @@ pub fn make_batch(
 /// Inference over every example of `enc`: `f` turns each batch into a (B, width) result, and
 /// the rows come back (N·width) in the examples' order. Batches take examples of similar length
 /// together (sorted by length), so that little of a batch is padding; `progress` hears how many
-/// examples are done after each batch.
+/// examples are done after each batch. Each batch is recorded and submitted before the one
+/// before it is read back, so the GPU does not wait while the host uploads and records.
 #[allow(clippy::too_many_arguments)]
 pub async fn batched_rows(
     gpu: &Arc<Gpu>,
@@ -143,15 +144,37 @@ pub async fn batched_rows(
     order.sort_by_key(|&i| enc.ids[i].len());
     let mut out = vec![0.0f32; enc.len() * width];
     let mut done = 0;
+    // The batch submitted whose result is unread, and its rows.
+    let mut queued: Option<(PendingRead, &[usize])> = None;
     for rows in order.chunks(batch_size.max(1)) {
         let batch = make_batch(gpu, enc, rows, pad_id, model.config.vocab_size, model.config.type_vocab_size)?;
         let mut tape = Tape::inference(gpu);
-        let v = f(&mut tape, &batch)?.value.to_vec_async().await?;
-        for (&r, z) in rows.iter().zip(v.chunks(width)) {
-            out[r * width..(r + 1) * width].copy_from_slice(z);
+        let result = f(&mut tape, &batch)?.value;
+        if result.dtype() != DType::F32 {
+            return Err(GpuError::Shape(format!("inference: {} is {:?}, not f32", result.name(), result.dtype())));
         }
-        done += rows.len();
+        let read = gpu.start_read(&[&result])?;
+        if let Some((read, rows)) = queued.replace((read, rows)) {
+            done += place(gpu, read, rows, width, &mut out).await?;
+            progress(done);
+        }
+    }
+    if let Some((read, rows)) = queued {
+        done += place(gpu, read, rows, width, &mut out).await?;
         progress(done);
     }
     Ok(out)
+}
+
+/// Waits for a batch's (B, width) result and puts its rows in their examples' places; returns B.
+async fn place(gpu: &Gpu, read: PendingRead, rows: &[usize], width: usize, out: &mut [f32]) -> Result<usize, GpuError> {
+    let bytes = gpu.finish_read(read).await?.pop().unwrap_or_default();
+    let v: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes);
+    if v.len() != rows.len() * width {
+        return Err(GpuError::Shape(format!("inference: {} values for {} rows of {width}", v.len(), rows.len())));
+    }
+    for (&r, z) in rows.iter().zip(v.chunks(width)) {
+        out[r * width..(r + 1) * width].copy_from_slice(z);
+    }
+    Ok(rows.len())
 }
