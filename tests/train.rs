@@ -186,26 +186,23 @@ fn frozen_layers_keep_their_weights_and_the_rest_learns() {
 }
 
 /// Runs `j` into `run` and interrupts it, as Ctrl-C does, when step 3 of the first epoch
-/// reports. In f32 the trainer has by then submitted step 4 (it submits a step before reading
-/// the previous one's loss), which finishes and is saved with the rest: the run stops at 4.
-/// Mixed precision's steps wait for the previous loss scale: it stops at 3.
-fn interrupt_during_step_3(g: &std::sync::Arc<wgbert::gpu::Gpu>, j: &TrainJob, run: &Path) {
+/// reports; returns how the run ended.
+fn interrupted_at_step_3(g: &std::sync::Arc<wgbert::gpu::Gpu>, j: &TrainJob, run: &Path) -> Outcome {
     let stop = AtomicBool::new(false);
-    let r = run_job(
-        g,
-        j,
-        run,
-        &stop,
-        |e| {
-            if let Event::Step { epoch: 0, step: 3, .. } = e {
-                stop.store(true, Ordering::SeqCst);
-            }
-        },
-        |_| {},
-    )
-    .unwrap();
-    let last = if j.options.precision == train::Precision::Mixed { 3 } else { 4 };
-    assert_eq!(r.outcome, Outcome::Interrupted { step: last });
+    let stop_at_3 = |e: Event| {
+        if let Event::Step { epoch: 0, step: 3, .. } = e {
+            stop.store(true, Ordering::SeqCst);
+        }
+    };
+    run_job(g, j, run, &stop, stop_at_3, |_| {}).unwrap().outcome
+}
+
+/// `interrupted_at_step_3`, checking where it stopped. Where the trainer queues steps (f32 on an
+/// adapter that queues work) step 4 is already submitted by then, finishes and is saved with
+/// the rest: the run stops at 4; else at 3.
+fn interrupt_during_step_3(g: &std::sync::Arc<wgbert::gpu::Gpu>, j: &TrainJob, run: &Path) {
+    let queued = j.options.precision == train::Precision::F32 && g.queues_work();
+    assert_eq!(interrupted_at_step_3(g, j, run), Outcome::Interrupted { step: if queued { 4 } else { 3 } });
 }
 
 #[test]
@@ -237,14 +234,18 @@ fn an_interrupted_run_resumes_to_the_same_parameters() {
 
 #[test]
 fn queued_steps_train_as_steps_one_at_a_time() {
-    // In f32 the trainer submits each step before reading the previous one's loss, except
-    // before a checkpoint: checkpointing every step runs them one at a time. Same parameters.
-    let g = gpu();
+    // Queued (each step submitted before the previous one's loss is read; forced on, as GPUs
+    // have it) and one at a time (as CPU adapters have it): the same parameters. A device of
+    // its own, so that the setting does not reach the tests beside it.
+    let g = wgbert::gpu::Gpu::new(&wgbert::gpu::GpuOptions::from_env()).unwrap();
     let dir = temp("train-queued");
-    let mut j = job(&dir, 2);
-    run_job(&g, &j, &dir.join("queued"), &AtomicBool::new(false), |_| {}, |_| {}).unwrap();
-    j.options.checkpoint_every = Some(1);
-    run_job(&g, &j, &dir.join("one-by-one"), &AtomicBool::new(false), |_| {}, |_| {}).unwrap();
+    let j = job(&dir, 2);
+    for (queue, run) in [("1", "queued"), ("0", "one-by-one")] {
+        g.set_variant("queue", queue);
+        // Interrupted during step 3 and resumed: queued, step 4 was already submitted.
+        interrupt_during_step_3(&g, &j, &dir.join(run));
+        run_job(&g, &j, &dir.join(run), &AtomicBool::new(false), |_| {}, |_| {}).unwrap();
+    }
     let a = wgbert::checkpoint::load_tensors(&dir.join("queued/model/model.safetensors")).unwrap().0;
     let b = wgbert::checkpoint::load_tensors(&dir.join("one-by-one/model/model.safetensors")).unwrap().0;
     assert_eq!(a.len(), b.len());

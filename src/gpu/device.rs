@@ -285,6 +285,18 @@ impl Gpu {
         (self.features.contains(wgpu::Features::SUBGROUP) && min >= 1 && min <= max && max <= 64).then_some((min, max))
     }
 
+    /// Whether training steps and inference batches are queued (the next one submitted before
+    /// the last one is read back): on GPUs, where the host records while the GPU computes; not
+    /// on CPU adapters, where host and "GPU" share the cores and there is nothing to overlap
+    /// (measured on lavapipe: no gain, at times slower). `WGBERT_QUEUE=0|1` decides by hand.
+    pub fn queues_work(&self) -> bool {
+        match self.variant("queue").as_deref() {
+            Some("1") => true,
+            Some("0") => false,
+            _ => !self.is_cpu(),
+        }
+    }
+
     /// Whether matmul_coop.wgsl (tensor cores) can run here: f16 and the cooperative matrices.
     pub fn has_coop_matrix(&self) -> bool {
         self.has_f16() && self.features.contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX)

@@ -127,8 +127,9 @@ pub fn make_batch(
 /// Inference over every example of `enc`: `f` turns each batch into a (B, width) result, and
 /// the rows come back (N·width) in the examples' order. Batches take examples of similar length
 /// together (sorted by length), so that little of a batch is padding; `progress` hears how many
-/// examples are done after each batch. Each batch is recorded and submitted before the one
-/// before it is read back, so the GPU does not wait while the host uploads and records.
+/// examples are done after each batch. Where the adapter queues work (GPUs), each batch is
+/// submitted before the one before it is read back, so the GPU does not wait while the host
+/// uploads and records.
 #[allow(clippy::too_many_arguments)]
 pub async fn batched_rows(
     gpu: &Arc<Gpu>,
@@ -157,6 +158,12 @@ pub async fn batched_rows(
         if let Some((read, rows)) = queued.replace((read, rows)) {
             done += place(gpu, read, rows, width, &mut out).await?;
             progress(done);
+        }
+        if !gpu.queues_work() {
+            if let Some((read, rows)) = queued.take() {
+                done += place(gpu, read, rows, width, &mut out).await?;
+                progress(done);
+            }
         }
     }
     if let Some((read, rows)) = queued {

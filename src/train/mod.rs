@@ -330,11 +330,12 @@ impl<'a> Trainer<'a> {
         self.finish(submitted).await
     }
 
-    /// Whether the next step may be submitted before this one's loss is read: in f32 nothing
-    /// in a step depends on the one before but its parameters, which the GPU's queue orders.
-    /// Mixed precision's next step needs this one's loss scale (and skip flag) first.
+    /// Whether the next step is submitted before this one's loss is read: in f32 nothing in a
+    /// step depends on the one before but its parameters, which the GPU's queue orders (mixed
+    /// precision's next step needs this one's loss scale and skip flag first); on adapters that
+    /// queue work (`Gpu::queues_work`: GPUs).
     pub fn pipelines(&self) -> bool {
-        self.loss_scale.is_none()
+        self.loss_scale.is_none() && self.gpu.queues_work()
     }
 
     /// The first half of `step`: records global step `global_step` (its dropout seed and
