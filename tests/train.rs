@@ -186,23 +186,18 @@ fn frozen_layers_keep_their_weights_and_the_rest_learns() {
 }
 
 /// Runs `j` into `run` and interrupts it, as Ctrl-C does, when step 3 of the first epoch
-/// reports; returns how the run ended.
-fn interrupted_at_step_3(g: &std::sync::Arc<wgbert::gpu::Gpu>, j: &TrainJob, run: &Path) -> Outcome {
+/// reports. Where the trainer queues steps (f32 on an adapter that queues work) step 4 is
+/// already submitted by then, finishes and is saved with the rest: the run stops at 4; else 3.
+fn interrupt_during_step_3(g: &std::sync::Arc<wgbert::gpu::Gpu>, j: &TrainJob, run: &Path) {
     let stop = AtomicBool::new(false);
     let stop_at_3 = |e: Event| {
         if let Event::Step { epoch: 0, step: 3, .. } = e {
             stop.store(true, Ordering::SeqCst);
         }
     };
-    run_job(g, j, run, &stop, stop_at_3, |_| {}).unwrap().outcome
-}
-
-/// `interrupted_at_step_3`, checking where it stopped. Where the trainer queues steps (f32 on an
-/// adapter that queues work) step 4 is already submitted by then, finishes and is saved with
-/// the rest: the run stops at 4; else at 3.
-fn interrupt_during_step_3(g: &std::sync::Arc<wgbert::gpu::Gpu>, j: &TrainJob, run: &Path) {
+    let r = run_job(g, j, run, &stop, stop_at_3, |_| {}).unwrap();
     let queued = j.options.precision == train::Precision::F32 && g.queues_work();
-    assert_eq!(interrupted_at_step_3(g, j, run), Outcome::Interrupted { step: if queued { 4 } else { 3 } });
+    assert_eq!(r.outcome, Outcome::Interrupted { step: if queued { 4 } else { 3 } });
 }
 
 #[test]

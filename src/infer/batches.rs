@@ -155,15 +155,10 @@ pub async fn batched_rows(
             return Err(GpuError::Shape(format!("inference: {} is {:?}, not f32", result.name(), result.dtype())));
         }
         let read = gpu.start_read(&[&result])?;
-        if let Some((read, rows)) = queued.replace((read, rows)) {
+        let ready = if gpu.queues_work() { queued.replace((read, rows)) } else { Some((read, rows)) };
+        if let Some((read, rows)) = ready {
             done += place(gpu, read, rows, width, &mut out).await?;
             progress(done);
-        }
-        if !gpu.queues_work() {
-            if let Some((read, rows)) = queued.take() {
-                done += place(gpu, read, rows, width, &mut out).await?;
-                progress(done);
-            }
         }
     }
     if let Some((read, rows)) = queued {

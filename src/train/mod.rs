@@ -476,13 +476,8 @@ impl<'a> Trainer<'a> {
                 self.pos.correct += correct;
                 self.pos.seen += rows.len();
                 self.history.steps.push((self.pos.global_step, loss));
-                let every = self.opts.checkpoint_every.unwrap_or(0);
                 // The epoch's last step is saved by the epoch's end, below.
-                if every > 0
-                    && run_dir.is_some()
-                    && self.pos.global_step.is_multiple_of(every as u64)
-                    && self.pos.step_in_epoch < steps
-                {
+                if saves_after && self.pos.step_in_epoch < steps {
                     self.save_mid_epoch(run_dir, t0)?;
                     event(Event::Saved { step: self.pos.global_step });
                 }

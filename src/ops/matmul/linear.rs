@@ -137,8 +137,8 @@ pub fn linear_backward_through(
     pre: &Tensor,
 ) -> Result<Tensor, GpuError> {
     like_input("the pre-activation", pre, x)?;
-    let dpre = backward(gpu, dy, dy, x, w, dw, dbias, InputGrad::ThroughAct(act, pre))?;
-    Ok(dpre.expect("the input gradient was asked for"))
+    backward(gpu, dy, dy, x, w, dw, dbias, InputGrad::ThroughAct(act, pre))?
+        .ok_or_else(|| shape_err("linear backward: no input gradient came back through the activation"))
 }
 
 /// `t` is f32 and shaped like the layer's input x.
