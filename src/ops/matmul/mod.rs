@@ -1,135 +1,23 @@
 //! Matrix multiply: the general strided, batched kernel and the layouts BERT uses.
 //!
-//! `gemm` is the one launch (here, with the choice of variant and its tuning); `panel` is the
-//! variant that packs its operands first; `linear` holds `matmul`, `linear` and
+//! `gemm` is the one launch (here, with the choice of variant and its tuning); `variant` names
+//! the kernels one product can run on; `panel` is the variant that packs its operands first; `linear` holds `matmul`, `linear` and
 //! `linear_backward`, the shapes a model needs.
 
 use std::sync::Arc;
 
 mod linear;
 mod panel;
+mod variant;
 
 pub use linear::{linear, linear_act, linear_backward, linear_backward_into, linear_backward_through, matmul};
 use panel::{gemm_panels, PANEL, PANEL_CHUNKS, PANEL_K};
+pub use variant::Variant;
 
 use super::gelu::GeluKind;
 use super::{f, tune};
 use crate::gpu::{shape_err, Arg, DType, Gpu, GpuError, Kernel, Shader, Tensor, TuneMode};
 pub use crate::kernel_args::{Dims, Layout};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Variant {
-    /// 4x4 register block per invocation, no workgroup memory: CPUs / lavapipe.
-    Register,
-    /// 64x64 workgroup tile through workgroup memory, 4x4 per invocation: the textbook kernel.
-    Tiled,
-    /// 128x128 workgroup tile, 8x8 per invocation, vec4 reads of workgroup memory: GPUs.
-    Wide,
-    /// `Wide` with 64x64 tiles: four times the workgroups, for products with few large tiles.
-    Wide64,
-    /// Operands packed into 64 KiB panels read through uniform bindings: CPU devices, where
-    /// storage loads are slow (see matmul.wgsl).
-    Panel,
-    /// Tensor cores through wgpu's experimental cooperative matrices (matmul_coop.wgsl): f16
-    /// operands only, on adapters that offer them (`Gpu::has_coop_matrix`).
-    Coop,
-}
-
-impl Variant {
-    /// The variants every adapter runs (Coop needs f16 operands and the feature: `runnable`).
-    pub const ALL: [Variant; 5] = [Variant::Register, Variant::Tiled, Variant::Wide, Variant::Wide64, Variant::Panel];
-
-    /// The variants that can multiply operands of this element type on this adapter.
-    pub fn runnable(gpu: &Gpu, operands: DType) -> Vec<Variant> {
-        let mut v = Variant::ALL.to_vec();
-        if operands == DType::F16 && gpu.has_coop_matrix() {
-            v.push(Variant::Coop);
-        }
-        v
-    }
-
-    /// The variants the tuner weighs on this adapter: on CPU adapters the two made for them
-    /// (workgroup memory is slow there, and lavapipe's noisy trials picked `wide64` for shapes
-    /// where the step then ran 10-20% slower than with `panel`); on GPUs all of them.
-    pub fn candidates(gpu: &Gpu, operands: DType) -> Vec<Variant> {
-        let all = Variant::runnable(gpu, operands);
-        if gpu.is_cpu() {
-            return all.into_iter().filter(|v| matches!(v, Variant::Register | Variant::Panel)).collect();
-        }
-        all
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Variant::Register => "reg",
-            Variant::Tiled => "tiled",
-            Variant::Wide => "wide",
-            Variant::Wide64 => "wide64",
-            Variant::Panel => "panel",
-            Variant::Coop => "coop",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Variant> {
-        Variant::ALL.into_iter().chain([Variant::Coop]).find(|v| v.name() == s)
-    }
-
-    /// The variant for this adapter when no shape is measured: the user's choice
-    /// (`WGBERT_MATMUL`, `--variant`), else by device type (workgroup memory is slow on CPU
-    /// devices and fast on GPUs).
-    pub fn for_gpu(gpu: &Gpu) -> Variant {
-        Variant::user_choice(gpu).unwrap_or_else(|| Variant::default_for(gpu))
-    }
-
-    fn user_choice(gpu: &Gpu) -> Option<Variant> {
-        gpu.variant("matmul").and_then(|s| Variant::parse(&s))
-    }
-
-    fn default_for(gpu: &Gpu) -> Variant {
-        if gpu.is_cpu() {
-            Variant::Panel
-        } else {
-            Variant::Wide
-        }
-    }
-
-    fn entry(self) -> &'static str {
-        match self {
-            Variant::Register => "matmul_reg",
-            Variant::Tiled => "matmul_tiled",
-            Variant::Wide => "matmul_wide",
-            Variant::Wide64 => "matmul_wide64",
-            Variant::Panel => "matmul_panel",
-            Variant::Coop => "matmul_coop",
-        }
-    }
-
-    /// Whether the variant can also sum the rows of op(A) in the same launch (`gemm_row_sums`).
-    pub fn sums_rows(self) -> bool {
-        matches!(self, Variant::Wide | Variant::Wide64)
-    }
-
-    /// The entry point that runs two products in one launch (`gemm_pair`), where the variant has one.
-    pub fn pair_entry(self) -> Option<&'static str> {
-        match self {
-            Variant::Wide => Some("matmul_wide_pair"),
-            Variant::Wide64 => Some("matmul_wide64_pair"),
-            _ => None,
-        }
-    }
-
-    /// Rows and columns of C covered by one workgroup.
-    fn tile(self) -> (usize, usize) {
-        match self {
-            Variant::Register => (32, 32),
-            Variant::Tiled => (64, 64),
-            Variant::Wide => (128, 128),
-            Variant::Wide64 => (64, 64),
-            Variant::Panel => (PANEL, PANEL),
-            Variant::Coop => (32, 64),
-        }
-    }
-}
 
 fn check_operand(what: &str, t: &Tensor, l: &Layout, rows: usize, cols: usize, d: &Dims) -> Result<(), GpuError> {
     // rows x cols is the operand as used; the stored matrix is transposed when l.trans.
