@@ -4,6 +4,9 @@
 //   bce_bwd  dz_i = (σ(z) - y) · scale                       scale = dLoss / n for a mean
 //   ce_fwd   loss_i = logsumexp(z_i) - z_i[y_i],  correct_i = [argmax z_i == y_i]
 //   ce_bwd   dz_i = (softmax(z_i) - onehot(y_i)) · scale
+//   *_bwd_scaled: the same, times the loss scale of mixed precision, which is read on the GPU
+//            from word `scale_at` of the optimizer's control words (adamw.wgsl), where the
+//            steps before left it
 //
 // Labels are f32: 0/1 for binary, the class index for softmax. Means and accuracy are the
 // per-example values summed by reduce.wgsl (sum_final), so only two floats are read back.
@@ -12,6 +15,7 @@ struct Params {
     n: u32,
     classes: u32,
     scale: f32,
+    scale_at: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -20,6 +24,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> loss: array<f32>;    // forward: (n)
 @group(0) @binding(4) var<storage, read_write> correct: array<f32>; // forward: (n)
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>; // backward, assigned
+@group(0) @binding(4) var<storage, read> control: array<u32>;        // backward, scaled
 
 fn sigmoid(z: f32) -> f32 {
     // Both branches are exp of a non-positive number: no overflow.
@@ -38,11 +43,18 @@ fn bce_fwd(@builtin(global_invocation_id) gid: vec3<u32>) {
     correct[i] = select(0.0, 1.0, (z > 0.0) == (y > 0.5));
 }
 
+fn bce_grad(i: u32, scale: f32) {
+    dlogits[i] = (sigmoid(logits[i]) - labels[i]) * scale;
+}
+
 @compute @workgroup_size(64)
 fn bce_bwd(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x;
-    if i >= p.n { return; }
-    dlogits[i] = (sigmoid(logits[i]) - labels[i]) * p.scale;
+    if gid.x < p.n { bce_grad(gid.x, p.scale); }
+}
+
+@compute @workgroup_size(64)
+fn bce_bwd_scaled(@builtin(global_invocation_id) gid: vec3<u32>) {
+    if gid.x < p.n { bce_grad(gid.x, p.scale * bitcast<f32>(control[p.scale_at])); }
 }
 
 @compute @workgroup_size(64)
@@ -63,10 +75,7 @@ fn ce_fwd(@builtin(global_invocation_id) gid: vec3<u32>) {
     correct[i] = select(0.0, 1.0, arg == y);
 }
 
-@compute @workgroup_size(64)
-fn ce_bwd(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x;
-    if i >= p.n { return; }
+fn ce_grad(i: u32, scale: f32) {
     let base = i * p.classes;
     var mx = logits[base];
     for (var k = 1u; k < p.classes; k++) { mx = max(mx, logits[base + k]); }
@@ -75,6 +84,16 @@ fn ce_bwd(@builtin(global_invocation_id) gid: vec3<u32>) {
     let y = u32(labels[i]);
     for (var k = 0u; k < p.classes; k++) {
         let sm = exp(logits[base + k] - mx) / s;
-        dlogits[base + k] = (sm - select(0.0, 1.0, k == y)) * p.scale;
+        dlogits[base + k] = (sm - select(0.0, 1.0, k == y)) * scale;
     }
+}
+
+@compute @workgroup_size(64)
+fn ce_bwd(@builtin(global_invocation_id) gid: vec3<u32>) {
+    if gid.x < p.n { ce_grad(gid.x, p.scale); }
+}
+
+@compute @workgroup_size(64)
+fn ce_bwd_scaled(@builtin(global_invocation_id) gid: vec3<u32>) {
+    if gid.x < p.n { ce_grad(gid.x, p.scale * bitcast<f32>(control[p.scale_at])); }
 }

@@ -186,7 +186,7 @@ fn frozen_layers_keep_their_weights_and_the_rest_learns() {
 }
 
 /// Runs `j` into `run` and interrupts it, as Ctrl-C does, when step 3 of the first epoch
-/// reports. Where the trainer queues steps (f32 on an adapter that queues work) step 4 is
+/// reports. Where the trainer queues steps (on an adapter that queues work) step 4 is
 /// already submitted by then, finishes and is saved with the rest: the run stops at 4; else 3.
 fn interrupt_during_step_3(g: &std::sync::Arc<wgbert::gpu::Gpu>, j: &TrainJob, run: &Path) {
     let stop = AtomicBool::new(false);
@@ -196,7 +196,7 @@ fn interrupt_during_step_3(g: &std::sync::Arc<wgbert::gpu::Gpu>, j: &TrainJob, r
         }
     };
     let r = run_job(g, j, run, &stop, stop_at_3, |_| {}).unwrap();
-    let queued = j.options.precision == train::Precision::F32 && g.queues_work();
+    let queued = g.queues_work();
     assert_eq!(r.outcome, Outcome::Interrupted { step: if queued { 4 } else { 3 } });
 }
 
@@ -230,22 +230,43 @@ fn an_interrupted_run_resumes_to_the_same_parameters() {
 #[test]
 fn queued_steps_train_as_steps_one_at_a_time() {
     // Queued (each step submitted before the previous one's loss is read; forced on, as GPUs
-    // have it) and one at a time (as CPU adapters have it): the same parameters. A device of
-    // its own, so that the setting does not reach the tests beside it.
+    // have it) and one at a time (as CPU adapters have it): the same parameters, in f32 and in
+    // mixed precision. A device of its own, so that the setting does not reach the tests beside it.
     let g = wgbert::gpu::Gpu::new(&wgbert::gpu::GpuOptions::from_env()).unwrap();
     let dir = temp("train-queued");
-    let j = job(&dir, 2);
-    for (queue, run) in [("1", "queued"), ("0", "one-by-one")] {
-        g.set_variant("queue", queue);
-        // Interrupted during step 3 and resumed: queued, step 4 was already submitted.
-        interrupt_during_step_3(&g, &j, &dir.join(run));
-        run_job(&g, &j, &dir.join(run), &AtomicBool::new(false), |_| {}, |_| {}).unwrap();
+    let mut j = job(&dir, 3);
+    let mut precisions = vec![train::Precision::F32];
+    if g.has_f16() {
+        precisions.push(train::Precision::Mixed);
     }
-    let a = wgbert::checkpoint::load_tensors(&dir.join("queued/model/model.safetensors")).unwrap().0;
-    let b = wgbert::checkpoint::load_tensors(&dir.join("one-by-one/model/model.safetensors")).unwrap().0;
-    assert_eq!(a.len(), b.len());
-    for (name, t) in &a {
-        assert_eq!(t.data, b[name].data, "{name} differs between queued and one-by-one steps");
+    for precision in precisions {
+        // In mixed precision from a loss scale the first steps' gradients overflow at: steps are
+        // skipped, and the scale comes down, while the next step is already queued.
+        j.options.precision = precision;
+        j.options.loss_scale = 2f32.powi(22);
+        let name = format!("{precision:?}");
+        for (queue, run) in [("1", "queued"), ("0", "one-by-one")] {
+            g.set_variant("queue", queue);
+            // Interrupted during step 3 and resumed: queued, step 4 was already submitted.
+            let run = dir.join(&name).join(run);
+            interrupt_during_step_3(&g, &j, &run);
+            run_job(&g, &j, &run, &AtomicBool::new(false), |_| {}, |_| {}).unwrap();
+        }
+        let (queued, one_by_one) = (dir.join(&name).join("queued"), dir.join(&name).join("one-by-one"));
+        let a = wgbert::checkpoint::load_tensors(&queued.join("model/model.safetensors")).unwrap().0;
+        let b = wgbert::checkpoint::load_tensors(&one_by_one.join("model/model.safetensors")).unwrap().0;
+        assert_eq!(a.len(), b.len());
+        for (name, t) in &a {
+            assert_eq!(t.data, b[name].data, "{precision:?}: {name} differs between queued and one-by-one steps");
+        }
+        assert_eq!(optimizer_steps(&queued), optimizer_steps(&one_by_one));
+        let (pa, pb) = (progress(&queued), progress(&one_by_one));
+        assert_eq!(pa["loss_scale"], pb["loss_scale"], "{precision:?}");
+        if precision == train::Precision::Mixed {
+            let skipped = pa["loss_scale"]["skipped"].as_u64().unwrap();
+            assert!(skipped >= 2 && skipped + 2 <= 12, "{skipped} of 12 steps skipped");
+            assert_eq!(optimizer_steps(&queued), 12 - skipped);
+        }
     }
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::Param;
 use crate::gpu::{Gpu, GpuError, Tensor};
+use crate::ops::adamw::control;
 use crate::ops::attention::{
     attention_backward, attention_forward, cls_backward, cls_forward, AttentionShape, ProbDropout,
 };
@@ -13,7 +14,7 @@ use crate::ops::gelu::{gelu_backward, GeluKind};
 use crate::ops::layernorm::{
     add_layernorm_backward, add_layernorm_forward, layernorm_backward, layernorm_forward, AddDropout,
 };
-use crate::ops::loss::{loss_backward, loss_forward};
+use crate::ops::loss::{loss_backward, loss_backward_scaled, loss_forward};
 use crate::ops::{convert, elementwise, matmul};
 
 type Result<T> = std::result::Result<T, GpuError>;
@@ -88,8 +89,9 @@ pub struct Tape {
     seed: u32,
     sites: u32,
     /// Mixed precision: the linear layers' products read f16 copies of their input, weight and
-    /// output gradient (f32 accumulation); overflow of a gradient cast sets word 0 of this u32
-    /// (2) status (the optimizer's), which makes the step skip.
+    /// output gradient (f32 accumulation); the optimizer's control words
+    /// (`ops::adamw::control`) hold the loss scale the loss is multiplied by, and the overflow
+    /// flag a gradient cast sets, which makes the step skip.
     mixed: Option<Tensor>,
 }
 
@@ -100,9 +102,9 @@ impl Tape {
     }
 
     /// A training tape in mixed precision (see `mixed`): the parameters need f16 shadows
-    /// (`ParamStore::add_half_shadows`), and the loss a scale (`Tape::loss`).
-    pub fn mixed(gpu: &Arc<Gpu>, seed: u32, status: &Tensor) -> Tape {
-        Tape { mixed: Some(status.clone()), ..Tape::new(gpu, seed) }
+    /// (`ParamStore::add_half_shadows`); `control` is the optimizer's (`AdamW::control`).
+    pub fn mixed(gpu: &Arc<Gpu>, seed: u32, control: &Tensor) -> Tape {
+        Tape { mixed: Some(control.clone()), ..Tape::new(gpu, seed) }
     }
 
     pub fn is_mixed(&self) -> bool {
@@ -396,11 +398,19 @@ impl Tape {
 
     /// The mean loss of `logits` against `labels`, and the number of correct predictions, as a
     /// (2) tensor. Its backward seeds the pass with d(scale · loss): scale is 1, or 1/k when
-    /// gradients of k micro-batches are accumulated, times the loss scale in mixed precision.
+    /// gradients of k micro-batches are accumulated; in mixed precision times the loss scale
+    /// the GPU holds.
     pub fn loss(&mut self, logits: &Var, labels: &Tensor, scale: f32) -> Result<Tensor> {
         let out = loss_forward(&self.gpu, &logits.value, labels)?;
         let (lid, lv, labels, gpu) = (logits.id, logits.value.clone(), labels.clone(), self.gpu.clone());
-        self.record(move |g| g.add(lid, loss_backward(&gpu, &lv, &labels, scale)?));
+        let control = self.mixed.clone();
+        self.record(move |g| {
+            let d = match &control {
+                None => loss_backward(&gpu, &lv, &labels, scale)?,
+                Some(c) => loss_backward_scaled(&gpu, &lv, &labels, scale, c, control::LOSS_SCALE)?,
+            };
+            g.add(lid, d)
+        });
         Ok(out)
     }
 

@@ -270,18 +270,20 @@ fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> 
             beta2: 0.999,
             eps: 1e-6,
             weight_decay: 0.01,
-            step: 1,
             max_norm: 1.0,
-            grad_scale: 1.0,
-            check_finite: false,
             first: 0,
         };
+        // The control words of a first step, settled once: each timed update repeats it.
+        let words = adamw::control::initial(1.0);
+        let control = gpu.upload_u32("control", &[words.len()], &words)?;
+        let table = adamw::bias_corrections(h.beta1, h.beta2, 1);
+        adamw::adamw_begin(gpu, None, &norm, &control, &gpu.upload("bias corrections", &[2], &table)?)?;
         cases.push(Case {
             kernel: "adamw",
             pass: "step",
             shape: format!("{n}"),
             work: Work::Bytes(28.0 * n as f64),
-            run: Box::new(move || adamw::adamw_update(&g, &h, &p, &gr, &m, &v, &decay, &norm)),
+            run: Box::new(move || adamw::adamw_update(&g, &h, &p, &gr, &m, &v, &decay, &norm, &control)),
         });
     }
     if let Some(f) = &o.filter {

@@ -52,8 +52,9 @@ pub struct TrainBench {
     pub step_s_min: f64,
     pub step_s_max: f64,
     pub first_step_s: f64,
-    /// Seconds per step with the steps back to back as `train` runs them in f32: each submitted
-    /// before the previous one's loss is read (None in mixed precision, which waits).
+    /// Seconds per step with the steps back to back as `train` runs them on a GPU: each
+    /// submitted before the previous one's loss is read (None where the trainer does not queue
+    /// steps: CPU adapters).
     pub pipelined_step_s: Option<f64>,
     pub inference_seq_per_s: f64,
     /// The most the buffer pool held on the device: tensors and idle buffers.
@@ -140,8 +141,8 @@ pub fn family(entry: &str) -> &'static str {
         e if e.starts_with("ln_") => "layernorm",
         e if e.starts_with("gelu") => "gelu",
         e if e.starts_with("embed") => "embedding",
-        "bce_fwd" | "bce_bwd" | "ce_fwd" | "ce_bwd" => "loss",
-        "adamw_step" | "sumsq_partial" => "optimizer",
+        "bce_fwd" | "bce_bwd" | "ce_fwd" | "ce_bwd" | "bce_bwd_scaled" | "ce_bwd_scaled" => "loss",
+        "adamw_begin" | "adamw_step" | "sumsq_partial" => "optimizer",
         "col_sum_partial" | "col_sum_final" | "sum_final" => "reductions",
         _ => "elementwise",
     }
@@ -208,8 +209,8 @@ pub fn run(
     mut progress: impl FnMut(&str),
 ) -> anyhow::Result<TrainBench> {
     let (b, t) = (o.batch, o.seq);
-    // The trainer's own step, read-backs included (the loss, and in mixed precision the
-    // overflow flag), on batches of random tokens that fill all t positions.
+    // The trainer's own step, read-backs included (the loss and the optimizer's control
+    // words), on batches of random tokens that fill all t positions.
     let opts = TrainOptions {
         batch_size: b,
         max_len: t,

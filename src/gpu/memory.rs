@@ -138,9 +138,25 @@ impl Gpu {
                 t.bytes()
             )));
         }
+        self.write_at(t, 0, bytes)
+    }
+
+    /// Overwrites elements from `start` on with `bytes` (whole elements), in order with recorded
+    /// launches: a few words of a control buffer, the rest kept.
+    pub fn write_at(&self, t: &Tensor, start: usize, bytes: &[u8]) -> Result<()> {
+        let at = (start * t.dtype().size()) as u64;
+        if at + bytes.len() as u64 > t.bytes() || !bytes.len().is_multiple_of(t.dtype().size()) {
+            return Err(GpuError::Shape(format!(
+                "write to {}: {} bytes at element {start} do not fit its {} bytes as whole elements",
+                t.name(),
+                bytes.len(),
+                t.bytes()
+            )));
+        }
         if bytes.is_empty() {
             return Ok(());
         }
+        let offset = t.offset() + at;
         let mut rec = lock(&self.rec);
         match rec.encoder.as_mut() {
             // Pending launches may still read this buffer's old contents (a pooled buffer of a
@@ -158,9 +174,9 @@ impl Gpu {
                     .map_err(|e| GpuError::Validation(format!("mapping upload buffer for {}: {e}", t.name())))?
                     .copy_from_slice(bytes);
                 staging.unmap();
-                enc.copy_buffer_to_buffer(&staging, 0, t.buffer(), t.offset(), bytes.len() as u64);
+                enc.copy_buffer_to_buffer(&staging, 0, t.buffer(), offset, bytes.len() as u64);
             }
-            None => self.queue.write_buffer(t.buffer(), t.offset(), bytes),
+            None => self.queue.write_buffer(t.buffer(), offset, bytes),
         }
         Ok(())
     }

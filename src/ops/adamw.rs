@@ -1,12 +1,81 @@
-//! One AdamW step over a buffer of parameters (adamw.wgsl), with the global-norm clip folded in
-//! and the weight decay chosen per 64-element slot.
-
-use std::sync::Arc;
+//! One AdamW step (adamw.wgsl) in two launches: `adamw_begin` settles what the step is (skipped
+//! or not, its count t, its loss-scale unscaling and bias corrections) in the optimizer's control
+//! words on the GPU; `adamw_update` then updates a buffer of parameters, with the global-norm
+//! clip folded in and the weight decay chosen per 64-element slot.
 
 use super::{expect_numel, f, grid_1d};
-use crate::gpu::{Arg, Gpu, GpuError, Kernel, Shader, Tensor};
+use crate::gpu::{shape_err, Arg, Gpu, GpuError, Kernel, Shader, Tensor};
 
-/// Hyper-parameters of one step. `bc1`/`bc2` are the bias corrections 1 − βᵗ for step t.
+/// The optimizer's control words (u32; f32 values by their bits), as adamw.wgsl lays them out.
+pub mod control {
+    /// Set by `convert::to_f16_checked` when a gradient overflowed f16; `adamw_begin` clears it.
+    pub const OVERFLOW: usize = 0;
+    /// 1 when `adamw_begin` skipped this step.
+    pub const SKIPPED: usize = 1;
+    /// f32: what the next step's loss is multiplied by (1 without loss scaling).
+    pub const LOSS_SCALE: usize = 2;
+    /// Clean steps since the loss scale last changed, and skipped steps in a row.
+    pub const CLEAN_STEPS: usize = 3;
+    pub const SKIPPED_IN_A_ROW: usize = 4;
+    /// Optimizer steps taken (t).
+    pub const STEPS: usize = 5;
+    /// f32: what this step's gradients are multiplied by (1 / loss scale), and its bias
+    /// corrections 1 − β1ᵗ, 1 − β2ᵗ.
+    pub const UNSCALE: usize = 6;
+    pub const BC1: usize = 7;
+    pub const BC2: usize = 8;
+    pub const WORDS: usize = 9;
+
+    /// Control words before a first step, with the loss scale `scale`.
+    pub fn initial(scale: f32) -> [u32; WORDS] {
+        let mut w = [0; WORDS];
+        w[LOSS_SCALE] = scale.to_bits();
+        w
+    }
+}
+
+/// 1 − β1ᵗ and 1 − β2ᵗ for t = 1..=steps, interleaved: `adamw_begin`'s table. In f64, as the
+/// host computed them for every step before: 1 − β2ᵗ is small, and an f32 pow on the GPU would
+/// lose digits to the cancellation.
+pub fn bias_corrections(beta1: f32, beta2: f32, steps: u32) -> Vec<f32> {
+    (1..=steps.max(1) as i32)
+        .flat_map(|t| [(1.0 - (beta1 as f64).powi(t)) as f32, (1.0 - (beta2 as f64).powi(t)) as f32])
+        .collect()
+}
+
+/// Loss scaling's part of `adamw_begin`: the norm check, the halving on a skip and the doubling
+/// after `growth` clean steps in a row.
+#[derive(Clone, Copy, Debug)]
+pub struct Scaling {
+    pub growth: u32,
+}
+
+/// Settles step t + 1 in `control` (`control::WORDS` u32): skipped when `control[OVERFLOW]` is
+/// set or, with `scaling`, when `norm_sq` (Σ g², 1) is inf or NaN; otherwise t advances and the
+/// bias corrections come from `corrections` (`bias_corrections`; the last pair serves past its
+/// end). With `scaling` the loss scale halves after a skip and doubles after `growth` clean steps.
+pub fn adamw_begin(
+    gpu: &Gpu,
+    scaling: Option<Scaling>,
+    norm_sq: &Tensor,
+    control: &Tensor,
+    corrections: &Tensor,
+) -> Result<(), GpuError> {
+    expect_numel("adamw control words", control, control::WORDS)?;
+    expect_numel("adamw gradient norm²", norm_sq, 1)?;
+    if corrections.numel() < 2 || !corrections.numel().is_multiple_of(2) {
+        return Err(shape_err(format!("adamw bias corrections: {} values, not pairs", corrections.numel())));
+    }
+    let params = [scaling.is_some() as u32, scaling.map_or(0, |s| s.growth)];
+    gpu.launch(
+        &Kernel::new(Shader::Adamw, "adamw_begin"),
+        &params,
+        &[Arg::R(norm_sq), Arg::W(control), Arg::R(corrections)],
+        [1, 1, 1],
+    )
+}
+
+/// Hyper-parameters of one arena's update.
 #[derive(Clone, Copy, Debug)]
 pub struct AdamwStep {
     pub lr: f32,
@@ -14,47 +83,18 @@ pub struct AdamwStep {
     pub beta2: f32,
     pub eps: f32,
     pub weight_decay: f32,
-    pub step: u32,
     /// Clip to this global gradient norm; 0 turns clipping off.
     pub max_norm: f32,
-    /// Multiplies every gradient (and the norm) first: 1, or 1 / loss scale.
-    pub grad_scale: f32,
-    /// Skip the step when the global norm is inf or NaN (mixed precision).
-    pub check_finite: bool,
     /// Update elements [first, n) only: the ones before are frozen (a parameter prefix).
     pub first: usize,
 }
 
-impl AdamwStep {
-    fn corrections(&self) -> (f32, f32) {
-        let t = self.step.max(1) as i32;
-        ((1.0 - (self.beta1 as f64).powi(t)) as f32, (1.0 - (self.beta2 as f64).powi(t)) as f32)
-    }
-}
-
-/// Updates param, m and v in place from grad; `norm_sq` (1) holds Σ g² over all parameters;
-/// `decay` (⌈n / 64⌉) scales the weight decay of each 64-element slot (1 or 0: a parameter store's
-/// arena puts each parameter in slots of its own).
+/// Updates param, m and v in place from grad, as `control` (after `adamw_begin`) says: nothing
+/// when the step is skipped, else with its unscaling and bias corrections. `norm_sq` (1) holds
+/// Σ g² over all parameters; `decay` (⌈n / 64⌉) scales the weight decay of each 64-element slot
+/// (1 or 0: a parameter store's arena puts each parameter in slots of its own).
 #[allow(clippy::too_many_arguments)]
 pub fn adamw_update(
-    gpu: &Arc<Gpu>,
-    h: &AdamwStep,
-    param: &Tensor,
-    grad: &Tensor,
-    m: &Tensor,
-    v: &Tensor,
-    decay: &Tensor,
-    norm_sq: &Tensor,
-) -> Result<(), GpuError> {
-    let status = gpu.upload_u32("adamw status", &[2], &[0, 0])?;
-    adamw_update_guarded(gpu, h, param, grad, m, v, decay, norm_sq, &status)
-}
-
-/// `adamw_update` that leaves everything as it is when `status[0]` (u32, set by
-/// `convert::to_f16_checked`) is non-zero or, with `check_finite`, the norm is not finite; it
-/// writes 1 to `status[1]` when it skipped, else 0.
-#[allow(clippy::too_many_arguments)]
-pub fn adamw_update_guarded(
     gpu: &Gpu,
     h: &AdamwStep,
     param: &Tensor,
@@ -63,24 +103,22 @@ pub fn adamw_update_guarded(
     v: &Tensor,
     decay: &Tensor,
     norm_sq: &Tensor,
-    status: &Tensor,
+    control: &Tensor,
 ) -> Result<(), GpuError> {
     let n = param.numel();
-    expect_numel("adamw status", status, 2)?;
+    expect_numel("adamw control words", control, control::WORDS)?;
     for t in [grad, m, v] {
         expect_numel(&format!("adamw on {}", param.name()), t, n)?;
     }
     expect_numel(&format!("adamw decay of {}", param.name()), decay, n.div_ceil(DECAY_SLOT))?;
-    let (bc1, bc2) = h.corrections();
     #[rustfmt::skip]
     let params = [
-        n as u32, f(h.lr), f(h.beta1), f(h.beta2), f(h.eps), f(h.weight_decay), f(bc1), f(bc2), f(h.max_norm),
-        f(h.grad_scale), h.check_finite as u32, h.first.min(n) as u32,
+        n as u32, f(h.lr), f(h.beta1), f(h.beta2), f(h.eps), f(h.weight_decay), f(h.max_norm), h.first.min(n) as u32,
     ];
     gpu.launch(
         &Kernel::new(Shader::Adamw, "adamw_step"),
         &params,
-        &[Arg::R(grad), Arg::R(norm_sq), Arg::W(param), Arg::W(m), Arg::W(v), Arg::R(decay), Arg::W(status)],
+        &[Arg::R(grad), Arg::R(norm_sq), Arg::W(param), Arg::W(m), Arg::W(v), Arg::R(decay), Arg::R(control)],
         grid_1d((n - h.first.min(n)).max(1), 256),
     )
 }

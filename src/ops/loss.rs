@@ -27,7 +27,7 @@ pub fn loss_forward(gpu: &Arc<Gpu>, logits: &Tensor, labels: &Tensor) -> Result<
     let entry = if is_binary(classes) { "bce_fwd" } else { "ce_fwd" };
     gpu.launch(
         &Kernel::new(Shader::Loss, entry),
-        &[n as u32, classes as u32, f(1.0)],
+        &[n as u32, classes as u32, f(1.0), 0],
         &[Arg::R(logits), Arg::R(labels), Arg::W(&per_loss), Arg::W(&per_correct)],
         [n.div_ceil(64) as u32, 1, 1],
     )?;
@@ -40,13 +40,46 @@ pub fn loss_forward(gpu: &Arc<Gpu>, logits: &Tensor, labels: &Tensor) -> Result<
 /// dlogits of `scale` · mean loss (assigned); scale is 1 unless gradients are accumulated
 /// over micro-batches.
 pub fn loss_backward(gpu: &Arc<Gpu>, logits: &Tensor, labels: &Tensor, scale: f32) -> Result<Tensor, GpuError> {
+    backward(gpu, logits, labels, scale, None)
+}
+
+/// `loss_backward` times a loss scale the GPU holds: u32 word `at` of `control` (the
+/// optimizer's control words, `ops::adamw::control`), an f32 by its bits.
+pub fn loss_backward_scaled(
+    gpu: &Arc<Gpu>,
+    logits: &Tensor,
+    labels: &Tensor,
+    scale: f32,
+    control: &Tensor,
+    at: usize,
+) -> Result<Tensor, GpuError> {
+    if at >= control.numel() {
+        return Err(shape_err(format!("loss scale: word {at} of {} with {} words", control.name(), control.numel())));
+    }
+    backward(gpu, logits, labels, scale, Some((control, at)))
+}
+
+fn backward(
+    gpu: &Arc<Gpu>,
+    logits: &Tensor,
+    labels: &Tensor,
+    scale: f32,
+    control: Option<(&Tensor, usize)>,
+) -> Result<Tensor, GpuError> {
     let (n, classes) = examples(logits, labels)?;
     let dlogits = gpu.empty("logit gradient", logits.shape())?;
-    let entry = if is_binary(classes) { "bce_bwd" } else { "ce_bwd" };
+    let entry = match (is_binary(classes), control.is_some()) {
+        (true, false) => "bce_bwd",
+        (true, true) => "bce_bwd_scaled",
+        (false, false) => "ce_bwd",
+        (false, true) => "ce_bwd_scaled",
+    };
+    let mut args = vec![Arg::R(logits), Arg::R(labels), Arg::W(&dlogits)];
+    args.extend(control.map(|(c, _)| Arg::R(c)));
     gpu.launch(
         &Kernel::new(Shader::Loss, entry),
-        &[n as u32, classes as u32, f(scale / n as f32)],
-        &[Arg::R(logits), Arg::R(labels), Arg::W(&dlogits)],
+        &[n as u32, classes as u32, f(scale / n as f32), control.map_or(0, |(_, at)| at as u32)],
+        &args,
         [n.div_ceil(64) as u32, 1, 1],
     )?;
     Ok(dlogits)

@@ -1,12 +1,14 @@
 //! AdamW over a parameter store: global-norm clip, decoupled weight decay on the parameters
-//! marked for it, bias correction — all on the GPU, no read-back.
+//! marked for it, bias correction, mixed precision's loss scale — all on the GPU, no read-back:
+//! the step count and the loss scale live in control words on the GPU, so a step can be queued
+//! before the host has read the one before.
 
 use std::sync::Arc;
 
 use crate::autograd::ParamStore;
 use crate::checkpoint::{load_tensors, save_tensors, HostTensor};
 use crate::gpu::{Gpu, GpuError, Tensor};
-use crate::ops::adamw::{adamw_update_guarded, AdamwStep};
+use crate::ops::adamw::{adamw_begin, adamw_update, bias_corrections, control, AdamwStep, Scaling};
 use crate::ops::reduce;
 
 #[derive(Clone, Copy, Debug)]
@@ -28,8 +30,6 @@ impl Default for AdamWConfig {
 
 pub struct AdamW {
     pub config: AdamWConfig,
-    /// Steps taken so far.
-    pub step: u32,
     /// First and second moments, one view per parameter in the order of the parameter store,
     /// into buffers laid out like the store's arenas.
     pub m: Vec<Tensor>,
@@ -39,9 +39,15 @@ pub struct AdamW {
     v_arenas: Vec<Tensor>,
     /// Σ g² over all gradients of the last step (1).
     pub norm_sq: Tensor,
-    /// (2) u32: [0] set when a loss-scaled gradient overflowed f16 this step
-    /// (`convert::to_f16_checked`), [1] set by the update when it skipped the step.
-    pub status: Tensor,
+    /// The control words (`ops::adamw::control`): the step count, the loss scale and its
+    /// counters, this step's overflow and skip flags. The host reads them with a step's loss.
+    pub control: Tensor,
+    /// `adamw_begin`'s bias corrections for t = 1..=len/2, and an upper bound on t: steps taken
+    /// before (restored) plus updates since, which the table is kept long enough for.
+    corrections: Tensor,
+    max_steps: u64,
+    /// Loss scaling (mixed precision): what `adamw_begin` does to the scale.
+    scaling: Option<Scaling>,
 }
 
 impl AdamW {
@@ -60,39 +66,54 @@ impl AdamW {
             m.push(m_arenas[k].view(&format!("{} (adam m)", p.name), start, p.value.shape())?);
             v.push(v_arenas[k].view(&format!("{} (adam v)", p.name), start, p.value.shape())?);
         }
+        let table = bias_corrections(config.beta1, config.beta2, CORRECTIONS_CHUNK);
         Ok(AdamW {
             config,
-            step: 0,
             m,
             v,
             m_arenas,
             v_arenas,
             norm_sq: gpu.zeros("gradient norm²", &[1])?,
-            status: gpu.upload_u32("optimizer status (overflow, skipped)", &[2], &[0, 0])?,
+            control: gpu.upload_u32("optimizer control words", &[control::WORDS], &control::initial(1.0))?,
+            corrections: gpu.upload("adam bias corrections", &[table.len()], &table)?,
+            max_steps: 0,
+            scaling: None,
         })
+    }
+
+    /// Scales the loss (mixed precision): from the next step the loss is multiplied by `scale`
+    /// and the gradients divided by it; a step whose gradients overflowed f16 is skipped and
+    /// halves the scale, `growth` clean steps in a row double it. `clean_steps` and
+    /// `skipped_in_a_row` carry on counts from before (a resumed run).
+    pub fn scale_loss(
+        &mut self,
+        gpu: &Gpu,
+        scale: f32,
+        growth: u32,
+        clean_steps: u32,
+        skipped_in_a_row: u32,
+    ) -> Result<(), GpuError> {
+        let w = [scale.to_bits(), clean_steps, skipped_in_a_row];
+        gpu.write_at(&self.control, control::LOSS_SCALE, bytemuck::cast_slice(&w))?;
+        self.scaling = Some(Scaling { growth });
+        Ok(())
+    }
+
+    /// Optimizer steps taken, read from the GPU.
+    pub fn steps(&self) -> Result<u32, GpuError> {
+        Ok(self.control.to_vec_u32()?[control::STEPS])
     }
 
     /// One update of every parameter from its gradient, at learning rate `lr`: the global
     /// gradient norm, then one AdamW dispatch per arena.
     pub fn update(&mut self, gpu: &Arc<Gpu>, params: &ParamStore, lr: f32) -> Result<(), GpuError> {
-        self.update_scaled(gpu, params, lr, None)
+        self.update_scaled(gpu, params, lr)
     }
 
-    /// Clears `status` before a step's backward.
-    pub fn clear_status(&self, gpu: &Gpu) -> Result<(), GpuError> {
-        gpu.fill_zero(&self.status)
-    }
-
-    /// `update` for gradients of a loss multiplied by `loss_scale` (mixed precision): they are
-    /// divided by it, and the step is skipped on the GPU when one overflowed (see `status`).
-    /// The host learns of a skip from `status[1]` and calls `undo_skipped`.
-    pub fn update_scaled(
-        &mut self,
-        gpu: &Arc<Gpu>,
-        params: &ParamStore,
-        lr: f32,
-        loss_scale: Option<f32>,
-    ) -> Result<(), GpuError> {
+    /// `update` under loss scaling (`scale_loss`): the gradients are divided by the scale, and
+    /// the step is skipped on the GPU when one overflowed; the host learns of a skip from the
+    /// control words it reads with the loss.
+    pub fn update_scaled(&mut self, gpu: &Arc<Gpu>, params: &ParamStore, lr: f32) -> Result<(), GpuError> {
         if params.len() != self.m.len() || params.arenas.len() != self.m_arenas.len() {
             return Err(GpuError::Shape(format!(
                 "optimizer holds {} states in {} arenas for {} parameters in {}",
@@ -105,18 +126,21 @@ impl AdamW {
         // The norm over the trainable gradients only: a frozen prefix holds zeros.
         let grads: Vec<&Tensor> = params.arenas.iter().filter_map(|a| a.trainable_grads()).collect();
         reduce::global_sumsq(gpu, &grads, &self.norm_sq)?;
-        self.step += 1;
+        self.max_steps += 1;
         let c = self.config;
+        if self.max_steps > (self.corrections.numel() / 2) as u64 {
+            let len = (self.max_steps as u32).div_ceil(CORRECTIONS_CHUNK) * CORRECTIONS_CHUNK;
+            let table = bias_corrections(c.beta1, c.beta2, len);
+            self.corrections = gpu.upload("adam bias corrections", &[table.len()], &table)?;
+        }
+        adamw_begin(gpu, self.scaling, &self.norm_sq, &self.control, &self.corrections)?;
         let h = AdamwStep {
             lr,
             beta1: c.beta1,
             beta2: c.beta2,
             eps: c.eps,
             weight_decay: c.weight_decay,
-            step: self.step,
             max_norm: c.max_grad_norm,
-            grad_scale: loss_scale.map_or(1.0, |s| 1.0 / s),
-            check_finite: loss_scale.is_some(),
             first: 0,
         };
         for (k, a) in params.arenas.iter().enumerate() {
@@ -125,16 +149,14 @@ impl AdamW {
             }
             let (m, v) = (&self.m_arenas[k], &self.v_arenas[k]);
             let h = AdamwStep { first: a.first_trainable(), ..h };
-            adamw_update_guarded(gpu, &h, &a.values, &a.grads, m, v, &a.decay, &self.norm_sq, &self.status)?;
+            adamw_update(gpu, &h, &a.values, &a.grads, m, v, &a.decay, &self.norm_sq, &self.control)?;
         }
         Ok(())
     }
-
-    /// A step the GPU skipped does not count: the next one uses this one's bias correction.
-    pub fn undo_skipped(&mut self) {
-        self.step = self.step.saturating_sub(1);
-    }
 }
+
+/// The bias-correction table grows by this many steps at a time.
+const CORRECTIONS_CHUNK: u32 = 1024;
 
 impl AdamW {
     /// Writes the moments and the step count to `path` (atomically), keyed by parameter name.
@@ -145,7 +167,7 @@ impl AdamW {
             tensors.push((format!("m/{}", p.name), HostTensor::new(shape.clone(), self.m[i].to_vec()?)));
             tensors.push((format!("v/{}", p.name), HostTensor::new(shape, self.v[i].to_vec()?)));
         }
-        let meta = std::collections::HashMap::from([("step".to_string(), self.step.to_string())]);
+        let meta = std::collections::HashMap::from([("step".to_string(), self.steps()?.to_string())]);
         save_tensors(path, &tensors, meta)?;
         Ok(())
     }
@@ -172,12 +194,15 @@ impl AdamW {
                 found.push((dst, t));
             }
         }
-        let step = meta.get("step").and_then(|s| s.parse().ok());
-        let step = step.ok_or_else(|| anyhow::anyhow!("{}: no step count in the metadata", path.display()))?;
+        let step: u32 = meta
+            .get("step")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("{}: no step count in the metadata", path.display()))?;
         for (dst, t) in found {
             gpu.write(dst, bytemuck::cast_slice(&t.data))?;
         }
-        self.step = step;
+        gpu.write_at(&self.control, control::STEPS, bytemuck::cast_slice(&[step]))?;
+        self.max_steps = step as u64;
         Ok(())
     }
 }

@@ -1,9 +1,13 @@
 //! Dynamic loss scaling for mixed precision, as `torch.cuda.amp.GradScaler` does it: the loss
 //! is multiplied by `scale` so that small gradients survive rounding to f16; a step whose
-//! gradients overflowed f16 is skipped on the GPU and halves the scale; 2000 clean steps in a
-//! row double it.
+//! gradients overflowed f16 is skipped and halves the scale; 2000 clean steps in a row double
+//! it. The GPU keeps the scale and applies these rules (`ops::adamw::adamw_begin`), so steps
+//! can be queued; the host holds the copy it read back with the last step's loss, which a
+//! checkpoint saves.
 
 use serde::{Deserialize, Serialize};
+
+use crate::ops::adamw::control;
 
 /// Clean steps in a row before the scale doubles (GradScaler's growth_interval).
 pub const GROWTH_INTERVAL: u32 = 2000;
@@ -25,46 +29,12 @@ impl LossScale {
         LossScale { scale: initial, clean_steps: 0, skipped_in_a_row: 0, skipped: 0 }
     }
 
-    /// Accounts for one step: halves the scale after a skipped one, doubles it after
-    /// `GROWTH_INTERVAL` clean ones in a row. Never leaves the normal f32 range.
-    pub fn after_step(&mut self, skipped: bool) {
-        if skipped {
-            self.scale = (self.scale * 0.5).max(f32::MIN_POSITIVE);
-            self.clean_steps = 0;
-            self.skipped_in_a_row += 1;
-            self.skipped += 1;
-        } else {
-            self.skipped_in_a_row = 0;
-            self.clean_steps += 1;
-            if self.clean_steps == GROWTH_INTERVAL {
-                self.scale = (self.scale * 2.0).min(f32::MAX / 2.0);
-                self.clean_steps = 0;
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn halves_on_overflow_and_doubles_after_a_clean_stretch() {
-        let mut s = LossScale::new(65536.0);
-        s.after_step(true);
-        s.after_step(true);
-        assert_eq!((s.scale, s.skipped, s.skipped_in_a_row), (16384.0, 2, 2));
-        for _ in 0..GROWTH_INTERVAL - 1 {
-            s.after_step(false);
-        }
-        assert_eq!((s.scale, s.skipped_in_a_row), (16384.0, 0));
-        s.after_step(false);
-        assert_eq!((s.scale, s.clean_steps), (32768.0, 0));
-        // A skip resets the clean stretch.
-        for _ in 0..10 {
-            s.after_step(false);
-        }
-        s.after_step(true);
-        assert_eq!((s.scale, s.clean_steps, s.skipped), (16384.0, 0, 3));
+    /// Takes the scale from the optimizer's control words as a step left them
+    /// (`ops::adamw::control`), counting the step if it was skipped.
+    pub fn observe(&mut self, words: &[u32]) {
+        self.scale = f32::from_bits(words[control::LOSS_SCALE]);
+        self.clean_steps = words[control::CLEAN_STEPS];
+        self.skipped_in_a_row = words[control::SKIPPED_IN_A_ROW];
+        self.skipped += (words[control::SKIPPED] != 0) as u64;
     }
 }

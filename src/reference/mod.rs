@@ -11,6 +11,7 @@ pub mod embedding;
 pub mod gelu;
 pub mod layernorm;
 pub mod loss;
+pub mod loss_scale;
 pub mod matmul;
 
 /// f32 → f64 for reference inputs.

@@ -28,7 +28,8 @@ use crate::autograd::Tape;
 use crate::gpu::{Gpu, PendingRead};
 use crate::infer::{logits_async, make_batch, predictions, Encoded};
 use crate::model::{BertClassifier, Dropouts, Rows};
-use crate::optim::{AdamW, AdamWConfig, LossScale, WarmupLinear, MAX_SKIPPED_IN_A_ROW};
+use crate::ops::adamw::control;
+use crate::optim::{AdamW, AdamWConfig, LossScale, WarmupLinear, GROWTH_INTERVAL, MAX_SKIPPED_IN_A_ROW};
 
 pub use history::{EpochRow, History};
 pub use metrics::EvalReport;
@@ -309,11 +310,15 @@ impl<'a> Trainer<'a> {
             ..AdamWConfig::default()
         };
         let steps = (train_len.div_ceil(opts.batch_size) * opts.epochs) as u32;
+        let mut opt = AdamW::new(gpu, &model.params, cfg)?;
+        if let Some(ls) = &loss_scale {
+            opt.scale_loss(gpu, ls.scale, GROWTH_INTERVAL, ls.clean_steps, ls.skipped_in_a_row)?;
+        }
         Ok(Trainer {
             gpu: gpu.clone(),
             model,
             schedule: WarmupLinear::new(opts.lr, steps, opts.warmup_fraction),
-            opt: AdamW::new(gpu, &model.params, cfg)?,
+            opt,
             opts,
             history: History::default(),
             pos: Position::default(),
@@ -330,12 +335,12 @@ impl<'a> Trainer<'a> {
         self.finish(submitted).await
     }
 
-    /// Whether the next step is submitted before this one's loss is read: in f32 nothing in a
-    /// step depends on the one before but its parameters, which the GPU's queue orders (mixed
-    /// precision's next step needs this one's loss scale and skip flag first); on adapters that
-    /// queue work (`Gpu::queues_work`: GPUs).
+    /// Whether the next step is submitted before this one's loss is read: what a step takes
+    /// from the one before (its parameters, the optimizer's step count, the loss scale and its
+    /// skip decision) stays on the GPU, whose queue orders it; on adapters that queue work
+    /// (`Gpu::queues_work`: GPUs).
     pub fn pipelines(&self) -> bool {
-        self.loss_scale.is_none() && self.gpu.queues_work()
+        self.gpu.queues_work()
     }
 
     /// The first half of `step`: records global step `global_step` (its dropout seed and
@@ -347,41 +352,35 @@ impl<'a> Trainer<'a> {
         let seed = crate::reference::elementwise::pcg(
             (self.opts.seed as u32) ^ crate::reference::elementwise::pcg(global_step as u32),
         );
-        let scale = self.loss_scale.as_ref().map(|s| s.scale);
-        let mut tape = match scale {
+        let mut tape = match self.loss_scale {
             None => Tape::new(&self.gpu, seed),
             Some(_) => {
                 m.params.refresh_half(&self.gpu)?;
-                self.opt.clear_status(&self.gpu)?;
-                Tape::mixed(&self.gpu, seed, &self.opt.status)
+                Tape::mixed(&self.gpu, seed, &self.opt.control)
             }
         };
         let logits = m.forward_rows(&mut tape, &batch.tokens, &batch.mask, self.opts.dropouts(&m.config), self.rows)?;
-        let metrics = tape.loss(&logits, &batch.labels, scale.unwrap_or(1.0))?;
+        let metrics = tape.loss(&logits, &batch.labels, 1.0)?;
         drop(logits);
         tape.backward()?;
         let lr = self.schedule.lr(global_step as u32);
-        self.opt.update_scaled(&self.gpu, &m.params, lr, scale)?;
-        // The step's one read-back: the loss and accuracy, and in mixed precision the skip flag
-        // with them.
-        Ok(Submitted { read: self.gpu.start_read(&[&metrics, &self.opt.status])? })
+        self.opt.update(&self.gpu, &m.params, lr)?;
+        // The step's one read-back: the loss and accuracy, with the optimizer's control words
+        // as this step left them (its skip flag, the loss scale).
+        Ok(Submitted { read: self.gpu.start_read(&[&metrics, &self.opt.control])? })
     }
 
-    /// The second half of `step`: waits for its loss and accuracy; in mixed precision updates
-    /// the loss scale (and takes back a skipped step's optimizer count).
+    /// The second half of `step`: waits for its loss and accuracy; in mixed precision takes
+    /// the loss scale as the step left it.
     pub async fn finish(&mut self, submitted: Submitted) -> Result<(f64, f64)> {
         let mut read = self.gpu.finish_read(submitted.read).await?;
-        let status: Vec<u32> = bytemuck::pod_collect_to_vec(&read.pop().unwrap_or_default());
+        let words: Vec<u32> = bytemuck::pod_collect_to_vec(&read.pop().unwrap_or_default());
         let v: Vec<f32> = bytemuck::pod_collect_to_vec(&read.pop().unwrap_or_default());
-        if v.len() < 2 {
-            bail!("the step's loss came back with {} values, not 2", v.len());
+        if v.len() < 2 || words.len() != control::WORDS {
+            bail!("the step's loss came back with {} values, not 2, and {} control words", v.len(), words.len());
         }
         if let Some(ls) = &mut self.loss_scale {
-            let skipped = status.get(1).is_some_and(|&s| s != 0);
-            if skipped {
-                self.opt.undo_skipped();
-            }
-            ls.after_step(skipped);
+            ls.observe(&words);
             if ls.skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW {
                 bail!(
                     "mixed precision: the gradients overflowed f16 in {} steps in a row (loss scale now {:e}); the run stops, the last saved checkpoint is kept; try --precision f32",
