@@ -76,6 +76,16 @@ fn add_input_grad(g: &mut Grads, xid: usize, need_dx: bool, dx: Option<Tensor>) 
 
 /// A backward closure found missing what its forward should have kept: a bug, reported as an
 /// error naming the op rather than a panic.
+/// A parameter's f16 shadow, which the products of mixed precision read.
+fn half_of(w: &Param) -> Result<Tensor> {
+    Ok(w.half.clone().ok_or_else(|| {
+        GpuError::Validation(format!(
+            "mixed precision: parameter {} has no f16 shadow (ParamStore::add_half_shadows)",
+            w.name
+        ))
+    })?)
+}
+
 fn unsaved(op: &str, what: &str) -> GpuError {
     GpuError::Validation(format!("{op} backward: the forward kept no {what}"))
 }
@@ -264,22 +274,37 @@ impl Tape {
         b2: &Param,
         act: GeluKind,
     ) -> Result<Var> {
-        if self.mixed.is_some() {
-            let h = self.linear_act(x, w1, b1, act)?;
-            return self.linear(&h, w2, b2);
-        }
-        let (h, pre) = matmul::linear_act(&self.gpu, &x.value, &w1.value, Some(&b1.value), act, self.recording)?;
-        let out = self.var(matmul::linear(&self.gpu, &h, &w2.value, Some(&b2.value))?);
-        let (id, xid, xv, gpu, need_dx) = (out.id, x.id, x.value.clone(), self.gpu.clone(), x.needs_grad);
-        let (w1v, dw1, db1) = (w1.value.clone(), w1.grad.clone(), b1.grad.clone());
-        let (w2v, dw2, db2) = (w2.value.clone(), w2.grad.clone(), b2.grad.clone());
+        // In mixed precision the products read f16 copies (see `linear_half`): of x, of the
+        // weights and of h, the saved input of the second layer; the gradients come back in f32
+        // and are rounded to f16, checked, for the products that read them.
+        let control = self.mixed.clone();
+        let operand = |t: &Tensor| match control {
+            Some(_) => convert::to_f16(&self.gpu, t),
+            None => Ok(t.clone()),
+        };
+        let (w1v, w2v) = match control {
+            Some(_) => (half_of(w1)?, half_of(w2)?),
+            None => (w1.value.clone(), w2.value.clone()),
+        };
+        let xv = operand(&x.value)?;
+        let (h, pre) = matmul::linear_act(&self.gpu, &xv, &w1v, Some(&b1.value), act, self.recording)?;
+        let h = operand(&h)?;
+        let out = self.var(matmul::linear(&self.gpu, &h, &w2v, Some(&b2.value))?);
+        let (id, xid, gpu, need_dx) = (out.id, x.id, self.gpu.clone(), x.needs_grad);
+        let (dw1, db1, dw2, db2) = (w1.grad.clone(), b1.grad.clone(), w2.grad.clone(), b2.grad.clone());
         self.record(move |g| {
             let Some(dy) = g.take(id) else { return Ok(()) };
             let pre = pre.ok_or_else(|| unsaved("feed-forward", "pre-activation"))?;
-            let dpre = matmul::linear_backward_through(&gpu, &dy, &h, &w2v, &dw2, Some(&db2), act, &pre)?;
-            drop((dy, pre, h));
+            let operand = |d: &Tensor| match &control {
+                Some(flags) => convert::to_f16_checked(&gpu, d, flags),
+                None => Ok(d.clone()),
+            };
+            let dy_op = operand(&dy)?;
+            let dpre = matmul::linear_backward_through(&gpu, &dy, &dy_op, &h, &w2v, &dw2, Some(&db2), act, &pre)?;
+            drop((dy, dy_op, pre, h));
+            let dpre_op = operand(&dpre)?;
             let sum = if need_dx { g.take_to_add_into(xid) } else { None };
-            let dx = matmul::linear_backward_into(&gpu, &dpre, &dpre, &xv, &w1v, &dw1, Some(&db1), need_dx, sum)?;
+            let dx = matmul::linear_backward_into(&gpu, &dpre, &dpre_op, &xv, &w1v, &dw1, Some(&db1), need_dx, sum)?;
             add_input_grad(g, xid, need_dx, dx)
         });
         Ok(out)
@@ -287,15 +312,10 @@ impl Tape {
 
     /// `linear` / `linear_act` in mixed precision: the product reads x and w in f16 and
     /// accumulates in f32 (bias, activation and output in f32). The backward rounds dy (loss-
-    /// scaled) to f16 for its two products, flagging overflow in `status`; the bias gradient
-    /// sums the f32 dy. The saved input is the f16 copy: half the memory of an f32 one.
+    /// scaled) to f16 for its two products, flagging overflow in `status`. The saved input is
+    /// the f16 copy: half the memory of an f32 one.
     fn linear_half(&mut self, x: &Var, w: &Param, b: &Param, act: Option<GeluKind>, status: Tensor) -> Result<Var> {
-        let w16 = w.half.clone().ok_or_else(|| {
-            GpuError::Validation(format!(
-                "mixed precision: parameter {} has no f16 shadow (ParamStore::add_half_shadows)",
-                w.name
-            ))
-        })?;
+        let w16 = half_of(w)?;
         let x16 = convert::to_f16(&self.gpu, &x.value)?;
         let (y, pre) = match act {
             Some(a) => matmul::linear_act(&self.gpu, &x16, &w16, Some(&b.value), a, self.recording)?,

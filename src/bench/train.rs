@@ -56,6 +56,9 @@ pub struct TrainBench {
     /// submitted before the previous one's loss is read (None where the trainer does not queue
     /// steps: CPU adapters).
     pub pipelined_step_s: Option<f64>,
+    /// Seconds the host spends recording and submitting a step (median over the timed steps):
+    /// on a GPU, the step time queued steps cannot go below.
+    pub host_record_s: f64,
     pub inference_seq_per_s: f64,
     /// The most the buffer pool held on the device: tensors and idle buffers.
     pub peak_gpu_mib: f64,
@@ -221,29 +224,34 @@ pub fn run(
     let steps = 1 + o.warmup + o.steps.max(1) + 1;
     let mut trainer = Trainer::new(gpu, model, opts, steps * b, 0)?;
     trainer.rows = o.rows;
-    let mut step = |i: usize| -> anyhow::Result<f64> {
+    // A step's seconds: in all, and recording and submitting it on the host.
+    let mut step = |i: usize| -> anyhow::Result<(f64, f64)> {
         let enc = random_examples(model, b, t, i as u64);
         let rows: Vec<usize> = (0..b).collect();
         let t0 = Instant::now();
-        let (loss, _) = pollster::block_on(trainer.step(&enc, &rows))?;
+        let submitted = trainer.submit(&enc, &rows, trainer.pos.global_step)?;
+        let recorded = t0.elapsed().as_secs_f64();
+        let (loss, _) = pollster::block_on(trainer.finish(submitted))?;
         if !loss.is_finite() {
             anyhow::bail!("loss is {loss} at step {i}");
         }
         trainer.pos.global_step += 1;
-        Ok(t0.elapsed().as_secs_f64())
+        Ok((t0.elapsed().as_secs_f64(), recorded))
     };
     gpu.reset_memory_peaks();
-    let first = step(0)?;
+    let (first, _) = step(0)?;
     progress(&format!("first step (compiles pipelines, tunes new shapes): {first:.2} s"));
     for i in 0..o.warmup {
         step(1 + i)?;
     }
     let (sub0, launch0) = gpu.counters();
     let m0 = gpu.memory();
-    let mut times = Vec::new();
+    let (mut times, mut recording) = (Vec::new(), Vec::new());
     for i in 0..o.steps.max(1) {
-        times.push(step(100 + i)?);
-        progress(&format!("step {}: {:.2} s", i + 1, times[i]));
+        let (all, recorded) = step(100 + i)?;
+        times.push(all);
+        recording.push(recorded);
+        progress(&format!("step {}: {all:.2} s (recorded in {recorded:.3} s)", i + 1));
     }
     let (sub1, launch1) = gpu.counters();
     let m1 = gpu.memory();
@@ -314,6 +322,7 @@ pub fn run(
         step_s_max: spread.max,
         first_step_s: first,
         pipelined_step_s,
+        host_record_s: Spread::of(&recording).median,
         inference_seq_per_s: b as f64 / it,
         peak_gpu_mib: mib(gpu.memory().peak_total),
         peak_tensor_mib: mib(gpu.memory().peak_live),

@@ -228,6 +228,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     if let Some(p) = r.pipelined_step_s {
         println!("training steps back to back (each submitted before the last one's loss is read): {p:.2} s a step");
     }
+    println!("host time recording and submitting a step: {:.1} ms", r.host_record_s * 1e3);
     println!("inference: {:.2} sequences/s", r.inference_seq_per_s);
     println!(
         "peak GPU memory: {:.0} MiB in the buffer pool ({:.0} MiB in tensors, the rest idle buffers); driver reserved: {}; host peak RSS: {}",

@@ -212,11 +212,12 @@ pub fn linear_layers(c: &mut Checker) -> Result<()> {
                 );
             }
         }
-        // f16 operands (mixed precision with a wide variant forced): no bias gradient from the
-        // launch, dX through GELU's derivative, against the reference on the rounded inputs.
+        // f16 operands (mixed precision with a wide variant forced): the bias gradient from the
+        // launch (the f16 copies summed in f32), dX through GELU's derivative, against the
+        // reference on the rounded inputs.
         if g.has_f16() {
             let (dy16, x16, w16) = (round_f16(&dy), round_f16(&x), round_f16(&w));
-            let (rdx16, rdw16, _) =
+            let (rdx16, rdw16, rdb16) =
                 r::matmul::linear_backward(&f64s(&dy16), &f64s(&x16), &f64s(&w16), rows, in_f, out_f);
             let (tdy16, tx16, tw16) = (
                 g.upload_f16("dy", &[rows, out_f], &dy)?,
@@ -225,6 +226,7 @@ pub fn linear_layers(c: &mut Checker) -> Result<()> {
             );
             for v in Variant::ALL.into_iter().filter(|v| v.pair_entry().is_some() && pair_fits(&g, *v, d, dx_d)) {
                 let (tdw, tdx) = (c.up("dw", &[out_f, in_f], &dw0)?, g.empty("dx", &[rows, in_f])?);
+                let tdb = c.up("db", &[out_f], &db0)?;
                 let second = Second {
                     d: dx_d,
                     a: Layout::rows(out_f),
@@ -234,7 +236,7 @@ pub fn linear_layers(c: &mut Checker) -> Result<()> {
                     accumulate: false,
                     act_grad: Some((GeluKind::Erf, &tpre)),
                 };
-                gemm_pair(&g, v, d, (&tdy16, la), (&tx16, lb), (&tdw, lb), 1.0, true, None, second)?;
+                gemm_pair(&g, v, d, (&tdy16, la), (&tx16, lb), (&tdw, lb), 1.0, true, Some(&tdb), second)?;
                 let want: Vec<f64> =
                     rdx16.iter().zip(&pre).map(|(d, &p)| d * r::gelu::gelu_grad(p as f64, GeluKind::Erf)).collect();
                 let name = format!("{} f16: dX through Erf'", v.name());
@@ -248,11 +250,14 @@ pub fn linear_layers(c: &mut Checker) -> Result<()> {
                     &add(rdw16.clone(), &dw0),
                     tol::matmul(rows),
                 );
+                let name = format!("{} f16: db", v.name());
+                let want_db = add(rdb16.clone(), &db0);
+                c.close("linear backward, one launch", &name, &shape, &tdb.to_vec()?, &want_db, tol::matmul(rows));
             }
         }
         // The tuned path through the activation (the FFN's second layer).
         let (tdw, tdb) = (c.up("dw", &[out_f, in_f], &dw0)?, c.up("db", &[out_f], &db0)?);
-        let dpre = linear_backward_through(&g, &tdy, &tx, &tw, &tdw, Some(&tdb), GeluKind::Erf, &tpre)?;
+        let dpre = linear_backward_through(&g, &tdy, &tdy, &tx, &tw, &tdw, Some(&tdb), GeluKind::Erf, &tpre)?;
         let want: Vec<f64> =
             rdx.iter().zip(&pre).map(|(d, &p)| d * r::gelu::gelu_grad(p as f64, GeluKind::Erf)).collect();
         c.close("linear backward through Erf", "tuned", &shape, &dpre.to_vec()?, &want, tol::matmul(out_f));

@@ -171,6 +171,7 @@ BENCH_KEYS = [
     ("step s, median", "step_s_median", "{:.4f}"),
     ("step s, min", "step_s_min", "{:.4f}"),
     ("step s, back to back (pipelined)", "pipelined_step_s", "{:.4f}"),
+    ("host s recording a step", "host_record_s", "{:.4f}"),
     ("first step s (tuning, compiling)", "first_step_s", "{:.2f}"),
     ("inference seq/s", "inference_seq_per_s", "{:.0f}"),
     ("peak GPU MiB", "peak_gpu_mib", "{:.0f}"),
