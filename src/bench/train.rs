@@ -75,6 +75,10 @@ pub struct TrainBench {
     pub host_peak_rss_mib: Option<f64>,
     pub launches_per_step: u64,
     pub submissions_per_step: u64,
+    /// What a launch costs beside its work: microseconds per launch of a one-element kernel,
+    /// each reading the one before's output, recorded (host) and then run (after the submit).
+    pub launch_host_us: f64,
+    pub launch_gpu_us: f64,
     pub profile: Profile,
     /// The same for one inference batch.
     pub inference_profile: Profile,
@@ -205,6 +209,26 @@ fn random_batch(
     Ok((Arc::new(batch), mask, labels))
 }
 
+/// Microseconds per launch of `LAUNCHES` dependent one-element launches (y += a·x, each after
+/// the one before), recorded on the host and then run on the device after one submit: what the
+/// launches of a step cost beyond their work, which launches_per_step multiplies.
+fn launch_cost_us(gpu: &Arc<Gpu>) -> Result<(f64, f64), GpuError> {
+    const LAUNCHES: usize = 1000;
+    let x = gpu.upload("launch cost x", &[1], &[1.0])?;
+    let y = gpu.zeros("launch cost y", &[1])?;
+    crate::ops::elementwise::axpy(gpu, 1.0, &x, &y)?; // compiles the pipeline
+    gpu.sync()?;
+    let t0 = Instant::now();
+    for _ in 0..LAUNCHES {
+        crate::ops::elementwise::axpy(gpu, 1e-3, &x, &y)?;
+    }
+    let recorded = t0.elapsed().as_secs_f64();
+    gpu.sync()?;
+    let all = t0.elapsed().as_secs_f64();
+    let us = |s: f64| s * 1e6 / LAUNCHES as f64;
+    Ok((us(recorded), us(all - recorded)))
+}
+
 pub fn run(
     gpu: &Arc<Gpu>,
     model: &BertClassifier,
@@ -306,6 +330,7 @@ pub fn run(
     infer()?;
     let it = infer()?.min(infer()?);
     let inference_profile = if profile_on { profile_families(gpu, || infer().map(drop))? } else { Profile::default() };
+    let (launch_host_us, launch_gpu_us) = launch_cost_us(gpu)?;
 
     Ok(TrainBench {
         adapter: gpu.info().name.clone(),
@@ -332,6 +357,8 @@ pub fn run(
         host_peak_rss_mib: host_peak_rss_mib(),
         launches_per_step: (launch1 - launch0) / n,
         submissions_per_step: (sub1 - sub0) / n,
+        launch_host_us,
+        launch_gpu_us,
         profile,
         inference_profile,
     })

@@ -239,6 +239,10 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     );
     println!("buffers created per timed step: {} (freed: {})", r.buffers_created_per_step, r.buffers_freed_per_step);
     println!("per step: {} kernel launches, {} submissions", r.launches_per_step, r.submissions_per_step);
+    println!(
+        "a launch beside its work: {:.1} µs recording, {:.1} µs on the device (dependent one-element launches)",
+        r.launch_host_us, r.launch_gpu_us
+    );
     for (what, p) in [("training step", &r.profile), ("inference batch", &r.inference_profile)] {
         for (key, table) in [("family", &p.families), ("entry point", &p.entries)] {
             if table.is_empty() {

@@ -177,6 +177,8 @@ BENCH_KEYS = [
     ("peak GPU MiB", "peak_gpu_mib", "{:.0f}"),
     ("host peak RSS MiB", "host_peak_rss_mib", "{:.0f}"),
     ("launches per step", "launches_per_step", "{}"),
+    ("µs a launch, host recording", "launch_host_us", "{:.1f}"),
+    ("µs a launch, device", "launch_gpu_us", "{:.1f}"),
 ]
 
 
