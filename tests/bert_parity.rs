@@ -98,3 +98,54 @@ fn minilm_hidden_states_and_pooler_match_transformers() {
     assert!(eh <= 1e-4, "last_hidden_state differs by {eh}");
     assert!(ep <= 1e-4, "pooler_output differs by {ep}");
 }
+
+/// Inference in mixed precision (`infer::run_half`, `--precision mixed`): the linear layers'
+/// products read f16 copies of their inputs and weights, as under PyTorch's autocast. Every
+/// token's hidden state stays within f16 rounding of transformers' f32 one, and differs from
+/// our f32 one (the f16 path really ran).
+#[test]
+fn minilm_in_mixed_precision_stays_within_f16_rounding_of_transformers() {
+    if !Path::new(MODEL).join("model.safetensors").is_file() {
+        eprintln!("skipped: {MODEL} is absent; run tools/fetch_model.sh");
+        return;
+    }
+    let Some(g) = gpu_with_f16() else { return };
+    let (config, ckpt, _) = load_model_dir(MODEL).unwrap();
+    let mut model =
+        BertClassifier::from_checkpoint(&g, &config, &ckpt, Head::Train { num_labels: 1, seed: 0 }).unwrap();
+    let st = fixture();
+    let (b, t, c) = (8, 128, config.hidden_size);
+    let ids = ints(&st, "input_ids");
+    let batch = Arc::new(
+        TokenBatch::upload(&g, &ids, &ints(&st, "token_type_ids"), b, t, config.vocab_size, config.type_vocab_size)
+            .unwrap(),
+    );
+    let mask: Vec<f32> = ints(&st, "attention_mask").iter().map(|&m| m as f32).collect();
+    let mask = g.upload("mask", &[b, t], &mask).unwrap();
+    let none = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
+    let hidden = |model: &BertClassifier, mut tape: Tape| {
+        model.encode(&mut tape, &batch, &mask, none, Rows::All).unwrap().value.to_vec().unwrap()
+    };
+    let f32_hidden = hidden(&model, Tape::inference(&g));
+    wgbert::infer::run_half(&g, &mut model).unwrap();
+    let half_hidden = hidden(&model, Tape::inference_half(&g));
+    assert_ne!(f32_hidden, half_hidden, "mixed precision must round something");
+
+    let want = floats(&st, "last_hidden_state");
+    let real = ints(&st, "attention_mask");
+    let (mut worst_cos, mut worst_abs) = (1.0f64, 0.0f64);
+    for (row, (got, want)) in half_hidden.chunks(c).zip(want.chunks(c)).enumerate() {
+        if real[row] == 0 {
+            continue; // padding: its hidden state is not an output anyone reads
+        }
+        let dot: f64 = got.iter().zip(want).map(|(&a, &b)| a as f64 * b).sum();
+        let norm = |v: &mut dyn Iterator<Item = f64>| v.map(|x| x * x).sum::<f64>().sqrt();
+        let cos = dot / (norm(&mut got.iter().map(|&x| x as f64)) * norm(&mut want.iter().copied()));
+        worst_cos = worst_cos.min(cos);
+        worst_abs = worst_abs.max(max_abs_err(got, want).0);
+    }
+    eprintln!("mixed precision against transformers f32: worst token cosine {worst_cos:.6}, max abs {worst_abs:.3e}");
+    // Measured on lavapipe: cosine 0.999999, 2.2e-3 (f32: 8.1e-5).
+    assert!(worst_cos >= 0.99999, "a token's hidden state in mixed precision has cosine {worst_cos} to transformers'");
+    assert!(worst_abs <= 1e-2, "mixed precision's hidden states differ from transformers' by {worst_abs}");
+}

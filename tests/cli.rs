@@ -165,6 +165,33 @@ fn embed_on_gl_equals_vulkan() {
     }
 }
 
+/// `--precision mixed` in inference: embeddings within f16 rounding of f32's, predictions of
+/// the same classes; on an adapter without shader-f16 (GL here) a clear refusal.
+#[test]
+fn inference_in_mixed_precision_is_close_to_f32_and_refused_without_f16() {
+    if !have_model() {
+        return;
+    }
+    let embed = |precision: &str| {
+        let (ok, out, err) =
+            wgbert(&["embed", "--model", MODEL, "--precision", precision, "--backend", "vulkan"], FIVE);
+        assert!(ok, "{precision}: {err}");
+        out.lines().map(|l| serde_json::from_str::<Vec<f32>>(l).unwrap()).collect::<Vec<_>>()
+    };
+    let (full, half) = (embed("f32"), embed("mixed"));
+    assert_eq!(half.len(), 5);
+    assert_ne!(full, half, "mixed precision must round something");
+    for (a, b) in full.iter().zip(&half) {
+        common::assert_close("embed --precision mixed vs f32", b, &common::f64s(a), 5e-3, 0.0);
+    }
+    let (_, info, _) = wgbert(&["info", "--backend", "gl"], "");
+    if !info.contains("gl      (none)") {
+        let (ok, _, err) = wgbert(&["embed", "--model", MODEL, "--precision", "mixed", "--backend", "gl"], FIVE);
+        assert!(!ok && err.contains("shader-f16") && err.contains("--precision f32"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
 #[test]
 fn embed_defaults_to_the_models_length_when_it_is_under_128() {
     // The tiny model has 16 positions: no --max-len needed, long texts truncated to 16 tokens.

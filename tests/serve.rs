@@ -542,3 +542,20 @@ fn a_pair_model_reranks_and_predicts_pairs() {
     let info = request(a, "GET", "/info", &[], b"").json();
     assert!(info["model_type"]["reranker"]["id2label"].is_object(), "{info}");
 }
+
+/// `serve --precision mixed` answers with f16 products: embeddings within f16 rounding of
+/// `embed`'s f32 ones, not equal to them.
+#[test]
+fn a_mixed_precision_server_answers_within_f16_rounding() {
+    if common::gpu_with_f16().is_none() {
+        return;
+    }
+    let dir = scratch("mixed");
+    let model = common::tiny_model(&dir);
+    let server = Server::start(&model, &["--precision", "mixed"]);
+    let r = post(server.addr, "/embed", &json!({ "inputs": GOOD }));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let d = max_diff(&floats(&r.json()), &expected_embeddings(&model, &GOOD, 16));
+    assert!(d > 0.0 && d <= 5e-3, "mixed precision's embeddings differ from f32's by {d}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -96,10 +96,20 @@ pub struct Encoder {
     model_dir: PathBuf,
 }
 
+/// "mixed" (f16 products, `infer::run_half`) or "f32"; anything else is a ValueError.
+fn is_mixed(precision: &str) -> PyResult<bool> {
+    match precision {
+        "f32" => Ok(false),
+        "mixed" => Ok(true),
+        other => Err(PyValueError::new_err(format!("precision must be \"f32\" or \"mixed\", not {other:?}"))),
+    }
+}
+
 #[pymethods]
 impl Encoder {
     #[new]
-    #[pyo3(signature = (model_dir, pool=None, max_len=None, batch_size=32, backend=None, adapter=None))]
+    #[pyo3(signature = (model_dir, pool=None, max_len=None, batch_size=32, backend=None, adapter=None, precision="f32"))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         model_dir: PathBuf,
@@ -108,14 +118,19 @@ impl Encoder {
         batch_size: usize,
         backend: Option<String>,
         adapter: Option<String>,
+        precision: &str,
     ) -> PyResult<Encoder> {
         let pool = pool.as_deref().map(parse_pool).transpose()?;
+        let half = is_mixed(precision)?;
         if batch_size == 0 {
             return Err(PyValueError::new_err("batch_size must be at least 1"));
         }
         py.detach(|| {
             let gpu = open(backend, adapter)?;
-            let e = infer::Encoder::load(&gpu, &model_dir).map_err(to_py)?;
+            let mut e = infer::Encoder::load(&gpu, &model_dir).map_err(to_py)?;
+            if half {
+                infer::run_half(&gpu, &mut e.model).map_err(|x| to_py(x.into()))?;
+            }
             let max_len = infer::embed_max_len(&e.model.config, max_len).map_err(to_py)?;
             let pool = pool.unwrap_or(e.pooling);
             e.check_pooling(pool).map_err(to_py)?;
@@ -190,7 +205,7 @@ type Scored<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f32>>, Bound<
 #[pymethods]
 impl Classifier {
     #[new]
-    #[pyo3(signature = (path, max_len=128, batch_size=32, backend=None, adapter=None))]
+    #[pyo3(signature = (path, max_len=128, batch_size=32, backend=None, adapter=None, precision="f32"))]
     fn new(
         py: Python<'_>,
         path: PathBuf,
@@ -198,13 +213,18 @@ impl Classifier {
         batch_size: usize,
         backend: Option<String>,
         adapter: Option<String>,
+        precision: &str,
     ) -> PyResult<Classifier> {
+        let half = is_mixed(precision)?;
         if batch_size == 0 {
             return Err(PyValueError::new_err("batch_size must be at least 1"));
         }
         py.detach(|| {
             let gpu = open(backend, adapter)?;
-            let c = infer::Classifier::load(&gpu, &path).map_err(to_py)?;
+            let mut c = infer::Classifier::load(&gpu, &path).map_err(to_py)?;
+            if half {
+                infer::run_half(&gpu, &mut c.model).map_err(|x| to_py(x.into()))?;
+            }
             let (max_len, notice) = infer::max_len_for(&c.model.config, max_len);
             if max_len < 2 {
                 return Err(PyValueError::new_err(format!(

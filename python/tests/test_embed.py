@@ -104,3 +104,15 @@ def test_adapters_lists_what_info_lists():
         assert set(a) == {"index", "name", "backend", "device_type", "driver", "pci_bus_id"}
         assert f"{a['index']}: {a['name']} ({a['backend']})" in info
     assert all(a["backend"] == "gl" for a in wgbert.adapters("gl"))
+
+
+def test_mixed_precision_equals_cli_and_stays_near_f32(tiny_model):
+    texts = ["the movie was good", "awful plot", "a"]
+    half = wgbert.Encoder(tiny_model, precision="mixed").embed(texts)
+    want = np.array(jsonl(run_cli(["embed", "--model", str(tiny_model), "--precision", "mixed"], "\n".join(texts) + "\n")))
+    assert np.abs(half - want).max() <= 1e-6
+    full = wgbert.Encoder(tiny_model).embed(texts)
+    err = np.abs(half - full).max()
+    assert 0 < err <= 5e-3, f"mixed precision differs from f32 by {err}"
+    with pytest.raises(ValueError, match="precision must be"):
+        wgbert.Encoder(tiny_model, precision="f16")

@@ -58,6 +58,8 @@ class Encoder:
     sentence-transformers Pooling module, a head trained by wgbert), else "cls".
     ``max_len``: tokens per text, [CLS] and [SEP] included (default 128, or the model's
     max_position_embeddings where smaller). ``batch_size``: texts per GPU batch.
+    ``precision``: "f32", or "mixed": the linear layers' products on f16 copies of their inputs
+    and weights, f32 accumulation (``--precision mixed``; needs an adapter with shader-f16).
     """
 
     def __init__(
@@ -68,9 +70,10 @@ class Encoder:
         batch_size: int = 32,
         backend: str | None = None,
         adapter: int | str | None = None,
+        precision: str = "f32",
     ) -> None:
         self._native = _wgbert.Encoder(
-            os.fspath(model_dir), pool, max_len, batch_size, backend, _adapter_arg(adapter)
+            os.fspath(model_dir), pool, max_len, batch_size, backend, _adapter_arg(adapter), precision
         )
 
     @property
@@ -128,7 +131,8 @@ class Classifier:
 
     ``path``: a run folder (its model/) or a model folder with a classification head (exported by
     wgbert, or a ``BertForSequenceClassification`` saved by transformers). ``max_len``: tokens per
-    text (clamped to the model's max_position_embeddings, with a warning).
+    text (clamped to the model's max_position_embeddings, with a warning). ``precision``: as
+    :class:`Encoder`'s.
     """
 
     def __init__(
@@ -138,8 +142,11 @@ class Classifier:
         batch_size: int = 32,
         backend: str | None = None,
         adapter: int | str | None = None,
+        precision: str = "f32",
     ) -> None:
-        self._native = _wgbert.Classifier(os.fspath(path), max_len, batch_size, backend, _adapter_arg(adapter))
+        self._native = _wgbert.Classifier(
+            os.fspath(path), max_len, batch_size, backend, _adapter_arg(adapter), precision
+        )
         if self._native.notice:
             warnings.warn(self._native.notice, stacklevel=2)
         self._names = np.array(self._native.labels)

@@ -1,7 +1,7 @@
 # Types of the compiled module (python/src/*.rs); wgbert/__init__.py documents the public API.
 from os import PathLike
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +33,7 @@ class Encoder:
         batch_size: int = 32,
         backend: str | None = None,
         adapter: str | None = None,
+        precision: Literal["f32", "mixed"] = "f32",
     ) -> None: ...
     def embed(self, texts: Sequence[str | tuple[str, str]], normalize: bool = False) -> npt.NDArray[np.float32]: ...
 
@@ -50,6 +51,7 @@ class Classifier:
         batch_size: int = 32,
         backend: str | None = None,
         adapter: str | None = None,
+        precision: Literal["f32", "mixed"] = "f32",
     ) -> None: ...
     def predict(
         self, texts: Sequence[str | tuple[str, str]]

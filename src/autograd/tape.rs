@@ -76,14 +76,19 @@ fn add_input_grad(g: &mut Grads, xid: usize, need_dx: bool, dx: Option<Tensor>) 
 
 /// A backward closure found missing what its forward should have kept: a bug, reported as an
 /// error naming the op rather than a panic.
+/// A mixed-precision tape that records has the optimizer's control words (`Tape::mixed`).
+fn no_control() -> GpuError {
+    GpuError::Validation("mixed precision: a recording tape without the optimizer's control words".into())
+}
+
 /// A parameter's f16 shadow, which the products of mixed precision read.
 fn half_of(w: &Param) -> Result<Tensor> {
-    Ok(w.half.clone().ok_or_else(|| {
+    w.half.clone().ok_or_else(|| {
         GpuError::Validation(format!(
             "mixed precision: parameter {} has no f16 shadow (ParamStore::add_half_shadows)",
             w.name
         ))
-    })?)
+    })
 }
 
 fn unsaved(op: &str, what: &str) -> GpuError {
@@ -99,31 +104,48 @@ pub struct Tape {
     seed: u32,
     sites: u32,
     /// Mixed precision: the linear layers' products read f16 copies of their input, weight and
-    /// output gradient (f32 accumulation); the optimizer's control words
-    /// (`ops::adamw::control`) hold the loss scale the loss is multiplied by, and the overflow
-    /// flag a gradient cast sets, which makes the step skip.
-    mixed: Option<Tensor>,
+    /// output gradient (f32 accumulation).
+    half: bool,
+    /// Training in mixed precision: the optimizer's control words (`ops::adamw::control`), which
+    /// hold the loss scale the loss is multiplied by and the overflow flag a gradient cast sets
+    /// (it makes the step skip).
+    control: Option<Tensor>,
 }
 
 impl Tape {
     /// A tape that records (training).
     pub fn new(gpu: &Arc<Gpu>, seed: u32) -> Tape {
-        Tape { gpu: gpu.clone(), recording: true, next_id: 0, ops: Vec::new(), seed, sites: 0, mixed: None }
+        Tape {
+            gpu: gpu.clone(),
+            recording: true,
+            next_id: 0,
+            ops: Vec::new(),
+            seed,
+            sites: 0,
+            half: false,
+            control: None,
+        }
     }
 
     /// A training tape in mixed precision (see `mixed`): the parameters need f16 shadows
     /// (`ParamStore::add_half_shadows`); `control` is the optimizer's (`AdamW::control`).
     pub fn mixed(gpu: &Arc<Gpu>, seed: u32, control: &Tensor) -> Tape {
-        Tape { mixed: Some(control.clone()), ..Tape::new(gpu, seed) }
+        Tape { half: true, control: Some(control.clone()), ..Tape::new(gpu, seed) }
     }
 
     pub fn is_mixed(&self) -> bool {
-        self.mixed.is_some()
+        self.half
     }
 
     /// A tape that records and saves nothing (inference): ops only run forward.
     pub fn inference(gpu: &Arc<Gpu>) -> Tape {
         Tape { recording: false, ..Tape::new(gpu, 0) }
+    }
+
+    /// `inference` in mixed precision: the linear layers' products read f16 copies of their
+    /// input and weight (the parameters' f16 shadows, current: `ParamStore::refresh_half`).
+    pub fn inference_half(gpu: &Arc<Gpu>) -> Tape {
+        Tape { half: true, ..Tape::inference(gpu) }
     }
 
     pub fn gpu(&self) -> &Arc<Gpu> {
@@ -224,8 +246,8 @@ impl Tape {
 
     /// x · wᵀ + b, w stored (OUT, IN).
     pub fn linear(&mut self, x: &Var, w: &Param, b: &Param) -> Result<Var> {
-        if let Some(status) = self.mixed.clone() {
-            return self.linear_half(x, w, b, None, status);
+        if self.half {
+            return self.linear_half(x, w, b, None);
         }
         let out = self.var(matmul::linear(&self.gpu, &x.value, &w.value, Some(&b.value))?);
         let (id, xid, xv, gpu, need_dx) = (out.id, x.id, x.value.clone(), self.gpu.clone(), x.needs_grad);
@@ -243,8 +265,8 @@ impl Tape {
     /// layer). The backward takes the activation's gradient at the saved input, then the
     /// linear's.
     pub fn linear_act(&mut self, x: &Var, w: &Param, b: &Param, act: GeluKind) -> Result<Var> {
-        if let Some(status) = self.mixed.clone() {
-            return self.linear_half(x, w, b, Some(act), status);
+        if self.half {
+            return self.linear_half(x, w, b, Some(act));
         }
         let (y, pre) = matmul::linear_act(&self.gpu, &x.value, &w.value, Some(&b.value), act, self.recording)?;
         let out = self.var(y);
@@ -277,14 +299,11 @@ impl Tape {
         // In mixed precision the products read f16 copies (see `linear_half`): of x, of the
         // weights and of h, the saved input of the second layer; the gradients come back in f32
         // and are rounded to f16, checked, for the products that read them.
-        let control = self.mixed.clone();
-        let operand = |t: &Tensor| match control {
-            Some(_) => convert::to_f16(&self.gpu, t),
-            None => Ok(t.clone()),
-        };
-        let (w1v, w2v) = match control {
-            Some(_) => (half_of(w1)?, half_of(w2)?),
-            None => (w1.value.clone(), w2.value.clone()),
+        let (half, control) = (self.half, self.control.clone());
+        let operand = |t: &Tensor| if half { convert::to_f16(&self.gpu, t) } else { Ok(t.clone()) };
+        let (w1v, w2v) = match half {
+            true => (half_of(w1)?, half_of(w2)?),
+            false => (w1.value.clone(), w2.value.clone()),
         };
         let xv = operand(&x.value)?;
         let (h, pre) = matmul::linear_act(&self.gpu, &xv, &w1v, Some(&b1.value), act, self.recording)?;
@@ -295,9 +314,10 @@ impl Tape {
         self.record(move |g| {
             let Some(dy) = g.take(id) else { return Ok(()) };
             let pre = pre.ok_or_else(|| unsaved("feed-forward", "pre-activation"))?;
-            let operand = |d: &Tensor| match &control {
-                Some(flags) => convert::to_f16_checked(&gpu, d, flags),
-                None => Ok(d.clone()),
+            let operand = |d: &Tensor| match (half, &control) {
+                (false, _) => Ok(d.clone()),
+                (true, Some(flags)) => convert::to_f16_checked(&gpu, d, flags),
+                (true, None) => Err(no_control()),
             };
             let dy_op = operand(&dy)?;
             let dpre = matmul::linear_backward_through(&gpu, &dy, &dy_op, &h, &w2v, &dw2, Some(&db2), act, &pre)?;
@@ -314,7 +334,7 @@ impl Tape {
     /// accumulates in f32 (bias, activation and output in f32). The backward rounds dy (loss-
     /// scaled) to f16 for its two products, flagging overflow in `status`. The saved input is
     /// the f16 copy: half the memory of an f32 one.
-    fn linear_half(&mut self, x: &Var, w: &Param, b: &Param, act: Option<GeluKind>, status: Tensor) -> Result<Var> {
+    fn linear_half(&mut self, x: &Var, w: &Param, b: &Param, act: Option<GeluKind>) -> Result<Var> {
         let w16 = half_of(w)?;
         let x16 = convert::to_f16(&self.gpu, &x.value)?;
         let (y, pre) = match act {
@@ -323,14 +343,14 @@ impl Tape {
         };
         let out = self.var(y);
         let (id, xid, gpu, need_dx) = (out.id, x.id, self.gpu.clone(), x.needs_grad);
-        let (dw, db) = (w.grad.clone(), b.grad.clone());
+        let (dw, db, control) = (w.grad.clone(), b.grad.clone(), self.control.clone());
         self.record(move |g| {
             let Some(dy) = g.take(id) else { return Ok(()) };
             let dy = match act {
                 Some(a) => gelu_backward(&gpu, &dy, &pre.ok_or_else(|| unsaved("linear_act", "pre-activation"))?, a)?,
                 None => dy,
             };
-            let dy16 = convert::to_f16_checked(&gpu, &dy, &status)?;
+            let dy16 = convert::to_f16_checked(&gpu, &dy, control.as_ref().ok_or_else(no_control)?)?;
             let sum = if need_dx { g.take_to_add_into(xid) } else { None };
             let dx = matmul::linear_backward_into(&gpu, &dy, &dy16, &x16, &w16, &dw, Some(&db), need_dx, sum)?;
             add_input_grad(g, xid, need_dx, dx)
@@ -423,7 +443,7 @@ impl Tape {
     pub fn loss(&mut self, logits: &Var, labels: &Tensor, scale: f32) -> Result<Tensor> {
         let out = loss_forward(&self.gpu, &logits.value, labels)?;
         let (lid, lv, labels, gpu) = (logits.id, logits.value.clone(), labels.clone(), self.gpu.clone());
-        let control = self.mixed.clone();
+        let control = self.control.clone();
         self.record(move |g| {
             let d = match &control {
                 None => loss_backward(&gpu, &lv, &labels, scale)?,

@@ -45,7 +45,7 @@ pub struct TrainBench {
     pub seq: usize,
     /// "cls": the last layer for [CLS] alone (train, eval and predict); "all": every token.
     pub last_layer: &'static str,
-    /// "f32" or "mixed" (the training step's; inference is f32).
+    /// "f32" or "mixed": the training step's and inference's.
     pub precision: &'static str,
     pub parameters: usize,
     pub step_s_median: f64,
@@ -317,12 +317,16 @@ pub fn run(
         None
     };
 
-    // Inference as eval and predict run it: no tape, no dropout, batch b.
+    // Inference as eval and predict run it: no tape, no dropout, batch b; in mixed precision
+    // on f16 copies of the weights as the steps left them.
     let (batch, mask, _) = random_batch(gpu, model, b, t, 7)?;
+    if o.mixed {
+        model.params.refresh_half(gpu)?;
+    }
     let no_dropout = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
     let infer = || -> Result<f64, GpuError> {
         let t0 = Instant::now();
-        let mut tape = Tape::inference(gpu);
+        let mut tape = if o.mixed { Tape::inference_half(gpu) } else { Tape::inference(gpu) };
         let logits = model.forward_rows(&mut tape, &batch, &mask, no_dropout, o.rows)?;
         logits.value.to_vec()?;
         Ok(t0.elapsed().as_secs_f64())

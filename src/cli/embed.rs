@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::shared::GpuArgs;
+use super::shared::{GpuArgs, PrecisionArg};
 use crate::gpu::Gpu;
 use crate::infer::{embed, embed_max_len, normalize, Encoder, Inputs};
 use crate::model::Pooling;
@@ -16,6 +16,8 @@ use crate::model::Pooling;
 pub struct EmbedArgs {
     #[command(flatten)]
     gpu: GpuArgs,
+    #[command(flatten)]
+    precision: PrecisionArg,
     /// Model folder: config.json, vocab.txt or tokenizer.json, and weights.
     #[arg(long)]
     model: PathBuf,
@@ -41,7 +43,8 @@ pub struct EmbedArgs {
 
 pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
     let gpu = Gpu::new(&a.gpu.options())?;
-    let e = Encoder::load(&gpu, &a.model)?;
+    let mut e = Encoder::load(&gpu, &a.model)?;
+    a.precision.apply(&gpu, &mut e.model)?;
     super::shared::print_notices(&e.tokenizer);
     let max_len = embed_max_len(&e.model.config, a.max_len)?;
     let pool = a.pool.unwrap_or(e.pooling);

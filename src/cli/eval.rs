@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::shared::GpuArgs;
+use super::shared::{GpuArgs, PrecisionArg};
 use crate::data::{self, sample, Columns};
 use crate::gpu::Gpu;
 use crate::infer::{check_pair_column, max_len_for, Classifier, Encoded};
@@ -14,6 +14,8 @@ use crate::train::evaluate;
 pub struct EvalArgs {
     #[command(flatten)]
     gpu: GpuArgs,
+    #[command(flatten)]
+    precision: PrecisionArg,
     /// A run folder (its model/) or an exported model folder.
     #[arg(long)]
     model: PathBuf,
@@ -41,7 +43,8 @@ pub struct EvalArgs {
 
 pub fn run(a: EvalArgs) -> anyhow::Result<()> {
     let gpu = Gpu::new(&a.gpu.options())?;
-    let Classifier { model, classes, tokenizer: tok, .. } = Classifier::load(&gpu, &a.model)?;
+    let Classifier { mut model, classes, tokenizer: tok, .. } = Classifier::load(&gpu, &a.model)?;
+    a.precision.apply(&gpu, &mut model)?;
     super::shared::print_notices(&tok);
     check_pair_column(&model, a.text_pair_column.as_deref())?;
     let (max_len, clamped) = max_len_for(&model.config, a.max_len);

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::Args;
 
-use super::shared::GpuArgs;
+use super::shared::{GpuArgs, PrecisionArg};
 use crate::data::{table, Columns};
 use crate::gpu::Gpu;
 use crate::infer::{check_pair_column, logits, max_len_for, predictions, probabilities, Classifier, Encoded, Inputs};
@@ -22,6 +22,8 @@ use crate::infer::{check_pair_column, logits, max_len_for, predictions, probabil
 pub struct PredictArgs {
     #[command(flatten)]
     gpu: GpuArgs,
+    #[command(flatten)]
+    precision: PrecisionArg,
     /// A run folder (its model/) or an exported model folder.
     #[arg(long)]
     model: PathBuf,
@@ -48,7 +50,8 @@ pub struct PredictArgs {
 
 pub fn run(a: PredictArgs) -> anyhow::Result<()> {
     let gpu = Gpu::new(&a.gpu.options())?;
-    let c = Classifier::load(&gpu, &a.model)?;
+    let mut c = Classifier::load(&gpu, &a.model)?;
+    a.precision.apply(&gpu, &mut c.model)?;
     super::shared::print_notices(&c.tokenizer);
     let (max_len, clamped) = max_len_for(&c.model.config, a.max_len);
     if let Some(n) = clamped {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args};
 
-use super::shared::GpuArgs;
+use super::shared::{GpuArgs, PrecisionArg};
 use crate::gpu::Gpu;
 use crate::serve::{serve, Options};
 
@@ -16,6 +16,8 @@ use crate::serve::{serve, Options};
 pub struct ServeArgs {
     #[command(flatten)]
     gpu: GpuArgs,
+    #[command(flatten)]
+    precision: PrecisionArg,
     /// A model folder (an encoder, or a classifier with its head) or a run folder.
     #[arg(long)]
     model: PathBuf,
@@ -75,6 +77,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         api_key: a.api_key,
         read_timeout: seconds("read-timeout", a.read_timeout)?,
         shutdown_timeout: seconds("shutdown-timeout", a.shutdown_timeout)?,
+        half: a.precision.is_mixed(),
     };
     let mut gpu_options = a.gpu.options();
     // Tuning measures each new matmul shape, and every batch of a server has a new one

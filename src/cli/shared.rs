@@ -20,6 +20,33 @@ pub struct GpuArgs {
     pub(super) tune: Option<String>,
 }
 
+/// The precision inference runs in.
+#[derive(Args, Clone, Debug, Default)]
+pub struct PrecisionArg {
+    /// f32, or mixed: the linear layers' products on f16 copies of their inputs and weights, f32
+    /// accumulation, as PyTorch's autocast (needs an adapter with shader-f16) [default: f32].
+    #[arg(long, value_enum)]
+    precision: Option<crate::train::Precision>,
+}
+
+impl PrecisionArg {
+    /// Puts `model` in the precision asked for.
+    pub(super) fn apply(
+        &self,
+        gpu: &std::sync::Arc<crate::gpu::Gpu>,
+        model: &mut crate::model::BertClassifier,
+    ) -> anyhow::Result<()> {
+        if self.precision == Some(crate::train::Precision::Mixed) {
+            crate::infer::run_half(gpu, model)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn is_mixed(&self) -> bool {
+        self.precision == Some(crate::train::Precision::Mixed)
+    }
+}
+
 impl GpuArgs {
     pub(super) fn options(&self) -> GpuOptions {
         GpuOptions::given(self.backend.clone(), self.adapter.clone(), self.tune.clone())

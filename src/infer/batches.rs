@@ -149,7 +149,7 @@ pub async fn batched_rows(
     let mut queued: Option<(PendingRead, &[usize])> = None;
     for rows in order.chunks(batch_size.max(1)) {
         let batch = make_batch(gpu, enc, rows, pad_id, model.config.vocab_size, model.config.type_vocab_size)?;
-        let mut tape = Tape::inference(gpu);
+        let mut tape = if model.half_inference { Tape::inference_half(gpu) } else { Tape::inference(gpu) };
         let result = f(&mut tape, &batch)?.value;
         if result.dtype() != DType::F32 {
             return Err(GpuError::Shape(format!("inference: {} is {:?}, not f32", result.name(), result.dtype())));

@@ -14,7 +14,7 @@ pub use embed::embed;
 pub use embed::{embed_async, embed_encoded_async, normalize};
 pub use load::{
     check_pair_column, classes_of_head, classifier_of, declared_pooling, embed_max_len, head_in_config, max_len_for,
-    model_dir, Classifier, Encoder, ModelError, CLASSES_KEY, POOLING_KEY, TEXT_PAIRS_KEY,
+    model_dir, run_half, Classifier, Encoder, ModelError, CLASSES_KEY, POOLING_KEY, TEXT_PAIRS_KEY,
 };
 #[cfg(not(target_arch = "wasm32"))]
 pub use scores::{logits, predict};

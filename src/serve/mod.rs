@@ -46,13 +46,18 @@ pub struct Options {
     pub read_timeout: Duration,
     /// How long a stop waits for requests in flight.
     pub shutdown_timeout: Duration,
+    /// Mixed precision: the linear layers' products on f16 copies (`infer::run_half`).
+    pub half: bool,
 }
 
 /// Serves the model of `opts.model` on `gpu` until SIGTERM or Ctrl-C; then stops accepting,
 /// answers what is in flight and returns. `on_listen` hears the bound address (port 0 picks
 /// a free one) once the server accepts connections.
 pub fn serve(gpu: Arc<crate::gpu::Gpu>, opts: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<()> {
-    let model = Model::load(&gpu, &opts.model, |n| eprintln!("notice: {n}"))?;
+    let mut model = Model::load(&gpu, &opts.model, |n| eprintln!("notice: {n}"))?;
+    if opts.half {
+        crate::infer::run_half(&gpu, model.bert_mut())?;
+    }
     let max_input = model.max_input_length();
     if opts.max_batch_tokens < max_input {
         bail!(

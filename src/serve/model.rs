@@ -54,6 +54,13 @@ impl Model {
         }
     }
 
+    pub fn bert_mut(&mut self) -> &mut BertClassifier {
+        match self {
+            Model::Embedding(e) => &mut e.model,
+            Model::Classifier(c) => &mut c.model,
+        }
+    }
+
     pub fn tokenizer(&self) -> &Tokenizer {
         match self {
             Model::Embedding(e) => &e.tokenizer,

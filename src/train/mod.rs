@@ -89,16 +89,8 @@ pub enum Precision {
 /// Readies `model` for training in `precision`: for mixed, f16 shadows of the parameters
 /// (refused, with the reason, on an adapter without shader-f16).
 pub fn prepare_precision(gpu: &Arc<Gpu>, model: &mut BertClassifier, precision: Precision) -> Result<()> {
-    if precision == Precision::Mixed && !model.params.has_half_shadows() {
-        if !gpu.has_f16() {
-            bail!(
-                "--precision mixed needs an adapter with the shader-f16 feature, and {} has none; train with --precision f32",
-                gpu.info().name
-            );
-        }
-        // The linear layers' weights: the only parameters a product reads (the embeddings are
-        // gathered, LayerNorm and biases are f32 element-wise ops).
-        model.params.add_half_shadows(gpu, |p| p.value.shape().len() == 2 && !p.name.starts_with("embeddings."))?;
+    if precision == Precision::Mixed {
+        model.add_half_shadows(gpu)?;
     }
     Ok(())
 }
