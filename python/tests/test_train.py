@@ -13,6 +13,15 @@ from conftest import jsonl, run_cli, tiny_data
 OPTIONS = dict(epochs=2, batch_size=4, max_len=16, lr=1e-3, seed=3)
 
 
+@pytest.fixture
+def ctrl_c_raises():
+    """Ctrl-C raising KeyboardInterrupt, as in a terminal: a suite started in the background
+    inherits SIGINT ignored, and Python then leaves it ignored."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 def test_train_short(tiny_model, tmp_path):
     data = tiny_data(tmp_path / "train.jsonl", 24)
     test = tiny_data(tmp_path / "test.jsonl", 8, seed=1)
@@ -38,7 +47,7 @@ def test_train_short(tiny_model, tmp_path):
     assert np.abs(p.scores - np.array([w["score"] for w in want])).max() <= 1e-6
 
 
-def test_interrupt_saves_and_resumes(tiny_model, tmp_path):
+def test_interrupt_saves_and_resumes(tiny_model, tmp_path, ctrl_c_raises):
     data = tiny_data(tmp_path / "train.jsonl", 24)
     run = tmp_path / "run"
 
@@ -88,8 +97,10 @@ def test_sigint_from_outside(tiny_model, tmp_path):
 
     data = tiny_data(tmp_path / "train.jsonl", 40)
     run = tmp_path / "run"
+    # The child gets Ctrl-C's default, as a terminal's script has (see ctrl_c_raises).
     script = (
-        "import wgbert\n"
+        "import signal, wgbert\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         f"wgbert.train(data={str(data)!r}, out={str(run)!r}, model={str(tiny_model)!r}, epochs=200,"
         " batch_size=4, max_len=16, checkpoint_every=1, progress=False)\n"
     )
