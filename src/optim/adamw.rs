@@ -105,15 +105,11 @@ impl AdamW {
     }
 
     /// One update of every parameter from its gradient, at learning rate `lr`: the global
-    /// gradient norm, then one AdamW dispatch per arena.
+    /// gradient norm, `adamw_begin` (which settles the step in the control words), then one
+    /// AdamW dispatch per arena. Under loss scaling (`scale_loss`) the gradients are divided by
+    /// the scale and the step is skipped on the GPU when one overflowed; the host learns of a
+    /// skip from the control words it reads with the loss.
     pub fn update(&mut self, gpu: &Arc<Gpu>, params: &ParamStore, lr: f32) -> Result<(), GpuError> {
-        self.update_scaled(gpu, params, lr)
-    }
-
-    /// `update` under loss scaling (`scale_loss`): the gradients are divided by the scale, and
-    /// the step is skipped on the GPU when one overflowed; the host learns of a skip from the
-    /// control words it reads with the loss.
-    pub fn update_scaled(&mut self, gpu: &Arc<Gpu>, params: &ParamStore, lr: f32) -> Result<(), GpuError> {
         if params.len() != self.m.len() || params.arenas.len() != self.m_arenas.len() {
             return Err(GpuError::Shape(format!(
                 "optimizer holds {} states in {} arenas for {} parameters in {}",
