@@ -78,7 +78,7 @@ pub struct BertClassifier {
     /// The parts initialised here rather than read from the checkpoint (`Head::Train`).
     fresh: Vec<String>,
     /// Inference runs the linear layers' products on f16 copies of their inputs and weights
-    /// (`infer::use_precision`); training's own validation does not (its shadows are refreshed
+    /// (`infer::run_half`); training's own validation does not (its shadows are refreshed
     /// at each step's start, so they lag the last update).
     pub half_inference: bool,
 }
