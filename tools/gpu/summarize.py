@@ -201,6 +201,13 @@ def bench(name, status, work):
     if d:
         who = d.get("adapter") or d.get("device")
         text = f"{who}: batch {d.get('batch')} x {d.get('seq')}, step {fmt(d.get('step_s_median'), '{:.4f}')} s (median), inference {fmt(d.get('inference_seq_per_s'), '{:.0f}')} seq/s"
+        # What launches and the host's recording weigh in a step: whether fusing more pays.
+        step, launch_us, n = d.get("step_s_median"), d.get("launch_gpu_us"), d.get("launches_per_step")
+        if step and launch_us is not None and n:
+            share = launch_us * 1e-6 * n / step
+            fig["launch_share_of_step"] = share
+            text += (f"; launches: {n} x {launch_us:.1f} µs = {100 * share:.1f}% of the step; "
+                     f"the host records a step in {fmt(d.get('host_record_s'), '{:.4f}')} s")
     prof = (d or {}).get("profile") or {}
     for key, rows in [("kernel family", prof.get("families")), ("entry point", prof.get("entries"))]:
         # `--profile`: GPU time per kernel family and per entry point over one step
