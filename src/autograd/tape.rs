@@ -74,11 +74,13 @@ fn add_input_grad(g: &mut Grads, xid: usize, need_dx: bool, dx: Option<Tensor>) 
     g.add(xid, dx.ok_or_else(|| unsaved("linear", "input gradient"))?)
 }
 
-/// A backward closure found missing what its forward should have kept: a bug, reported as an
-/// error naming the op rather than a panic.
-/// A mixed-precision tape that records has the optimizer's control words (`Tape::mixed`).
-fn no_control() -> GpuError {
-    GpuError::Validation("mixed precision: a recording tape without the optimizer's control words".into())
+/// A gradient as the products of mixed precision read it: rounded to f16, an overflow flagged in
+/// the optimizer's control words (a recording mixed-precision tape has them: `Tape::mixed`).
+fn checked_f16(gpu: &Arc<Gpu>, d: &Tensor, control: Option<&Tensor>) -> Result<Tensor> {
+    let control = control.ok_or_else(|| {
+        GpuError::Validation("mixed precision: a recording tape without the optimizer's control words".into())
+    })?;
+    convert::to_f16_checked(gpu, d, control)
 }
 
 /// A parameter's f16 shadow, which the products of mixed precision read.
@@ -91,6 +93,8 @@ fn half_of(w: &Param) -> Result<Tensor> {
     })
 }
 
+/// A backward closure found missing what its forward should have kept: a bug, reported as an
+/// error naming the op rather than a panic.
 fn unsaved(op: &str, what: &str) -> GpuError {
     GpuError::Validation(format!("{op} backward: the forward kept no {what}"))
 }
@@ -127,7 +131,7 @@ impl Tape {
         }
     }
 
-    /// A training tape in mixed precision (see `mixed`): the parameters need f16 shadows
+    /// A training tape in mixed precision (see `half`, `control`): the parameters need f16 shadows
     /// (`ParamStore::add_half_shadows`); `control` is the optimizer's (`AdamW::control`).
     pub fn mixed(gpu: &Arc<Gpu>, seed: u32, control: &Tensor) -> Tape {
         Tape { half: true, control: Some(control.clone()), ..Tape::new(gpu, seed) }
@@ -314,11 +318,7 @@ impl Tape {
         self.record(move |g| {
             let Some(dy) = g.take(id) else { return Ok(()) };
             let pre = pre.ok_or_else(|| unsaved("feed-forward", "pre-activation"))?;
-            let operand = |d: &Tensor| match (half, &control) {
-                (false, _) => Ok(d.clone()),
-                (true, Some(flags)) => convert::to_f16_checked(&gpu, d, flags),
-                (true, None) => Err(no_control()),
-            };
+            let operand = |d: &Tensor| if half { checked_f16(&gpu, d, control.as_ref()) } else { Ok(d.clone()) };
             let dy_op = operand(&dy)?;
             let dpre = matmul::linear_backward_through(&gpu, &dy, &dy_op, &h, &w2v, &dw2, Some(&db2), act, &pre)?;
             drop((dy, dy_op, pre, h));
@@ -332,8 +332,8 @@ impl Tape {
 
     /// `linear` / `linear_act` in mixed precision: the product reads x and w in f16 and
     /// accumulates in f32 (bias, activation and output in f32). The backward rounds dy (loss-
-    /// scaled) to f16 for its two products, flagging overflow in `status`. The saved input is
-    /// the f16 copy: half the memory of an f32 one.
+    /// scaled) to f16 for its two products, flagging overflow in the optimizer's control words.
+    /// The saved input is the f16 copy: half the memory of an f32 one.
     fn linear_half(&mut self, x: &Var, w: &Param, b: &Param, act: Option<GeluKind>) -> Result<Var> {
         let w16 = half_of(w)?;
         let x16 = convert::to_f16(&self.gpu, &x.value)?;
@@ -350,7 +350,7 @@ impl Tape {
                 Some(a) => gelu_backward(&gpu, &dy, &pre.ok_or_else(|| unsaved("linear_act", "pre-activation"))?, a)?,
                 None => dy,
             };
-            let dy16 = convert::to_f16_checked(&gpu, &dy, control.as_ref().ok_or_else(no_control)?)?;
+            let dy16 = checked_f16(&gpu, &dy, control.as_ref())?;
             let sum = if need_dx { g.take_to_add_into(xid) } else { None };
             let dx = matmul::linear_backward_into(&gpu, &dy, &dy16, &x16, &w16, &dw, Some(&db), need_dx, sum)?;
             add_input_grad(g, xid, need_dx, dx)

@@ -10,6 +10,7 @@ use crate::checkpoint::{load_tensors, save_tensors, HostTensor};
 use crate::gpu::{Gpu, GpuError, Tensor};
 use crate::ops::adamw::{adamw_begin, adamw_update, bias_corrections, control, AdamwStep, Scaling};
 use crate::ops::reduce;
+use crate::optim::{LossScale, GROWTH_INTERVAL};
 
 #[derive(Clone, Copy, Debug)]
 pub struct AdamWConfig {
@@ -81,21 +82,14 @@ impl AdamW {
         })
     }
 
-    /// Scales the loss (mixed precision): from the next step the loss is multiplied by `scale`
-    /// and the gradients divided by it; a step whose gradients overflowed f16 is skipped and
-    /// halves the scale, `growth` clean steps in a row double it. `clean_steps` and
-    /// `skipped_in_a_row` carry on counts from before (a resumed run).
-    pub fn scale_loss(
-        &mut self,
-        gpu: &Gpu,
-        scale: f32,
-        growth: u32,
-        clean_steps: u32,
-        skipped_in_a_row: u32,
-    ) -> Result<(), GpuError> {
-        let w = [scale.to_bits(), clean_steps, skipped_in_a_row];
+    /// Scales the loss (mixed precision) from the next step as `ls` says (a new scale, or a
+    /// resumed run's with its counts): the loss is multiplied by the scale and the gradients
+    /// divided by it; a step whose gradients overflowed f16 is skipped and halves the scale,
+    /// `GROWTH_INTERVAL` clean steps in a row double it.
+    pub fn scale_loss(&mut self, gpu: &Gpu, ls: &LossScale) -> Result<(), GpuError> {
+        let w = [ls.scale.to_bits(), ls.clean_steps, ls.skipped_in_a_row];
         gpu.write_at(&self.control, control::LOSS_SCALE, bytemuck::cast_slice(&w))?;
-        self.scaling = Some(Scaling { growth });
+        self.scaling = Some(Scaling { growth: GROWTH_INTERVAL });
         Ok(())
     }
 

@@ -29,7 +29,7 @@ use crate::gpu::{Gpu, PendingRead};
 use crate::infer::{logits_async, make_batch, predictions, Encoded};
 use crate::model::{BertClassifier, Dropouts, Rows};
 use crate::ops::adamw::control;
-use crate::optim::{AdamW, AdamWConfig, LossScale, WarmupLinear, GROWTH_INTERVAL, MAX_SKIPPED_IN_A_ROW};
+use crate::optim::{AdamW, AdamWConfig, LossScale, WarmupLinear, MAX_SKIPPED_IN_A_ROW};
 
 pub use history::{EpochRow, History};
 pub use metrics::EvalReport;
@@ -304,7 +304,7 @@ impl<'a> Trainer<'a> {
         let steps = (train_len.div_ceil(opts.batch_size) * opts.epochs) as u32;
         let mut opt = AdamW::new(gpu, &model.params, cfg)?;
         if let Some(ls) = &loss_scale {
-            opt.scale_loss(gpu, ls.scale, GROWTH_INTERVAL, ls.clean_steps, ls.skipped_in_a_row)?;
+            opt.scale_loss(gpu, ls)?;
         }
         Ok(Trainer {
             gpu: gpu.clone(),

@@ -79,8 +79,7 @@ pub fn load_state(run: &Path, t: &mut Trainer) -> Result<bool> {
     if t.loss_scale.is_some() {
         t.loss_scale = progress.loss_scale.or(t.loss_scale.take());
         if let Some(ls) = &t.loss_scale {
-            let growth = crate::optim::GROWTH_INTERVAL;
-            t.opt.scale_loss(&t.gpu, ls.scale, growth, ls.clean_steps, ls.skipped_in_a_row)?;
+            t.opt.scale_loss(&t.gpu, ls)?;
         }
     }
     Ok(true)
