@@ -36,7 +36,7 @@ impl PrecisionArg {
         gpu: &std::sync::Arc<crate::gpu::Gpu>,
         model: &mut crate::model::BertClassifier,
     ) -> anyhow::Result<()> {
-        if self.precision == Some(crate::train::Precision::Mixed) {
+        if self.is_mixed() {
             crate::infer::run_half(gpu, model)?;
         }
         Ok(())

@@ -1,8 +1,8 @@
 //! Matrix multiply: the general strided, batched kernel and the layouts BERT uses.
 //!
 //! `gemm` is the one launch (here, with the choice of variant and its tuning); `variant` names
-//! the kernels one product can run on; `panel` is the variant that packs its operands first; `linear` holds `matmul`, `linear` and
-//! `linear_backward`, the shapes a model needs.
+//! the kernels one product can run on; `panel` is the variant that packs its operands first;
+//! `linear` holds `matmul`, `linear` and `linear_backward`, the shapes a model needs.
 
 use std::sync::Arc;
 
