@@ -15,9 +15,10 @@
 // transpose flags flipped (and ACCUMULATE for parameter gradients); dbias is a column sum
 // (reduce.wgsl). See src/ops/matmul/.
 //
-// Operands: `operand` is f32, or f16 in the mixed-precision build of this file (src/gpu/kernel.rs
-// prepends the alias, and `enable f16` for f16). Either way every load is widened to f32 and
-// the products accumulate in f32; C, the bias and the packed panels are f32.
+// Operands: every load of A and B goes through `widen`, which the build of this file defines
+// (src/gpu/kernel.rs prepends it): the f32 build returns the element; the mixed-precision build
+// (matmul_f16.wgsl) rounds it to f16, so its products multiply f16 operands without an f16 copy
+// of them. Either way the products accumulate in f32; C, the bias and the packed panels are f32.
 //
 // Four variants with one interface (src/ops/matmul/mod.rs picks one per adapter and shape):
 //   matmul_reg   each invocation owns a 4x4 block of C in registers, no workgroup memory.
@@ -52,8 +53,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<operand>;
-@group(0) @binding(2) var<storage, read> b: array<operand>;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;        // (N), read when HAS_BIAS
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 @group(0) @binding(5) var<storage, read_write> pre: array<f32>;     // like C, when SAVE_PRE
@@ -137,8 +138,8 @@ fn matmul_reg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
     for (var k = 0u; k < p.k; k++) {
         let ka = k * sa.y;
         let kb = k * sb.x;
-        let av = vec4<f32>(f32(a[ra.x + ka]), f32(a[ra.y + ka]), f32(a[ra.z + ka]), f32(a[ra.w + ka]));
-        let bv = vec4<f32>(f32(b[cb.x + kb]), f32(b[cb.y + kb]), f32(b[cb.z + kb]), f32(b[cb.w + kb]));
+        let av = vec4<f32>(widen(a[ra.x + ka]), widen(a[ra.y + ka]), widen(a[ra.z + ka]), widen(a[ra.w + ka]));
+        let bv = vec4<f32>(widen(b[cb.x + kb]), widen(b[cb.y + kb]), widen(b[cb.z + kb]), widen(b[cb.w + kb]));
         acc0 += av.x * bv;
         acc1 += av.y * bv;
         acc2 += av.z * bv;
@@ -177,7 +178,7 @@ fn matmul_tiled(
             let gm = tm0 + mm;
             let gk = k0 + kk;
             var v = 0.0;
-            if gm < p.m && gk < p.k { v = f32(a[base.a + gm * sa.x + gk * sa.y]); }
+            if gm < p.m && gk < p.k { v = widen(a[base.a + gm * sa.x + gk * sa.y]); }
             a_tile[kk * TILE + mm] = v;
 
             var nn: u32; var kb: u32;
@@ -185,7 +186,7 @@ fn matmul_tiled(
             let gn = tn0 + nn;
             let gkb = k0 + kb;
             var w = 0.0;
-            if gn < p.n && gkb < p.k { w = f32(b[base.b + gkb * sb.x + gn * sb.y]); }
+            if gn < p.n && gkb < p.k { w = widen(b[base.b + gkb * sb.x + gn * sb.y]); }
             b_tile[kb * TILE + nn] = w;
         }
         workgroupBarrier();
@@ -252,7 +253,7 @@ override TRANS_B2: bool = false;
 override ACCUMULATE2: bool = false;
 override GRAD_EPILOGUE: u32 = 0u;
 @group(0) @binding(6) var<storage, read_write> row_sums: array<f32>;
-@group(0) @binding(7) var<storage, read> b2: array<operand>;     // the pair's second B
+@group(0) @binding(7) var<storage, read> b2: array<f32>;     // the pair's second B
 @group(0) @binding(8) var<storage, read_write> c2: array<f32>;   // the pair's second C
 
 // One product for `wide`: its extents, where op(A), op(B) and C start and how they are strided
@@ -283,8 +284,8 @@ fn second_product() -> Product {
 }
 
 fn load_b(pr: Product, i: u32) -> f32 {
-    if pr.second { return f32(b2[i]); }
-    return f32(b[i]);
+    if pr.second { return widen(b2[i]); }
+    return widen(b[i]);
 }
 
 fn store_second(cbase: u32, m: u32, n: u32, v: f32) {
@@ -321,7 +322,7 @@ fn wide_stage(pr: Product, li: u32, threads: u32, bm: u32, bn: u32, tm0: u32, tn
         let gm = tm0 + mm;
         let gk = k0 + kk;
         var v = 0.0;
-        if gm < pr.m && gk < pr.k { v = f32(a[pr.a + gm * pr.a_m + gk * pr.a_k]); }
+        if gm < pr.m && gk < pr.k { v = widen(a[pr.a + gm * pr.a_m + gk * pr.a_k]); }
         wide_a[kk * WIDE_ROW + mm / 4u][mm % 4u] = v;
     }
     for (var e = li; e < bn * WIDE_K; e += threads) {

@@ -1,18 +1,20 @@
 // ---- cooperative-matrix variant (tensor cores) ----
 //
-// Appended to the f16-operand build of matmul.wgsl (src/gpu/kernel.rs: Shader::MatmulCoop, with
-// `enable wgpu_cooperative_matrix;`), so it shares Params, the bindings, the transposes, the
-// batches and store()'s epilogue with the other variants. Built only where the adapter offers
-// wgpu's EXPERIMENTAL_COOPERATIVE_MATRIX with a 16x16x16 f16 -> f32 shape.
+// Appended to the mixed-precision build of matmul.wgsl (src/gpu/kernel.rs: Shader::MatmulCoop,
+// with `enable wgpu_cooperative_matrix;`), so it shares Params, the bindings, the transposes,
+// the batches, `widen`'s rounding to f16 and store()'s epilogue with the other variants. Built
+// only where the adapter offers wgpu's EXPERIMENTAL_COOPERATIVE_MATRIX with a 16x16x16
+// f16 -> f32 shape.
 //
 // One workgroup of 32 invocations is one subgroup on NVIDIA (where the feature exists), so every
 // coop call below is in workgroup-uniform control flow. It owns a 32x64 tile of C as 2x4
 // accumulators of 16x16 (f32), separate variables with constant names (no dynamic indexing).
-// Each 32-deep K slice of op(A) and op(B) is staged in workgroup memory as f16, zero-padded
-// past the edges and already in row-major order whatever TRANS_A / TRANS_B say, so the coop
-// loads never leave the tile. The staged slices and the C tile are row-major, hence coopLoadT
-// and coopStoreT: naga's coopLoad / coopStore are column-major (SPIR-V ColumnMajorKHR). At the end the accumulators go through workgroup memory to
-// store(), which applies alpha, bias, accumulate and the activation with its bounds checks.
+// Each 32-deep K slice of op(A) and op(B) (f32 in memory) is staged in workgroup memory as f16,
+// zero-padded past the edges and already in row-major order whatever TRANS_A / TRANS_B say, so
+// the coop loads never leave the tile. The staged slices and the C tile are row-major, hence
+// coopLoadT and coopStoreT: naga's coopLoad / coopStore are column-major (SPIR-V
+// ColumnMajorKHR). At the end the accumulators go through workgroup memory to store(), which
+// applies alpha, bias, accumulate and the activation with its bounds checks.
 //
 // Kept small and plain: the loads are scalar and one subgroup does all the staging. Tuning
 // (vec4 loads, more subgroups per workgroup, double buffering) comes once it has been timed.
@@ -49,17 +51,17 @@ fn matmul_coop(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
             let e = li + i * 32u;
             let mm = e / CK;
             let kk = e % CK;
-            var v = operand(0.0);
-            if tm0 + mm < p.m && k0 + kk < p.k { v = a[base.a + (tm0 + mm) * sa.x + (k0 + kk) * sa.y]; }
-            coop_a[e] = v;
+            var v = 0.0;
+            if tm0 + mm < p.m && k0 + kk < p.k { v = widen(a[base.a + (tm0 + mm) * sa.x + (k0 + kk) * sa.y]); }
+            coop_a[e] = f16(v);
         }
         for (var i = 0u; i < 64u; i++) {
             let e = li + i * 32u;
             let kk = e / CN;
             let nn = e % CN;
-            var w = operand(0.0);
-            if k0 + kk < p.k && tn0 + nn < p.n { w = b[base.b + (k0 + kk) * sb.x + (tn0 + nn) * sb.y]; }
-            coop_b[e] = w;
+            var w = 0.0;
+            if k0 + kk < p.k && tn0 + nn < p.n { w = widen(b[base.b + (k0 + kk) * sb.x + (tn0 + nn) * sb.y]); }
+            coop_b[e] = f16(w);
         }
         workgroupBarrier();
         for (var kk = 0u; kk < CK; kk += 16u) {

@@ -9,18 +9,18 @@ const PANEL_K: u32 = 128u;  // depth of a panel: PANEL * PANEL_K floats = 64 KiB
 // offsets and row stride are multiples of 4 (PACK_VEC4) and the tile lies inside the matrix, it
 // is read as 4 vec4s too (transposed in registers when the panel runs across the source's rows):
 // on lavapipe each load or store costs a pass over the SIMD lanes, vec4 or scalar alike.
-@group(0) @binding(1) var<storage, read> a4: array<vec4<operand>>;
-@group(0) @binding(2) var<storage, read> b4: array<vec4<operand>>;
+@group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> packed4: array<vec4<f32>>;
 override PACK_VEC4: bool = false;
 
 fn src1(from_b: bool, i: u32) -> f32 {
-    if from_b { return f32(b4[i / 4u][i % 4u]); }
-    return f32(a4[i / 4u][i % 4u]);
+    if from_b { return widen(b4[i / 4u][i % 4u]); }
+    return widen(a4[i / 4u][i % 4u]);
 }
 fn src4(from_b: bool, i: u32) -> vec4<f32> {
-    if from_b { return vec4<f32>(b4[i / 4u]); }
-    return vec4<f32>(a4[i / 4u]);
+    if from_b { return widen4(b4[i / 4u]); }
+    return widen4(a4[i / 4u]);
 }
 
 // Tile t of the panels of op(A) (from_b false; rows are m) or of op(B) (from_b true; rows are n).

@@ -30,7 +30,7 @@ use crate::model::{BertClassifier, Head, Pooling};
 use crate::tokenizer::{ConfigFiles, Tokenizer};
 use crate::train::export::export_files;
 use crate::train::split::{split_data, Split};
-use crate::train::{check_options, evaluate_async, prepare_precision, Event, Outcome, TrainOptions, Trainer};
+use crate::train::{check_options, check_precision, evaluate_async, Event, Outcome, TrainOptions, Trainer};
 
 /// A pretrained model as loaded: what embedding, training and export need.
 struct Loaded {
@@ -364,7 +364,7 @@ pub async fn train(
         }
         (model.pooling, model.text_pairs) = (o.pool, text_pairs);
         model.freeze_layers(o.freeze_layers)?;
-        prepare_precision(&gpu, &mut model, o.precision)?;
+        check_precision(&gpu, o.precision)?;
         let train = Encoded::new(&m.tok, &d.train, o.max_len);
         let val = Encoded::new(&m.tok, &d.validation, o.max_len);
         emit(json!({

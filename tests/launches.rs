@@ -1,8 +1,9 @@
 //! Launches per training step at a GPU's picks (the wide matmuls, fused attention's tiled
 //! kernels), counted here on lavapipe with those variants forced: a GPU pays a fixed cost per
-//! launch, so a step of MiniLM (6 layers, dropout 0.1) must stay within 150. Counted on one-
-//! and two-layer models shaped like the fixture, with MiniLM's dropouts, and projected to six
-//! layers: the second layer's launches are what each further layer adds.
+//! launch, so a step of MiniLM (6 layers, dropout 0.1) must stay within 150, in f32 and in mixed
+//! precision. Counted on one- and two-layer models shaped like the fixture, with MiniLM's
+//! dropouts, and projected to six layers: the second layer's launches are what each further
+//! layer adds.
 
 mod common;
 
@@ -10,9 +11,6 @@ use std::path::Path;
 use std::process::Command;
 
 const BUDGET: u64 = 150;
-/// Mixed precision's step adds the f16 roundings of each linear layer's input and output
-/// gradient (two launches per linear layer) to f32's: today's count, held.
-const MIXED_BUDGET: u64 = 201;
 const LAYERS: u64 = 6;
 
 /// The fixture's weights with `layers` encoder layers and MiniLM's dropouts.
@@ -69,6 +67,7 @@ fn a_minilm_step_at_the_gpus_picks_makes_at_most_150_launches() {
     assert!(six <= BUDGET, "{six} launches per f32 step projected for six layers, over {BUDGET}");
     if common::gpu_with_f16().is_some() {
         let six = six_layers(&dir, "mixed");
-        assert!(six <= MIXED_BUDGET, "{six} launches per mixed step projected for six layers, over {MIXED_BUDGET}");
+        // Mixed precision rounds operands to f16 inside the matmuls: no launches of its own.
+        assert!(six <= BUDGET, "{six} launches per mixed step projected for six layers, over {BUDGET}");
     }
 }

@@ -60,7 +60,7 @@ fn shaders_writes_each_module_as_compiled_and_translates_every_specialization() 
             None => assert!(!shader.uses_subgroups() && written == shader.source(), "{file}"),
         }
         let needs = |f: &str| m["features"].as_array().unwrap().iter().any(|v| v == f);
-        assert_eq!(needs("shader-f16"), shader.takes_f16(), "{file}");
+        assert_eq!(needs("shader-f16"), shader.uses_f16(), "{file}");
         assert_eq!(needs("subgroups"), shader.uses_subgroups(), "{file}");
         // The tensor-core module is marked as needing wgpu's cooperative matrices, and as one
         // that Tint cannot take.

@@ -4,9 +4,9 @@
 mod common;
 use common::*;
 
-use wgbert::gpu::{DType, Gpu, GpuOptions};
+use wgbert::gpu::{Gpu, GpuOptions};
 use wgbert::ops::attention::AttentionShape;
-use wgbert::ops::matmul::{chosen_variant, gemm, Dims, Layout, Variant};
+use wgbert::ops::matmul::{chosen_variant, gemm, Dims, Layout, Operands, Variant};
 use wgbert::reference as r;
 
 #[test]
@@ -45,12 +45,12 @@ fn tuning_measures_a_new_shape_once_then_reuses_the_cached_choice() {
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     let (key, v) = entry(&json);
     let choice = Variant::parse(v["choice"].as_str().unwrap()).expect("a variant name");
-    let candidates = Variant::candidates(&g, DType::F32);
+    let candidates = Variant::candidates(&g, Operands::F32);
     for variant in &candidates {
         assert!(v["ms"][variant.name()].as_f64().is_some_and(|t| t > 0.0), "{key}: {variant:?} was not timed: {v}");
     }
     assert!(candidates.contains(&choice), "{key}: {choice:?} is not one of the candidates {candidates:?}");
-    assert_eq!(chosen_variant(&g, DType::F32, d, la, lb, false, lc, false).unwrap(), choice);
+    assert_eq!(chosen_variant(&g, Operands::F32, d, la, lb, false, lc, false).unwrap(), choice);
 
     // Another process reads the cached choice instead of measuring: plant a different one.
     let planted = *candidates.iter().find(|v| **v != choice).expect("two candidates at least");
@@ -58,12 +58,12 @@ fn tuning_measures_a_new_shape_once_then_reuses_the_cached_choice() {
     let adapter = edited["adapters"].as_object().unwrap().keys().next().unwrap().clone();
     edited["adapters"][&adapter][&key]["choice"] = planted.name().into();
     std::fs::write(&file, serde_json::to_vec(&edited).unwrap()).unwrap();
-    assert_eq!(chosen_variant(&open("auto"), DType::F32, d, la, lb, false, lc, false).unwrap(), planted);
+    assert_eq!(chosen_variant(&open("auto"), Operands::F32, d, la, lb, false, lc, false).unwrap(), planted);
     // A cached choice that is not a candidate here (an older build's) is measured again.
     if let Some(stale) = Variant::ALL.into_iter().find(|v| !candidates.contains(v)) {
         edited["adapters"][&adapter][&key]["choice"] = stale.name().into();
         std::fs::write(&file, serde_json::to_vec(&edited).unwrap()).unwrap();
-        let again = chosen_variant(&open("auto"), DType::F32, d, la, lb, false, lc, false).unwrap();
+        let again = chosen_variant(&open("auto"), Operands::F32, d, la, lb, false, lc, false).unwrap();
         assert!(candidates.contains(&again), "the stale {stale:?} was used: {again:?}");
     }
 
@@ -78,15 +78,15 @@ fn tuning_measures_a_new_shape_once_then_reuses_the_cached_choice() {
     assert!(att["ms"]["fused"].as_f64().is_some() && att["ms"]["matmul"].as_f64().is_some(), "{att}");
 
     // Retune measures again (new timings); off uses the device type's default.
-    chosen_variant(&open("retune"), DType::F32, d, la, lb, false, lc, false).unwrap();
+    chosen_variant(&open("retune"), Operands::F32, d, la, lb, false, lc, false).unwrap();
     let (_, after) = entry(&serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap());
     assert_ne!(after["ms"], v["ms"], "retune must measure again");
     let off = open("off");
-    assert_eq!(chosen_variant(&off, DType::F32, d, la, lb, false, lc, false).unwrap(), Variant::for_gpu(&off));
+    assert_eq!(chosen_variant(&off, Operands::F32, d, la, lb, false, lc, false).unwrap(), Variant::for_gpu(&off));
 
     // f16 operands (mixed precision) are another build of the kernels: measured and kept apart.
     if g.has_f16() {
-        chosen_variant(&g, DType::F16, d, la, lb, false, lc, false).unwrap();
+        chosen_variant(&g, Operands::F16, d, la, lb, false, lc, false).unwrap();
         let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
         let (_, entries) = json["adapters"].as_object().unwrap().iter().next().unwrap();
         let shapes = entries.as_object().unwrap().keys().filter(|k| k.contains("130x70x200")).count();

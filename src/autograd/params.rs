@@ -2,9 +2,9 @@
 //!
 //! After `ParamStore::pack`, every value is a view into one buffer of an arena and every
 //! gradient a view into another, at the same element offset (slots rounded up to 128 floats:
-//! 512 bytes, so that the f16 shadows of mixed precision, at half the offset, still meet the
-//! 256-byte storage-binding alignment). Ops see ordinary tensors; the optimizer sees a whole arena at once:
-//! one clip-norm reduction and one AdamW dispatch per arena instead of a few per parameter.
+//! 512 bytes, a multiple of any storage-binding alignment WebGPU allows). Ops see ordinary
+//! tensors; the optimizer sees a whole arena at once: one clip-norm reduction and one AdamW
+//! dispatch per arena instead of a few per parameter.
 
 use std::sync::Arc;
 
@@ -22,9 +22,6 @@ pub struct Param {
     pub decay: bool,
     /// Where `pack` put it: (arena, first element).
     pub slot: Option<(usize, usize)>,
-    /// The value rounded to f16, for mixed precision (`ParamStore::add_half_shadows`): a view
-    /// into the arena's shadow, refreshed from the f32 master value before each step.
-    pub half: Option<Tensor>,
 }
 
 impl Param {
@@ -32,12 +29,12 @@ impl Param {
         let value = gpu.upload(name, shape, data)?;
         let grad = gpu.zeros(&format!("{name} (gradient)"), shape)?;
         let decay = !(name.contains("bias") || name.contains("LayerNorm.weight"));
-        Ok(Param { name: name.to_string(), value, grad, decay, slot: None, half: None })
+        Ok(Param { name: name.to_string(), value, grad, decay, slot: None })
     }
 }
 
 /// Elements per slot alignment: 128 floats = 512 bytes, twice the largest storage-binding offset
-/// alignment WebGPU allows an adapter to ask (256), so f16 shadows are aligned too.
+/// alignment WebGPU allows an adapter to ask (256).
 const SLOT_ALIGN: usize = 128;
 
 /// Consecutive parameters in one buffer of values and one of gradients, each at most the
@@ -48,9 +45,6 @@ pub struct Arena {
     pub grads: Tensor,
     /// (len / 64): 1 where the slot's parameter takes weight decay, else 0.
     pub decay: Tensor,
-    /// Mixed precision: the f16 copy of the values from element `.0` on (the span of the
-    /// parameters that have shadows), else None.
-    pub half: Option<(usize, Tensor)>,
     /// Elements before this one belong to frozen parameters (`ParamStore::freeze_prefix`):
     /// the optimizer leaves them alone. 0 when nothing is frozen.
     first_trainable: usize,
@@ -62,7 +56,7 @@ pub struct Arena {
 impl Arena {
     fn new(values: Tensor, grads: Tensor, decay: Tensor) -> Arena {
         let trainable = (grads.numel() > 0).then(|| grads.clone());
-        Arena { values, grads, decay, half: None, first_trainable: 0, trainable }
+        Arena { values, grads, decay, first_trainable: 0, trainable }
     }
 
     pub fn first_trainable(&self) -> usize {
@@ -195,50 +189,6 @@ impl ParamStore {
         }
         self.arenas = arenas;
         Ok(())
-    }
-
-    /// Gives the parameters `wanted` picks (the linear layers' weights) f16 shadows
-    /// (`Param::half`), one buffer per arena spanning them, filled now. Mixed precision's
-    /// products read these; the f32 values stay the master copy the optimizer updates.
-    pub fn add_half_shadows(&mut self, gpu: &Arc<Gpu>, wanted: impl Fn(&Param) -> bool) -> Result<(), GpuError> {
-        if self.arenas.is_empty() || self.params.iter().any(|p| p.slot.is_none()) {
-            return Err(GpuError::Shape("f16 shadows need a packed parameter store (ParamStore::pack)".into()));
-        }
-        let slot = |p: &Param| p.value.numel().div_ceil(SLOT_ALIGN).max(1) * SLOT_ALIGN;
-        for (k, a) in self.arenas.iter_mut().enumerate() {
-            let spans = self.params.iter().filter(|p| p.slot.is_some_and(|s| s.0 == k) && wanted(p));
-            let spans: Vec<(usize, usize)> = spans.map(|p| (p.slot.expect("packed").1, slot(p))).collect();
-            let (Some(lo), Some(hi)) = (spans.iter().map(|s| s.0).min(), spans.iter().map(|s| s.0 + s.1).max()) else {
-                a.half = None;
-                continue;
-            };
-            a.half = Some((lo, gpu.empty_f16(&format!("parameters in f16 (arena {k})"), &[hi - lo])?));
-        }
-        for p in self.params.iter_mut() {
-            p.half = None;
-            if !wanted(p) {
-                continue;
-            }
-            let (k, start) = p.slot.expect("checked above");
-            let (lo, half) = self.arenas[k].half.as_ref().expect("made above for every wanted parameter");
-            p.half = Some(half.view(&format!("{} (f16)", p.name), start - lo, p.value.shape())?);
-        }
-        self.refresh_half(gpu)
-    }
-
-    /// Rounds the shadowed span of the values to f16 (one dispatch per arena with shadows).
-    pub fn refresh_half(&self, gpu: &Arc<Gpu>) -> Result<(), GpuError> {
-        for a in &self.arenas {
-            if let Some((lo, half)) = &a.half {
-                let span = a.values.view("parameters with f16 shadows", *lo, half.shape())?;
-                crate::ops::convert::to_f16_into(gpu, &span, half)?;
-            }
-        }
-        Ok(())
-    }
-
-    pub fn has_half_shadows(&self) -> bool {
-        self.arenas.iter().any(|a| a.half.is_some())
     }
 }
 

@@ -15,7 +15,7 @@ use crate::ops::layernorm::{
     add_layernorm_backward, add_layernorm_forward, layernorm_backward, layernorm_forward, AddDropout,
 };
 use crate::ops::loss::{loss_backward, loss_backward_scaled, loss_forward};
-use crate::ops::{convert, elementwise, matmul};
+use crate::ops::{elementwise, matmul};
 
 type Result<T> = std::result::Result<T, GpuError>;
 
@@ -74,25 +74,6 @@ fn add_input_grad(g: &mut Grads, xid: usize, need_dx: bool, dx: Option<Tensor>) 
     g.add(xid, dx.ok_or_else(|| unsaved("linear", "input gradient"))?)
 }
 
-/// A gradient as the products of mixed precision read it: rounded to f16, an overflow flagged in
-/// the optimizer's control words (a recording mixed-precision tape has them: `Tape::mixed`).
-fn checked_f16(gpu: &Arc<Gpu>, d: &Tensor, control: Option<&Tensor>) -> Result<Tensor> {
-    let control = control.ok_or_else(|| {
-        GpuError::Validation("mixed precision: a recording tape without the optimizer's control words".into())
-    })?;
-    convert::to_f16_checked(gpu, d, control)
-}
-
-/// A parameter's f16 shadow, which the products of mixed precision read.
-fn half_of(w: &Param) -> Result<Tensor> {
-    w.half.clone().ok_or_else(|| {
-        GpuError::Validation(format!(
-            "mixed precision: parameter {} has no f16 shadow (ParamStore::add_half_shadows)",
-            w.name
-        ))
-    })
-}
-
 /// A backward closure found missing what its forward should have kept: a bug, reported as an
 /// error naming the op rather than a panic.
 fn unsaved(op: &str, what: &str) -> GpuError {
@@ -107,12 +88,11 @@ pub struct Tape {
     /// Dropout seeds: each dropout site of a step gets its own, derived from this.
     seed: u32,
     sites: u32,
-    /// Mixed precision: the linear layers' products read f16 copies of their input, weight and
-    /// output gradient (f32 accumulation).
+    /// Mixed precision: the linear layers' products read their input, weight and output
+    /// gradient rounded to f16 (`Tensor::read_as_f16`), accumulating in f32.
     half: bool,
     /// Training in mixed precision: the optimizer's control words (`ops::adamw::control`), which
-    /// hold the loss scale the loss is multiplied by and the overflow flag a gradient cast sets
-    /// (it makes the step skip).
+    /// hold the loss scale the loss is multiplied by.
     control: Option<Tensor>,
 }
 
@@ -131,8 +111,8 @@ impl Tape {
         }
     }
 
-    /// A training tape in mixed precision (see `half`, `control`): the parameters need f16 shadows
-    /// (`ParamStore::add_half_shadows`); `control` is the optimizer's (`AdamW::control`).
+    /// A training tape in mixed precision (see `half`, `control`): `control` is the optimizer's
+    /// (`AdamW::control`). The adapter needs shader-f16 (`train::prepare_precision` checks).
     pub fn mixed(gpu: &Arc<Gpu>, seed: u32, control: &Tensor) -> Tape {
         Tape { half: true, control: Some(control.clone()), ..Tape::new(gpu, seed) }
     }
@@ -146,8 +126,8 @@ impl Tape {
         Tape { recording: false, ..Tape::new(gpu, 0) }
     }
 
-    /// `inference` in mixed precision: the linear layers' products read f16 copies of their
-    /// input and weight (the parameters' f16 shadows, current: `ParamStore::refresh_half`).
+    /// `inference` in mixed precision: the linear layers' products read their input and weight
+    /// rounded to f16.
     pub fn inference_half(gpu: &Arc<Gpu>) -> Tape {
         Tape { half: true, ..Tape::inference(gpu) }
     }
@@ -300,29 +280,24 @@ impl Tape {
         b2: &Param,
         act: GeluKind,
     ) -> Result<Var> {
-        // In mixed precision the products read f16 copies (see `linear_half`): of x, of the
-        // weights and of h, the saved input of the second layer; the gradients come back in f32
-        // and are rounded to f16, checked, for the products that read them.
-        let (half, control) = (self.half, self.control.clone());
-        let operand = |t: &Tensor| if half { convert::to_f16(&self.gpu, t) } else { Ok(t.clone()) };
-        let (w1v, w2v) = match half {
-            true => (half_of(w1)?, half_of(w2)?),
-            false => (w1.value.clone(), w2.value.clone()),
-        };
-        let xv = operand(&x.value)?;
+        // In mixed precision the products read x, the weights, h (the second layer's input) and
+        // the gradients rounded to f16 (see `linear_half`).
+        let half = self.half;
+        let operand = move |t: &Tensor| if half { t.read_as_f16() } else { t.clone() };
+        let (w1v, w2v) = (operand(&w1.value), operand(&w2.value));
+        let xv = operand(&x.value);
         let (h, pre) = matmul::linear_act(&self.gpu, &xv, &w1v, Some(&b1.value), act, self.recording)?;
-        let h = operand(&h)?;
+        let h = operand(&h);
         let out = self.var(matmul::linear(&self.gpu, &h, &w2v, Some(&b2.value))?);
         let (id, xid, gpu, need_dx) = (out.id, x.id, self.gpu.clone(), x.needs_grad);
         let (dw1, db1, dw2, db2) = (w1.grad.clone(), b1.grad.clone(), w2.grad.clone(), b2.grad.clone());
         self.record(move |g| {
             let Some(dy) = g.take(id) else { return Ok(()) };
             let pre = pre.ok_or_else(|| unsaved("feed-forward", "pre-activation"))?;
-            let operand = |d: &Tensor| if half { checked_f16(&gpu, d, control.as_ref()) } else { Ok(d.clone()) };
-            let dy_op = operand(&dy)?;
+            let dy_op = operand(&dy);
             let dpre = matmul::linear_backward_through(&gpu, &dy, &dy_op, &h, &w2v, &dw2, Some(&db2), act, &pre)?;
             drop((dy, dy_op, pre, h));
-            let dpre_op = operand(&dpre)?;
+            let dpre_op = operand(&dpre);
             let sum = if need_dx { g.take_to_add_into(xid) } else { None };
             let dx = matmul::linear_backward_into(&gpu, &dpre, &dpre_op, &xv, &w1v, &dw1, Some(&db1), need_dx, sum)?;
             add_input_grad(g, xid, need_dx, dx)
@@ -330,27 +305,28 @@ impl Tape {
         Ok(out)
     }
 
-    /// `linear` / `linear_act` in mixed precision: the product reads x and w in f16 and
-    /// accumulates in f32 (bias, activation and output in f32). The backward rounds dy (loss-
-    /// scaled) to f16 for its two products, flagging overflow in the optimizer's control words.
-    /// The saved input is the f16 copy: half the memory of an f32 one.
+    /// `linear` / `linear_act` in mixed precision: the product reads x and w rounded to f16 and
+    /// accumulates in f32 (bias, activation and output in f32), as PyTorch's autocast computes
+    /// it, without making f16 copies. The backward's products read dy (loss-scaled) rounded to
+    /// f16 likewise; one that overflows f16 is read as inf, which makes the gradients non-finite
+    /// and the optimizer skip the step.
     fn linear_half(&mut self, x: &Var, w: &Param, b: &Param, act: Option<GeluKind>) -> Result<Var> {
-        let w16 = half_of(w)?;
-        let x16 = convert::to_f16(&self.gpu, &x.value)?;
+        let w16 = w.value.read_as_f16();
+        let x16 = x.value.read_as_f16();
         let (y, pre) = match act {
             Some(a) => matmul::linear_act(&self.gpu, &x16, &w16, Some(&b.value), a, self.recording)?,
             None => (matmul::linear(&self.gpu, &x16, &w16, Some(&b.value))?, None),
         };
         let out = self.var(y);
         let (id, xid, gpu, need_dx) = (out.id, x.id, self.gpu.clone(), x.needs_grad);
-        let (dw, db, control) = (w.grad.clone(), b.grad.clone(), self.control.clone());
+        let (dw, db) = (w.grad.clone(), b.grad.clone());
         self.record(move |g| {
             let Some(dy) = g.take(id) else { return Ok(()) };
             let dy = match act {
                 Some(a) => gelu_backward(&gpu, &dy, &pre.ok_or_else(|| unsaved("linear_act", "pre-activation"))?, a)?,
                 None => dy,
             };
-            let dy16 = checked_f16(&gpu, &dy, control.as_ref())?;
+            let dy16 = dy.read_as_f16();
             let sum = if need_dx { g.take_to_add_into(xid) } else { None };
             let dx = matmul::linear_backward_into(&gpu, &dy, &dy16, &x16, &w16, &dw, Some(&db), need_dx, sum)?;
             add_input_grad(g, xid, need_dx, dx)

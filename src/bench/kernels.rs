@@ -9,11 +9,13 @@ use std::sync::Arc;
 use web_time::Instant;
 
 use super::stats::Spread;
-use crate::gpu::{DType, Gpu, GpuError, Tensor};
+use crate::gpu::{Gpu, GpuError, Tensor};
 use crate::ops::attention::{attention_backward, attention_forward, AttentionShape};
 use crate::ops::layernorm::LnVariant;
-use crate::ops::matmul::{gemm_with, linear, linear_backward, linear_backward_into, matmul, Dims, Layout, Variant};
-use crate::ops::{adamw, convert, gelu, layernorm, reduce};
+use crate::ops::matmul::{
+    gemm_with, linear, linear_backward, linear_backward_into, matmul, Dims, Layout, Operands, Variant,
+};
+use crate::ops::{adamw, gelu, layernorm, reduce};
 
 /// One row of the table (and one object of `--json`).
 #[derive(Clone, Debug, serde::Serialize)]
@@ -83,9 +85,10 @@ fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> 
     };
     for n in squares {
         let (a, b) = (rand_tensor(gpu, "a", &[n, n], 1.0)?, rand_tensor(gpu, "b", &[n, n], 1.0)?);
-        // The same product with f16 operands (mixed precision's), where the adapter has f16.
+        // The same product with f16 operands (mixed precision's: read rounded to f16), where
+        // the adapter has f16.
         if gpu.has_f16() {
-            let (a16, b16) = (convert::to_f16(gpu, &a)?, convert::to_f16(gpu, &b)?);
+            let (a16, b16) = (a.read_as_f16(), b.read_as_f16());
             let g = gpu.clone();
             cases.push(Case {
                 kernel: "matmul-f16",
@@ -123,11 +126,10 @@ fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> 
                 work: Work::Flops(flops),
                 run: Box::new(move || linear(&g, &x2, &w2, Some(&bias2)).map(drop)),
             });
-            // Mixed precision's form of the same layer: x, w and dy read in f16, f32 bias,
+            // Mixed precision's form of the same layer: x, w and dy read rounded to f16, f32 bias,
             // output and accumulation (`Tape::linear_half`).
             if gpu.has_f16() {
-                let (x16, w16, dy16) =
-                    (convert::to_f16(gpu, &x)?, convert::to_f16(gpu, &w)?, convert::to_f16(gpu, &dy)?);
+                let (x16, w16, dy16) = (x.read_as_f16(), w.read_as_f16(), dy.read_as_f16());
                 let (g, x2, w2) = (gpu.clone(), x16.clone(), w16.clone());
                 cases.push(Case {
                     kernel: "matmul-f16",
@@ -365,7 +367,7 @@ pub fn run(
     let mut results = Vec::new();
     for case in cases(gpu, o)? {
         let is_matmul = case.kernel.starts_with("matmul");
-        let operands = if case.kernel == "matmul-f16" { DType::F16 } else { DType::F32 };
+        let operands = if case.kernel == "matmul-f16" { Operands::F16 } else { Operands::F32 };
         // `--variant all`: the row once per variant, each set for it alone, as (family, variant,
         // label). A matmul's backward in a variant that runs dW and dX as one launch is also
         // timed as two ("wide separate"); LayerNorm per way of covering its rows.

@@ -25,7 +25,7 @@ pub struct TrainBenchOptions {
     pub profile: bool,
     /// The encoder's rows: `Cls` (what train, eval and predict run) or `All` (a full encoder).
     pub rows: Rows,
-    /// Train steps in mixed precision (the model needs f16 shadows: `train::prepare_precision`),
+    /// Train steps in mixed precision (the adapter needs shader-f16: `train::check_precision`),
     /// at a fixed loss scale of 2^16.
     pub mixed: bool,
 }
@@ -318,11 +318,8 @@ pub fn run(
     };
 
     // Inference as eval and predict run it: no tape, no dropout, batch b; in mixed precision
-    // on f16 copies of the weights as the steps left them.
+    // on the weights rounded to f16.
     let (batch, mask, _) = random_batch(gpu, model, b, t, 7)?;
-    if o.mixed {
-        model.params.refresh_half(gpu)?;
-    }
     let no_dropout = Dropouts { hidden: 0.0, attention: 0.0, classifier: 0.0 };
     let infer = || -> Result<f64, GpuError> {
         let t0 = Instant::now();

@@ -190,7 +190,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
             config.max_position_embeddings
         );
     }
-    let mut model = crate::model::BertClassifier::from_checkpoint(
+    let model = crate::model::BertClassifier::from_checkpoint(
         &gpu,
         &config,
         &ckpt,
@@ -198,7 +198,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     )?;
     drop(ckpt);
     let precision = a.precision;
-    crate::train::prepare_precision(&gpu, &mut model, precision)?;
+    crate::train::check_precision(&gpu, precision)?;
     let o = crate::bench::train::TrainBenchOptions {
         batch: a.batch_size,
         seq: a.max_len,

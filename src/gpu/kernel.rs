@@ -13,7 +13,8 @@ use super::GpuError;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Shader {
     Matmul,
-    /// matmul.wgsl with f16 operands (mixed precision): the same kernels, loads widened to f32.
+    /// matmul.wgsl with f16 operands (mixed precision): the same kernels on f32 tensors, each
+    /// element of A and B rounded to f16 as it is loaded (matmul_round.wgsl).
     MatmulF16,
     /// The f16 build plus matmul_coop.wgsl: tensor cores through wgpu's experimental
     /// cooperative matrices. Created only on adapters that offer them (`Gpu::has_coop_matrix`).
@@ -96,16 +97,22 @@ impl Shader {
             &["subgroups"]
         } else if self.uses_coop_matrix() {
             &["shader-f16", "wgpu-experimental-cooperative-matrix"]
-        } else if self.takes_f16() {
+        } else if self.uses_f16() {
             &["shader-f16"]
         } else {
             &[]
         }
     }
 
+    /// Whether the module uses f16 (`enable f16;`, shader-f16): the conversions, which take f16
+    /// tensors (the only kernels that do), and the matmul builds that round operands to f16.
+    pub fn uses_f16(self) -> bool {
+        matches!(self, Shader::Convert | Shader::MatmulF16 | Shader::MatmulCoop)
+    }
+
     /// Whether the shader's kernels take f16 tensors (the others refuse them).
     pub fn takes_f16(self) -> bool {
-        matches!(self, Shader::Convert | Shader::MatmulF16 | Shader::MatmulCoop)
+        self == Shader::Convert
     }
 
     /// Whether the module uses wgpu's cooperative matrices (tensor cores): Vulkan and Metal
@@ -132,21 +139,24 @@ impl Shader {
     pub fn source(self) -> &'static str {
         match self {
             // activation.wgsl is shared: the GELU kernels and the matmul epilogue.
-            // matmul.wgsl names its operands' element type `operand`.
+            // matmul.wgsl loads its operands through `widen`, which each build defines.
             Shader::Matmul => concat!(
-                "alias operand = f32;\n",
+                "fn widen(x: f32) -> f32 { return x; }\n",
+                "fn widen4(x: vec4<f32>) -> vec4<f32> { return x; }\n",
                 include_str!("../../shaders/matmul.wgsl"),
                 include_str!("../../shaders/matmul_panel.wgsl"),
                 include_str!("../../shaders/activation.wgsl")
             ),
             Shader::MatmulF16 => concat!(
-                "enable f16;\nalias operand = f16;\n",
+                "enable f16;\n",
+                include_str!("../../shaders/matmul_round.wgsl"),
                 include_str!("../../shaders/matmul.wgsl"),
                 include_str!("../../shaders/matmul_panel.wgsl"),
                 include_str!("../../shaders/activation.wgsl")
             ),
             Shader::MatmulCoop => concat!(
-                "enable f16;\nenable wgpu_cooperative_matrix;\nalias operand = f16;\n",
+                "enable f16;\nenable wgpu_cooperative_matrix;\n",
+                include_str!("../../shaders/matmul_round.wgsl"),
                 include_str!("../../shaders/matmul.wgsl"),
                 include_str!("../../shaders/matmul_panel.wgsl"),
                 include_str!("../../shaders/activation.wgsl"),

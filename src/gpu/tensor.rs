@@ -56,6 +56,8 @@ pub struct Tensor {
     shape: Vec<usize>,
     dtype: DType,
     name: Arc<str>,
+    /// Matrix products read this f32 tensor's elements rounded to f16 (`Tensor::read_as_f16`).
+    as_f16: bool,
 }
 
 /// Errors unless every tensor lives on `gpu`, naming the first that does not.
@@ -91,6 +93,7 @@ impl Tensor {
             shape: shape.to_vec(),
             dtype,
             name: name.into(),
+            as_f16: false,
         }
     }
 
@@ -157,12 +160,25 @@ impl Tensor {
             shape: shape.to_vec(),
             dtype: self.dtype,
             name: name.into(),
+            as_f16: false,
         })
     }
 
     /// Byte offset of the tensor in its buffer (non-zero for views).
     pub(crate) fn offset(&self) -> u64 {
         self.offset
+    }
+
+    /// This f32 tensor as mixed precision's products read it: each element rounded to f16 as
+    /// the matmul loads it (f32 accumulation), with no f16 copy made. Other kernels read it as
+    /// it is.
+    pub fn read_as_f16(&self) -> Tensor {
+        Tensor { as_f16: true, ..self.clone() }
+    }
+
+    /// Whether matrix products read this tensor rounded to f16 (`read_as_f16`).
+    pub fn reads_as_f16(&self) -> bool {
+        self.as_f16
     }
 
     /// A renamed handle (error messages and profiles use the name).

@@ -50,7 +50,7 @@ impl Target {
         if shader.uses_subgroups() {
             return self != Target::Glsl;
         }
-        !(self == Target::Glsl && shader.takes_f16())
+        !(self == Target::Glsl && shader.uses_f16())
     }
 }
 
@@ -101,7 +101,7 @@ impl Parsed {
         let (module, info) =
             naga::back::pipeline_constants::process_overrides(&self.module, &self.info, Some((stage, entry)), &pc)
                 .map_err(|e| format!("overrides: {e}"))?;
-        let f16 = self.shader.takes_f16();
+        let f16 = self.shader.uses_f16();
         let err = |e: &dyn std::fmt::Display| format!("{}: {e}", target.name());
         Ok(match target {
             Target::Msl => {

@@ -317,12 +317,11 @@ pub fn max_len_for(config: &BertConfig, asked: usize) -> (usize, Option<String>)
     }
 }
 
-/// Runs `model`'s inference in mixed precision from now on: the linear layers' products read f16
-/// copies of their inputs and of the weights as they are now, accumulating in f32; everything
-/// else stays f32, as under PyTorch's autocast. Needs an adapter with shader-f16.
+/// Runs `model`'s inference in mixed precision from now on: the linear layers' products read
+/// their inputs and weights rounded to f16, accumulating in f32; everything else stays f32, as
+/// under PyTorch's autocast. Needs an adapter with shader-f16.
 pub fn run_half(gpu: &Arc<Gpu>, model: &mut BertClassifier) -> Result<(), crate::gpu::GpuError> {
-    model.add_half_shadows(gpu)?;
-    model.params.refresh_half(gpu)?;
+    crate::ops::matmul::Operands::F16.check_supported(gpu)?;
     model.half_inference = true;
     Ok(())
 }

@@ -77,9 +77,8 @@ pub struct BertClassifier {
     classifier: Option<(usize, usize)>,
     /// The parts initialised here rather than read from the checkpoint (`Head::Train`).
     fresh: Vec<String>,
-    /// Inference runs the linear layers' products on f16 copies of their inputs and weights
-    /// (`infer::run_half`); training's own validation does not (its shadows are refreshed
-    /// at each step's start, so they lag the last update).
+    /// Inference runs the linear layers' products on their inputs and weights rounded to f16
+    /// (`infer::run_half`); training's own validation runs in f32, as its figures always have.
     pub half_inference: bool,
 }
 
@@ -113,22 +112,6 @@ fn concat(parts: [&HostTensor; 3]) -> HostTensor {
 }
 
 impl BertClassifier {
-    /// Gives the linear layers' weights f16 shadows, which mixed precision's products read
-    /// (nothing when they have them). The only parameters a product reads: the embeddings are
-    /// gathered, LayerNorm and biases are f32 element-wise ops.
-    pub fn add_half_shadows(&mut self, gpu: &Arc<Gpu>) -> Result<(), GpuError> {
-        if self.params.has_half_shadows() {
-            return Ok(());
-        }
-        if !gpu.has_f16() {
-            return Err(GpuError::Unsupported(format!(
-                "--precision mixed needs an adapter with the shader-f16 feature, and {} has none; use --precision f32",
-                gpu.info().name
-            )));
-        }
-        self.params.add_half_shadows(gpu, |p| p.value.shape().len() == 2 && !p.name.starts_with("embeddings."))
-    }
-
     /// Uploads a checkpoint, with the pooler and head that `head` asks for. A tensor the model
     /// needs that is missing or of another shape is an error naming it.
     pub fn from_checkpoint(

@@ -6,11 +6,10 @@ use anyhow::Result;
 use super::kernels::{round_f16, ACTIVATIONS};
 use super::tolerance as tol;
 use super::{Checker, Size};
-use crate::gpu::DType;
 use crate::ops::gelu::GeluKind;
 use crate::ops::matmul::{
     gemm_epilogue, gemm_pair, gemm_row_sums, gemm_with, linear, linear_act, linear_backward, linear_backward_through,
-    pair_fits, Dims, Epilogue, Layout, Second, Variant,
+    pair_fits, Dims, Epilogue, Layout, Operands, Second, Variant,
 };
 use crate::reference as r;
 use crate::reference::to_f64 as f64s;
@@ -28,7 +27,7 @@ pub fn matmul(c: &mut Checker) -> Result<()> {
         // K > 4 panel chunks (several panel dispatches), tall and thin operands.
         shapes.extend([(129, 127, 64), (384, 16, 24), (1536, 9, 12), (30522, 8, 16), (40, 36, 1100)]);
     }
-    let dtypes: &[DType] = if g.has_f16() { &[DType::F32, DType::F16] } else { &[DType::F32] };
+    let kinds: &[Operands] = if g.has_f16() { &[Operands::F32, Operands::F16] } else { &[Operands::F32] };
     if !g.has_f16() {
         c.skip("matmul", "f16 operands", "the adapter has no shader-f16");
     } else if !g.has_coop_matrix() {
@@ -41,8 +40,9 @@ pub fn matmul(c: &mut Checker) -> Result<()> {
             let la = Layout { trans: ta, ..Layout::rows(if ta { m } else { k }) };
             let lb = Layout { trans: tb, ..Layout::rows(if tb { k } else { n }) };
             let d = Dims { m, n, k, nb1: 1, nb2: 1 };
-            for &dt in dtypes {
-                let (ra, rb) = if dt == DType::F16 { (round_f16(&a), round_f16(&b)) } else { (a.clone(), b.clone()) };
+            for &dt in kinds {
+                let (ra, rb) =
+                    if dt == Operands::F16 { (round_f16(&a), round_f16(&b)) } else { (a.clone(), b.clone()) };
                 let mut want = f64s(&c0);
                 r::matmul::gemm(
                     d,
@@ -56,14 +56,12 @@ pub fn matmul(c: &mut Checker) -> Result<()> {
                     0.5,
                     true,
                 );
-                let (at, bt) = match dt {
-                    DType::F16 => (g.upload_f16("a", &[a.len()], &a)?, g.upload_f16("b", &[b.len()], &b)?),
-                    _ => (c.up("a", &[a.len()], &a)?, c.up("b", &[b.len()], &b)?),
-                };
+                let (at, bt) = (c.up("a", &[a.len()], &a)?, c.up("b", &[b.len()], &b)?);
+                let (at, bt) = if dt == Operands::F16 { (at.read_as_f16(), bt.read_as_f16()) } else { (at, bt) };
                 for v in Variant::runnable(&g, dt) {
                     let (tbias, tc) = (c.up("bias", &[n], &bias)?, c.up("c", &[m, n], &c0)?);
                     gemm_with(&g, v, d, (&at, la), (&bt, lb), Some(&tbias), (&tc, Layout::rows(n)), 0.5, true)?;
-                    let kernel = if dt == DType::F16 { "matmul f16" } else { "matmul" };
+                    let kernel = if dt == Operands::F16 { "matmul f16" } else { "matmul" };
                     let shape = format!("{m}x{n}x{k} {}", transposes(ta, tb));
                     c.close(kernel, v.name(), &shape, &tc.to_vec()?, &want, tol::matmul(k));
                 }
@@ -85,6 +83,49 @@ pub fn matmul(c: &mut Checker) -> Result<()> {
         let out = g.zeros("scores", &[b * nh, t, t])?;
         gemm_with(&g, v, d, (&tq, lq), (&tq, lk), None, (&out, ls), 1.0, false)?;
         c.close("matmul batched (heads in place)", v.name(), "B3 NH2 T5 HS4", &out.to_vec()?, &want, tol::matmul(hs));
+    }
+    if g.has_f16() {
+        f16_overflow(c)?;
+    }
+    Ok(())
+}
+
+/// f16 operands past f16's range: an element of A (or B) that f16 cannot hold is read as
+/// ±inf, so its row (column) of C is inf or NaN and the rest stays finite. This is how a
+/// loss-scaled gradient's overflow reaches the optimizer, which then skips the step.
+fn f16_overflow(c: &mut Checker) -> Result<()> {
+    let g = c.gpu.clone();
+    let (m, n, k) = (6, 9, 40);
+    let d = Dims { m, n, k, nb1: 1, nb2: 1 };
+    let (la, lb) = (Layout::rows(k), Layout::rows(n));
+    for bad in [65520.0, -1e9, f32::INFINITY, f32::NAN] {
+        for in_b in [false, true] {
+            let (mut a, mut b) = (c.vec(m * k, 1.0), c.vec(k * n, 1.0));
+            // Row 2 of A at depth 7, or column 5 of B at depth 7.
+            if in_b {
+                b[7 * n + 5] = bad;
+            } else {
+                a[2 * k + 7] = bad;
+            }
+            let (at, bt) = (c.up("a", &[m, k], &a)?.read_as_f16(), c.up("b", &[k, n], &b)?.read_as_f16());
+            for v in Variant::runnable(&g, Operands::F16) {
+                let out = g.zeros("c", &[m, n])?;
+                gemm_with(&g, v, d, (&at, la), (&bt, lb), None, (&out, Layout::rows(n)), 1.0, false)?;
+                let got = out.to_vec()?;
+                let hit = |i: usize| if in_b { i % n == 5 } else { i / n == 2 };
+                let ok = got.iter().enumerate().all(|(i, x)| x.is_finite() != hit(i));
+                let (what, shape) = (if in_b { "B" } else { "A" }, format!("{m}x{n}x{k}, {bad}"));
+                let bad_line = if in_b { "column 5" } else { "row 2" };
+                c.holds(
+                    &format!("matmul f16 (overflow in {what})"),
+                    v.name(),
+                    &shape,
+                    &format!("{bad_line} of C not finite, the rest finite"),
+                    ok,
+                    format!("{got:?}"),
+                );
+            }
+        }
     }
     Ok(())
 }
@@ -213,16 +254,16 @@ pub fn linear_layers(c: &mut Checker) -> Result<()> {
             }
         }
         // f16 operands (mixed precision with a wide variant forced): the bias gradient from the
-        // launch (the f16 copies summed in f32), dX through GELU's derivative, against the
+        // launch (dy rounded to f16, summed in f32), dX through GELU's derivative, against the
         // reference on the rounded inputs.
         if g.has_f16() {
             let (dy16, x16, w16) = (round_f16(&dy), round_f16(&x), round_f16(&w));
             let (rdx16, rdw16, rdb16) =
                 r::matmul::linear_backward(&f64s(&dy16), &f64s(&x16), &f64s(&w16), rows, in_f, out_f);
             let (tdy16, tx16, tw16) = (
-                g.upload_f16("dy", &[rows, out_f], &dy)?,
-                g.upload_f16("x", &[rows, in_f], &x)?,
-                g.upload_f16("w", &[out_f, in_f], &w)?,
+                c.up("dy", &[rows, out_f], &dy)?.read_as_f16(),
+                c.up("x", &[rows, in_f], &x)?.read_as_f16(),
+                c.up("w", &[out_f, in_f], &w)?.read_as_f16(),
             );
             for v in Variant::ALL.into_iter().filter(|v| v.pair_entry().is_some() && pair_fits(&g, *v, d, dx_d)) {
                 let (tdw, tdx) = (c.up("dw", &[out_f, in_f], &dw0)?, g.empty("dx", &[rows, in_f])?);
@@ -311,7 +352,7 @@ pub fn epilogue(c: &mut Checker) -> Result<()> {
     // The GELU epilogue on f16 operands.
     let (m, n, k) = (33, 130, 300);
     let (x, w, bias) = (c.vec(m * k, 1.0), c.vec(n * k, 0.1), c.vec(n, 1.0));
-    let (xt, wt) = (g.upload_f16("x", &[m, k], &x)?, g.upload_f16("w", &[n, k], &w)?);
+    let (xt, wt) = (c.up("x", &[m, k], &x)?.read_as_f16(), c.up("w", &[n, k], &w)?.read_as_f16());
     let d = Dims { m, n, k, nb1: 1, nb2: 1 };
     let (lx, lw) = (Layout::rows(k), Layout::rows(k).t());
     let mut pre = vec![0.0; m * n];
@@ -328,7 +369,7 @@ pub fn epilogue(c: &mut Checker) -> Result<()> {
         false,
     );
     let want: Vec<f64> = pre.iter().map(|&h| r::gelu::gelu(h, GeluKind::Erf)).collect();
-    for v in Variant::runnable(&g, DType::F16) {
+    for v in Variant::runnable(&g, Operands::F16) {
         let (y, p) = (g.zeros("y", &[m, n])?, g.zeros("pre", &[m, n])?);
         let e = Epilogue { act: GeluKind::Erf, pre: Some(&p) };
         let tb = c.up("bias", &[n], &bias)?;

@@ -205,7 +205,7 @@ pub fn run_job(
     model.text_pairs = job.text_pair_column.is_some();
     model.freeze_layers(o.freeze_layers)?;
     drop(ckpt);
-    super::prepare_precision(gpu, &mut model, o.precision)?;
+    super::check_precision(gpu, o.precision)?;
     say(&format!(
         "data: {} training, {} validation, {} test examples; classes: {}",
         d.train.len(),

@@ -86,11 +86,10 @@ pub enum Precision {
     Mixed,
 }
 
-/// Readies `model` for training in `precision`: for mixed, f16 shadows of the parameters
-/// (refused, with the reason, on an adapter without shader-f16).
-pub fn prepare_precision(gpu: &Arc<Gpu>, model: &mut BertClassifier, precision: Precision) -> Result<()> {
+/// Whether `gpu` can train in `precision`: mixed needs shader-f16 (refused with the reason).
+pub fn check_precision(gpu: &Gpu, precision: Precision) -> Result<()> {
     if precision == Precision::Mixed {
-        model.add_half_shadows(gpu)?;
+        crate::ops::matmul::Operands::F16.check_supported(gpu)?;
     }
     Ok(())
 }
@@ -287,9 +286,7 @@ impl<'a> Trainer<'a> {
         let loss_scale = match opts.precision {
             Precision::F32 => None,
             Precision::Mixed => {
-                if !model.params.has_half_shadows() {
-                    bail!("mixed precision: the model has no f16 shadows (call train::prepare_precision first)");
-                }
+                check_precision(gpu, Precision::Mixed)?;
                 if !(opts.loss_scale.is_finite() && opts.loss_scale > 0.0) {
                     bail!("--loss-scale must be a positive number, not {}", opts.loss_scale);
                 }
@@ -346,10 +343,7 @@ impl<'a> Trainer<'a> {
         );
         let mut tape = match self.loss_scale {
             None => Tape::new(&self.gpu, seed),
-            Some(_) => {
-                m.params.refresh_half(&self.gpu)?;
-                Tape::mixed(&self.gpu, seed, &self.opt.control)
-            }
+            Some(_) => Tape::mixed(&self.gpu, seed, &self.opt.control),
         };
         let logits = m.forward_rows(&mut tape, &batch.tokens, &batch.mask, self.opts.dropouts(&m.config), self.rows)?;
         let metrics = tape.loss(&logits, &batch.labels, 1.0)?;

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use super::{
-    chosen_variant, gemm, gemm_epilogue, gemm_pair, gemm_row_sums, gemm_with, pair_fits, Dims, Epilogue, Layout, Second,
+    chosen_variant, gemm, gemm_epilogue, gemm_pair, gemm_row_sums, gemm_with, pair_fits, Dims, Epilogue, Layout,
+    Operands, Second,
 };
 use crate::gpu::{shape_err, DType, Gpu, GpuError, Tensor};
 use crate::ops::gelu::{gelu_backward, GeluKind};
@@ -78,7 +79,7 @@ pub fn linear_act(
     let d = Dims { m: rows, n: out_f, k: in_f, nb1: 1, nb2: 1 };
     let (la, lb, lc) = (Layout::rows(in_f), Layout::rows(in_f).t(), Layout::rows(out_f));
     // The variant tuned for the plain product of this shape: the epilogue runs once per element.
-    let variant = chosen_variant(gpu, x.dtype(), d, la, lb, bias.is_some(), lc, false)?;
+    let variant = chosen_variant(gpu, Operands::of(x, w)?, d, la, lb, bias.is_some(), lc, false)?;
     let epilogue = Epilogue { act, pre: pre.as_ref() };
     gemm_epilogue(gpu, variant, d, (x, la), (w, lb), bias, (&y, lc), 1.0, false, Some(epilogue))?;
     Ok((y, pre))
@@ -97,8 +98,9 @@ pub fn linear_backward(
     linear_backward_into(gpu, dy, dy, x, w, dw, dbias, need_dx, None)
 }
 
-/// `linear_backward` where the products read `dy_operand`, a copy of dy in the element type of
-/// x and w (f16 under mixed precision), while the bias gradient sums dy itself (f32); and with
+/// `linear_backward` where the products read `dy_operand`, dy as they read x and w (read as
+/// f16 under mixed precision: `Tensor::read_as_f16`), while a separate bias-gradient pass sums
+/// dy itself; and with
 /// `dx_sum` (x's gradient so far, f32, x's shape) dx is added into it and it is returned,
 /// instead of a new tensor: the second consumer of an input (a residual branch) needs no
 /// separate addition pass.
@@ -192,7 +194,7 @@ fn backward(
     }
     if dy_operand.shape() != dy.shape() {
         return Err(shape_err(format!(
-            "linear backward: {} {:?} is not a copy of {} {:?}",
+            "linear backward: {} {:?} is not dy as read by the products, {} {:?}",
             dy_operand.name(),
             dy_operand.shape(),
             dy.name(),
@@ -206,12 +208,12 @@ fn backward(
     dw.expect_shape("linear backward", &[out_f, in_f])?;
     // dw (OUT, IN) += dyᵀ (OUT, R) · x (R, IN); dbias += Σ_rows dy, the row sums of dyᵀ, from the
     // same launch where the variant can, else by a column sum of its own. With f16 operands the
-    // row sums add the f16 copies (in f32), as PyTorch's autocast sums its f16 output gradient:
+    // row sums add dy rounded to f16 (in f32), as PyTorch's autocast sums its f16 output gradient:
     // the tiny BERT's worst bias gradient against PyTorch's f64 moved from 2.98e-3 to 3.30e-3 of
     // its largest value, and a column sum launch per layer is saved.
     let d = Dims { m: out_f, n: in_f, k: rows, nb1: 1, nb2: 1 };
     let (la, lb, lc) = (Layout::rows(out_f).t(), Layout::rows(in_f), Layout::rows(in_f));
-    let variant = chosen_variant(gpu, dy.dtype(), d, la, lb, false, lc, true)?;
+    let variant = chosen_variant(gpu, Operands::of(dy, x)?, d, la, lb, false, lc, true)?;
     let row_sums = dbias.filter(|_| variant.sums_rows());
     // dx (R, IN) (+)= dy (R, OUT) · w (OUT, IN)
     let dx_d = Dims { m: rows, n: in_f, k: out_f, nb1: 1, nb2: 1 };
@@ -228,7 +230,7 @@ fn backward(
     };
     // Both products in one launch where the variants picked for them both can.
     if let Some(dx) = &dx {
-        let dx_variant = chosen_variant(gpu, dy.dtype(), dx_d, dx_la, dx_lb, false, dx_lc, accumulate)?;
+        let dx_variant = chosen_variant(gpu, Operands::of(dy, w)?, dx_d, dx_la, dx_lb, false, dx_lc, accumulate)?;
         if pairs_allowed(gpu) && dx_variant.pair_entry().is_some() && pair_fits(gpu, variant, d, dx_d) {
             let second = Second { d: dx_d, a: dx_la, b: (w, dx_lb), c: (dx, dx_lc), alpha: 1.0, accumulate, act_grad };
             gemm_pair(gpu, variant, d, (dy, la), (x, lb), (dw, lc), 1.0, true, row_sums, second)?;

@@ -12,11 +12,11 @@ mod variant;
 
 pub use linear::{linear, linear_act, linear_backward, linear_backward_into, linear_backward_through, matmul};
 use panel::{gemm_panels, PANEL, PANEL_CHUNKS, PANEL_K};
-pub use variant::Variant;
+pub use variant::{Operands, Variant};
 
 use super::gelu::GeluKind;
 use super::{f, tune};
-use crate::gpu::{shape_err, Arg, DType, Gpu, GpuError, Kernel, Shader, Tensor, TuneMode};
+use crate::gpu::{shape_err, Arg, DType, Gpu, GpuError, Kernel, Tensor, TuneMode};
 pub use crate::kernel_args::{Dims, Layout};
 
 fn check_operand(what: &str, t: &Tensor, l: &Layout, rows: usize, cols: usize, d: &Dims) -> Result<(), GpuError> {
@@ -56,18 +56,18 @@ pub fn gemm(
     alpha: f32,
     accumulate: bool,
 ) -> Result<(), GpuError> {
-    let variant = chosen_variant(gpu, a.0.dtype(), d, a.1, b.1, bias.is_some(), c.1, accumulate)?;
+    let variant = chosen_variant(gpu, Operands::of(a.0, b.0)?, d, a.1, b.1, bias.is_some(), c.1, accumulate)?;
     gemm_with(gpu, variant, d, a, b, bias, c, alpha, accumulate)
 }
 
 /// The variant `gemm` runs for this problem: the user's choice, else the measured one for the
 /// shape (measured now when tuning is on and the shape is new; see `ops::tune`), else the
-/// device type's default. `operands` is the element type of A and B (f16 operands are a
-/// shader of their own, tuned apart).
+/// device type's default. `operands` says how A and B are read (f16 operands are a shader of
+/// their own, tuned apart).
 #[allow(clippy::too_many_arguments)]
 pub fn chosen_variant(
     gpu: &Arc<Gpu>,
-    operands: DType,
+    operands: Operands,
     d: Dims,
     la: Layout,
     lb: Layout,
@@ -89,7 +89,7 @@ pub fn chosen_variant(
     let flag = |b: bool, y: &'static str| if b { y } else { "-" };
     let key = format!(
         "matmul@{:016x} {}x{}x{} b{} {}{} {} {} {}",
-        operand_shader(operands).source_hash(),
+        operands.shader(Variant::Wide).source_hash(),
         d.m,
         d.n,
         d.k,
@@ -105,15 +105,6 @@ pub fn chosen_variant(
         return Ok(v);
     }
     tune_gemm(gpu, &key, operands, d, (la.trans, lb.trans), bias, accumulate, aligned, &candidates, default)
-}
-
-/// The build of matmul.wgsl for operands of this element type (C is f32 either way).
-fn operand_shader(operands: DType) -> Shader {
-    if operands == DType::F16 {
-        Shader::MatmulF16
-    } else {
-        Shader::Matmul
-    }
 }
 
 /// `d` trimmed to about `budget` flops: fewer batches, then rows, depth and columns, never
@@ -142,7 +133,7 @@ fn trial_dims(d: Dims, budget: u64) -> Dims {
 fn tune_gemm(
     gpu: &Arc<Gpu>,
     key: &str,
-    operands: DType,
+    operands: Operands,
     d: Dims,
     (ta, tb): (bool, bool),
     bias: bool,
@@ -167,8 +158,8 @@ fn tune_gemm(
     let (lb, nb) = if tb { layout(t.n, t.k, true) } else { layout(t.k, t.n, false) };
     let (lc, nc) = layout(t.m, t.n, false);
     let zeros = |name: &str, n: usize| match operands {
-        DType::F16 => gpu.empty_f16(name, &[n]).and_then(|t| gpu.fill_zero(&t).map(|_| t)),
-        _ => gpu.zeros(name, &[n]),
+        Operands::F16 => gpu.zeros(name, &[n]).map(|t| t.read_as_f16()),
+        Operands::F32 => gpu.zeros(name, &[n]),
     };
     let a = zeros("tuning A", na)?;
     let b = zeros("tuning B", nb)?;
@@ -351,34 +342,23 @@ fn launch_gemm(
     if d.k == 0 {
         return Err(shape_err(format!("matmul: inner dimension of {} and {} is 0", a.0.name(), b.0.name())));
     }
-    let shader = match (a.0.dtype(), b.0.dtype()) {
-        (DType::F16, DType::F16) if variant == Variant::Coop => {
-            if !gpu.has_coop_matrix() {
-                return Err(shape_err(
-                    "matmul: the coop variant needs cooperative matrices (16x16x16 f16 -> f32), which this adapter lacks",
-                ));
-            }
-            Shader::MatmulCoop
-        }
-        (_, _) if variant == Variant::Coop => {
+    let operands = Operands::of(a.0, b.0)?;
+    operands.check_supported(gpu)?;
+    if variant == Variant::Coop {
+        if operands != Operands::F16 {
             return Err(shape_err(format!(
-                "matmul: the coop variant takes f16 operands; {} and {} are {:?} and {:?}",
-                a.0.name(),
-                b.0.name(),
-                a.0.dtype(),
-                b.0.dtype()
-            )))
-        }
-        (DType::F32, DType::F32) => Shader::Matmul,
-        (DType::F16, DType::F16) => Shader::MatmulF16,
-        (ta, tb) => {
-            return Err(shape_err(format!(
-                "matmul: operands {} ({ta:?}) and {} ({tb:?}) must both be f32 or both f16",
+                "matmul: the coop variant takes f16 operands; {} and {} are read as f32",
                 a.0.name(),
                 b.0.name()
-            )))
+            )));
         }
-    };
+        if !gpu.has_coop_matrix() {
+            return Err(shape_err(
+                "matmul: the coop variant needs cooperative matrices (16x16x16 f16 -> f32), which this adapter lacks",
+            ));
+        }
+    }
+    let shader = operands.shader(variant);
     for (what, t) in [("output", Some(c.0)), ("bias", bias), ("pre-activation", epilogue.and_then(|e| e.pre))] {
         if let Some(t) = t.filter(|t| t.dtype() != DType::F32) {
             return Err(shape_err(format!("matmul: the {what} {} is {:?}; it must be f32", t.name(), t.dtype())));
@@ -400,16 +380,17 @@ fn launch_gemm(
         return Err(shape_err("matmul: an activation epilogue cannot accumulate into C"));
     }
     if let Some(q) = second {
-        if q.b.0.dtype() != a.0.dtype() {
+        if Operands::of(a.0, q.b.0)? != operands {
             return Err(shape_err(format!(
-                "matmul: the second product's B {} is {:?}, A {} is {:?}",
+                "matmul: the second product's B {} is read as {:?}, A {} as {:?}",
                 q.b.0.name(),
-                q.b.0.dtype(),
+                Operands::of(q.b.0, q.b.0)?,
                 a.0.name(),
-                a.0.dtype()
+                operands
             )));
         }
-        for t in [Some(q.c.0), q.act_grad.map(|g| g.1)].into_iter().flatten().filter(|t| t.dtype() != DType::F32) {
+        if let Some(t) = [Some(q.c.0), q.act_grad.map(|g| g.1)].into_iter().flatten().find(|t| t.dtype() != DType::F32)
+        {
             return Err(shape_err(format!(
                 "matmul: the second product's {} is {:?}; it must be f32",
                 t.name(),

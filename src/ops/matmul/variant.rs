@@ -2,7 +2,54 @@
 //! adapter runs when nothing was measured.
 
 use super::panel::PANEL;
-use crate::gpu::{DType, Gpu};
+use crate::gpu::{shape_err, DType, Gpu, GpuError, Shader, Tensor};
+
+/// How a product reads its operands, which picks the build of matmul.wgsl: as they are, or
+/// rounded to f16 as they are loaded (mixed precision: both read `Tensor::read_as_f16`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operands {
+    F32,
+    F16,
+}
+
+impl Operands {
+    /// How a product reads `a` and `b`: f32 tensors both, read as f16 both or neither.
+    pub fn of(a: &Tensor, b: &Tensor) -> Result<Operands, GpuError> {
+        if let Some(t) = [a, b].into_iter().find(|t| t.dtype() != DType::F32) {
+            return Err(shape_err(format!(
+                "matmul: operand {} is {:?}; products read f32 tensors (f16 operands are f32 tensors read as f16)",
+                t.name(),
+                t.dtype()
+            )));
+        }
+        match (a.reads_as_f16(), b.reads_as_f16()) {
+            (false, false) => Ok(Operands::F32),
+            (true, true) => Ok(Operands::F16),
+            _ => Err(shape_err(format!("matmul: {} and {} must both be read as f16 or neither", a.name(), b.name()))),
+        }
+    }
+
+    /// f16 operands need shader-f16 (the rounding is f16's own conversion); an adapter
+    /// without it (GL, some browsers) is told so by name.
+    pub fn check_supported(self, gpu: &Gpu) -> Result<(), GpuError> {
+        if self == Operands::F16 && !gpu.has_f16() {
+            return Err(GpuError::Unsupported(format!(
+                "--precision mixed needs an adapter with the shader-f16 feature, and {} has none; use --precision f32",
+                gpu.info().name
+            )));
+        }
+        Ok(())
+    }
+
+    /// The build of matmul.wgsl for these operands and `variant` (C is f32 either way).
+    pub fn shader(self, variant: Variant) -> Shader {
+        match (self, variant) {
+            (Operands::F16, Variant::Coop) => Shader::MatmulCoop,
+            (Operands::F16, _) => Shader::MatmulF16,
+            (Operands::F32, _) => Shader::Matmul,
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Variant {
@@ -18,7 +65,7 @@ pub enum Variant {
     /// storage loads are slow (see matmul.wgsl).
     Panel,
     /// Tensor cores through wgpu's experimental cooperative matrices (matmul_coop.wgsl): f16
-    /// operands only, on adapters that offer them (`Gpu::has_coop_matrix`).
+    /// operands (`Operands::F16`) only, on adapters that offer them (`Gpu::has_coop_matrix`).
     Coop,
 }
 
@@ -26,10 +73,10 @@ impl Variant {
     /// The variants every adapter runs (Coop needs f16 operands and the feature: `runnable`).
     pub const ALL: [Variant; 5] = [Variant::Register, Variant::Tiled, Variant::Wide, Variant::Wide64, Variant::Panel];
 
-    /// The variants that can multiply operands of this element type on this adapter.
-    pub fn runnable(gpu: &Gpu, operands: DType) -> Vec<Variant> {
+    /// The variants that can multiply these operands on this adapter.
+    pub fn runnable(gpu: &Gpu, operands: Operands) -> Vec<Variant> {
         let mut v = Variant::ALL.to_vec();
-        if operands == DType::F16 && gpu.has_coop_matrix() {
+        if operands == Operands::F16 && gpu.has_coop_matrix() {
             v.push(Variant::Coop);
         }
         v
@@ -38,7 +85,7 @@ impl Variant {
     /// The variants the tuner weighs on this adapter: on CPU adapters the two made for them
     /// (workgroup memory is slow there, and lavapipe's noisy trials picked `wide64` for shapes
     /// where the step then ran 10-20% slower than with `panel`); on GPUs all of them.
-    pub fn candidates(gpu: &Gpu, operands: DType) -> Vec<Variant> {
+    pub fn candidates(gpu: &Gpu, operands: Operands) -> Vec<Variant> {
         let all = Variant::runnable(gpu, operands);
         if gpu.is_cpu() {
             return all.into_iter().filter(|v| matches!(v, Variant::Register | Variant::Panel)).collect();
