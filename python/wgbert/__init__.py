@@ -58,8 +58,8 @@ class Encoder:
     sentence-transformers Pooling module, a head trained by wgbert), else "cls".
     ``max_len``: tokens per text, [CLS] and [SEP] included (default 128, or the model's
     max_position_embeddings where smaller). ``batch_size``: texts per GPU batch.
-    ``precision``: "f32", or "mixed": the linear layers' products on f16 copies of their inputs
-    and weights, f32 accumulation (``--precision mixed``; needs an adapter with shader-f16).
+    ``precision``: "f32", or "mixed": the linear layers' products on their inputs and weights
+    rounded to f16, f32 accumulation (``--precision mixed``; needs an adapter with shader-f16).
     """
 
     def __init__(

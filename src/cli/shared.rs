@@ -23,7 +23,7 @@ pub struct GpuArgs {
 /// The precision inference runs in.
 #[derive(Args, Clone, Debug, Default)]
 pub struct PrecisionArg {
-    /// f32, or mixed: the linear layers' products on f16 copies of their inputs and weights, f32
+    /// f32, or mixed: the linear layers' products on their inputs and weights rounded to f16, f32
     /// accumulation, as PyTorch's autocast (needs an adapter with shader-f16) [default: f32].
     #[arg(long, value_enum)]
     precision: Option<crate::train::Precision>,

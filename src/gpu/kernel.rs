@@ -14,7 +14,7 @@ use super::GpuError;
 pub enum Shader {
     Matmul,
     /// matmul.wgsl with f16 operands (mixed precision): the same kernels on f32 tensors, each
-    /// element of A and B rounded to f16 as it is loaded (matmul_round.wgsl).
+    /// element of A and B rounded to f16 as it is loaded (matmul_round.wgsl, on the bits).
     MatmulF16,
     /// The f16 build plus matmul_coop.wgsl: tensor cores through wgpu's experimental
     /// cooperative matrices. Created only on adapters that offer them (`Gpu::has_coop_matrix`).
@@ -105,9 +105,10 @@ impl Shader {
     }
 
     /// Whether the module uses f16 (`enable f16;`, shader-f16): the conversions, which take f16
-    /// tensors (the only kernels that do), and the matmul builds that round operands to f16.
+    /// tensors (the only kernels that do), and the tensor-core matmul's f16 tiles. (The f16
+    /// build of matmul rounds on the bits of f32s: it needs no f16 type.)
     pub fn uses_f16(self) -> bool {
-        matches!(self, Shader::Convert | Shader::MatmulF16 | Shader::MatmulCoop)
+        matches!(self, Shader::Convert | Shader::MatmulCoop)
     }
 
     /// Whether the shader's kernels take f16 tensors (the others refuse them).
@@ -148,7 +149,6 @@ impl Shader {
                 include_str!("../../shaders/activation.wgsl")
             ),
             Shader::MatmulF16 => concat!(
-                "enable f16;\n",
                 include_str!("../../shaders/matmul_round.wgsl"),
                 include_str!("../../shaders/matmul.wgsl"),
                 include_str!("../../shaders/matmul_panel.wgsl"),

@@ -9,6 +9,8 @@ use crate::gpu::{shape_err, Arg, Gpu, GpuError, Kernel, Shader, Tensor};
 /// The optimizer's control words (u32; f32 values by their bits), as adamw.wgsl lays them out.
 pub mod control {
     /// Set by `convert::to_f16_checked` when a gradient overflowed f16; `adamw_begin` clears it.
+    /// (Mixed precision's products read such a value as inf instead, matmul_round.wgsl: the
+    /// gradients' non-finite norm skips the step.)
     pub const OVERFLOW: usize = 0;
     /// 1 when `adamw_begin` skipped this step.
     pub const SKIPPED: usize = 1;

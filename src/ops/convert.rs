@@ -38,14 +38,6 @@ pub fn to_f16(gpu: &Arc<Gpu>, x: &Tensor) -> Result<Tensor, GpuError> {
     convert(gpu, x, DType::F32, "to_f16", out)
 }
 
-/// Writes `x` rounded to f16 into `out` (same number of elements): the f16 shadows of the
-/// parameters, refreshed in place each step.
-pub fn to_f16_into(gpu: &Arc<Gpu>, x: &Tensor, out: &Tensor) -> Result<(), GpuError> {
-    check("to_f16", out, DType::F16)?;
-    super::expect_numel("to_f16 output", out, x.numel())?;
-    convert(gpu, x, DType::F32, "to_f16", out.clone()).map(drop)
-}
-
 /// `to_f16` for a loss-scaled gradient: an element f16 cannot hold (past ±65504, inf, NaN)
 /// becomes 0 and sets `overflow[0]` to 1 (a u32 flag the caller cleared), which makes the
 /// optimizer skip the step.

@@ -95,6 +95,42 @@ pub fn matmul(c: &mut Checker) -> Result<()> {
 /// loss-scaled gradient's overflow reaches the optimizer, which then skips the step.
 fn f16_overflow(c: &mut Checker) -> Result<()> {
     let g = c.gpu.clone();
+    // The rounding itself, exactly f32 -> f16 -> f32: ties to even (at 1 + 2^-11 down, at
+    // 1 + 3·2^-11 up), subnormals (3·2^-25 ties up to 2^-23, 2^-25 to 0), the largest finite
+    // values, and the carry into the exponent; C = A · [1].
+    let a: Vec<f32> = vec![
+        65504.0,
+        65519.0,
+        -65519.5,
+        1.0 + 2f32.powi(-11),
+        1.0 + 3.0 * 2f32.powi(-11),
+        2f32.powi(-14) - 2f32.powi(-26),
+        3.0 * 2f32.powi(-25),
+        2f32.powi(-25),
+        -1e-40,
+        0.1,
+        -0.3,
+        2047.9,
+        1000.7,
+    ];
+    let want: Vec<f64> = round_f16(&a).iter().map(|&v| v as f64).collect();
+    let (m, one) = (a.len(), Dims { m: a.len(), n: 1, k: 1, nb1: 1, nb2: 1 });
+    let (at, bt) = (c.up("a", &[m, 1], &a)?.read_as_f16(), c.up("b", &[1, 1], &[1.0])?.read_as_f16());
+    for v in Variant::runnable(&g, Operands::F16) {
+        let out = g.zeros("c", &[m, 1])?;
+        gemm_with(
+            &g,
+            v,
+            one,
+            (&at, Layout::rows(1)),
+            (&bt, Layout::rows(1)),
+            None,
+            (&out, Layout::rows(1)),
+            1.0,
+            false,
+        )?;
+        c.close("matmul f16 (rounding)", v.name(), &format!("{m}x1x1"), &out.to_vec()?, &want, tol::EXACT);
+    }
     let (m, n, k) = (6, 9, 40);
     let d = Dims { m, n, k, nb1: 1, nb2: 1 };
     let (la, lb) = (Layout::rows(k), Layout::rows(n));

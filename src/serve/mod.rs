@@ -46,7 +46,7 @@ pub struct Options {
     pub read_timeout: Duration,
     /// How long a stop waits for requests in flight.
     pub shutdown_timeout: Duration,
-    /// Mixed precision: the linear layers' products on f16 copies (`infer::run_half`).
+    /// Mixed precision: the linear layers' products on f16 operands (`infer::run_half`).
     pub half: bool,
 }
 
