@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 
-use wgbert::gpu::{Gpu, GpuOptions};
+use wgbert::gpu::{Gpu, GpuOptions, Tensor};
 use wgbert::ops::attention::{attention_backward, attention_forward_with, AttentionShape, ProbDropout};
 use wgbert::ops::layernorm::LnVariant;
 use wgbert::ops::matmul::{gemm_epilogue, gemm_with, linear, Dims, Epilogue, Layout, Variant};
@@ -171,16 +171,22 @@ fn f16_casts_are_exact_and_flag_overflow() {
     let h = g.upload_f16("weights", &[4], &[1.0; 4]).unwrap();
     let err = gelu::gelu_forward(&g, &h, gelu::GeluKind::Erf).map(|_| ()).unwrap_err().to_string();
     assert!(err.contains("weights") && err.contains("f16"), "{err}");
-    // f16 A with f32 B: an error naming both, not a wrong product.
+    // A product reads f32 tensors: an f16 one is refused by name, not misread.
     let (m, n, k) = (3, 4, 5);
-    let xt = g.upload_f16("x", &[m, k], &[0.5; 15]).unwrap();
+    let x16 = g.upload_f16("x16", &[m, k], &[0.5; 15]).unwrap();
     let bt = up("b32", &[n, k], &[0.5; 20]);
     let y = g.zeros("y", &[m, n]).unwrap();
     let d = Dims { m, n, k, nb1: 1, nb2: 1 };
     let (lx, lw) = (Layout::rows(k), Layout::rows(k).t());
-    let e = gemm_with(&g, Variant::Register, d, (&xt, lx), (&bt, lw), None, (&y, Layout::rows(n)), 1.0, false)
-        .unwrap_err()
-        .to_string();
+    let product = |a: &Tensor, b: &Tensor| {
+        gemm_with(&g, Variant::Register, d, (a, lx), (b, lw), None, (&y, Layout::rows(n)), 1.0, false)
+            .unwrap_err()
+            .to_string()
+    };
+    let e = product(&x16, &bt);
+    assert!(e.contains("x16") && e.contains("F16"), "{e}");
+    // One operand read as f16 and the other not: an error naming both, not a half-rounded product.
+    let e = product(&up("x", &[m, k], &[0.5; 15]).read_as_f16(), &bt);
     assert!(e.contains("x") && e.contains("b32") && e.contains("both"), "{e}");
 }
 

@@ -319,7 +319,7 @@ fn optimizer_and_parameters_resume_from_saved_state() {
 fn mixed_precision_gradients_match_pytorch_within_f16_rounding() {
     let Some(g) = gpu_with_f16() else { return };
     let f32_logits = forward_backward().logits;
-    let (mut model, ids, types, mask, labels) = tiny_setup();
+    let (model, ids, types, mask, labels) = tiny_setup();
     wgbert::train::check_precision(&g, wgbert::train::Precision::Mixed).unwrap();
     let batch = Arc::new(TokenBatch::upload(&g, &ids, &types, 4, 8, 300, 2).unwrap());
     let (mask, labels) = (g.upload("mask", &[4, 8], &mask).unwrap(), g.upload("labels", &[4], &labels).unwrap());
