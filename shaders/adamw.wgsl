@@ -15,22 +15,21 @@
 // arena. Everything a step depends on from the steps before (t, the loss scale) lives in the
 // control words on the GPU, so step n+1 can be queued before the host reads step n.
 //
-// Skipped steps (mixed precision): when control[OVERFLOW] is set (a gradient overflowed f16,
-// see convert.wgsl) or, under loss scaling, ‖all grads‖² is inf or NaN, nothing changes
+// Skipped steps (mixed precision): when, under loss scaling, ‖all grads‖² is inf or NaN (a
+// gradient overflowed: the matmuls read a value past f16's range as inf), nothing changes
 // (parameters, moments and t keep their values, as torch.cuda.amp.GradScaler skips
 // optimizer.step) and the loss scale halves; GROWTH clean steps in a row double it
 // (optim::loss_scale holds the host's copy, reference::loss_scale the same rules on the CPU).
 
 // The control words (u32; f32 values by their bits), the layout of ops::adamw::control.
-const OVERFLOW = 0u;         // set by to_f16_checked during backward; adamw_begin clears it
-const SKIPPED = 1u;          // this step was skipped
-const LOSS_SCALE = 2u;       // f32: what the next step's loss is multiplied by (1 in f32)
-const CLEAN_STEPS = 3u;      // clean steps since the scale last changed
-const SKIPPED_IN_A_ROW = 4u;
-const STEPS = 5u;            // optimizer steps taken: t
-const UNSCALE = 6u;          // f32: s of this step
-const BC1 = 7u;              // f32: this step's bias corrections
-const BC2 = 8u;
+const SKIPPED = 0u;          // this step was skipped
+const LOSS_SCALE = 1u;       // f32: what the next step's loss is multiplied by (1 in f32)
+const CLEAN_STEPS = 2u;      // clean steps since the scale last changed
+const SKIPPED_IN_A_ROW = 3u;
+const STEPS = 4u;            // optimizer steps taken: t
+const UNSCALE = 5u;          // f32: s of this step
+const BC1 = 6u;              // f32: this step's bias corrections
+const BC2 = 7u;
 
 struct Begin {
     // Under loss scaling: the norm check, the scale's halving and growth.
@@ -73,8 +72,7 @@ fn adamw_begin() {
     let scale = as_f32(control[LOSS_SCALE]);
     // Exponent bits all ones: inf or NaN (tested on the bits; compilers may assume finite floats).
     let bad_norm = b.scaled != 0u && (as_u32(begin_norm_sq[0]) & 0x7f800000u) == 0x7f800000u;
-    let skip = control[OVERFLOW] != 0u || bad_norm;
-    control[OVERFLOW] = 0u;
+    let skip = bad_norm;
     control[SKIPPED] = select(0u, 1u, skip);
     control[UNSCALE] = as_u32(select(1.0, 1.0 / scale, b.scaled != 0u));
     if skip {

@@ -4,10 +4,6 @@
 //
 //   to_f16:  dst16[i] = f16(src32[i])   round to nearest even; past ±65504 gives ±inf
 //   to_f32:  dst32[i] = f32(src16[i])   exact
-//   to_f16_checked: to_f16 for gradients under loss scaling: a value f16 cannot hold (past
-//            ±65504, inf or NaN) is stored as 0 and sets overflow[0], so the optimizer skips the
-//            step (ops::adamw) and the loss scale comes down. The test is on the bits: a
-//            compiler may assume floats are finite.
 //
 // Backward: the gradient of a conversion is the opposite conversion of the gradient.
 
@@ -20,7 +16,6 @@ struct Params { n: u32 }
 @group(0) @binding(2) var<storage, read_write> dst16: array<f16>;  // (n), to_f16
 @group(0) @binding(1) var<storage, read> src16: array<f16>;        // (n), to_f32
 @group(0) @binding(2) var<storage, read_write> dst32: array<f32>;  // (n), to_f32
-@group(0) @binding(3) var<storage, read_write> overflow: array<u32>; // (1+), to_f16_checked
 // The same two buffers as vec4s for the _x4 entries, when n is a multiple of 4: a quarter of
 // the loads and stores, which is what costs on CPU adapters.
 @group(0) @binding(1) var<storage, read> src32x4: array<vec4<f32>>;
@@ -49,35 +44,4 @@ fn to_f32(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
           @builtin(local_invocation_index) li: u32) {
     let i = index(wg, nwg, li);
     if i < p.n { dst32[i] = f32(src16[i]); }
-}
-
-@compute @workgroup_size(256)
-fn to_f16_checked(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                  @builtin(local_invocation_index) li: u32) {
-    let i = index(wg, nwg, li);
-    if i >= p.n { return; }
-    let x = src32[i];
-    // 0x477fe000 is 65504 (f16's largest finite value); every inf and NaN lies above it.
-    let magnitude = bitcast<u32>(x) & 0x7fffffffu;
-    if magnitude > 0x477fe000u {
-        dst16[i] = f16(0.0);
-        overflow[0] = 1u;
-    } else {
-        dst16[i] = f16(x);
-    }
-}
-
-@compute @workgroup_size(256)
-fn to_f16_checked_x4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                     @builtin(local_invocation_index) li: u32) {
-    let i = index(wg, nwg, li);
-    if i >= p.n / 4u { return; }
-    let x = src32x4[i];
-    let magnitude = bitcast<vec4<u32>>(x) & vec4<u32>(0x7fffffffu);
-    if any(magnitude > vec4<u32>(0x477fe000u)) {
-        dst16x4[i] = vec4<f16>(0.0);
-        overflow[0] = 1u;
-    } else {
-        dst16x4[i] = vec4<f16>(x);
-    }
 }

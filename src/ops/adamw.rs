@@ -8,25 +8,21 @@ use crate::gpu::{shape_err, Arg, Gpu, GpuError, Kernel, Shader, Tensor};
 
 /// The optimizer's control words (u32; f32 values by their bits), as adamw.wgsl lays them out.
 pub mod control {
-    /// Set by `convert::to_f16_checked` when a gradient overflowed f16; `adamw_begin` clears it.
-    /// (Mixed precision's products read such a value as inf instead, matmul_round.wgsl: the
-    /// gradients' non-finite norm skips the step.)
-    pub const OVERFLOW: usize = 0;
     /// 1 when `adamw_begin` skipped this step.
-    pub const SKIPPED: usize = 1;
+    pub const SKIPPED: usize = 0;
     /// f32: what the next step's loss is multiplied by (1 without loss scaling).
-    pub const LOSS_SCALE: usize = 2;
+    pub const LOSS_SCALE: usize = 1;
     /// Clean steps since the loss scale last changed, and skipped steps in a row.
-    pub const CLEAN_STEPS: usize = 3;
-    pub const SKIPPED_IN_A_ROW: usize = 4;
+    pub const CLEAN_STEPS: usize = 2;
+    pub const SKIPPED_IN_A_ROW: usize = 3;
     /// Optimizer steps taken (t).
-    pub const STEPS: usize = 5;
+    pub const STEPS: usize = 4;
     /// f32: what this step's gradients are multiplied by (1 / loss scale), and its bias
     /// corrections 1 − β1ᵗ, 1 − β2ᵗ.
-    pub const UNSCALE: usize = 6;
-    pub const BC1: usize = 7;
-    pub const BC2: usize = 8;
-    pub const WORDS: usize = 9;
+    pub const UNSCALE: usize = 5;
+    pub const BC1: usize = 6;
+    pub const BC2: usize = 7;
+    pub const WORDS: usize = 8;
 
     /// Control words before a first step, with the loss scale `scale`.
     pub fn initial(scale: f32) -> [u32; WORDS] {
@@ -52,8 +48,8 @@ pub struct Scaling {
     pub growth: u32,
 }
 
-/// Settles step t + 1 in `control` (`control::WORDS` u32): skipped when `control[OVERFLOW]` is
-/// set or, with `scaling`, when `norm_sq` (Σ g², 1) is inf or NaN; otherwise t advances and the
+/// Settles step t + 1 in `control` (`control::WORDS` u32): skipped when, with `scaling`,
+/// `norm_sq` (Σ g², 1) is inf or NaN (a gradient overflowed f16); otherwise t advances and the
 /// bias corrections come from `corrections` (`bias_corrections`; the last pair serves past its
 /// end). With `scaling` the loss scale halves after a skip and doubles after `growth` clean steps.
 pub fn adamw_begin(

@@ -23,7 +23,6 @@ fn convert(gpu: &Arc<Gpu>, x: &Tensor, from: DType, entry: &'static str, out: Te
 fn launch(gpu: &Arc<Gpu>, entry: &'static str, args: &[Arg], n: usize) -> Result<(), GpuError> {
     let x4 = match entry {
         "to_f16" if n.is_multiple_of(4) => Some("to_f16_x4"),
-        "to_f16_checked" if n.is_multiple_of(4) => Some("to_f16_checked_x4"),
         _ => None,
     };
     match x4 {
@@ -36,17 +35,6 @@ fn launch(gpu: &Arc<Gpu>, entry: &'static str, args: &[Arg], n: usize) -> Result
 pub fn to_f16(gpu: &Arc<Gpu>, x: &Tensor) -> Result<Tensor, GpuError> {
     let out = gpu.empty_f16(&format!("{} (f16)", x.name()), x.shape())?;
     convert(gpu, x, DType::F32, "to_f16", out)
-}
-
-/// `to_f16` for a loss-scaled gradient: an element f16 cannot hold (past ±65504, inf, NaN)
-/// becomes 0 and sets `overflow[0]` to 1 (a u32 flag the caller cleared), which makes the
-/// optimizer skip the step.
-pub fn to_f16_checked(gpu: &Arc<Gpu>, x: &Tensor, overflow: &Tensor) -> Result<Tensor, GpuError> {
-    check("to_f16_checked", x, DType::F32)?;
-    check("to_f16_checked overflow flag", overflow, DType::U32)?;
-    let out = gpu.empty_f16(&format!("{} (f16)", x.name()), x.shape())?;
-    launch(gpu, "to_f16_checked", &[Arg::R(x), Arg::W(&out), Arg::W(overflow)], x.numel())?;
-    Ok(out)
 }
 
 /// An f32 copy of the f16 tensor `x` (exact).

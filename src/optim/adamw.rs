@@ -41,7 +41,7 @@ pub struct AdamW {
     /// Σ g² over all gradients of the last step (1).
     pub norm_sq: Tensor,
     /// The control words (`ops::adamw::control`): the step count, the loss scale and its
-    /// counters, this step's overflow and skip flags. The host reads them with a step's loss.
+    /// counters, this step's skip flag. The host reads them with a step's loss.
     pub control: Tensor,
     /// `adamw_begin`'s bias corrections for t = 1..=len/2, and an upper bound on t: steps taken
     /// before (restored) plus updates since, which the table is kept long enough for.

@@ -51,7 +51,7 @@ pub const GROUPS: &[Group] = &[
     Group { name: "loss", about: "binary and multi-class", run: kernels::losses },
     Group { name: "reduce", about: "column sums, global sum of squares", run: kernels::reductions },
     Group { name: "adamw", about: "clipping, per-slot decay, loss-scale skips", run: optimizer::adamw },
-    Group { name: "casts", about: "f32 <-> f16, overflow-checked", run: kernels::casts },
+    Group { name: "casts", about: "f32 <-> f16, exact", run: kernels::casts },
     Group { name: "gradients", about: "backward kernels vs finite differences", run: gradients::finite_differences },
     Group { name: "training", about: "a tiny BERT step vs PyTorch (embedded fixture)", run: training::tiny_bert_step },
 ];

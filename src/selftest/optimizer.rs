@@ -51,13 +51,12 @@ pub fn adamw(c: &mut Checker) -> Result<()> {
         adamw::adamw_update(&g, &h, &tp, &tg, &tm, &tv, &td, &norm_sq, &control)?;
         Ok(((tp.to_vec()?, tm.to_vec()?, tv.to_vec()?), control.to_vec_u32()?))
     };
-    let taken = |scale: f32, overflow: u32| {
+    let taken = |scale: f32| {
         let mut w = adamw::control::initial(scale);
         w[adamw::control::STEPS] = ADAMW_TAKEN;
-        w[adamw::control::OVERFLOW] = overflow;
         w
     };
-    let ((p, m, v), after) = run(c, &g0, h, false, taken(1.0, 0))?;
+    let ((p, m, v), after) = run(c, &g0, h, false, taken(1.0))?;
     let (mut rp, mut rm, mut rv) = (f64s(&p0), f64s(&m0), f64s(&v0));
     let norm = g0.iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt();
     let g64 = f64s(&g0);
@@ -78,7 +77,7 @@ pub fn adamw(c: &mut Checker) -> Result<()> {
     // A frozen prefix (--freeze-layers): elements before `first` keep their values, the rest
     // take the very same step (the norm still spans every gradient).
     let first = 300;
-    let ((fp, fm, _), _) = run(c, &g0, adamw::AdamwStep { first, ..h }, false, taken(1.0, 0))?;
+    let ((fp, fm, _), _) = run(c, &g0, adamw::AdamwStep { first, ..h }, false, taken(1.0))?;
     let want_p: Vec<f64> = f64s(&p0[..first]).into_iter().chain(f64s(&p[first..])).collect();
     let want_m: Vec<f64> = f64s(&m0[..first]).into_iter().chain(f64s(&m[first..])).collect();
     c.close("adamw frozen prefix (parameters)", "first 300", "1000", &fp, &want_p, tol::EXACT);
@@ -87,7 +86,7 @@ pub fn adamw(c: &mut Checker) -> Result<()> {
     // Loss scaling: gradients scaled by S, with S in the control words, give the unscaled step.
     let s = 4096.0;
     let scaled: Vec<f32> = g0.iter().map(|v| v * s).collect();
-    let ((up_, um, uv), after) = run(c, &scaled, h, true, taken(s, 0))?;
+    let ((up_, um, uv), after) = run(c, &scaled, h, true, taken(s))?;
     c.close("adamw unscaled (parameters)", "loss scale 4096", "1000", &up_, &f64s(&p), tol::ADAMW_PARAM);
     c.close("adamw unscaled (first moment)", "loss scale 4096", "1000", &um, &f64s(&m), tol::ADAMW_M);
     c.close("adamw unscaled (second moment)", "loss scale 4096", "1000", &uv, &f64s(&v), tol::ADAMW_V);
@@ -100,11 +99,11 @@ pub fn adamw(c: &mut Checker) -> Result<()> {
         skipped == 0,
         format!("skip flag {skipped}"),
     );
-    // An overflow flag from the gradient casts, or an infinite gradient: nothing moves, t stays.
-    let mut inf = scaled.clone();
-    inf[5] = f32::INFINITY;
-    for (what, grads, flag) in [("overflow flag set", &scaled, 1), ("infinite gradient", &inf, 0)] {
-        let ((hp, hm, hv), after) = run(c, grads, h, true, taken(s, flag))?;
+    // An infinite or NaN gradient (one that overflowed f16): nothing moves, t stays.
+    let (mut inf, mut nan) = (scaled.clone(), scaled.clone());
+    (inf[5], nan[999]) = (f32::INFINITY, f32::NAN);
+    for (what, grads) in [("infinite gradient", &inf), ("NaN gradient", &nan)] {
+        let ((hp, hm, hv), after) = run(c, grads, h, true, taken(s))?;
         let (skipped, steps) = (after[adamw::control::SKIPPED], after[adamw::control::STEPS]);
         let held = skipped == 1 && steps == ADAMW_TAKEN && hp == p0 && hm == m0 && hv == v0;
         let note = format!("skip flag {skipped}, t {steps}; or parameters or moments moved");
@@ -114,7 +113,7 @@ pub fn adamw(c: &mut Checker) -> Result<()> {
 }
 
 /// adamw_begin's loss scale against the reference's rules, step after step, through skips, a
-/// growth interval, the overflow flag's clearing and the normal range's ends.
+/// growth interval and the normal range's ends.
 fn loss_scale_rules(c: &mut Checker, corrections: &crate::gpu::Tensor) -> Result<()> {
     use adamw::control as w;
     let g = c.gpu.clone();
@@ -127,11 +126,7 @@ fn loss_scale_rules(c: &mut Checker, corrections: &crate::gpu::Tensor) -> Result
         let mut fails = Vec::new();
         for (k, step) in pattern.chars().enumerate() {
             let skip = step == 'x';
-            // Skips come alternately from the overflow flag and from a non-finite norm.
-            if skip && k % 2 == 0 {
-                g.write_at(&control, w::OVERFLOW, bytemuck::cast_slice(&[1u32]))?;
-            }
-            let norm = if skip && k % 2 == 1 { &bad } else { &ok };
+            let norm = if skip { &bad } else { &ok };
             adamw::adamw_begin(&g, Some(adamw::Scaling { growth }), norm, &control, corrections)?;
             let got = control.to_vec_u32()?;
             want = r::loss_scale::after_step(want, skip, growth);
@@ -140,7 +135,7 @@ fn loss_scale_rules(c: &mut Checker, corrections: &crate::gpu::Tensor) -> Result
                 clean_steps: got[w::CLEAN_STEPS],
                 skipped_in_a_row: got[w::SKIPPED_IN_A_ROW],
             };
-            if seen != want || got[w::SKIPPED] != skip as u32 || got[w::OVERFLOW] != 0 {
+            if seen != want || got[w::SKIPPED] != skip as u32 {
                 fails.push(format!("step {}: {seen:?}, skip flag {}, want {want:?}", k + 1, got[w::SKIPPED]));
                 break; // the steps after follow from this one
             }
