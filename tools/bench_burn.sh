@@ -94,7 +94,7 @@ for r in range(1, rounds + 1):
     per["w1024"].append(wgbert_matmul(r, 1024)); per["b1024"].append(b1024["gflops"])
     per["wstep"].append(wt["step_s_median"]); per["bstep"].append(bt["step_s_median"])
     per["winf"].append(wt["inference_seq_per_s"]); per["binf"].append(bt["inference_seq_per_s"])
-    firsts.append((r, wt["first_step_s"], bt["first_step_s"], bt["inference_first_s"],
+    firsts.append((r, wt["first_step_s"], bt["first_step_s"], bt.get("warmup_steps_s", []), bt["inference_first_s"],
                    b512["first_call_s"], b1024["first_call_s"]))
     adapters |= {wt["adapter"], bt["adapter"]}
 
@@ -119,8 +119,9 @@ for what, w, b, higher in table:
 print()
 print("(the step's ratio is Burn's seconds / wgbert's: above 1 means wgbert is faster; wgbert times its")
 print(" matmul with GPU timestamps, Burn's is wall clock around a device sync)")
-print("first calls, s: round, wgbert first step, Burn first step, Burn first inference, "
+print("first calls, s: round, wgbert first step, Burn first step, Burn warm-up steps, Burn first inference, "
       "Burn first matmul 512³, 1024³")
 for f in firsts:
-    print("  " + ", ".join(f"{x:.1f}" if isinstance(x, float) else str(x) for x in f))
+    show = lambda x: f"{x:.1f}" if isinstance(x, float) else "[" + ", ".join(map(show, x)) + "]" if isinstance(x, list) else str(x)
+    print("  " + ", ".join(map(show, f)))
 EOF

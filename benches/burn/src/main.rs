@@ -34,7 +34,7 @@ fn main() {
 
 const USAGE: &str = "usage:
   burn-peer-bench matmul [--sizes 512,1024] [--reps 5]
-  burn-peer-bench train [--batch-size 8] [--max-len 128] [--steps 3] [--infer-reps 3]";
+  burn-peer-bench train [--batch-size 8] [--max-len 128] [--steps 3] [--warmup 1] [--infer-reps 3]";
 
 /// The command line, one flag each; defaults are the comparison's shapes.
 struct Flags {
@@ -43,12 +43,13 @@ struct Flags {
     batch: usize,
     seq: usize,
     steps: usize,
+    warmup: usize,
     infer_reps: usize,
 }
 
 impl Flags {
     fn parse(args: &[String]) -> Result<Flags, String> {
-        let mut f = Flags { sizes: vec![512, 1024], reps: 5, batch: 8, seq: 128, steps: 3, infer_reps: 3 };
+        let mut f = Flags { sizes: vec![512, 1024], reps: 5, batch: 8, seq: 128, steps: 3, warmup: 1, infer_reps: 3 };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
             let value = it.next().ok_or(format!("{flag} needs a value\n{USAGE}"))?;
@@ -59,6 +60,7 @@ impl Flags {
                 "--batch-size" => f.batch = number(value)?,
                 "--max-len" => f.seq = number(value)?,
                 "--steps" => f.steps = number(value)?,
+                "--warmup" => f.warmup = number(value)?,
                 "--infer-reps" => f.infer_reps = number(value)?,
                 _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
             }
@@ -281,6 +283,15 @@ fn train(f: &Flags) -> Result<(), String> {
     let (trained, first) = step(model)?;
     model = trained;
     eprintln!("first step (compiles pipelines, autotunes): {first:.2} s");
+    // Burn's second step still builds pipelines (AdamW's moments exist from then on, and fusion
+    // meets new op sequences): untimed warm-up steps, reported apart.
+    let mut warmup = Vec::with_capacity(f.warmup);
+    for i in 0..f.warmup {
+        let (trained, s) = step(model)?;
+        model = trained;
+        warmup.push(s);
+        eprintln!("warm-up step {}: {s:.2} s", i + 1);
+    }
     let mut times = Vec::with_capacity(f.steps);
     for i in 0..f.steps {
         let (trained, s) = step(model)?;
@@ -310,7 +321,7 @@ fn train(f: &Flags) -> Result<(), String> {
 
     println!(
         "{{\"bench\":\"train\",\"adapter\":{},\"batch\":{b},\"seq\":{t},\"parameters\":{parameters},\
-         \"steps\":{},\"first_step_s\":{first},\"step_s_median\":{median},\"step_s_min\":{min},\
+         \"steps\":{},\"first_step_s\":{first},\"warmup_steps_s\":{warmup:?},\"step_s_median\":{median},\"step_s_min\":{min},\
          \"step_s_max\":{max},\"inference_first_s\":{infer_first},\"inference_seq_per_s\":{},\
          \"inference_seq_per_s_median\":{}}}",
         json_str(&adapter),
