@@ -263,7 +263,7 @@ fn train(f: &Flags) -> Result<(), String> {
     if t > POSITIONS {
         return Err(format!("--max-len {t} is above the {POSITIONS} position embeddings"));
     }
-    let mut model = MiniLm::new(&device);
+    let model = MiniLm::new(&device);
     let parameters = model.num_params();
     eprintln!("MiniLM-shaped classifier: {parameters} parameters, batch {b} x {t}");
     let loss_fn: CrossEntropyLoss = CrossEntropyLossConfig::new().init(&device);
@@ -275,30 +275,26 @@ fn train(f: &Flags) -> Result<(), String> {
         .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
         .init();
 
-    let mut step_seed = 0;
-    let mut step = |model: MiniLm| -> Result<(MiniLm, f64), String> {
-        step_seed += 1;
-        train_step(model, &mut optim, &loss_fn, random_batch(b, t, step_seed, &device), &device)
+    // `n` steps in a row: the model after them and each step's seconds.
+    let mut seed = 0;
+    let mut run = |mut model: MiniLm, n: usize, what: &str| -> Result<(MiniLm, Vec<f64>), String> {
+        let mut times = Vec::with_capacity(n);
+        for i in 0..n {
+            seed += 1;
+            let batch = random_batch(b, t, seed, &device);
+            let (trained, s) = train_step(model, &mut optim, &loss_fn, batch, &device)?;
+            model = trained;
+            eprintln!("{what} {}: {s:.2} s", i + 1);
+            times.push(s);
+        }
+        Ok((model, times))
     };
-    let (trained, first) = step(model)?;
-    model = trained;
-    eprintln!("first step (compiles pipelines, autotunes): {first:.2} s");
+    let (model, first) = run(model, 1, "first step (compiles pipelines, autotunes)")?;
     // Burn's second step still builds pipelines (AdamW's moments exist from then on, and fusion
     // meets new op sequences): untimed warm-up steps, reported apart.
-    let mut warmup = Vec::with_capacity(f.warmup);
-    for i in 0..f.warmup {
-        let (trained, s) = step(model)?;
-        model = trained;
-        warmup.push(s);
-        eprintln!("warm-up step {}: {s:.2} s", i + 1);
-    }
-    let mut times = Vec::with_capacity(f.steps);
-    for i in 0..f.steps {
-        let (trained, s) = step(model)?;
-        model = trained;
-        times.push(s);
-        eprintln!("step {}: {s:.2} s", i + 1);
-    }
+    let (model, warmup) = run(model, f.warmup, "warm-up step")?;
+    let (model, times) = run(model, f.steps, "step")?;
+    let first = first[0];
     let (median, min, max) = spread(&times);
 
     // Inference: no autodiff, no dropout, batch b, logits read back. The first batch builds
