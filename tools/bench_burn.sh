@@ -54,6 +54,9 @@ for r in $(seq 1 "$rounds"); do
   run "r$r-wgbert-matmul512" "$wgbert" bench kernels --filter "matmul fwd 512x512x512" --reps 5 --json
   run "r$r-wgbert-matmul1024" "$wgbert" bench kernels --filter "matmul fwd 1024x1024x1024" --reps 5 --json
   run "r$r-wgbert-train" "$wgbert" bench train --model "$model" --batch-size 8 --max-len 128 --steps 3 --json
+  # Like for like: every token through the last layer, as Burn's encoder runs it.
+  run "r$r-wgbert-train-full" "$wgbert" bench train --model "$model" --batch-size 8 --max-len 128 --steps 3 \
+    --full-last-layer --json
   run "r$r-burn-matmul" "$burn" matmul --sizes 512,1024 --reps 5
   run "r$r-burn-train" "$burn" train --batch-size 8 --max-len 128 --steps 3
 done
@@ -85,7 +88,7 @@ def burn_matmul(r, n):
     return rows[0]
 
 rows = []  # (what, unit, wgbert per round, Burn per round, True where higher is better)
-per = {"w512": [], "b512": [], "w1024": [], "b1024": [], "wstep": [], "bstep": [], "winf": [], "binf": []}
+per = {"w512": [], "b512": [], "w1024": [], "b1024": [], "wstep": [], "bstep": [], "wfull": [], "winf": [], "binf": []}
 firsts, adapters = [], set()
 for r in range(1, rounds + 1):
     wt, bt = load(f"r{r}-wgbert-train"), lines(f"r{r}-burn-train")[0]
@@ -93,19 +96,22 @@ for r in range(1, rounds + 1):
     per["w512"].append(wgbert_matmul(r, 512)); per["b512"].append(b512["gflops"])
     per["w1024"].append(wgbert_matmul(r, 1024)); per["b1024"].append(b1024["gflops"])
     per["wstep"].append(wt["step_s_median"]); per["bstep"].append(bt["step_s_median"])
+    per["wfull"].append(load(f"r{r}-wgbert-train-full")["step_s_median"])
     per["winf"].append(wt["inference_seq_per_s"]); per["binf"].append(bt["inference_seq_per_s"])
     firsts.append((r, wt["first_step_s"], bt["first_step_s"], bt.get("warmup_steps_s", []), bt["inference_first_s"],
                    b512["first_call_s"], b1024["first_call_s"]))
     adapters |= {wt["adapter"], bt["adapter"]}
 
 print(f"adapter: {' / '.join(sorted(adapters))}" + ("" if len(adapters) == 1 else "  (they differ!)"))
-print(f"wgbert last layer: {wt['last_layer']} (Burn runs every token through every layer)")
+print(f"wgbert last layer: {wt['last_layer']} (Burn runs every token through every layer; the row below")
+print("the step's runs wgbert so too: like for like)")
 print()
 print(f"{'what':<34} {'round':>5} {'wgbert':>10} {'Burn':>10} {'wgbert/Burn':>12}")
 table = [
     ("matmul 512³ GFLOP/s", "w512", "b512", True),
     ("matmul 1024³ GFLOP/s", "w1024", "b1024", True),
     ("train step b8 x 128, s (median)", "wstep", "bstep", False),
+    ("  same, every token in last layer", "wfull", "bstep", False),
     ("inference b8 x 128, seq/s", "winf", "binf", True),
 ]
 for what, w, b, higher in table:
