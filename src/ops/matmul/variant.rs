@@ -29,8 +29,9 @@ impl Operands {
         }
     }
 
-    /// f16 operands need shader-f16 (the rounding is f16's own conversion); an adapter
-    /// without it (GL, some browsers) is told so by name.
+    /// f16 operands are for adapters with f16 arithmetic (shader-f16; the tensor-core module
+    /// needs it): elsewhere the rounding would cost time and buy nothing, so an adapter without
+    /// it (GL, some browsers) is told so by name.
     pub fn check_supported(self, gpu: &Gpu) -> Result<(), GpuError> {
         if self == Operands::F16 && !gpu.has_f16() {
             return Err(GpuError::Unsupported(format!(
