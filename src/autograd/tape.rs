@@ -74,6 +74,15 @@ fn add_input_grad(g: &mut Grads, xid: usize, need_dx: bool, dx: Option<Tensor>) 
     g.add(xid, dx.ok_or_else(|| unsaved("linear", "input gradient"))?)
 }
 
+/// `t` as the linear layers' products read it: rounded to f16 in mixed precision (`half`).
+fn operand(half: bool, t: &Tensor) -> Tensor {
+    if half {
+        t.read_as_f16()
+    } else {
+        t.clone()
+    }
+}
+
 /// A backward closure found missing what its forward should have kept: a bug, reported as an
 /// error naming the op rather than a panic.
 fn unsaved(op: &str, what: &str) -> GpuError {
@@ -228,18 +237,22 @@ impl Tape {
         Ok(out)
     }
 
-    /// x · wᵀ + b, w stored (OUT, IN).
+    /// x · wᵀ + b, w stored (OUT, IN). In mixed precision the product reads x and w rounded to
+    /// f16 and accumulates in f32 (bias and output in f32), as PyTorch's autocast computes it,
+    /// without f16 copies; the backward's products read dy (loss-scaled) rounded likewise: one
+    /// past f16's range is read as inf, which makes the gradients non-finite and the optimizer
+    /// skip the step.
     pub fn linear(&mut self, x: &Var, w: &Param, b: &Param) -> Result<Var> {
-        if self.half {
-            return self.linear_half(x, w, b, None);
-        }
-        let out = self.var(matmul::linear(&self.gpu, &x.value, &w.value, Some(&b.value))?);
-        let (id, xid, xv, gpu, need_dx) = (out.id, x.id, x.value.clone(), self.gpu.clone(), x.needs_grad);
-        let (wv, dw, db) = (w.value.clone(), w.grad.clone(), b.grad.clone());
+        let half = self.half;
+        let (xv, wv) = (operand(half, &x.value), operand(half, &w.value));
+        let out = self.var(matmul::linear(&self.gpu, &xv, &wv, Some(&b.value))?);
+        let (id, xid, gpu, need_dx) = (out.id, x.id, self.gpu.clone(), x.needs_grad);
+        let (dw, db) = (w.grad.clone(), b.grad.clone());
         self.record(move |g| {
             let Some(dy) = g.take(id) else { return Ok(()) };
             let sum = if need_dx { g.take_to_add_into(xid) } else { None };
-            let dx = matmul::linear_backward_into(&gpu, &dy, &dy, &xv, &wv, &dw, Some(&db), need_dx, sum)?;
+            let dy = operand(half, &dy);
+            let dx = matmul::linear_backward_into(&gpu, &dy, &xv, &wv, &dw, Some(&db), need_dx, sum)?;
             add_input_grad(g, xid, need_dx, dx)
         });
         Ok(out)
@@ -247,22 +260,21 @@ impl Tape {
 
     /// act(x · wᵀ + b) with the activation in the matmul's epilogue (the FFN's first dense
     /// layer). The backward takes the activation's gradient at the saved input, then the
-    /// linear's.
+    /// linear's (in mixed precision as `linear`).
     pub fn linear_act(&mut self, x: &Var, w: &Param, b: &Param, act: GeluKind) -> Result<Var> {
-        if self.half {
-            return self.linear_half(x, w, b, Some(act));
-        }
-        let (y, pre) = matmul::linear_act(&self.gpu, &x.value, &w.value, Some(&b.value), act, self.recording)?;
+        let half = self.half;
+        let (xv, wv) = (operand(half, &x.value), operand(half, &w.value));
+        let (y, pre) = matmul::linear_act(&self.gpu, &xv, &wv, Some(&b.value), act, self.recording)?;
         let out = self.var(y);
-        let (id, xid, xv, gpu, need_dx) = (out.id, x.id, x.value.clone(), self.gpu.clone(), x.needs_grad);
-        let (wv, dw, db) = (w.value.clone(), w.grad.clone(), b.grad.clone());
+        let (id, xid, gpu, need_dx) = (out.id, x.id, self.gpu.clone(), x.needs_grad);
+        let (dw, db) = (w.grad.clone(), b.grad.clone());
         self.record(move |g| {
             let Some(dy) = g.take(id) else { return Ok(()) };
             let pre = pre.ok_or_else(|| unsaved("linear_act", "pre-activation"))?;
             let dh = gelu_backward(&gpu, &dy, &pre, act)?;
             drop((dy, pre));
             let sum = if need_dx { g.take_to_add_into(xid) } else { None };
-            let dx = matmul::linear_backward_into(&gpu, &dh, &dh, &xv, &wv, &dw, Some(&db), need_dx, sum)?;
+            let dx = matmul::linear_backward_into(&gpu, &operand(half, &dh), &xv, &wv, &dw, Some(&db), need_dx, sum)?;
             add_input_grad(g, xid, need_dx, dx)
         });
         Ok(out)
@@ -281,54 +293,24 @@ impl Tape {
         act: GeluKind,
     ) -> Result<Var> {
         // In mixed precision the products read x, the weights, h (the second layer's input) and
-        // the gradients rounded to f16 (see `linear_half`).
+        // the gradients rounded to f16 (see `linear`).
         let half = self.half;
-        let operand = move |t: &Tensor| if half { t.read_as_f16() } else { t.clone() };
-        let (w1v, w2v) = (operand(&w1.value), operand(&w2.value));
-        let xv = operand(&x.value);
+        let (w1v, w2v) = (operand(half, &w1.value), operand(half, &w2.value));
+        let xv = operand(half, &x.value);
         let (h, pre) = matmul::linear_act(&self.gpu, &xv, &w1v, Some(&b1.value), act, self.recording)?;
-        let h = operand(&h);
+        let h = operand(half, &h);
         let out = self.var(matmul::linear(&self.gpu, &h, &w2v, Some(&b2.value))?);
         let (id, xid, gpu, need_dx) = (out.id, x.id, self.gpu.clone(), x.needs_grad);
         let (dw1, db1, dw2, db2) = (w1.grad.clone(), b1.grad.clone(), w2.grad.clone(), b2.grad.clone());
         self.record(move |g| {
             let Some(dy) = g.take(id) else { return Ok(()) };
             let pre = pre.ok_or_else(|| unsaved("feed-forward", "pre-activation"))?;
-            let dy_op = operand(&dy);
-            let dpre = matmul::linear_backward_through(&gpu, &dy, &dy_op, &h, &w2v, &dw2, Some(&db2), act, &pre)?;
-            drop((dy, dy_op, pre, h));
-            let dpre_op = operand(&dpre);
+            let dy = operand(half, &dy);
+            let dpre = matmul::linear_backward_through(&gpu, &dy, &h, &w2v, &dw2, Some(&db2), act, &pre)?;
+            drop((dy, pre, h));
             let sum = if need_dx { g.take_to_add_into(xid) } else { None };
-            let dx = matmul::linear_backward_into(&gpu, &dpre, &dpre_op, &xv, &w1v, &dw1, Some(&db1), need_dx, sum)?;
-            add_input_grad(g, xid, need_dx, dx)
-        });
-        Ok(out)
-    }
-
-    /// `linear` / `linear_act` in mixed precision: the product reads x and w rounded to f16 and
-    /// accumulates in f32 (bias, activation and output in f32), as PyTorch's autocast computes
-    /// it, without making f16 copies. The backward's products read dy (loss-scaled) rounded to
-    /// f16 likewise; one that overflows f16 is read as inf, which makes the gradients non-finite
-    /// and the optimizer skip the step.
-    fn linear_half(&mut self, x: &Var, w: &Param, b: &Param, act: Option<GeluKind>) -> Result<Var> {
-        let w16 = w.value.read_as_f16();
-        let x16 = x.value.read_as_f16();
-        let (y, pre) = match act {
-            Some(a) => matmul::linear_act(&self.gpu, &x16, &w16, Some(&b.value), a, self.recording)?,
-            None => (matmul::linear(&self.gpu, &x16, &w16, Some(&b.value))?, None),
-        };
-        let out = self.var(y);
-        let (id, xid, gpu, need_dx) = (out.id, x.id, self.gpu.clone(), x.needs_grad);
-        let (dw, db) = (w.grad.clone(), b.grad.clone());
-        self.record(move |g| {
-            let Some(dy) = g.take(id) else { return Ok(()) };
-            let dy = match act {
-                Some(a) => gelu_backward(&gpu, &dy, &pre.ok_or_else(|| unsaved("linear_act", "pre-activation"))?, a)?,
-                None => dy,
-            };
-            let dy16 = dy.read_as_f16();
-            let sum = if need_dx { g.take_to_add_into(xid) } else { None };
-            let dx = matmul::linear_backward_into(&gpu, &dy, &dy16, &x16, &w16, &dw, Some(&db), need_dx, sum)?;
+            let dpre = operand(half, &dpre);
+            let dx = matmul::linear_backward_into(&gpu, &dpre, &xv, &w1v, &dw1, Some(&db1), need_dx, sum)?;
             add_input_grad(g, xid, need_dx, dx)
         });
         Ok(out)

@@ -127,7 +127,7 @@ fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> 
                 run: Box::new(move || linear(&g, &x2, &w2, Some(&bias2)).map(drop)),
             });
             // Mixed precision's form of the same layer: x, w and dy read rounded to f16, f32 bias,
-            // output and accumulation (`Tape::linear_half`).
+            // output and accumulation (`Tape::linear`).
             if gpu.has_f16() {
                 let (x16, w16, dy16) = (x.read_as_f16(), w.read_as_f16(), dy.read_as_f16());
                 let (g, x2, w2) = (gpu.clone(), x16.clone(), w16.clone());
@@ -138,14 +138,14 @@ fn cases(gpu: &Arc<Gpu>, o: &KernelBenchOptions) -> Result<Vec<Case>, GpuError> 
                     work: Work::Flops(flops),
                     run: Box::new(move || linear(&g, &x2, &w2, Some(&bias)).map(drop)),
                 });
-                let (g, dy2, dw2, db2) = (gpu.clone(), dy.clone(), dw.clone(), db.clone());
+                let (g, dw2, db2) = (gpu.clone(), dw.clone(), db.clone());
                 cases.push(Case {
                     kernel: "matmul-f16",
                     pass: "bwd",
                     shape: shape.clone(),
                     work: Work::Flops(2.0 * flops),
                     run: Box::new(move || {
-                        linear_backward_into(&g, &dy2, &dy16, &x16, &w16, &dw2, Some(&db2), true, None).map(drop)
+                        linear_backward_into(&g, &dy16, &x16, &w16, &dw2, Some(&db2), true, None).map(drop)
                     }),
                 });
             }

@@ -179,9 +179,8 @@ fn parse_rows(path: &Path, text: &str, columns: &Columns, labels_required: bool)
         }
     }
     // Unlabelled rows (read_texts) get label 0; a file with some labels and not others is refused.
-    let labelled = rows.iter().filter(|r| r.label.is_some()).count();
-    if labelled > 0 && labelled < rows.len() {
-        let r = rows.iter().find(|r| r.label.is_none()).expect("an unlabelled row");
+    let unlabelled = rows.iter().find(|r| r.label.is_none());
+    if let Some(r) = unlabelled.filter(|_| rows.iter().any(|r| r.label.is_some())) {
         bail!("{}: some rows have a label {:?} and others not ({})", path.display(), columns.label, r.source);
     }
     let classes: Vec<String> =

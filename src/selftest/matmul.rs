@@ -334,7 +334,7 @@ pub fn linear_layers(c: &mut Checker) -> Result<()> {
         }
         // The tuned path through the activation (the FFN's second layer).
         let (tdw, tdb) = (c.up("dw", &[out_f, in_f], &dw0)?, c.up("db", &[out_f], &db0)?);
-        let dpre = linear_backward_through(&g, &tdy, &tdy, &tx, &tw, &tdw, Some(&tdb), GeluKind::Erf, &tpre)?;
+        let dpre = linear_backward_through(&g, &tdy, &tx, &tw, &tdw, Some(&tdb), GeluKind::Erf, &tpre)?;
         let want: Vec<f64> =
             rdx.iter().zip(&pre).map(|(d, &p)| d * r::gelu::gelu_grad(p as f64, GeluKind::Erf)).collect();
         c.close("linear backward through Erf", "tuned", &shape, &dpre.to_vec()?, &want, tol::matmul(out_f));

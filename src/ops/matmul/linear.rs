@@ -95,12 +95,11 @@ pub fn linear_backward(
     dbias: Option<&Tensor>,
     need_dx: bool,
 ) -> Result<Option<Tensor>, GpuError> {
-    linear_backward_into(gpu, dy, dy, x, w, dw, dbias, need_dx, None)
+    linear_backward_into(gpu, dy, x, w, dw, dbias, need_dx, None)
 }
 
-/// `linear_backward` where the products read `dy_operand`, dy as they read x and w (read as
-/// f16 under mixed precision: `Tensor::read_as_f16`), while a separate bias-gradient pass sums
-/// dy itself; and with
+/// `linear_backward` (under mixed precision dy, x and w are read as f16 by the products:
+/// `Tensor::read_as_f16`; a separate bias-gradient pass sums dy as stored); and with
 /// `dx_sum` (x's gradient so far, f32, x's shape) dx is added into it and it is returned,
 /// instead of a new tensor: the second consumer of an input (a residual branch) needs no
 /// separate addition pass.
@@ -108,7 +107,6 @@ pub fn linear_backward(
 pub fn linear_backward_into(
     gpu: &Arc<Gpu>,
     dy: &Tensor,
-    dy_operand: &Tensor,
     x: &Tensor,
     w: &Tensor,
     dw: &Tensor,
@@ -121,7 +119,7 @@ pub fn linear_backward_into(
         (true, None) => InputGrad::New,
         (true, Some(t)) => InputGrad::AddTo(t),
     };
-    backward(gpu, dy, dy_operand, x, w, dw, dbias, dx)
+    backward(gpu, dy, x, w, dw, dbias, dx)
 }
 
 /// `linear_backward` for a layer whose input x = act(pre) came out of an activation (the FFN's
@@ -131,7 +129,6 @@ pub fn linear_backward_into(
 pub fn linear_backward_through(
     gpu: &Arc<Gpu>,
     dy: &Tensor,
-    dy_operand: &Tensor,
     x: &Tensor,
     w: &Tensor,
     dw: &Tensor,
@@ -140,7 +137,7 @@ pub fn linear_backward_through(
     pre: &Tensor,
 ) -> Result<Tensor, GpuError> {
     like_input("the pre-activation", pre, x)?;
-    backward(gpu, dy, dy_operand, x, w, dw, dbias, InputGrad::ThroughAct(act, pre))?
+    backward(gpu, dy, x, w, dw, dbias, InputGrad::ThroughAct(act, pre))?
         .ok_or_else(|| shape_err("linear backward: no input gradient came back through the activation"))
 }
 
@@ -179,7 +176,6 @@ fn pairs_allowed(gpu: &Gpu) -> bool {
 fn backward(
     gpu: &Arc<Gpu>,
     dy: &Tensor,
-    dy_operand: &Tensor,
     x: &Tensor,
     w: &Tensor,
     dw: &Tensor,
@@ -192,19 +188,9 @@ fn backward(
     if rows != rows_dy {
         return Err(shape_err(format!("linear backward: {} has {rows} rows, {} has {rows_dy}", x.name(), dy.name())));
     }
-    if dy_operand.shape() != dy.shape() {
-        return Err(shape_err(format!(
-            "linear backward: {} {:?} is not dy as read by the products, {} {:?}",
-            dy_operand.name(),
-            dy_operand.shape(),
-            dy.name(),
-            dy.shape()
-        )));
-    }
     if let InputGrad::AddTo(t) = &dx {
         like_input("the gradient sum", t, x)?;
     }
-    let (dy_f32, dy) = (dy, dy_operand);
     dw.expect_shape("linear backward", &[out_f, in_f])?;
     // dw (OUT, IN) += dyᵀ (OUT, R) · x (R, IN); dbias += Σ_rows dy, the row sums of dyᵀ, from the
     // same launch where the variant can, else by a column sum of its own. With f16 operands the
@@ -235,7 +221,7 @@ fn backward(
             let second = Second { d: dx_d, a: dx_la, b: (w, dx_lb), c: (dx, dx_lc), alpha: 1.0, accumulate, act_grad };
             gemm_pair(gpu, variant, d, (dy, la), (x, lb), (dw, lc), 1.0, true, row_sums, second)?;
             if let (Some(db), None) = (dbias, row_sums) {
-                reduce::col_sum(gpu, dy_f32, db, true)?;
+                reduce::col_sum(gpu, dy, db, true)?;
             }
             return Ok(Some(dx.clone()));
         }
@@ -245,7 +231,7 @@ fn backward(
         None => {
             gemm_with(gpu, variant, d, (dy, la), (x, lb), None, (dw, lc), 1.0, true)?;
             if let Some(db) = dbias {
-                reduce::col_sum(gpu, dy_f32, db, true)?;
+                reduce::col_sum(gpu, dy, db, true)?;
             }
         }
     }
