@@ -87,6 +87,10 @@ impl AdamW {
     /// divided by it; a step whose gradients overflowed f16 is skipped and halves the scale,
     /// `GROWTH_INTERVAL` clean steps in a row double it.
     pub fn scale_loss(&mut self, gpu: &Gpu, ls: &LossScale) -> Result<(), GpuError> {
+        // Three consecutive control words, written at once.
+        const _: () = assert!(
+            control::CLEAN_STEPS == control::LOSS_SCALE + 1 && control::SKIPPED_IN_A_ROW == control::LOSS_SCALE + 2
+        );
         let w = [ls.scale.to_bits(), ls.clean_steps, ls.skipped_in_a_row];
         gpu.write_at(&self.control, control::LOSS_SCALE, bytemuck::cast_slice(&w))?;
         self.scaling = Some(Scaling { growth: GROWTH_INTERVAL });
