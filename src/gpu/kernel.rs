@@ -19,6 +19,9 @@ pub enum Shader {
     /// The f16 build plus matmul_coop.wgsl: tensor cores through wgpu's experimental
     /// cooperative matrices. Created only on adapters that offer them (`Gpu::has_coop_matrix`).
     MatmulCoop,
+    /// matmul.wgsl plus matmul_panel_subgroup.wgsl: the panel kernel sharing A through
+    /// subgroup broadcasts. Created only on adapters whose subgroups are 8 lanes.
+    MatmulPanelSubgroup,
     Layernorm,
     /// layernorm.wgsl plus subgroup_rows.wgsl and layernorm_subgroup.wgsl: a row per subgroup. Created only on
     /// adapters with subgroups (`Gpu::subgroup_sizes`).
@@ -44,6 +47,7 @@ impl Shader {
         Shader::Matmul,
         Shader::MatmulF16,
         Shader::MatmulCoop,
+        Shader::MatmulPanelSubgroup,
         Shader::Layernorm,
         Shader::LayernormSubgroup,
         Shader::Gelu,
@@ -63,6 +67,7 @@ impl Shader {
             Shader::Matmul => "matmul.wgsl",
             Shader::MatmulF16 => "matmul.wgsl (f16 operands)",
             Shader::MatmulCoop => "matmul.wgsl (f16 operands, cooperative matrix)",
+            Shader::MatmulPanelSubgroup => "matmul.wgsl (panel, subgroups)",
             Shader::Layernorm => "layernorm.wgsl",
             Shader::LayernormSubgroup => "layernorm.wgsl (subgroups)",
             Shader::Gelu => "gelu.wgsl",
@@ -83,6 +88,7 @@ impl Shader {
         match self {
             Shader::MatmulF16 => "matmul_f16.wgsl",
             Shader::MatmulCoop => "matmul_coop.wgsl",
+            Shader::MatmulPanelSubgroup => "matmul_panel_subgroup.wgsl",
             Shader::LayernormSubgroup => "layernorm_subgroup.wgsl",
             Shader::SoftmaxSubgroup => "softmax_subgroup.wgsl",
             other => other.name(),
@@ -126,7 +132,7 @@ impl Shader {
     /// built-ins without WGSL's `enable subgroups;`, which it refuses, so the source has none;
     /// `wgbert shaders` writes the module with it for other compilers.
     pub fn uses_subgroups(self) -> bool {
-        matches!(self, Shader::LayernormSubgroup | Shader::SoftmaxSubgroup)
+        matches!(self, Shader::MatmulPanelSubgroup | Shader::LayernormSubgroup | Shader::SoftmaxSubgroup)
     }
 
     /// A hash of the WGSL source: tuning choices are kept per kernel source. Computed once per
@@ -161,6 +167,16 @@ impl Shader {
                 include_str!("../../shaders/matmul_panel.wgsl"),
                 include_str!("../../shaders/activation.wgsl"),
                 include_str!("../../shaders/matmul_coop.wgsl")
+            ),
+            // The panels arrive packed (and rounded, in mixed precision) by the other builds'
+            // pack_a / pack_b: this module only multiplies them.
+            Shader::MatmulPanelSubgroup => concat!(
+                "fn widen(x: f32) -> f32 { return x; }\n",
+                "fn widen4(x: vec4<f32>) -> vec4<f32> { return x; }\n",
+                include_str!("../../shaders/matmul.wgsl"),
+                include_str!("../../shaders/matmul_panel.wgsl"),
+                include_str!("../../shaders/activation.wgsl"),
+                include_str!("../../shaders/matmul_panel_subgroup.wgsl")
             ),
             Shader::Layernorm => include_str!("../../shaders/layernorm.wgsl"),
             Shader::LayernormSubgroup => concat!(

@@ -80,7 +80,7 @@ pub fn use_fused(gpu: &Arc<Gpu>, s: &AttentionShape) -> Result<bool, GpuError> {
     let key = format!(
         "attention@{:016x}.{:016x} b{} t{} nh{} hs{}",
         Shader::Attention.source_hash(),
-        Shader::Matmul.source_hash(),
+        super::matmul::kernels_hash(gpu, super::matmul::Operands::F32),
         s.b,
         s.t,
         s.nh,

@@ -19,14 +19,16 @@ pub fn specializations(shader: Shader, entry: &str) -> Vec<Constants> {
         // ops::matmul: transposes and bias; then either accumulate, or an epilogue (GeluKind
         // code + 1) with or without the saved pre-activation (an epilogue cannot accumulate).
         // The cooperative-matrix module holds the f16 build's kernels too; only matmul_coop is
-        // ever built from it.
+        // ever built from it (and only matmul_panel_sg from the panel's subgroup module).
         (Shader::MatmulCoop, e) if e != "matmul_coop" => vec![],
+        (Shader::MatmulPanelSubgroup, e) if e != "matmul_panel_sg" => vec![],
         (
             Shader::Matmul | Shader::MatmulF16,
             "matmul_reg" | "matmul_tiled" | "matmul_wide" | "matmul_wide64" | "matmul_panel",
         )
-        | (Shader::MatmulCoop, "matmul_coop") => {
-            let c_vec4: &[f64] = if entry == "matmul_panel" { &bools } else { &[] };
+        | (Shader::MatmulCoop, "matmul_coop")
+        | (Shader::MatmulPanelSubgroup, "matmul_panel_sg") => {
+            let c_vec4: &[f64] = if entry.starts_with("matmul_panel") { &bools } else { &[] };
             let mut out = Vec::new();
             for layout in product(&[("TRANS_A", &bools), ("TRANS_B", &bools), ("HAS_BIAS", &bools)]) {
                 let mut tails = vec![[("ACCUMULATE", 1.0), ("EPILOGUE", 0.0), ("SAVE_PRE", 0.0)]];

@@ -11,7 +11,7 @@ mod panel;
 mod variant;
 
 pub use linear::{linear, linear_act, linear_backward, linear_backward_into, linear_backward_through, matmul};
-use panel::{gemm_panels, PANEL, PANEL_CHUNKS, PANEL_K};
+use panel::{gemm_panels, panel_subgroups, PANEL, PANEL_CHUNKS, PANEL_K};
 pub use variant::{Operands, Variant};
 
 use super::gelu::GeluKind;
@@ -89,7 +89,7 @@ pub fn chosen_variant(
     let flag = |b: bool, y: &'static str| if b { y } else { "-" };
     let key = format!(
         "matmul@{:016x} {}x{}x{} b{} {}{} {} {} {}",
-        operands.shader(Variant::Wide).source_hash(), // the build every non-coop variant is in
+        kernels_hash(gpu, operands),
         d.m,
         d.n,
         d.k,
@@ -494,6 +494,18 @@ fn launch_gemm(
         args.extend([Arg::R(b2), Arg::W(c2)]);
     }
     gpu.launch(&kernel, &words, &args, groups)
+}
+
+/// A hash of the kernels `gemm` runs on this adapter with these operands: the build every
+/// non-coop variant is in, and the panel's subgroup module where the panel variant uses it.
+/// Tuning keys carry it, so that a changed kernel is measured again.
+pub(crate) fn kernels_hash(gpu: &Gpu, operands: Operands) -> u64 {
+    let build = operands.shader(Variant::Wide).source_hash();
+    if panel_subgroups(gpu) {
+        build ^ crate::gpu::Shader::MatmulPanelSubgroup.source_hash().rotate_left(1)
+    } else {
+        build
+    }
 }
 
 #[cfg(test)]

@@ -33,6 +33,14 @@ fn chunk_runs(k: usize) -> impl Iterator<Item = ChunkRun> {
     })
 }
 
+/// Whether the panels are multiplied by matmul_panel_sg, which shares A's values between lanes
+/// through subgroup broadcasts and is written for subgroups of exactly 8 lanes (lavapipe on
+/// 256-bit SIMD; faster there than matmul_panel, ~1.4x at 1024³). `WGBERT_PANEL_SUBGROUP=0`
+/// keeps matmul_panel (comparisons, tests).
+pub(super) fn panel_subgroups(gpu: &Gpu) -> bool {
+    gpu.subgroup_sizes() == Some((8, 8)) && gpu.variant("panel_subgroup").as_deref() != Some("0")
+}
+
 /// The panel variant: pack both operands into zero-padded panels, then one dispatch per
 /// (batch, block of C, K chunk).
 #[allow(clippy::too_many_arguments)]
@@ -85,7 +93,14 @@ pub(super) fn gemm_panels(
     let c_vec4 = c.1.vec4_aligned();
     let mut panel_constants = constants.to_vec();
     panel_constants.push(("C_VEC4", if c_vec4 { 1.0 } else { 0.0 }));
-    let kernel = Kernel { shader, entry: "matmul_panel", constants: &panel_constants };
+    let (kernel, grid) = if panel_subgroups(gpu) {
+        (
+            Kernel { shader: Shader::MatmulPanelSubgroup, entry: "matmul_panel_sg", constants: &panel_constants },
+            [4, 1, 1],
+        )
+    } else {
+        (Kernel { shader, entry: "matmul_panel", constants: &panel_constants }, [2, 2, 1])
+    };
     for z in 0..batches {
         let (z1, z2) = (z / d.nb2, z % d.nb2);
         params[12] = (c.1.off + z1 * c.1.s1 + z2 * c.1.s2) as u32;
@@ -107,7 +122,7 @@ pub(super) fn gemm_panels(
                     args.push(Arg::R(bias));
                     args.push(Arg::W(c.0));
                     args.push(Arg::W(pre));
-                    gpu.launch(&kernel, &params[..], &args, [2, 2, 1])?;
+                    gpu.launch(&kernel, &params[..], &args, grid)?;
                 }
             }
         }
