@@ -5,8 +5,11 @@
 // a uniform-buffer load at an address shared by all lanes is one scalar load. So one dispatch
 // handles one head z = b·NH + h: each invocation owns one query row (forward, dQ) or one key row
 // (dK, dV), and the other side's rows are read from 64 KiB uniform windows of per-head packed
-// copies (pack_heads), at addresses that are the same for every lane. The GPU path (matmul.wgsl
-// + softmax.wgsl) is the same maths; tests hold both to the CPU reference.
+// copies (pack_heads), at addresses that are the same for every lane. How a kernel fetches
+// such a row (`k_row`, `v_row`, `q_row`, `g_row`) is its build's: each lane loading it
+// (attention_rows.wgsl), or each lane loading a share of it for subgroupBroadcast to hand round
+// (attention_rows_subgroup.wgsl). The GPU path (matmul.wgsl + softmax.wgsl, or the tiles kernels
+// below) is the same maths; tests hold both to the CPU reference.
 //
 //   forward  s_ij = q_i·k_j·scale + (1 − mask_j)·f32::MIN;  m_i = max_j s_ij, λ_i = log Σ_j e^(s_ij − m_i)
 //            o_i = Σ_j exp(s_ij − m_i − λ_i)·keep_ij·v_j        (keep: attention dropout)
@@ -92,22 +95,33 @@ fn mask_bias(j: u32) -> f32 {
     return (1.0 - m[j % 4u]) * F32_MIN;
 }
 
-fn score(q: ptr<function, array<vec4<f32>, MAX_HS4>>, j: u32) -> f32 {
+// A head-sized row, HS4 vec4s.
+alias Row = array<vec4<f32>, MAX_HS4>;
+
+fn row_dot(x: ptr<function, Row>, y: ptr<function, Row>) -> f32 {
     var s = 0.0;
-    for (var d = 0u; d < HS4; d++) { s += dot((*q)[d], kw[j * HS4 + d]); }
-    return s * p.scale + mask_bias(j);
+    for (var d = 0u; d < HS4; d++) { s += dot((*x)[d], (*y)[d]); }
+    return s;
 }
 
+// Score s_ij of this lane's query row q against key row j (its fetched kj).
+fn score(q: ptr<function, Row>, kj: ptr<function, Row>, j: u32) -> f32 {
+    return row_dot(q, kj) * p.scale + mask_bias(j);
+}
+
+// Every lane runs the loops, rows past T too (clamped, never stored): a subgroup build's
+// broadcasts read every lane of the subgroup.
 @compute @workgroup_size(64)
-fn attn_fwd(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x;
-    if i >= p.t { return; }
+fn attn_fwd(t: Lane) {
+    let live = t.gid.x < p.t;
+    let i = min(t.gid.x, p.t - 1u);
+    let lane = lane_of(t);
     let b = p.z / p.nh;
     let h = p.z % p.nh;
     let hs = HS4 * 4u;
     let c = p.nh * hs;
     let qbase = (b * p.t + i) * 3u * c + h * hs;
-    var q: array<vec4<f32>, MAX_HS4>;
+    var q: Row;
     for (var d = 0u; d < HS4; d++) {
         let e = qbase + d * 4u;
         q[d] = vec4<f32>(qkv[e], qkv[e + 1u], qkv[e + 2u], qkv[e + 3u]);
@@ -116,17 +130,20 @@ fn attn_fwd(@builtin(global_invocation_id) gid: vec3<u32>) {
     // rescaled as the maximum grows, so each score is computed once and K read once.
     var mx = F32_MIN;
     var l = 0.0;
-    var o: array<vec4<f32>, MAX_HS4>;
+    var o: Row;
     for (var j = 0u; j < p.t; j++) {
-        let sj = score(&q, j);
+        var kj = k_row(j, lane);
+        let sj = score(&q, &kj, j);
         let m2 = max(mx, sj);
         let r = exp(mx - m2);
         let e = exp(sj - m2);
         l = l * r + e;
         let w = e * keep(i, j);
-        for (var d = 0u; d < HS4; d++) { o[d] = o[d] * r + w * vw[j * HS4 + d]; }
+        let vj = v_row(j, lane);
+        for (var d = 0u; d < HS4; d++) { o[d] = o[d] * r + w * vj[d]; }
         mx = m2;
     }
+    if !live { return; }
     let inv = 1.0 / l;
     let obase = (b * p.t + i) * c + h * hs;
     for (var d = 0u; d < HS4; d++) {
@@ -156,16 +173,17 @@ fn store_dqkv(e: u32, v: vec4<f32>) {
 }
 
 @compute @workgroup_size(64)
-fn attn_bwd_dq(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x;
-    if i >= p.t { return; }
+fn attn_bwd_dq(t: Lane) {
+    let live = t.gid.x < p.t;
+    let i = min(t.gid.x, p.t - 1u);
+    let lane = lane_of(t);
     let b = p.z / p.nh;
     let h = p.z % p.nh;
     let hs = HS4 * 4u;
     let c = p.nh * hs;
     let row = b * p.t + i;
-    var q: array<vec4<f32>, MAX_HS4>;
-    var g: array<vec4<f32>, MAX_HS4>;
+    var q: Row;
+    var g: Row;
     var dd = 0.0;
     for (var d = 0u; d < HS4; d++) {
         q[d] = load4(0u, row * 3u * c + h * hs + d * 4u);
@@ -175,15 +193,17 @@ fn attn_bwd_dq(@builtin(global_invocation_id) gid: vec3<u32>) {
     let zt = p.b * p.nh * p.t;
     let mx = bstats[p.z * p.t + i];
     let lam = bstats[zt + p.z * p.t + i];
-    bstats[2u * zt + p.z * p.t + i] = dd;
-    var dq: array<vec4<f32>, MAX_HS4>;
+    if live { bstats[2u * zt + p.z * p.t + i] = dd; }
+    var dq: Row;
     for (var j = 0u; j < p.t; j++) {
-        let pr = exp((score(&q, j) - mx) - lam);
-        var dp = 0.0;
-        for (var d = 0u; d < HS4; d++) { dp += dot(g[d], vw[j * HS4 + d]); }
+        var kj = k_row(j, lane);
+        var vj = v_row(j, lane);
+        let pr = exp((score(&q, &kj, j) - mx) - lam);
+        let dp = row_dot(&g, &vj);
         let ds = pr * (dp * keep(i, j) - dd) * p.scale;
-        for (var d = 0u; d < HS4; d++) { dq[d] += ds * kw[j * HS4 + d]; }
+        for (var d = 0u; d < HS4; d++) { dq[d] += ds * kj[d]; }
     }
+    if !live { return; }
     for (var d = 0u; d < HS4; d++) { store_dqkv(row * 3u * c + h * hs + d * 4u, dq[d]); }
 }
 
@@ -198,31 +218,30 @@ fn attn_bwd_dq(@builtin(global_invocation_id) gid: vec3<u32>) {
 @group(0) @binding(8) var<storage, read_write> kdqkv: array<f32>; // (B·T, 3C), assigned
 
 @compute @workgroup_size(64)
-fn attn_bwd_dkdv(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let j = gid.x;
-    if j >= p.t { return; }
+fn attn_bwd_dkdv(t: Lane) {
+    let live = t.gid.x < p.t;
+    let j = min(t.gid.x, p.t - 1u);
+    let lane = lane_of(t);
     let b = p.z / p.nh;
     let h = p.z % p.nh;
     let hs = HS4 * 4u;
     let c = p.nh * hs;
     let row = b * p.t + j;
-    var k: array<vec4<f32>, MAX_HS4>;
-    var v: array<vec4<f32>, MAX_HS4>;
+    var k: Row;
+    var v: Row;
     for (var d = 0u; d < HS4; d++) {
         let e = row * 3u * c + h * hs + d * 4u;
         k[d] = vec4<f32>(kqkv[e + c], kqkv[e + c + 1u], kqkv[e + c + 2u], kqkv[e + c + 3u]);
         v[d] = vec4<f32>(kqkv[e + 2u * c], kqkv[e + 2u * c + 1u], kqkv[e + 2u * c + 2u], kqkv[e + 2u * c + 3u]);
     }
     let bias = (1.0 - kmask[row]) * F32_MIN;
-    var dk: array<vec4<f32>, MAX_HS4>;
-    var dv: array<vec4<f32>, MAX_HS4>;
+    var dk: Row;
+    var dv: Row;
     for (var i = 0u; i < p.t; i++) {
-        var s = 0.0;
-        var dp = 0.0;
-        for (var d = 0u; d < HS4; d++) {
-            s += dot(qw[i * HS4 + d], k[d]);
-            dp += dot(gw[i * HS4 + d], v[d]);
-        }
+        var qi = q_row(i, lane);
+        var gi = g_row(i, lane);
+        let s = row_dot(&qi, &k);
+        let dp = row_dot(&gi, &v);
         let mx = xw[i / 4u][i % 4u];
         let lam = lw[i / 4u][i % 4u];
         let dd = dw[i / 4u][i % 4u];
@@ -230,10 +249,11 @@ fn attn_bwd_dkdv(@builtin(global_invocation_id) gid: vec3<u32>) {
         let kp = keep(i, j);
         let ds = pr * (dp * kp - dd) * p.scale;
         for (var d = 0u; d < HS4; d++) {
-            dv[d] += pr * kp * gw[i * HS4 + d];
-            dk[d] += ds * qw[i * HS4 + d];
+            dv[d] += pr * kp * gi[d];
+            dk[d] += ds * qi[d];
         }
     }
+    if !live { return; }
     for (var d = 0u; d < HS4; d++) {
         let e = row * 3u * c + h * hs + d * 4u;
         kdqkv[e + c] = dk[d].x; kdqkv[e + c + 1u] = dk[d].y; kdqkv[e + c + 2u] = dk[d].z; kdqkv[e + c + 3u] = dk[d].w;
@@ -309,7 +329,7 @@ fn row_of_head(wg: vec3<u32>, li: u32) -> HeadRow {
     return HeadRow(z, b, z % p.nh, i, i < p.t, b * p.t + min(i, p.t - 1u));
 }
 
-fn tile_dot(q: ptr<function, array<vec4<f32>, MAX_HS4>>, r: u32) -> f32 {
+fn tile_dot(q: ptr<function, Row>, r: u32) -> f32 {
     var s = 0.0;
     for (var d = 0u; d < HS4; d++) { s += dot((*q)[d], tile_x[r * HS4 + d]); }
     return s;
@@ -324,11 +344,11 @@ fn attn_fwd_tiles(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocatio
     let i = at.i;
     let live = at.live;
     let row = at.row;
-    var q: array<vec4<f32>, MAX_HS4>;
+    var q: Row;
     for (var d = 0u; d < HS4; d++) { q[d] = gqkv[qkv4(row, 0u, h, d)]; }
     var mx = F32_MIN;
     var l = 0.0;
-    var o: array<vec4<f32>, MAX_HS4>;
+    var o: Row;
     for (var j0 = 0u; j0 < p.t; j0 += ATILE) {
         stage_keys(li, b, h, j0);
         workgroupBarrier();
@@ -362,8 +382,8 @@ fn attn_bwd_dq_tiles(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invoca
     let i = at.i;
     let live = at.live;
     let row = at.row;
-    var q: array<vec4<f32>, MAX_HS4>;
-    var g: array<vec4<f32>, MAX_HS4>;
+    var q: Row;
+    var g: Row;
     var dd = 0.0;
     for (var d = 0u; d < HS4; d++) {
         q[d] = gqkv[qkv4(row, 0u, h, d)];
@@ -374,7 +394,7 @@ fn attn_bwd_dq_tiles(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invoca
     let zi = z * p.t + min(i, p.t - 1u);
     let mx = gstats[zi];
     let lam = gstats[zt + zi];
-    var dq: array<vec4<f32>, MAX_HS4>;
+    var dq: Row;
     for (var j0 = 0u; j0 < p.t; j0 += ATILE) {
         stage_keys(li, b, h, j0);
         workgroupBarrier();
@@ -402,16 +422,16 @@ fn attn_bwd_dkdv_tiles(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invo
     let j = at.i;
     let live = at.live;
     let row = at.row;
-    var k: array<vec4<f32>, MAX_HS4>;
-    var v: array<vec4<f32>, MAX_HS4>;
+    var k: Row;
+    var v: Row;
     for (var d = 0u; d < HS4; d++) {
         k[d] = gqkv[qkv4(row, 1u, h, d)];
         v[d] = gqkv[qkv4(row, 2u, h, d)];
     }
     let bias = (1.0 - gmask[row]) * F32_MIN;
     let zt = p.b * p.nh * p.t;
-    var dk: array<vec4<f32>, MAX_HS4>;
-    var dv: array<vec4<f32>, MAX_HS4>;
+    var dk: Row;
+    var dv: Row;
     for (var i0 = 0u; i0 < p.t; i0 += ATILE) {
         // Stage Q and dO of queries i0.., and each query's m, λ and D (written by dq before).
         for (var e = li; e < ATILE * HS4; e += 64u) {

@@ -285,6 +285,14 @@ impl Gpu {
         (self.features.contains(wgpu::Features::SUBGROUP) && min >= 1 && min <= max && max <= 64).then_some((min, max))
     }
 
+    /// Whether the CPU-adapter kernels that share loads through subgroups run here (the panel
+    /// matmul's matmul_panel_sg, the fused attention's subgroup build): they are written for
+    /// subgroups of exactly 8 lanes (lavapipe on 256-bit SIMD). `WGBERT_SUBGROUP_SHARING=0`
+    /// keeps the kernels without (comparisons, tests).
+    pub fn shares_through_subgroups(&self) -> bool {
+        self.subgroup_sizes() == Some((8, 8)) && self.variant("subgroup_sharing").as_deref() != Some("0")
+    }
+
     /// Whether training steps and inference batches are queued (the next one submitted before
     /// the last one is read back): on GPUs, where the host records while the GPU computes; not
     /// on CPU adapters, where host and "GPU" share the cores and there is nothing to overlap

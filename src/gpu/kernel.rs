@@ -35,7 +35,11 @@ pub enum Shader {
     Reduce,
     Loss,
     Adamw,
+    /// attention.wgsl with each lane loading the rows its CPU kernels share (attention_rows.wgsl).
     Attention,
+    /// attention.wgsl with the rows loaded a share per lane and handed round by subgroup
+    /// broadcasts (attention_rows_subgroup.wgsl). Created only on adapters whose subgroups are 8 lanes.
+    AttentionSubgroup,
     Convert,
 }
 
@@ -59,6 +63,7 @@ impl Shader {
         Shader::Loss,
         Shader::Adamw,
         Shader::Attention,
+        Shader::AttentionSubgroup,
         Shader::Convert,
     ];
 
@@ -79,6 +84,7 @@ impl Shader {
             Shader::Loss => "loss.wgsl",
             Shader::Adamw => "adamw.wgsl",
             Shader::Attention => "attention.wgsl",
+            Shader::AttentionSubgroup => "attention.wgsl (subgroups)",
             Shader::Convert => "convert.wgsl",
         }
     }
@@ -91,6 +97,7 @@ impl Shader {
             Shader::MatmulPanelSubgroup => "matmul_panel_subgroup.wgsl",
             Shader::LayernormSubgroup => "layernorm_subgroup.wgsl",
             Shader::SoftmaxSubgroup => "softmax_subgroup.wgsl",
+            Shader::AttentionSubgroup => "attention_subgroup.wgsl",
             other => other.name(),
         }
     }
@@ -132,7 +139,13 @@ impl Shader {
     /// built-ins without WGSL's `enable subgroups;`, which it refuses, so the source has none;
     /// `wgbert shaders` writes the module with it for other compilers.
     pub fn uses_subgroups(self) -> bool {
-        matches!(self, Shader::MatmulPanelSubgroup | Shader::LayernormSubgroup | Shader::SoftmaxSubgroup)
+        matches!(
+            self,
+            Shader::MatmulPanelSubgroup
+                | Shader::LayernormSubgroup
+                | Shader::SoftmaxSubgroup
+                | Shader::AttentionSubgroup
+        )
     }
 
     /// A hash of the WGSL source: tuning choices are kept per kernel source. Computed once per
@@ -200,7 +213,13 @@ impl Shader {
             Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
             Shader::Loss => include_str!("../../shaders/loss.wgsl"),
             Shader::Adamw => include_str!("../../shaders/adamw.wgsl"),
-            Shader::Attention => include_str!("../../shaders/attention.wgsl"),
+            Shader::Attention => {
+                concat!(include_str!("../../shaders/attention.wgsl"), include_str!("../../shaders/attention_rows.wgsl"))
+            }
+            Shader::AttentionSubgroup => concat!(
+                include_str!("../../shaders/attention.wgsl"),
+                include_str!("../../shaders/attention_rows_subgroup.wgsl")
+            ),
             Shader::Convert => include_str!("../../shaders/convert.wgsl"),
         }
     }

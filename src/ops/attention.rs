@@ -79,7 +79,7 @@ pub fn use_fused(gpu: &Arc<Gpu>, s: &AttentionShape) -> Result<bool, GpuError> {
     }
     let key = format!(
         "attention@{:016x}.{:016x} b{} t{} nh{} hs{}",
-        Shader::Attention.source_hash(),
+        super::attention_fused::rows_shader(gpu).source_hash(),
         super::matmul::kernels_hash(gpu, super::matmul::Operands::F32),
         s.b,
         s.t,

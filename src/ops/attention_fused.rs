@@ -152,6 +152,16 @@ impl Geometry {
     }
 }
 
+/// The build of attention.wgsl the per-head kernels run: rows shared through subgroup broadcasts
+/// where subgroups are 8 lanes (`Gpu::shares_through_subgroups`), else loaded by every lane.
+pub(crate) fn rows_shader(gpu: &Gpu) -> Shader {
+    if gpu.shares_through_subgroups() {
+        Shader::AttentionSubgroup
+    } else {
+        Shader::Attention
+    }
+}
+
 /// Returns ctx (B·T, C) and stats (3, B·NH, T): each query row's max score and log of its
 /// softmax denominator (the third part is the backward's scratch).
 pub fn forward(
@@ -173,7 +183,7 @@ pub fn forward(
     let z_all = s.b * s.nh;
     let stats = gpu.empty("attention row statistics", &[3, z_all, s.t])?;
     let consts = g.constants(drop.is_some());
-    let kernel = Kernel { shader: Shader::Attention, entry: "attn_fwd", constants: &consts };
+    let kernel = Kernel { shader: rows_shader(gpu), entry: "attn_fwd", constants: &consts };
     for z in 0..z_all {
         let (kw, bw) = (g.head_window(z), g.row_window(z / s.nh));
         gpu.launch(
@@ -217,7 +227,7 @@ pub fn backward(
         let kp = g.pack_heads(gpu, qkv, 3 * c, c)?;
         let vp = g.pack_heads(gpu, qkv, 3 * c, 2 * c)?;
         let mp = g.pack_rows(gpu, mask, 0, s.b)?;
-        let kernel = Kernel { shader: Shader::Attention, entry: "attn_bwd_dq", constants: &consts };
+        let kernel = Kernel { shader: rows_shader(gpu), entry: "attn_bwd_dq", constants: &consts };
         for z in 0..z_all {
             let (kw, bw) = (g.head_window(z), g.row_window(z / s.nh));
             gpu.launch(
@@ -242,7 +252,7 @@ pub fn backward(
     let xp = g.pack_rows(gpu, stats, 0, z_all)?;
     let lp = g.pack_rows(gpu, stats, z_all * s.t, z_all)?;
     let dp = g.pack_rows(gpu, stats, 2 * z_all * s.t, z_all)?;
-    let kernel = Kernel { shader: Shader::Attention, entry: "attn_bwd_dkdv", constants: &consts };
+    let kernel = Kernel { shader: rows_shader(gpu), entry: "attn_bwd_dkdv", constants: &consts };
     for z in 0..z_all {
         let (hw, rw) = (g.head_window(z), g.row_window(z));
         gpu.launch(

@@ -102,8 +102,10 @@ pub fn specializations(shader: Shader, entry: &str) -> Vec<Constants> {
             product(&[("DROPOUT", &bools)])
         }
         // ops::attention_fused: head size / 4 (head sizes 4..=64 in steps of 4), dropout on the
-        // probabilities; the packing kernels never drop.
-        (Shader::Attention, _) => {
+        // probabilities; the packing kernels never drop. The subgroup build differs in the three
+        // CPU kernels only; only those are built from it.
+        (Shader::AttentionSubgroup, e) if !matches!(e, "attn_fwd" | "attn_bwd_dq" | "attn_bwd_dkdv") => vec![],
+        (Shader::Attention | Shader::AttentionSubgroup, _) => {
             let hs4: Vec<f64> = (1..=16).map(|v| v as f64).collect();
             let drop: &[f64] = if entry.starts_with("pack_") { &[0.0] } else { &bools };
             product(&[("HS4", &hs4), ("DROPOUT", drop)])

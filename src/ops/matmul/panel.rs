@@ -34,11 +34,9 @@ fn chunk_runs(k: usize) -> impl Iterator<Item = ChunkRun> {
 }
 
 /// Whether the panels are multiplied by matmul_panel_sg, which shares A's values between lanes
-/// through subgroup broadcasts and is written for subgroups of exactly 8 lanes (lavapipe on
-/// 256-bit SIMD; faster there than matmul_panel, ~1.4x at 1024³). `WGBERT_PANEL_SUBGROUP=0`
-/// keeps matmul_panel (comparisons, tests).
+/// through subgroup broadcasts (~1.4x matmul_panel's speed at 1024³ on lavapipe).
 pub(super) fn panel_subgroups(gpu: &Gpu) -> bool {
-    gpu.subgroup_sizes() == Some((8, 8)) && gpu.variant("panel_subgroup").as_deref() != Some("0")
+    gpu.shares_through_subgroups()
 }
 
 /// The panel variant: pack both operands into zero-padded panels, then one dispatch per
