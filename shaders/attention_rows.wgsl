@@ -8,6 +8,7 @@ struct Lane {
 
 fn lane_of(t: Lane) -> u32 { return 0u; }
 
+// One fetcher per window: WGSL cannot pass a binding to a function.
 fn k_row(j: u32, lane: u32) -> Row {
     var r: Row;
     for (var d = 0u; d < HS4; d++) { r[d] = kw[j * HS4 + d]; }

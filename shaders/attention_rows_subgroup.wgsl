@@ -36,6 +36,7 @@ fn shared_row(lo: vec4<f32>, hi: vec4<f32>) -> Row {
     return r;
 }
 
+// One fetcher per window: WGSL cannot pass a binding to a function.
 fn k_row(j: u32, lane: u32) -> Row {
     var hi = vec4<f32>();
     if HS4 > 8u { hi = kw[j * HS4 + min(lane + 8u, HS4 - 1u)]; }
