@@ -34,7 +34,7 @@ fn chunk_runs(k: usize) -> impl Iterator<Item = ChunkRun> {
 }
 
 /// Whether the panels are multiplied by matmul_panel_sg, which shares A's values between lanes
-/// through subgroup broadcasts (~1.4x matmul_panel's speed at 1024³ on lavapipe).
+/// through subgroup broadcasts (1.2-1.35x matmul_panel's speed at 1024³ on lavapipe).
 pub(super) fn panel_subgroups(gpu: &Gpu) -> bool {
     gpu.shares_through_subgroups()
 }
