@@ -121,7 +121,7 @@ impl Tape {
     }
 
     /// A training tape in mixed precision (see `half`, `control`): `control` is the optimizer's
-    /// (`AdamW::control`). The adapter needs shader-f16 (`train::prepare_precision` checks).
+    /// (`AdamW::control`). The adapter needs shader-f16 (`train::check_precision` checks).
     pub fn mixed(gpu: &Arc<Gpu>, seed: u32, control: &Tensor) -> Tape {
         Tape { half: true, control: Some(control.clone()), ..Tape::new(gpu, seed) }
     }

@@ -85,15 +85,15 @@ pub fn matmul(c: &mut Checker) -> Result<()> {
         c.close("matmul batched (heads in place)", v.name(), "B3 NH2 T5 HS4", &out.to_vec()?, &want, tol::matmul(hs));
     }
     if g.has_f16() {
-        f16_overflow(c)?;
+        f16_operands(c)?;
     }
     Ok(())
 }
 
-/// f16 operands past f16's range: an element of A (or B) that f16 cannot hold is read as
-/// ±inf, so its row (column) of C is inf or NaN and the rest stays finite. This is how a
+/// f16 operands: each element rounded exactly as f32 -> f16 -> f32, and past f16's range read
+/// as ±inf, so its row (column) of C is inf or NaN and the rest stays finite. This is how a
 /// loss-scaled gradient's overflow reaches the optimizer, which then skips the step.
-fn f16_overflow(c: &mut Checker) -> Result<()> {
+fn f16_operands(c: &mut Checker) -> Result<()> {
     let g = c.gpu.clone();
     // The rounding itself, exactly f32 -> f16 -> f32: ties to even (at 1 + 2^-11 down, at
     // 1 + 3·2^-11 up), subnormals (3·2^-25 ties up to 2^-23, 2^-25 to 0), the largest finite

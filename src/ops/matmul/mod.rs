@@ -11,7 +11,7 @@ mod panel;
 mod variant;
 
 pub use linear::{linear, linear_act, linear_backward, linear_backward_into, linear_backward_through, matmul};
-use panel::{gemm_panels, panel_subgroups, PANEL, PANEL_CHUNKS, PANEL_K};
+use panel::{gemm_panels, PANEL, PANEL_CHUNKS, PANEL_K};
 pub use variant::{Operands, Variant};
 
 use super::gelu::GeluKind;
@@ -501,7 +501,7 @@ fn launch_gemm(
 /// Tuning keys carry it, so that a changed kernel is measured again.
 pub(crate) fn kernels_hash(gpu: &Gpu, operands: Operands) -> u64 {
     let build = operands.shader(Variant::Wide).source_hash();
-    if panel_subgroups(gpu) {
+    if gpu.shares_through_subgroups() {
         build ^ crate::gpu::Shader::MatmulPanelSubgroup.source_hash().rotate_left(1)
     } else {
         build

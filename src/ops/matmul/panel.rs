@@ -33,12 +33,6 @@ fn chunk_runs(k: usize) -> impl Iterator<Item = ChunkRun> {
     })
 }
 
-/// Whether the panels are multiplied by matmul_panel_sg, which shares A's values between lanes
-/// through subgroup broadcasts (1.2-1.35x matmul_panel's speed at 1024³ on lavapipe).
-pub(super) fn panel_subgroups(gpu: &Gpu) -> bool {
-    gpu.shares_through_subgroups()
-}
-
 /// The panel variant: pack both operands into zero-padded panels, then one dispatch per
 /// (batch, block of C, K chunk).
 #[allow(clippy::too_many_arguments)]
@@ -91,7 +85,9 @@ pub(super) fn gemm_panels(
     let c_vec4 = c.1.vec4_aligned();
     let mut panel_constants = constants.to_vec();
     panel_constants.push(("C_VEC4", if c_vec4 { 1.0 } else { 0.0 }));
-    let (kernel, grid) = if panel_subgroups(gpu) {
+    // matmul_panel_sg shares A's values between lanes through subgroup broadcasts: 1.2-1.35x
+    // matmul_panel's speed at 1024³ on lavapipe.
+    let (kernel, grid) = if gpu.shares_through_subgroups() {
         (
             Kernel { shader: Shader::MatmulPanelSubgroup, entry: "matmul_panel_sg", constants: &panel_constants },
             [4, 1, 1],
